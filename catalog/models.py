@@ -1,0 +1,128 @@
+"""
+The catalog: categories, products, variants (the unit that is stocked and sold, with its SKU)
+and product images. Prices are Decimal amounts in the shop currency (settings.SHOP_CURRENCY).
+Field names follow Shopify's product CSV, which `import_products` reads.
+"""
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=140, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    handle = models.SlugField(max_length=255, unique=True)
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True, help_text="HTML, as in Shopify's Body (HTML).")
+    vendor = models.CharField(max_length=255, blank=True)
+    product_type = models.CharField(max_length=255, blank=True)
+    tags = models.CharField(max_length=1000, blank=True, help_text="Comma-separated.")
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
+    published = models.BooleanField(default=True)
+    featured = models.BooleanField(default=False)
+    seo_title = models.CharField(max_length=255, blank=True)
+    seo_description = models.CharField(max_length=1000, blank=True)
+    # Shopify keeps option names on the product and option values on each variant.
+    option1_name = models.CharField(max_length=255, blank=True)
+    option2_name = models.CharField(max_length=255, blank=True)
+    option3_name = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:product_detail", args=[self.handle])
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.tags.split(",") if t.strip()]
+
+    @property
+    def option_names(self) -> list[str]:
+        return [n for n in (self.option1_name, self.option2_name, self.option3_name) if n]
+
+
+class ProductVariant(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    sku = models.CharField("SKU", max_length=100, unique=True)
+    option1_value = models.CharField(max_length=255, blank=True)
+    option2_value = models.CharField(max_length=255, blank=True)
+    option3_value = models.CharField(max_length=255, blank=True)
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
+    )
+    compare_at_price = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.00"))],
+    )
+    grams = models.PositiveIntegerField("weight (grams)", default=0)
+    barcode = models.CharField(max_length=100, blank=True)
+    position = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["product_id", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="variant_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.title} – {self.title}" if self.title else self.product.title
+
+    @property
+    def option_values(self) -> list[str]:
+        return [v for v in (self.option1_value, self.option2_value, self.option3_value) if v]
+
+    @property
+    def title(self) -> str:
+        """"Small / Red"; empty for Shopify's single "Default Title" variant."""
+        values = self.option_values
+        return "" if values == ["Default Title"] else " / ".join(values)
+
+    @property
+    def on_sale(self) -> bool:
+        return self.compare_at_price is not None and self.compare_at_price > self.price
+
+
+def product_image_path(instance: "ProductImage", filename: str) -> str:
+    return f"products/{instance.product.handle}/{filename}"
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to=product_image_path, blank=True)
+    # Thumbnails made with Pillow: {"200": "products/<handle>/x-200.webp", ...}
+    thumbnails = models.JSONField(default=dict, blank=True)
+    source_url = models.URLField(max_length=1000, blank=True)
+    alt = models.CharField(max_length=512, blank=True)
+    position = models.PositiveIntegerField(default=1)
+    is_placeholder = models.BooleanField(
+        default=False, help_text="The source could not be fetched; a generated image stands in."
+    )
+
+    class Meta:
+        ordering = ["product_id", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.alt or f"{self.product.title} #{self.position}"

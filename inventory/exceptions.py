@@ -1,0 +1,67 @@
+"""Inventory's domain errors. User-facing wording lives in MESSAGES, in one place."""
+from dataclasses import dataclass
+
+MESSAGES = {
+    "insufficient_stock": "Sorry, we don't have enough in stock: {details}.",
+    "stock_busy": "Many people are buying this right now. Please try again in a moment.",
+    "reservation_expired": "Your reservation has expired.",
+}
+
+
+@dataclass(frozen=True)
+class ShortLine:
+    """One line that cannot be served: `requested` units wanted, `available` units left."""
+
+    variant_id: int
+    requested: int
+    available: int
+    sku: str = ""
+
+
+class InventoryError(Exception):
+    code = "inventory_error"
+
+
+class InsufficientStock(InventoryError):
+    """Raised when at least one line asks for more units than are available."""
+
+    code = "insufficient_stock"
+
+    def __init__(self, lines: list[ShortLine]):
+        self.lines = lines
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        details = "; ".join(
+            f"{line.sku or line.variant_id}: {line.available} left, {line.requested} wanted"
+            for line in self.lines
+        )
+        return MESSAGES["insufficient_stock"].format(details=details)
+
+
+class StockBusy(InventoryError):
+    """Raised when the stock rows stay locked longer than STOCK_LOCK_TIMEOUT_MS."""
+
+    code = "stock_busy"
+
+    def __init__(self):
+        super().__init__(MESSAGES["stock_busy"])
+
+    @property
+    def message(self) -> str:
+        return MESSAGES["stock_busy"]
+
+
+class ReservationExpired(InventoryError):
+    """Raised by stock_commit when the owner holds no live reservation any more."""
+
+    code = "reservation_expired"
+
+    def __init__(self, owner: str):
+        self.owner = owner
+        super().__init__(f"{MESSAGES['reservation_expired']} ({owner})")
+
+    @property
+    def message(self) -> str:
+        return MESSAGES["reservation_expired"]

@@ -1,0 +1,126 @@
+"""
+Orders and their lines. Lines are snapshots (title, SKU, unit price at the time of the
+order), so later catalog edits never change what a customer bought. Money is Decimal in
+the order's currency. Status changes only through orders.services, each writing an
+OrderEvent.
+"""
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from catalog.models import ProductVariant
+
+# No 0/O or 1/I: numbers are read over the phone.
+NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_order_number() -> str:
+    return "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+
+
+def new_access_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "Pending payment"
+        PAID = "paid", "Paid"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=16, unique=True, default=new_order_number)
+    # Guests reach their order through a link carrying this token.
+    access_token = models.CharField(max_length=64, unique=True, default=new_access_token)
+    # The checkout session that placed it: placing the same checkout twice returns this order.
+    checkout_token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    email = models.EmailField()
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
+    )
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping_method_name = models.CharField(max_length=120)
+    shipping_name = models.CharField(max_length=200)
+    shipping_line1 = models.CharField("address", max_length=255)
+    shipping_line2 = models.CharField("address line 2", max_length=255, blank=True)
+    shipping_city = models.CharField("city", max_length=120)
+    shipping_postal_code = models.CharField("postal code", max_length=20)
+    shipping_country = models.CharField("country", max_length=2)
+    shipping_phone = models.CharField("phone", max_length=40, blank=True)
+    reservation_expires_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def reservation_owner(self) -> str:
+        """The owner string under which inventory holds this order's reservations."""
+        return f"order:{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", args=[self.number])
+
+    def get_guest_url(self) -> str:
+        return reverse("orders:guest_detail", args=[self.number, self.access_token])
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(
+        ProductVariant, null=True, on_delete=models.SET_NULL, related_name="order_lines"
+    )
+    product_title = models.CharField(max_length=255)
+    variant_title = models.CharField(max_length=255, blank=True)
+    sku = models.CharField("SKU", max_length=100)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    line_total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+
+class OrderEvent(models.Model):
+    class Type(models.TextChoices):
+        PLACED = "placed", "Order placed"
+        PAID = "paid", "Payment captured"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        EXPIRED = "expired", "Reservation expired"
+        CANCELLED = "cancelled", "Cancelled"
+        NOTE = "note", "Note"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=20, choices=Type.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order.number}: {self.get_type_display()}"
