@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class ShopUserManager(UserManager):
@@ -23,6 +24,12 @@ class User(AbstractUser):
     REQUIRED_FIELDS: list[str] = []
 
     objects = ShopUserManager()
+
+    class Meta:
+        constraints = [
+            # "Ann@x.com" and "ann@x.com" are one mailbox: one account, even under a race.
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
 
     def save(self, *args, **kwargs):
         # One identifier: the username is always the email, so admin and auth agree.

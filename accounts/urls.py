@@ -1,4 +1,55 @@
-from django.urls import path
+"""Account URLs. Everything except sign-up is one of Django's auth views, pointed at our
+templates and at the namespaced URL names (Django's defaults are un-namespaced)."""
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from .forms import EmailAuthenticationForm
+from .views import SignUpView
 
 app_name = "accounts"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("signup/", SignUpView.as_view(), name="signup"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            form_class=EmailAuthenticationForm,
+            template_name="accounts/login.html",
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
+    # POST only (Django 5's LogoutView); redirects to LOGOUT_REDIRECT_URL.
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="accounts/password_reset_form.html",
+            subject_template_name="accounts/password_reset_subject.txt",
+            email_template_name="accounts/password_reset_email.txt",
+            success_url=reverse_lazy("accounts:password_reset_done"),
+            extra_email_context={"shop_name": settings.SITE_NAME},
+            # from_email left as None: the message uses settings.DEFAULT_FROM_EMAIL at send time.
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/confirm/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="accounts/password_reset_confirm.html",
+            success_url=reverse_lazy("accounts:password_reset_complete"),
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+]

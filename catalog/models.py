@@ -5,6 +5,7 @@ Field names follow Shopify's product CSV, which `import_products` reads.
 """
 from decimal import Decimal
 
+from django.core.files.storage import default_storage
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -126,3 +127,26 @@ class ProductImage(models.Model):
 
     def __str__(self) -> str:
         return self.alt or f"{self.product.title} #{self.position}"
+
+    def url_for_width(self, width: int) -> str:
+        """URL of the WebP thumbnail closest to `width` pixels (or the original image)."""
+        if self.thumbnails:
+            best = min(self.thumbnails, key=lambda w: abs(int(w) - width))
+            return default_storage.url(self.thumbnails[best])
+        return self.image.url if self.image else ""
+
+    @property
+    def url(self) -> str:
+        return self.url_for_width(800)
+
+    @property
+    def thumbnail_small(self) -> str:
+        return self.url_for_width(200)
+
+    @property
+    def srcset(self) -> str:
+        """"<url> 200w, <url> 400w, …" for <img srcset>."""
+        return ", ".join(
+            f"{default_storage.url(path)} {width}w"
+            for width, path in sorted(self.thumbnails.items(), key=lambda item: int(item[0]))
+        )

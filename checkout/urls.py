@@ -1,4 +1,10 @@
 from django.urls import path
 
+from . import views
+
 app_name = "checkout"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.details, name="details"),
+    path("review/", views.review, name="review"),
+    path("place/", views.place_order, name="place_order"),
+]

@@ -137,12 +137,15 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
     reservation (they expired or were released: the caller may re-reserve), StockBusy on lock
     timeout.
     """
-    now = timezone.now()
     with _stock_lock_errors(), transaction.atomic():
         variant_ids = Reservation.objects.filter(
-            owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=now
+            owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=timezone.now()
         ).values_list("variant_id", flat=True)
         items = _lock_stock(list(variant_ids))
+        # Why the clock is read only now, under the lock: a hold that lapsed while we queued
+        # for the rows may already have been handed to another buyer by stock_reserve (which
+        # no longer counted it); judged by the earlier time it would be sold a second time.
+        now = timezone.now()
         # Compare-and-swap on status: if the sweeper expired a row meanwhile, it is not ours.
         live = list(
             Reservation.objects.filter(

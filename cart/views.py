@@ -1,0 +1,39 @@
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from .forms import CartLineQuantityForm
+from .selectors import cart_view
+from .services import CartError, cart_for_request, cart_remove_line, cart_set_quantity
+
+
+def cart_detail(request, *, line_errors=None, status=200):
+    view = cart_view(cart_for_request(request))
+    return render(
+        request, "cart/detail.html", {"cart": view, "line_errors": line_errors or {}}, status=status
+    )
+
+
+@require_POST
+def line_update(request, line_id: int):
+    form = CartLineQuantityForm(request.POST)
+    cart = cart_for_request(request)
+    if cart is None:
+        return redirect("cart:detail")
+    if not form.is_valid():
+        return cart_detail(request, line_errors={line_id: form.errors["quantity"]})
+    try:
+        cart_set_quantity(cart=cart, line_id=line_id, quantity=form.cleaned_data["quantity"])
+    except CartError as exc:
+        return cart_detail(request, line_errors={line_id: [exc.message]})
+    messages.success(request, "Cart updated.")
+    return redirect("cart:detail")
+
+
+@require_POST
+def line_remove(request, line_id: int):
+    cart = cart_for_request(request)
+    if cart is not None:
+        cart_remove_line(cart=cart, line_id=line_id)
+        messages.success(request, "Item removed.")
+    return redirect("cart:detail")

@@ -1,0 +1,102 @@
+"""The catalog in the back office: categories, products with their variants and images.
+
+ProductVariant has its own admin in inventory/admin.py: its page is the stock page (on hand,
+ledger, "Adjust stock"), and catalog must not import inventory's models. Here the stock
+figures come only through inventory's selector, as on the shop's own pages.
+"""
+from django.contrib import admin
+from django.core.files.storage import default_storage
+from django.db.models import Count, IntegerField, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from inventory.selectors import with_availability
+
+from .models import Category, Product, ProductImage, ProductVariant
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+class ProductVariantInline(admin.TabularInline):
+    model = ProductVariant
+    fields = (
+        "sku",
+        "option1_value",
+        "option2_value",
+        "option3_value",
+        "price",
+        "compare_at_price",
+        "grams",
+        "barcode",
+        "position",
+        "on_hand",
+        "available",
+    )
+    readonly_fields = ("on_hand", "available")
+    extra = 0
+    # The variant's own page holds its stock ledger and the "Adjust stock" form.
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ProductVariant]:
+        # Both figures in the formset's single query, not one query per row.
+        return with_availability(super().get_queryset(request)).annotate(
+            stock_on_hand=Coalesce("stock__on_hand", Value(0), output_field=IntegerField())
+        )
+
+    @admin.display(description="on hand")
+    def on_hand(self, variant: ProductVariant) -> int | str:
+        # An unsaved (extra) row has no annotation.
+        return getattr(variant, "stock_on_hand", "–")
+
+    @admin.display(description="available")
+    def available(self, variant: ProductVariant) -> int | str:
+        return getattr(variant, "available", "–")
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    fields = ("preview", "image", "source_url", "alt", "position", "is_placeholder")
+    readonly_fields = ("preview", "is_placeholder")
+    extra = 0
+
+    @admin.display(description="preview")
+    def preview(self, image: ProductImage) -> str:
+        if image.thumbnails.get("200"):
+            url = default_storage.url(image.thumbnails["200"])
+        elif image.image:
+            url = image.image.url
+        else:
+            return "–"
+        return format_html('<img src="{}" alt="{}" width="100" loading="lazy">', url, image.alt)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("title", "handle", "category", "published", "featured", "variant_count")
+    list_filter = ("published", "featured", "category", "vendor")
+    list_select_related = ("category",)
+    search_fields = ("handle", "title", "variants__sku")
+    prepopulated_fields = {"handle": ("title",)}
+    autocomplete_fields = ("category",)
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("title", "handle", "category", "published", "featured")}),
+        ("Description", {"fields": ("description", "vendor", "product_type", "tags")}),
+        ("Options", {"fields": ("option1_name", "option2_name", "option3_name")}),
+        ("SEO", {"fields": ("seo_title", "seo_description"), "classes": ("collapse",)}),
+        ("Dates", {"fields": ("created_at", "updated_at")}),
+    )
+    inlines = (ProductVariantInline, ProductImageInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        return super().get_queryset(request).annotate(n_variants=Count("variants"))
+
+    @admin.display(description="variants", ordering="n_variants")
+    def variant_count(self, product: Product) -> int:
+        return product.n_variants

