@@ -73,3 +73,12 @@ def test_unpublished_products_are_hidden(client):
     variant = stocked_variant(on_hand=1, product__published=False)
     assert client.get(variant.product.get_absolute_url()).status_code == 404
     assert client.get("/products/").context["page"].paginator.count == 0
+
+
+def test_the_description_keeps_formatting_but_not_scripts(client):
+    variant = stocked_variant(
+        on_hand=1, product__description='<p><b>Soft</b> cotton</p><script>alert(1)</script><img src=x onerror="alert(2)">'
+    )
+    page = client.get(variant.product.get_absolute_url()).content.decode()
+    assert "<b>Soft</b>" in page
+    assert "<script>alert(1)" not in page and "onerror" not in page
