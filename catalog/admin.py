@@ -6,6 +6,7 @@ figures come only through inventory's selector, as on the shop's own pages.
 """
 from django.contrib import admin
 from django.core.files.storage import default_storage
+from django.db import models
 from django.db.models import Count, IntegerField, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -64,6 +65,7 @@ class ProductImageInline(admin.TabularInline):
     fields = ("preview", "image", "source_url", "alt", "position", "is_placeholder")
     readonly_fields = ("preview", "is_placeholder")
     extra = 0
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="preview")
     def preview(self, image: ProductImage) -> str:

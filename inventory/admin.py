@@ -253,3 +253,13 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             + (f": {', '.join(owners)}." if owners else "."),
             messages.SUCCESS if owners else messages.WARNING,
         )
+        # Inventory knows no orders, only the owner string. An order whose hold is released
+        # stays "pending payment"; if it is then paid, checkout must find the stock again.
+        held_for_orders = [owner for owner in owners if owner.startswith("order:")]
+        if held_for_orders:
+            self.message_user(
+                request,
+                f"{len(held_for_orders)} of them held stock for an order, which is still awaiting "
+                "payment; cancel the order in Orders if it should not go ahead.",
+                messages.WARNING,
+            )
