@@ -11,6 +11,7 @@ import hashlib
 import io
 import logging
 import textwrap
+import urllib.error
 import urllib.request
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -30,35 +31,56 @@ MAX_IMAGE_BYTES = 15 * 1024 * 1024
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
 
 
-def fetch_image(url: str, timeout: float) -> bytes | None:
+def fetch_image(
+    url: str, timeout: float, *, unreachable_hosts: set[str] | None = None
+) -> bytes | None:
     """Downloads the image at `url` (http or https only), waiting at most `timeout` seconds
     for each network operation.
 
     Returns the bytes if they are an image Pillow can read in a web format (JPEG, PNG, WebP,
     GIF) and no larger than MAX_IMAGE_BYTES; None on any failure (DNS, refused connection,
     timeout, HTTP error, not an image). Never raises: a missing picture must not fail an import.
+
+    `unreachable_hosts`, shared across calls, remembers hosts that could not be reached at
+    all (DNS, connection, timeout) and skips them afterwards: an import of a thousand images
+    from a CDN that is down would otherwise wait `timeout` seconds a thousand times.
     """
     try:
         parts = urlsplit(url)
-        # Why: urllib also opens file:// and ftp:// URLs; a CSV must not read our disk.
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return None
-        # Why: RFC 6761 guarantees .invalid never resolves, so skip the DNS round trip.
-        if parts.hostname.endswith(".invalid"):
-            return None
+        host = parts.hostname
+    except ValueError:
+        return None
+    # Why: urllib also opens file:// and ftp:// URLs; a CSV must not read our disk.
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    # Why: RFC 6761 guarantees .invalid never resolves, so skip the DNS round trip.
+    if host.endswith(".invalid") or (unreachable_hosts is not None and host in unreachable_hosts):
+        return None
+    try:
         request = urllib.request.Request(url, headers={"User-Agent": "shop-catalog-import/1.0"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = response.read(MAX_IMAGE_BYTES + 1)
-        if len(data) > MAX_IMAGE_BYTES:
-            return None
+    except urllib.error.HTTPError as exc:
+        # The host answered: only this file is missing, its other images may be fine.
+        logger.debug("Could not fetch image %s: %s", url, exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no image", by contract
+        logger.debug("Could not fetch image %s: %s", url, exc)
+        if unreachable_hosts is not None and isinstance(exc, OSError):
+            # URLError and socket timeouts are OSErrors: the host itself is out of reach.
+            unreachable_hosts.add(host)
+        return None
+    if len(data) > MAX_IMAGE_BYTES:
+        return None
+    try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in _EXTENSIONS:
                 return None
             probe.verify()
-        return data
-    except Exception as exc:  # noqa: BLE001 - any failure means "no image", by contract
-        logger.info("Could not fetch image %s: %s", url, exc)
+    except Exception:  # noqa: BLE001 - Pillow raises many types for bad data
+        logger.debug("Not an image: %s", url)
         return None
+    return data
 
 
 def image_extension(data: bytes) -> str:
@@ -134,7 +156,15 @@ def placeholder_image(*, title: str, seed: str) -> bytes:
     draw.multiline_text(
         (x + 4, y + 5), block, font=font, fill=(0, 0, 0, 110), spacing=spacing, align="center"
     )
-    overlay = overlay.filter(ImageFilter.GaussianBlur(6))
+    # Blur only around the text: blurring the whole canvas costs more than the rest together.
+    pad = 24
+    box = (
+        max(0, int(x + left) - pad),
+        max(0, int(y + top) - pad),
+        min(size, int(x + right) + pad + 8),
+        min(size, int(y + bottom) + pad + 8),
+    )
+    overlay.paste(overlay.crop(box).filter(ImageFilter.GaussianBlur(6)), box)
     canvas = Image.alpha_composite(canvas, overlay)
 
     # "RGBA" mode blends the translucent frame instead of punching a hole in the canvas.
@@ -179,7 +209,9 @@ def make_thumbnails(image: ProductImage) -> dict[str, str]:
             height = max(1, round(thumb.height * width / thumb.width))
             thumb = thumb.resize((width, height), Image.Resampling.LANCZOS)
         out = io.BytesIO()
-        thumb.save(out, format="WEBP", quality=82, method=4)
+        # method=2: about three times faster than the default (4) for files ~3% larger;
+        # an import makes three of these per image.
+        thumb.save(out, format="WEBP", quality=82, method=2)
         name = str(path.with_name(f"{path.stem}-{width}.webp"))
         # Why delete first: storage.save() would pick a new name instead of overwriting.
         if default_storage.exists(name):
