@@ -43,6 +43,19 @@ def checkout_totals(view: CartView, shipping_method: ShippingMethod) -> dict[str
     return {"subtotal": subtotal, "shipping": shipping_method.price, "total": subtotal + shipping_method.price}
 
 
+def _checkout_problem(view: CartView, shipping_method: ShippingMethod, reviewed_fingerprint: str) -> str:
+    """What stops this cart from being ordered as reviewed, for the shopper; "" if nothing."""
+    if view.is_empty:
+        return "Your cart is empty."
+    if view.has_problems:
+        return "Some items in your cart are not available as they are; please review your cart."
+    if not shipping_method.active:
+        return "That shipping method is no longer offered."
+    if checkout_fingerprint(view, shipping_method) != reviewed_fingerprint:
+        return "Your cart or its prices changed since you reviewed it. Please check the totals again."
+    return ""
+
+
 def checkout_place_order(
     *,
     cart: Cart | None,
@@ -64,14 +77,14 @@ def checkout_place_order(
     if existing:
         return existing
     view = cart_view(cart)
-    if view.is_empty:
-        raise CheckoutError("Your cart is empty.")
-    if view.has_problems:
-        raise CheckoutError("Some items in your cart are not available as they are; please review your cart.")
-    if not shipping_method.active:
-        raise CheckoutError("That shipping method is no longer offered.")
-    if checkout_fingerprint(view, shipping_method) != reviewed_fingerprint:
-        raise CheckoutError("Your cart or its prices changed since you reviewed it. Please check the totals again.")
+    problem = _checkout_problem(view, shipping_method, reviewed_fingerprint)
+    if problem:
+        # Why look again: a double click whose first request committed after our lookup above
+        # has meanwhile emptied the cart (or taken its last units); that order is the answer.
+        existing = Order.objects.filter(checkout_token=checkout_token).first()
+        if existing:
+            return existing
+        raise CheckoutError(problem)
     order, created = order_create(
         checkout_token=checkout_token,
         lines=[

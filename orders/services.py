@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory.exceptions import ReservationExpired
+from inventory.exceptions import InventoryError, ReservationExpired
 from inventory.services import StockLine, stock_commit, stock_release, stock_reserve
 
 from .models import Order, OrderEvent, OrderLine
@@ -87,6 +87,42 @@ def order_create(
         return existing, False
     subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0")).quantize(TWO_PLACES)
     shipping_total = Decimal(shipping_price).quantize(TWO_PLACES)
+    try:
+        order = _order_insert(
+            checkout_token=checkout_token,
+            lines=lines,
+            shipping=shipping,
+            shipping_method_name=shipping_method_name,
+            shipping_total=shipping_total,
+            subtotal=subtotal,
+            currency=currency,
+            user=user,
+            reservation_ttl=reservation_ttl,
+        )
+    except (IntegrityError, InventoryError):
+        # Why: the same checkout placed twice at once (double click, retried request). The
+        # early lookup above saw nothing; the loser then queued behind the winner's stock
+        # lock and found the units gone, or hit the unique checkout_token. Either way the
+        # winner's order is the answer; with no such order the error is real.
+        existing = Order.objects.filter(checkout_token=checkout_token).first()
+        if existing:
+            return existing, False
+        raise
+    return order, True
+
+
+def _order_insert(
+    *,
+    checkout_token: str,
+    lines: Sequence[LineSnapshot],
+    shipping: ShippingDetails,
+    shipping_method_name: str,
+    shipping_total: Decimal,
+    subtotal: Decimal,
+    currency: str,
+    user,
+    reservation_ttl: timedelta,
+) -> Order:
     # durable: the reservation and the draft order commit together, never inside someone
     # else's transaction that might roll one back later.
     with transaction.atomic(durable=True):
@@ -130,11 +166,15 @@ def order_create(
             ]
         )
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, actor=order.user)
-    return order, True
+    return order
 
 
-def _locked(order: Order) -> Order:
+def order_lock(*, order: Order) -> Order:
+    """The order re-read with its row locked until the caller's transaction ends. Callers
+    that decide on an order's status (payments) take this first, then their own rows."""
     return Order.objects.select_for_update().get(pk=order.pk)
+
+
 
 
 def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl: timedelta) -> Order:
@@ -143,11 +183,12 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
     Idempotent: an order already paid is returned unchanged. If the reservation expired (or
     the order already expired), the stock is reserved again when it is still available;
     `reservation_ttl` bounds that fresh reservation. Raises InsufficientStock when it is not
-    (the order is then expired and the caller must not take the money), OrderStateError
+    (nothing is written; the caller must not keep the money and expires the overdue order,
+    as payments.services.payment_capture does), OrderStateError
     for a cancelled or failed order, StockBusy on lock timeout.
     """
     with transaction.atomic():
-        order = _locked(order)
+        order = order_lock(order=order)
         if order.status == Order.Status.PAID:
             return order
         if order.status not in (Order.Status.PENDING_PAYMENT, Order.Status.EXPIRED):
@@ -173,7 +214,7 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
 def _order_close(*, order: Order, status: str, event: str, actor=None, note: str = "") -> Order:
     """Moves a pending_payment order to `status` and releases its stock hold. Idempotent."""
     with transaction.atomic():
-        order = _locked(order)
+        order = order_lock(order=order)
         if order.status == status:
             return order
         if order.status != Order.Status.PENDING_PAYMENT:

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from inventory.exceptions import InsufficientStock
 from orders.models import Order
-from orders.services import order_expire_if_due, order_mark_paid, order_mark_payment_failed
+from orders.services import order_expire_if_due, order_lock, order_mark_paid, order_mark_payment_failed
 
 from .models import Payment
 
@@ -57,34 +57,52 @@ def payment_capture(*, payment: Payment) -> Payment:
     Idempotent: a payment already captured is returned unchanged, so the order is paid once
     whichever path (return page, webhook) arrives first. If the reservation lapsed and the
     stock is gone, the payment becomes rejected and the order expired; InsufficientStock is
-    raised so the caller can tell the shopper (a real gateway refunds then).
+    raised so the caller can tell the shopper (a real gateway refunds then). A second payment
+    for an order that another payment already paid is rejected too (PaymentError): the order
+    is never paid twice, and the rejected payment is what staff refund.
     Raises OrderStateError if the order was cancelled or failed.
     """
-    rejected: InsufficientStock | None = None
+    rejected: Exception | None = None
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status == Payment.Status.CAPTURED:
             return payment
         if payment.status != Payment.Status.PENDING:
             raise PaymentError(f"Payment {payment.provider_payment_id} is {payment.status}.")
-        try:
-            with transaction.atomic():  # a savepoint: a refusal undoes only the order part
-                order_mark_paid(
-                    order=payment.order,
-                    reference=payment.provider_payment_id,
-                    reservation_ttl=_retry_ttl(),
-                )
-        except InsufficientStock as exc:
-            rejected = exc
+        # Lock the order before looking at its other payments: two payments of one order
+        # captured at the same moment queue here, and the second sees the first.
+        order = order_lock(order=payment.order)
+        paid_by_other = (
+            Payment.objects.filter(order=order, status=Payment.Status.CAPTURED).exclude(pk=payment.pk).exists()
+        )
+        if paid_by_other:
             payment.status = Payment.Status.REJECTED
-            payment.error = exc.message
-            order_expire_if_due(order=payment.order)
+            payment.error = f"Order {order.number} was already paid by another payment; refund this one."
+            payment.save(update_fields=["status", "error", "updated_at"])
+            rejected = PaymentError(payment.error)
         else:
-            payment.status = Payment.Status.CAPTURED
-        payment.save(update_fields=["status", "error", "updated_at"])
+            rejected = _capture_locked(payment, order)
     if rejected:
         raise rejected
     return payment
+
+
+def _capture_locked(payment: Payment, order: Order) -> InsufficientStock | None:
+    """Marks the (locked) order paid and the payment captured, or rejected when the stock of a
+    lapsed reservation is gone; returns that InsufficientStock for the caller to raise."""
+    rejected = None
+    try:
+        with transaction.atomic():  # a savepoint: a refusal undoes only the order part
+            order_mark_paid(order=order, reference=payment.provider_payment_id, reservation_ttl=_retry_ttl())
+    except InsufficientStock as exc:
+        rejected = exc
+        payment.status = Payment.Status.REJECTED
+        payment.error = exc.message
+        order_expire_if_due(order=order)
+    else:
+        payment.status = Payment.Status.CAPTURED
+    payment.save(update_fields=["status", "error", "updated_at"])
+    return rejected
 
 
 def payment_fail(*, payment: Payment, reason: str = "") -> Payment:
@@ -99,7 +117,9 @@ def payment_fail(*, payment: Payment, reason: str = "") -> Payment:
         payment.status = Payment.Status.FAILED
         payment.error = reason
         payment.save(update_fields=["status", "error", "updated_at"])
-        order = payment.order
+        order = order_lock(order=payment.order)
+        # Only a pending order fails with its payment; one another payment already paid (or
+        # that expired meanwhile) keeps its status.
         if order.status == Order.Status.PENDING_PAYMENT:
             order_mark_payment_failed(order=order, note=reason or payment.provider_payment_id)
     return payment
