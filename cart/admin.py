@@ -4,32 +4,23 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
+
 from .models import Cart, CartLine
 
 
-class CartLineInline(admin.TabularInline):
+class CartLineInline(ReadOnlyTabularInline):
     model = CartLine
     fields = ("variant", "quantity", "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CartLine]:
         # The variant's name includes its product's title.
         return super().get_queryset(request).select_related("variant__product")
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(Cart)
-class CartAdmin(admin.ModelAdmin):
+class CartAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "user", "line_count", "created_at", "updated_at")
     list_select_related = ("user",)
     search_fields = ("user__email",)
@@ -44,12 +35,3 @@ class CartAdmin(admin.ModelAdmin):
     @admin.display(description="lines", ordering="n_lines")
     def line_count(self, cart: Cart) -> int:
         return cart.n_lines
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

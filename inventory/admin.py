@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from catalog.models import ProductVariant
+from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .exceptions import InsufficientStock, StockBusy
 from .forms import StockAdjustmentForm
@@ -38,19 +39,6 @@ ADJUST_STOCK_PERMISSION = "inventory.change_stockitem"
 RELEASE_PERMISSION = "inventory.change_reservation"
 
 
-class ReadOnlyAdminMixin:
-    """Rows written only by services: listed and viewable, never added, edited or deleted."""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
 class NewestLedgerFormSet(BaseInlineFormSet):
     def get_queryset(self) -> QuerySet[StockMovement]:
         # Cached: the formset asks several times and each slice would be a new query.
@@ -59,7 +47,7 @@ class NewestLedgerFormSet(BaseInlineFormSet):
         return self._newest
 
 
-class StockMovementInline(ReadOnlyAdminMixin, admin.TabularInline):
+class StockMovementInline(ReadOnlyTabularInline):
     model = StockMovement
     formset = NewestLedgerFormSet
     fields = ("created_at", "quantity", "reason", "on_hand_after", "actor", "reference", "note")
@@ -67,7 +55,6 @@ class StockMovementInline(ReadOnlyAdminMixin, admin.TabularInline):
     ordering = ("-created_at", "-pk")
     verbose_name = "stock movement"
     verbose_name_plural = f"stock ledger (newest {LEDGER_INLINE_ROWS}, newest first)"
-    extra = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StockMovement]:
         return super().get_queryset(request).select_related("actor")

@@ -6,32 +6,20 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.admin_mixins import ReadOnlyTabularInline
+
 from .models import Order, OrderEvent, OrderLine
 from .services import OrderStateError, order_cancel
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class OrderLineInline(ReadOnlyInline):
+class OrderLineInline(ReadOnlyTabularInline):
     model = OrderLine
     # The snapshot, not the live variant: what the customer bought at that price.
     fields = ("sku", "product_title", "variant_title", "quantity", "unit_price", "line_total")
     readonly_fields = fields
 
 
-class OrderEventInline(ReadOnlyInline):
+class OrderEventInline(ReadOnlyTabularInline):
     model = OrderEvent
     fields = ("created_at", "type", "actor", "note")
     readonly_fields = fields

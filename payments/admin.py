@@ -1,13 +1,14 @@
 """Payments in the back office: read-only. A payment's status changes only through
 payments.services, when the provider answers (webhook, return page or reconciliation)."""
 from django.contrib import admin
-from django.http import HttpRequest
+
+from config.admin_mixins import ReadOnlyAdminMixin
 
 from .models import Payment
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("provider_payment_id", "order", "gateway", "amount", "currency", "status", "created_at")
     list_select_related = ("order",)
     list_filter = ("status", "gateway", "created_at")
@@ -32,12 +33,3 @@ class PaymentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
