@@ -12,8 +12,8 @@ from django.core.management.base import CommandError
 from django.db.models import Sum
 from PIL import Image
 
-from inventory.importer import ImportRejected, catalog_import, derive_sku
 from catalog.models import Category, Product, ProductImage, ProductVariant
+from inventory.importer import ImportRejected, catalog_import, derive_sku
 from inventory.models import StockItem, StockMovement
 from inventory.services import stock_adjust
 from tests.factories import VariantFactory
@@ -115,6 +115,22 @@ def test_it_imports_the_shopify_files_completely(shopify_files, offline):
     for image in ProductImage.objects.all():
         assert (root / image.image.name).is_file()
         assert all((root / name).is_file() for name in image.thumbnails.values())
+
+
+def test_every_imported_product_page_answers_with_its_title_and_variants(shopify_files, client):
+    call_command("import_products", *map(str, shopify_files), stdout=io.StringIO())
+    handles = {row["Handle"] for path in shopify_files for row in read_rows(path)}
+    assert Product.objects.count() == len(handles) == 40
+    for product in Product.objects.prefetch_related("variants"):
+        page = client.get(f"/products/{product.handle}/")
+        assert page.status_code == 200, product.handle
+        html = page.content.decode()
+        assert product.title in html
+        variants = list(product.variants.all())
+        if len(variants) == 1:
+            assert variants[0].sku in html
+        else:
+            assert all(f'value="{v.pk}"' in html and v.title in html for v in variants), product.handle
 
 
 def test_a_second_import_of_the_same_files_changes_nothing(shopify_files):
