@@ -17,6 +17,11 @@ class Cart(models.Model):
     def __str__(self) -> str:
         return f"Cart {self.pk}" + (f" of {self.user}" if self.user_id else " (guest)")
 
+    @property
+    def reservation_owner(self) -> str:
+        """The owner string under which inventory holds this cart's stock (STOCK_RESERVE_ON=cart)."""
+        return f"cart:{self.pk}"
+
 
 class CartLine(models.Model):
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")

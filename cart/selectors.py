@@ -1,11 +1,15 @@
-"""Reads of carts: lines priced from the catalog now, each checked against availability."""
+"""Reads of carts: lines priced from the catalog now, each checked against availability.
+A cart's own hold (STOCK_RESERVE_ON=cart) counts as available to that cart."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
+
 from catalog.models import ProductVariant
-from inventory.selectors import with_availability
+from inventory.selectors import hold_of, with_availability
 
 from .models import Cart, CartLine
 
@@ -15,7 +19,7 @@ class CartLineView:
     line: CartLine
     variant: ProductVariant
     unit_price: Decimal  # currency units, from the catalog (never from the client)
-    available: int  # units available now (display figure)
+    available: int  # units this cart could have now (display figure, its own hold included)
     problem: str  # "" when the line can be ordered, else what is wrong
 
     @property
@@ -31,6 +35,10 @@ class CartLineView:
 class CartView:
     cart: Cart | None
     lines: list[CartLineView]
+    # When the cart's hold lapses (STOCK_RESERVE_ON=cart); None when it holds nothing live.
+    reserved_until: datetime | None = None
+    # Whether carts hold their stock at all (STOCK_RESERVE_ON=cart).
+    holds_stock: bool = False
 
     @property
     def subtotal(self) -> Decimal:
@@ -51,10 +59,18 @@ class CartView:
 
 def cart_view(cart: Cart | None) -> CartView:
     """Every line of `cart` with today's price and availability; lines that can no longer be
-    ordered as they are keep their place and carry a `problem` instead of vanishing."""
+    ordered as they are keep their place and carry a `problem` instead of vanishing.
+
+    Availability for a line is what others leave plus the cart's own live hold of that
+    variant: a shopper's reservation never counts against them. Once the hold lapses the
+    lines are checked against plain availability again.
+    """
+    holds_stock = settings.STOCK_RESERVE_ON == "cart"
     if cart is None:
-        return CartView(cart=None, lines=[])
+        return CartView(cart=None, lines=[], holds_stock=holds_stock)
     lines = list(cart.lines.all())
+    # Read in both modes: a hold left over from before a switch to "checkout" is still ours.
+    hold = hold_of(cart.reservation_owner)
     variants = {
         v.pk: v
         for v in with_availability(
@@ -64,9 +80,11 @@ def cart_view(cart: Cart | None) -> CartView:
     views = []
     for line in lines:
         variant = variants[line.variant_id]
-        available = max(variant.available, 0)
+        available = max(variant.available + hold.quantities.get(line.variant_id, 0), 0)
         if not variant.product.published:
             problem = "No longer available."
+        elif variant.backorder:
+            problem = ""  # sold on backorder (inventory's policy): any quantity may be ordered
         elif available == 0:
             problem = "Sold out."
         elif line.quantity > available:
@@ -74,4 +92,9 @@ def cart_view(cart: Cart | None) -> CartView:
         else:
             problem = ""
         views.append(CartLineView(line, variant, variant.price, available, problem))
-    return CartView(cart=cart, lines=views)
+    return CartView(
+        cart=cart,
+        lines=views,
+        reserved_until=hold.expires_at if views else None,
+        holds_stock=holds_stock,
+    )

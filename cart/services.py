@@ -1,15 +1,29 @@
 """
 Writes to carts. A guest's cart id lives in the session under CART_SESSION_KEY; a signed-in
-shopper has one cart of their own. Adding checks availability for display (the final check
-happens under the lock at Place order). Quantities are integers from 1 to MAX_LINE_QUANTITY.
+shopper has one cart of their own. Quantities are integers from 1 to MAX_LINE_QUANTITY.
+
+When stock is reserved is settings.STOCK_RESERVE_ON:
+- "checkout" (default): adding checks availability for display only; the final check happens
+  under the lock at Place order.
+- "cart": every change (add, set quantity, remove, merge at login) re-reserves the WHOLE cart
+  under the owner "cart:<pk>" for CART_RESERVATION_MINUTES from now, in the same transaction
+  as the change. A change whose units cannot be held is refused (CartError) and leaves both
+  the lines and the previous hold as they were. Place order hands the hold to the order.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from catalog.models import ProductVariant
-from inventory.selectors import availability
+from inventory.exceptions import InsufficientStock, StockBusy
+from inventory.selectors import availability, hold_of, sellable_quantity
+from inventory.services import StockLine, stock_release, stock_reserve
 
 from .models import MAX_LINE_QUANTITY, Cart, CartLine
 
@@ -47,11 +61,15 @@ def cart_for_request(request, *, create: bool = False) -> Cart | None:
     return cart
 
 
-def _check_quantity(variant: ProductVariant, quantity: int) -> None:
+def _check_range(quantity: int) -> None:
     if not 1 <= quantity <= MAX_LINE_QUANTITY:
         raise CartError(f"Quantity must be between 1 and {MAX_LINE_QUANTITY}.")
-    available = availability([variant.pk])[variant.pk]
-    if quantity > available:
+
+
+def _check_quantity(variant: ProductVariant, quantity: int) -> None:
+    _check_range(quantity)
+    available = sellable_quantity([variant.pk])[variant.pk]  # None: sold on backorder, no limit
+    if available is not None and quantity > available:
         if available == 0:
             raise CartError(f"{variant} is sold out.")
         raise CartError(f"Only {available} of {variant} left.")
@@ -68,13 +86,88 @@ def _sellable_variant(variant_id: int) -> ProductVariant:
     return variant
 
 
+def _holds_stock() -> bool:
+    """True when carts reserve their stock (STOCK_RESERVE_ON=cart)."""
+    return settings.STOCK_RESERVE_ON == "cart"
+
+
+def _lock_cart(*carts: Cart) -> None:
+    # Why: two tabs (or a double click) changing the same cart must not interleave their line
+    # writes and re-reservations; the second waits here for the first, then re-reserves the
+    # cart as the first left it. Always taken first (cart rows in pk order), before any
+    # reservation or stock row, so that cart changes and Place order cannot deadlock.
+    list(Cart.objects.filter(pk__in=[c.pk for c in carts]).order_by("pk").select_for_update())
+
+
+def _hold(cart: Cart) -> None:
+    """Re-reserves every line of `cart` for CART_RESERVATION_MINUTES from now, or changes
+    nothing (a savepoint of the caller's transaction, which holds the cart lock). Raises
+    InsufficientStock naming every line that cannot be held, StockBusy on lock timeout."""
+    with transaction.atomic():
+        # Released and reserved in one transaction: others keep seeing the old hold until
+        # the new one commits, so nobody can take the units in between, while our own
+        # stock_reserve (under the stock row locks) already counts them as free.
+        stock_release(owner=cart.reservation_owner)
+        lines = [
+            StockLine(variant_id, quantity)
+            for variant_id, quantity in CartLine.objects.filter(cart=cart).values_list(
+                "variant_id", "quantity"
+            )
+        ]
+        if lines:
+            stock_reserve(
+                lines=lines,
+                owner=cart.reservation_owner,
+                ttl=timedelta(minutes=settings.CART_RESERVATION_MINUTES),
+            )
+
+
+def _short_message(exc: InsufficientStock) -> str:
+    """The shopper's wording for lines the cart cannot hold (`available` counts the cart's
+    own hold as its own)."""
+    names = {
+        variant.pk: str(variant)
+        for variant in ProductVariant.objects.select_related("product").filter(
+            pk__in=[short.variant_id for short in exc.lines]
+        )
+    }
+    return " ".join(
+        f"{names.get(short.variant_id, short.sku)} is sold out."
+        if short.available == 0
+        else f"Only {short.available} of {names.get(short.variant_id, short.sku)} left."
+        for short in exc.lines
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _change_held(cart: Cart, change: Callable[[], _T]) -> _T:
+    """Applies `change` to the locked cart and re-reserves the whole cart, all in one
+    transaction; if the cart cannot be held any more, nothing changes and CartError says why."""
+    try:
+        with transaction.atomic():
+            _lock_cart(cart)
+            result = change()
+            _hold(cart)
+    except InsufficientStock as exc:
+        raise CartError(_short_message(exc)) from exc
+    return result
+
+
 def cart_add(*, cart: Cart, variant_id: int, quantity: int) -> CartLine:
     """Adds `quantity` units of a published variant (to an existing line if there is one).
-    Raises CartError for an unknown or unpublished variant, a total quantity outside
-    1..MAX_LINE_QUANTITY, or more units than are available."""
-    if not 1 <= quantity <= MAX_LINE_QUANTITY:
-        raise CartError(f"Quantity must be between 1 and {MAX_LINE_QUANTITY}.")
+
+    With STOCK_RESERVE_ON=cart the whole cart is re-reserved for CART_RESERVATION_MINUTES in
+    the same transaction; if it cannot be held, nothing changes (neither the line nor the
+    previous hold). Raises CartError for an unknown or unpublished variant, a total quantity
+    outside 1..MAX_LINE_QUANTITY, or more units than are available; StockBusy (cart mode)
+    when the stock rows stay locked longer than STOCK_LOCK_TIMEOUT_MS.
+    """
+    _check_range(quantity)
     variant = _sellable_variant(variant_id)
+    if _holds_stock():
+        return _change_held(cart, lambda: _line_add(cart, variant, quantity))
     line = CartLine.objects.filter(cart=cart, variant=variant).first()
     _check_quantity(variant, quantity + (line.quantity if line else 0))
     if line is None:
@@ -89,9 +182,37 @@ def cart_add(*, cart: Cart, variant_id: int, quantity: int) -> CartLine:
     return line
 
 
+def _line_add(cart: Cart, variant: ProductVariant, quantity: int) -> CartLine:
+    # Read-modify-write is safe here: the caller holds the cart's row lock.
+    line = CartLine.objects.filter(cart=cart, variant=variant).first()
+    if line is None:
+        return CartLine.objects.create(cart=cart, variant=variant, quantity=quantity)
+    _check_range(line.quantity + quantity)
+    line.quantity += quantity
+    line.save(update_fields=["quantity"])
+    return line
+
+
+def _line_set(cart: Cart, line_id: int, quantity: int) -> CartLine:
+    line = CartLine.objects.select_related("variant__product").filter(cart=cart, pk=line_id).first()
+    if line is None:
+        raise CartError("That item is no longer in your cart.")
+    line.quantity = quantity
+    line.save(update_fields=["quantity"])
+    return line
+
+
 def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
     """Sets a line's quantity (1..MAX_LINE_QUANTITY, at most what is available).
-    Raises CartError for a line that is not in this cart or a quantity out of range."""
+
+    With STOCK_RESERVE_ON=cart the whole cart is re-reserved with a fresh expiry in the same
+    transaction; if it cannot be held, nothing changes. Raises CartError for a line that is
+    not in this cart, a quantity out of range or more units than are available; StockBusy
+    (cart mode) on lock timeout.
+    """
+    if _holds_stock():
+        _check_range(quantity)
+        return _change_held(cart, lambda: _line_set(cart, line_id, quantity))
     line = CartLine.objects.select_related("variant__product").filter(cart=cart, pk=line_id).first()
     if line is None:
         raise CartError("That item is no longer in your cart.")
@@ -102,12 +223,81 @@ def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
 
 
 def cart_remove_line(*, cart: Cart, line_id: int) -> None:
-    """Removes a line; removing one that is already gone is harmless."""
-    CartLine.objects.filter(cart=cart, pk=line_id).delete()
+    """Removes a line; removing one that is already gone is harmless.
+
+    With STOCK_RESERVE_ON=cart the removed units are free at once and the rest of the cart is
+    re-reserved with a fresh expiry; removing the last line releases everything. A removal
+    is never refused for lack of stock. Raises StockBusy (cart mode) on lock timeout, and
+    then nothing changes.
+    """
+    if not _holds_stock():
+        CartLine.objects.filter(cart=cart, pk=line_id).delete()
+        return
+    with transaction.atomic():
+        _lock_cart(cart)
+        deleted, _ = CartLine.objects.filter(cart=cart, pk=line_id).delete()
+        if not deleted:
+            return
+        try:
+            _hold(cart)
+        except InsufficientStock:
+            # Why the removal still stands: taking units out never needs more stock. The rest
+            # fails to re-reserve only when the cart's hold had already lapsed and others
+            # bought the units meanwhile; the cart then holds nothing, and its page flags the
+            # lines that are short until the next change or checkout reserves them again.
+            stock_release(owner=cart.reservation_owner)
+
+
+def cart_reserve(*, cart: Cart | None) -> None:
+    """With STOCK_RESERVE_ON=cart, re-reserves the whole cart for CART_RESERVATION_MINUTES from
+    now (taking a lapsed hold again if the stock is still there); with "checkout" it does
+    nothing. Raises CartError naming the lines that cannot be held (the cart and its previous
+    hold stay as they were), StockBusy on lock timeout."""
+    if cart is None or not _holds_stock():
+        return
+    _change_held(cart, lambda: None)
 
 
 def cart_clear(*, cart: Cart) -> None:
-    CartLine.objects.filter(cart=cart).delete()
+    """Empties the cart and releases whatever stock it still holds. Released in either mode,
+    so that a cart filled while STOCK_RESERVE_ON was "cart" strands nothing after a switch."""
+    with transaction.atomic():
+        CartLine.objects.filter(cart=cart).delete()
+        stock_release(owner=cart.reservation_owner)
+
+
+def _hold_capped(cart: Cart) -> list[str]:
+    """Re-reserves the whole cart, lowering lines to what can be held (removing sold-out
+    ones) until it fits. Returns one note per line changed. On StockBusy the cart keeps its
+    previous hold (re-reserved at the next change or at checkout) and a note says so."""
+    notes: list[str] = []
+    while True:
+        try:
+            _hold(cart)
+            return notes
+        except InsufficientStock as exc:
+            # Someone took units between our display read and the lock: settle for what the
+            # lock says is left. Each round lowers at least one line, so this ends.
+            for short in exc.lines:
+                line = CartLine.objects.select_related("variant__product").get(
+                    cart=cart, variant_id=short.variant_id
+                )
+                if short.available > 0:
+                    line.quantity = short.available
+                    line.save(update_fields=["quantity"])
+                    notes.append(
+                        f"{line.variant}: only {short.available} available, "
+                        f"your cart now holds {short.available}."
+                    )
+                else:
+                    line.delete()
+                    notes.append(f"{line.variant} is sold out and was removed from your cart.")
+        except StockBusy:
+            notes.append(
+                "We could not reserve your items just now; they will be reserved when you "
+                "change your cart or check out."
+            )
+            return notes
 
 
 def cart_merge(*, source: Cart, target: Cart) -> list[str]:
@@ -115,16 +305,36 @@ def cart_merge(*, source: Cart, target: Cart) -> list[str]:
 
     Quantities of the same variant add up, capped at what is available now and at
     MAX_LINE_QUANTITY. Returns one message per line that could not be taken over whole.
+    With STOCK_RESERVE_ON=cart, in the same transaction, the guest cart's hold is released
+    and the user's whole cart re-reserved with a fresh expiry (both holds count as the
+    shopper's own when capping). Never raises for lack of stock or a busy lock.
     """
     notes: list[str] = []
+    holds = _holds_stock()
     with transaction.atomic():
+        if holds:
+            _lock_cart(source, target)
+            stock_release(owner=source.reservation_owner)
         source_lines = list(source.lines.select_related("variant__product"))
         existing = {line.variant_id: line for line in target.lines.all()}
         available = availability([line.variant_id for line in source_lines])
+        # Variants sold on backorder (inventory's policy) are capped only by MAX_LINE_QUANTITY.
+        unlimited = {
+            vid for vid, units in sellable_quantity(available).items() if units is None
+        }
+        if holds:
+            # The guest hold is already released in this transaction; the user's own hold is
+            # theirs too, so add it back.
+            own = hold_of(target.reservation_owner).quantities
+            available = {vid: units + own.get(vid, 0) for vid, units in available.items()}
         for line in source_lines:
             current = existing.get(line.variant_id)
             wanted = line.quantity + (current.quantity if current else 0)
-            cap = min(available[line.variant_id], MAX_LINE_QUANTITY)
+            cap = (
+                MAX_LINE_QUANTITY
+                if line.variant_id in unlimited
+                else min(available[line.variant_id], MAX_LINE_QUANTITY)
+            )
             quantity = min(wanted, cap)
             if quantity < wanted:
                 notes.append(
@@ -140,4 +350,6 @@ def cart_merge(*, source: Cart, target: Cart) -> list[str]:
             else:
                 CartLine.objects.create(cart=target, variant_id=line.variant_id, quantity=quantity)
         source.delete()
+        if holds:
+            notes += _hold_capped(target)
     return notes

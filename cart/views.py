@@ -1,6 +1,9 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+
+from inventory.exceptions import StockBusy
 
 from .forms import CartLineQuantityForm
 from .selectors import cart_view
@@ -11,6 +14,17 @@ def cart_detail(request, *, line_errors=None, status=200):
     view = cart_view(cart_for_request(request))
     return render(
         request, "cart/detail.html", {"cart": view, "line_errors": line_errors or {}}, status=status
+    )
+
+
+def cart_busy(request, exc: StockBusy):
+    """409 "busy, try again" for a cart change that could not get the stock locks in time
+    (STOCK_RESERVE_ON=cart); nothing was changed."""
+    return render(
+        request,
+        "checkout/busy.html",
+        {"message": exc.message, "back_url": reverse("cart:detail"), "back_label": "Back to your cart"},
+        status=409,
     )
 
 
@@ -26,6 +40,8 @@ def line_update(request, line_id: int):
         cart_set_quantity(cart=cart, line_id=line_id, quantity=form.cleaned_data["quantity"])
     except CartError as exc:
         return cart_detail(request, line_errors={line_id: [exc.message]})
+    except StockBusy as exc:
+        return cart_busy(request, exc)
     messages.success(request, "Cart updated.")
     return redirect("cart:detail")
 
@@ -34,6 +50,9 @@ def line_update(request, line_id: int):
 def line_remove(request, line_id: int):
     cart = cart_for_request(request)
     if cart is not None:
-        cart_remove_line(cart=cart, line_id=line_id)
+        try:
+            cart_remove_line(cart=cart, line_id=line_id)
+        except StockBusy as exc:
+            return cart_busy(request, exc)
         messages.success(request, "Item removed.")
     return redirect("cart:detail")

@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from cart.services import CartError, cart_add, cart_for_request
+from inventory.exceptions import StockBusy
 
 from .forms import AddToCartForm, ProductFilterForm
 from .selectors import categories_with_products, featured_products, product_detail, product_search
@@ -50,6 +51,18 @@ def product_detail_view(request, handle: str):
             cart_add(cart=cart, variant_id=variant.pk, quantity=form.cleaned_data["quantity"])
         except CartError as exc:
             form.add_error("quantity", exc.message)
+        except StockBusy as exc:
+            # STOCK_RESERVE_ON=cart: adding reserves under the stock lock, which may be busy.
+            return render(
+                request,
+                "checkout/busy.html",
+                {
+                    "message": exc.message,
+                    "back_url": product.get_absolute_url(),
+                    "back_label": f"Back to {product}",
+                },
+                status=409,
+            )
         else:
             messages.success(request, f"Added {form.cleaned_data['quantity']} × {variant} to your cart.")
             return redirect("cart:detail")

@@ -68,6 +68,10 @@ def checkout_place_order(
     """Places the order: reserves the stock for STOCK_RESERVATION_MINUTES and creates the
     order in pending_payment with line snapshots, then empties the cart.
 
+    The cart's own hold (STOCK_RESERVE_ON=cart) passes to the order inside the order's
+    transaction, so its units are never free to others in between; if that hold lapsed, the
+    order gets the units only if they are still there.
+
     The same `checkout_token` placed twice (a double click, a retried request) returns the
     same order. Raises CheckoutError when the cart is empty, has lines that cannot be
     ordered, or changed since the shopper reviewed it (`reviewed_fingerprint`);
@@ -104,6 +108,8 @@ def checkout_place_order(
         currency=settings.SHOP_CURRENCY,
         user=user,
         reservation_ttl=timedelta(minutes=settings.STOCK_RESERVATION_MINUTES),
+        # In both modes: with "checkout" the cart holds nothing and this releases nothing.
+        transfer_from=cart.reservation_owner,
     )
     if created:
         cart_clear(cart=cart)

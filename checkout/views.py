@@ -2,10 +2,11 @@ import secrets
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cart.selectors import cart_view
-from cart.services import cart_for_request
+from cart.services import CartError, cart_for_request, cart_reserve
 from inventory.exceptions import InsufficientStock, StockBusy
 from orders.services import ShippingDetails
 
@@ -26,7 +27,22 @@ def _checkout_token(request) -> str:
 
 
 def details(request):
-    view = cart_view(cart_for_request(request))
+    cart = cart_for_request(request)
+    try:
+        # STOCK_RESERVE_ON=cart: proceeding to checkout refreshes the cart's hold (and takes
+        # a lapsed one again); with "checkout" this does nothing.
+        cart_reserve(cart=cart)
+    except CartError as exc:
+        messages.error(request, exc.message)
+        return redirect("cart:detail")
+    except StockBusy as exc:
+        return render(
+            request,
+            "checkout/busy.html",
+            {"message": exc.message, "back_url": reverse("cart:detail"), "back_label": "Back to your cart"},
+            status=409,
+        )
+    view = cart_view(cart)
     if view.is_empty:
         messages.info(request, "Your cart is empty.")
         return redirect("cart:detail")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("checkout/", include("checkout.urls")),
     path("orders/", include("orders.urls")),
     path("payments/", include("payments.urls")),
+    path("stock/", include("inventory.urls")),
     path("", include("catalog.urls")),
 ]
 # Product images in development (a no-op unless DEBUG); in production the web server or a

@@ -6,8 +6,9 @@ inventory.services (which locks the row and writes the ledger), here through the
 StockMovement and Reservation are therefore read-only in the admin.
 
 ProductVariant is registered here rather than in catalog/admin.py because its page is the
-stock page: figures, ledger and the adjust form all belong to inventory, and catalog must not
-depend on inventory.
+stock page: figures, ledger, the adjust form and the stock settings (backorder policy,
+low-stock threshold, saved through inventory.services) all belong to inventory, and catalog
+must not depend on inventory.
 """
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -23,11 +24,12 @@ from django.utils.html import format_html
 from catalog.models import ProductVariant
 from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
-from .exceptions import InsufficientStock, StockBusy
-from .forms import StockAdjustmentForm
-from .models import Reservation, StockItem, StockMovement
+from .admin_report import stock_report_urls
+from .exceptions import BackordersOutstanding, InsufficientStock, StockBusy
+from .forms import StockAdjustmentForm, VariantStockSettingsForm
+from .models import BackInStockRequest, Reservation, StockItem, StockMovement
 from .selectors import with_availability
-from .services import stock_adjust, stock_release
+from .services import stock_adjust, stock_policy_set, stock_release, stock_threshold_set
 
 # The variant page shows the newest ledger rows only; the full ledger is a filtered
 # StockMovement list, linked from the page. A busy SKU has thousands of rows.
@@ -69,12 +71,33 @@ def _with_stock_figures(variants: QuerySet[ProductVariant]) -> QuerySet[ProductV
     )
 
 
+class LowStockFilter(admin.SimpleListFilter):
+    """Variants whose available units are at or below their low-stock threshold."""
+
+    title = "low stock"
+    parameter_name = "low_stock"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "At or below its threshold")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            # `available` is annotated by ProductVariantAdmin.get_queryset, in the same query.
+            return queryset.filter(
+                stock__low_stock_threshold__isnull=False,
+                available__lte=F("stock__low_stock_threshold"),
+            )
+        return queryset
+
+
 @admin.register(ProductVariant)
 class ProductVariantAdmin(admin.ModelAdmin):
+    form = VariantStockSettingsForm
     change_form_template = "admin/inventory/productvariant_change_form.html"
+    change_list_template = "admin/inventory/productvariant_change_list.html"  # links the stock report
     list_display = ("sku", "product", "title", "price", "on_hand", "reserved", "available")
     list_select_related = ("product",)
-    list_filter = ("product__published",)
+    list_filter = (LowStockFilter, "stock__backorder_policy", "product__published")
     search_fields = ("sku", "product__title", "barcode")
     autocomplete_fields = ("product",)
     fields = (
@@ -84,9 +107,24 @@ class ProductVariantAdmin(admin.ModelAdmin):
         ("price", "compare_at_price"),
         ("grams", "barcode", "position"),
         ("on_hand", "reserved", "available"),
+        ("backorder_policy", "low_stock_threshold"),
     )
     readonly_fields = ("on_hand", "reserved", "available")
     inlines = (StockMovementInline,)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The stock settings live on StockItem and change only through inventory.services,
+        # under the stock row's lock; on_hand is not part of this form at all.
+        try:
+            if "backorder_policy" in form.changed_data:
+                stock_policy_set(variant=obj, backorder_policy=form.cleaned_data["backorder_policy"])
+            if "low_stock_threshold" in form.changed_data:
+                stock_threshold_set(variant=obj, low_stock_threshold=form.cleaned_data["low_stock_threshold"])
+        except (BackordersOutstanding, StockBusy) as exc:
+            # The form checked this already; a sale may have slipped in since. The variant's
+            # own fields are saved, the stock setting is not: say so rather than fail.
+            self.message_user(request, f"Stock settings not changed: {exc.message}", messages.ERROR)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProductVariant]:
         return _with_stock_figures(super().get_queryset(request))
@@ -119,6 +157,7 @@ class ProductVariantAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.adjust_stock_view),
                 name="%s_%s_adjust_stock" % info,
             ),
+            *stock_report_urls(self),  # inventory/admin_report.py
         ] + super().get_urls()
 
     def has_adjust_stock_permission(self, request: HttpRequest) -> bool:
@@ -250,3 +289,40 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "payment; cancel the order in Orders if it should not go ahead.",
                 messages.WARNING,
             )
+
+
+class PendingFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Waiting"), ("notified", "Emailed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(notified_at__isnull=True)
+        if self.value() == "notified":
+            return queryset.filter(notified_at__isnull=False)
+        return queryset
+
+
+@admin.register(BackInStockRequest)
+class BackInStockRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Shoppers waiting for a sold-out variant; written only by the shop page and the
+    notifier (inventory.services), so read-only here."""
+
+    list_display = ("email", "sku", "created_at", "notified_at", "waiting")
+    list_select_related = ("variant",)
+    list_filter = (PendingFilter, "created_at", "notified_at")
+    search_fields = ("email", "variant__sku", "variant__product__title")
+    date_hierarchy = "created_at"
+    fields = ("variant", "email", "created_at", "notified_at")
+    readonly_fields = fields
+
+    @admin.display(description="SKU", ordering="variant__sku")
+    def sku(self, wish: BackInStockRequest) -> str:
+        return wish.variant.sku
+
+    @admin.display(description="waiting", boolean=True)
+    def waiting(self, wish: BackInStockRequest) -> bool:
+        return wish.notified_at is None

@@ -5,6 +5,11 @@ MESSAGES = {
     "insufficient_stock": "Sorry, we don't have enough in stock: {details}.",
     "stock_busy": "Many people are buying this right now. Please try again in a moment.",
     "reservation_expired": "Your reservation has expired.",
+    "variant_available": "{variant} is available: you can order it now.",
+    "backorders_outstanding": (
+        "{sku} cannot stop selling on backorder while {owed} unit(s) are owed to buyers; "
+        "receive stock first."
+    ),
 }
 
 
@@ -65,3 +70,33 @@ class ReservationExpired(InventoryError):
     @property
     def message(self) -> str:
         return MESSAGES["reservation_expired"]
+
+
+class VariantAvailable(InventoryError):
+    """Raised when asking to be told about a variant that can be ordered right now."""
+
+    code = "variant_available"
+
+    def __init__(self, variant):
+        self.variant = variant
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return MESSAGES["variant_available"].format(variant=self.variant)
+
+
+class BackordersOutstanding(InventoryError):
+    """Raised when switching a variant to the "deny" policy while its live reservations and
+    sales exceed its stock (`owed` units): under "deny" on_hand must cover them."""
+
+    code = "backorders_outstanding"
+
+    def __init__(self, *, sku: str, owed: int):
+        self.sku = sku
+        self.owed = owed
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return MESSAGES["backorders_outstanding"].format(sku=self.sku, owed=self.owed)

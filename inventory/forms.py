@@ -1,8 +1,12 @@
-"""Forms for stock changes made by staff. They validate input only; the change itself is
-inventory.services.stock_adjust, which checks stock under the row lock."""
+"""Forms for stock: changes and settings made by staff, and the shopper's "email me when
+it's back". They validate input only; the change itself is an inventory service, which
+checks stock under the row lock."""
 from django import forms
 
-from .models import StockMovement
+from catalog.models import ProductVariant
+
+from .models import StockItem, StockMovement
+from .selectors import backorders_owed, stock_settings
 
 # A sanity bound, not a business rule: a typo of a few extra digits should not become a
 # receipt of millions of units (and on_hand is a 32-bit column).
@@ -53,3 +57,64 @@ class StockAdjustmentForm(forms.Form):
                 ),
             )
         return cleaned
+
+
+class VariantStockSettingsForm(forms.ModelForm):
+    """The variant's admin form plus its stock settings (backorder policy, low-stock
+    threshold), which live on StockItem: ProductVariantAdmin.save_model hands them to
+    inventory.services. on_hand is deliberately not here: it changes only by adjustment."""
+
+    backorder_policy = forms.ChoiceField(
+        choices=StockItem.BackorderPolicy.choices,
+        initial=StockItem.BackorderPolicy.DENY,
+        help_text="“Keep selling” lets buyers order it below zero; the units are owed to them.",
+    )
+    low_stock_threshold = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ADJUSTMENT,
+        help_text="Email staff when the available units fall to this number or below. Empty: never.",
+    )
+
+    class Meta:
+        model = ProductVariant
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            current = stock_settings(self.instance.pk)
+            self.initial.setdefault("backorder_policy", current.backorder_policy)
+            self.initial.setdefault("low_stock_threshold", current.low_stock_threshold)
+
+    def clean_backorder_policy(self) -> str:
+        policy = self.cleaned_data["backorder_policy"]
+        if policy == StockItem.BackorderPolicy.DENY and self.instance.pk:
+            # A friendly early answer; stock_policy_set checks again under the row lock.
+            owed = backorders_owed(self.instance.pk)
+            if owed > 0:
+                raise forms.ValidationError(
+                    "%(owed)s unit(s) are owed to buyers on backorder: receive stock before "
+                    "you stop selling it when sold out.",
+                    code="backorders_outstanding",
+                    params={"owed": owed},
+                )
+        return policy
+
+
+class BackInStockForm(forms.Form):
+    """A shopper asks to be emailed when a sold-out variant is back. Only variants of
+    published products are valid; anything else is a form error, never a server error."""
+
+    variant = forms.ModelChoiceField(
+        queryset=ProductVariant.objects.filter(product__published=True).select_related("product"),
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Choose the variant you are waiting for.",
+            "invalid_choice": "That product is not available.",
+        },
+    )
+    email = forms.EmailField(
+        label="Email me when it's back",
+        error_messages={"required": "Enter your email address."},
+    )

@@ -22,8 +22,10 @@ one derived from the handle and option values when the column is blank, see deri
 Re-importing the same files changes nothing. Product and variant fields are updated only
 where they differ. Stock is set from Variant Inventory Qty only when a variant is created
 (one IMPORT ledger row referencing the file name); once a variant exists its stock belongs
-to the shop (sales, receipts, adjustments) and a re-import never touches it. Variants and
-images missing from a file are left alone, never deleted: orders refer to them.
+to the shop (sales, receipts, adjustments) and a re-import never touches it. Variant
+Inventory Policy ("deny", or "continue" to keep selling on backorder; blank means deny) is
+set on new variants and updated on existing ones where it differs. Variants and images
+missing from a file are left alone, never deleted: orders refer to them.
 """
 from __future__ import annotations
 
@@ -46,8 +48,10 @@ from django.utils.text import slugify
 from catalog.images import fetch_image, image_extension, make_thumbnails, placeholder_image
 from catalog.models import Category, Product, ProductImage, ProductVariant
 
-from .models import StockMovement
-from .services import stock_adjust
+from .exceptions import BackordersOutstanding
+from .models import StockItem, StockMovement
+from .selectors import with_availability
+from .services import stock_adjust, stock_policy_set
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ OPTION_VALUES = ("Option1 Value", "Option2 Value", "Option3 Value")
 SKU = "Variant SKU"
 GRAMS = "Variant Grams"
 QUANTITY = "Variant Inventory Qty"
+POLICY = "Variant Inventory Policy"
 PRICE = "Variant Price"
 COMPARE_AT = "Variant Compare At Price"
 BARCODE = "Variant Barcode"
@@ -75,7 +80,9 @@ SEO_DESCRIPTION = "SEO Description"
 
 REQUIRED_COLUMNS = (HANDLE, TITLE, PRICE)
 # A row that fills none of these (and is not the first of its handle) only adds an image.
-VARIANT_COLUMNS = (*OPTION_VALUES, SKU, GRAMS, QUANTITY, PRICE, COMPARE_AT, BARCODE)
+VARIANT_COLUMNS = (*OPTION_VALUES, SKU, GRAMS, QUANTITY, POLICY, PRICE, COMPARE_AT, BARCODE)
+# Shopify's inventory policies are ours: StockItem.BackorderPolicy.
+POLICIES = tuple(StockItem.BackorderPolicy.values)
 # Shopify's value for the only option of a product without variants.
 DEFAULT_TITLE = "Default Title"
 # Our integer columns are PostgreSQL integers.
@@ -194,6 +201,7 @@ class ParsedVariant:
     position: int
     file: str
     line: int
+    backorder_policy: str = StockItem.BackorderPolicy.DENY
 
 
 @dataclass(frozen=True)
@@ -412,6 +420,12 @@ class _FileParser:
         grams = self.parse_count(file, line, row, GRAMS)
         if (PRICE in header and price is None) or quantity is None or grams is None:
             ok = False
+        policy = row.get(POLICY, "").lower() or StockItem.BackorderPolicy.DENY
+        if policy not in POLICIES:
+            self.problem(
+                file, line, POLICY, f'must be "deny" or "continue" (or blank), not "{row[POLICY]}"'
+            )
+            ok = False
         if compare_at is None and row.get(COMPARE_AT):
             ok = False
 
@@ -472,6 +486,7 @@ class _FileParser:
                 position=len(product.variants) + 1,
                 file=file,
                 line=line,
+                backorder_policy=policy,
             )
         )
 
@@ -562,6 +577,31 @@ class _FileParser:
                 what = f'derived SKU "{sku}"' if seen.derived else f'SKU "{sku}"'
                 message = f'{what} already belongs to another product, "{owner_handle}"'
                 self.problem(seen.file, seen.line, SKU, message)
+        self.check_policies()
+
+    def check_policies(self) -> None:
+        """An existing variant sold on backorder may switch to "deny" only once its stock
+        covers what buyers are owed (see inventory.services.stock_policy_set)."""
+        to_deny = {
+            v.sku: v
+            for p in self.products.values()
+            for v in p.variants
+            if v.backorder_policy == StockItem.BackorderPolicy.DENY
+        }
+        if not to_deny:
+            return
+        owing = (
+            with_availability(ProductVariant.objects.filter(sku__in=list(to_deny)))
+            .filter(stock__backorder_policy=StockItem.BackorderPolicy.CONTINUE, available__lt=0)
+            .values_list("sku", "available")
+        )
+        for sku, available in owing:
+            parsed = to_deny[sku]
+            message = (
+                f'cannot switch SKU "{sku}" to "deny": {-available} unit(s) are owed to buyers '
+                "on backorder; receive stock first"
+            )
+            self.problem(parsed.file, parsed.line, POLICY, message)
 
 
 def catalog_parse(*, paths: Sequence[str | Path]) -> list[ParsedProduct]:
@@ -654,6 +694,12 @@ def _write_products(
             sku__in=[v.sku for p in parsed for v in p.variants]
         )
     }
+    # Variants without a stock row have the default policy.
+    policies = dict(
+        StockItem.objects.filter(variant__in=list(variants.values())).values_list(
+            "variant_id", "backorder_policy"
+        )
+    )
     existing_images: dict[int, dict[str, ProductImage]] = {}
     for image in ProductImage.objects.filter(product__in=list(products.values())):
         existing_images.setdefault(image.product_id, {})[image.source_url] = image
@@ -673,7 +719,9 @@ def _write_products(
             result.products_unchanged += 1
 
         for parsed_variant in item.variants:
-            _write_variant(product, parsed_variant, variants.get(parsed_variant.sku), result)
+            existing = variants.get(parsed_variant.sku)
+            policy = policies.get(existing.pk, StockItem.BackorderPolicy.DENY) if existing else None
+            _write_variant(product, parsed_variant, existing, policy, result)
 
         known = existing_images.get(product.pk, {})
         for image in item.images:
@@ -706,6 +754,7 @@ def _write_variant(
     product: Product,
     parsed: ParsedVariant,
     variant: ProductVariant | None,
+    current_policy: str | None,
     result: ImportResult,
 ) -> None:
     values = {
@@ -720,13 +769,19 @@ def _write_variant(
     }
     if variant is not None:
         # Stock is not touched: the shop owns it once the variant exists (see module doc).
-        if _apply(variant, values):
+        changed = _apply(variant, values)
+        if parsed.backorder_policy != current_policy:
+            _set_policy(variant, parsed)
+            changed = True
+        if changed:
             result.variants_updated += 1
         else:
             result.variants_unchanged += 1
         return
     variant = ProductVariant.objects.create(product=product, sku=parsed.sku, **values)
     result.variants_created += 1
+    if parsed.backorder_policy != StockItem.BackorderPolicy.DENY:
+        _set_policy(variant, parsed)
     if parsed.quantity:
         stock_adjust(
             variant=variant,
@@ -736,6 +791,15 @@ def _write_variant(
             note="Opening stock from the catalog import.",
         )
         result.stock_movements += 1
+
+
+def _set_policy(variant: ProductVariant, parsed: ParsedVariant) -> None:
+    try:
+        stock_policy_set(variant=variant, backorder_policy=parsed.backorder_policy)
+    except BackordersOutstanding as exc:
+        # Checked in phase 1; a sale since then owes more. Raised inside the transaction, so
+        # nothing of this import is written, and reported like any other problem.
+        raise ImportRejected([Problem(parsed.file, parsed.line, POLICY, exc.message)]) from exc
 
 
 def _write_images(

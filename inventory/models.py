@@ -5,23 +5,58 @@ Availability = on_hand − Σ quantity of reservations that are active and unexp
 (expires_at > now). An expired reservation stops counting the instant it expires; the
 sweeper only tidies its status. Every change of on_hand writes a StockMovement, so
 on_hand == Σ StockMovement.quantity for every variant.
+
+Backorders: a variant whose StockItem.backorder_policy is "continue" may be sold beyond its
+stock, so its on_hand may fall below zero (units owed to buyers); a "deny" variant (the
+default) never can.
 """
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 from catalog.models import ProductVariant
 
 
 class StockItem(models.Model):
+    class BackorderPolicy(models.TextChoices):
+        # Shopify's "Variant Inventory Policy" values, so an import maps one to one.
+        DENY = "deny", "Stop selling when sold out"
+        CONTINUE = "continue", "Keep selling when sold out (backorder)"
+
     variant = models.OneToOneField(ProductVariant, on_delete=models.CASCADE, related_name="stock")
-    # Physical units in the warehouse. Changed only by inventory.services, under a row lock.
+    # Physical units in the warehouse (negative only under backorder: units owed to buyers).
+    # Changed only by inventory.services, under a row lock.
     on_hand = models.IntegerField(default=0)
+    backorder_policy = models.CharField(
+        max_length=8, choices=BackorderPolicy.choices, default=BackorderPolicy.DENY
+    )
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Email staff when the available units fall to this number or below. Empty: never.",
+    )
+    # Set (compare-and-swap) when the low-stock email for the current crossing is claimed;
+    # cleared once availability is above the threshold again, so the next crossing alerts.
+    low_stock_alerted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             # The backstop, not the mechanism: services check availability under the lock.
-            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_gte_0"),
+            models.CheckConstraint(
+                condition=Q(on_hand__gte=0) | Q(backorder_policy="continue"),
+                name="stock_on_hand_gte_0_unless_backorder",
+            ),
+            models.CheckConstraint(
+                condition=Q(backorder_policy__in=["deny", "continue"]),
+                name="stock_backorder_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(low_stock_threshold__isnull=True) | Q(low_stock_threshold__gt=0),
+                name="stock_low_stock_threshold_gt_0",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,3 +130,33 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity:+d} {self.variant.sku} ({self.reason})"
+
+
+class BackInStockRequest(models.Model):
+    """A shopper's wish to be emailed once when a sold-out variant can be ordered again.
+
+    Pending while notified_at is empty; at most one pending request per variant and address
+    (case-insensitive), so asking twice is harmless.
+    """
+
+    variant = models.ForeignKey(
+        ProductVariant, on_delete=models.CASCADE, related_name="back_in_stock_requests"
+    )
+    email = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Also the index the notifier uses to find a variant's pending requests.
+            models.UniqueConstraint(
+                F("variant"),
+                Lower("email"),
+                condition=Q(notified_at__isnull=True),
+                name="back_in_stock_pending_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} waits for {self.variant.sku}"

@@ -1,19 +1,46 @@
 """Reads of stock. Availability = on_hand − live reservations; fine for display, final only
 when recomputed under the lock in inventory.services."""
+from __future__ import annotations
+
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Reservation, StockItem, StockMovement
+from catalog.models import ProductVariant
+
+from .models import BackInStockRequest, Reservation, StockItem, StockMovement
+
+CONTINUE = StockItem.BackorderPolicy.CONTINUE
 
 
 def _live(now: datetime | None = None) -> QuerySet[Reservation]:
     return Reservation.objects.filter(
         status=Reservation.Status.ACTIVE, expires_at__gt=now or timezone.now()
     )
+
+
+def live_reservations() -> QuerySet[Reservation]:
+    """Reservations that hold stock right now: active and not yet expired."""
+    return _live()
 
 
 def reserved_quantities(variant_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, int]:
@@ -28,6 +55,30 @@ def reserved_quantities(variant_ids: Iterable[int], *, now: datetime | None = No
     return {row["variant_id"]: row["total"] for row in rows}
 
 
+@dataclass(frozen=True)
+class Hold:
+    """What one owner holds right now: live reserved units by variant id, and when the first
+    of them lapses (None when nothing is held)."""
+
+    quantities: dict[int, int]
+    expires_at: datetime | None
+
+
+def hold_of(owner: str, *, now: datetime | None = None) -> Hold:
+    """The live (active, unexpired) reservations of `owner`, e.g. "cart:12"; one query."""
+    rows = list(
+        _live(now)
+        .filter(owner=owner)
+        .values("variant_id")
+        .annotate(total=Sum("quantity"), expires=Min("expires_at"))
+        .order_by()
+    )
+    return Hold(
+        quantities={row["variant_id"]: row["total"] for row in rows},
+        expires_at=min((row["expires"] for row in rows), default=None),
+    )
+
+
 def availability(variant_ids: Iterable[int]) -> dict[int, int]:
     """Available units (on hand − live reservations, never below 0) for every id given."""
     ids = list(variant_ids)
@@ -36,9 +87,23 @@ def availability(variant_ids: Iterable[int]) -> dict[int, int]:
     return {vid: max(on_hand.get(vid, 0) - reserved.get(vid, 0), 0) for vid in ids}
 
 
+def sellable_quantity(variant_ids: Iterable[int]) -> dict[int, int | None]:
+    """How many units a shopper may still order, for every id given: the available units
+    (never below 0) of a "deny" variant, None (no limit) for a variant sold on backorder."""
+    ids = list(variant_ids)
+    continuing = set(
+        StockItem.objects.filter(variant_id__in=ids, backorder_policy=CONTINUE).values_list(
+            "variant_id", flat=True
+        )
+    )
+    available = availability([vid for vid in ids if vid not in continuing])
+    return {vid: None if vid in continuing else available[vid] for vid in ids}
+
+
 def with_availability(variants: QuerySet) -> QuerySet:
     """Annotates a ProductVariant queryset with `available` (integer units, may be below 0
-    only for display maths), computed in the same query."""
+    only for display maths) and `backorder` (True when the variant keeps selling when sold
+    out), computed in the same query."""
     reserved = (
         _live()
         .filter(variant_id=OuterRef("pk"))
@@ -48,7 +113,12 @@ def with_availability(variants: QuerySet) -> QuerySet:
     )
     return variants.annotate(
         available=Coalesce("stock__on_hand", Value(0))
-        - Coalesce(Subquery(reserved, output_field=IntegerField()), Value(0))
+        - Coalesce(Subquery(reserved, output_field=IntegerField()), Value(0)),
+        backorder=Case(
+            When(stock__backorder_policy=CONTINUE, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
     )
 
 
@@ -57,3 +127,130 @@ def ledger_total(variant_id: int) -> int:
     return StockMovement.objects.filter(variant_id=variant_id).aggregate(
         total=Coalesce(Sum("quantity"), 0)
     )["total"]
+
+
+@dataclass(frozen=True)
+class StockSettings:
+    """A variant's stock policy as staff set it."""
+
+    backorder_policy: str
+    low_stock_threshold: int | None
+
+
+def stock_settings(variant_id: int) -> StockSettings:
+    """The backorder policy and low-stock threshold (units, None: no alerts) of a variant;
+    the defaults for a variant that has no stock row yet."""
+    row = (
+        StockItem.objects.filter(variant_id=variant_id)
+        .values("backorder_policy", "low_stock_threshold")
+        .first()
+    )
+    if row is None:
+        return StockSettings(StockItem.BackorderPolicy.DENY, None)
+    return StockSettings(**row)
+
+
+def backorders_owed(variant_id: int) -> int:
+    """Units promised to buyers beyond what is on hand (live reservations − on_hand, at
+    least 0): what must come in before the variant may stop selling on backorder."""
+    on_hand = (
+        StockItem.objects.filter(variant_id=variant_id).values_list("on_hand", flat=True).first() or 0
+    )
+    return max(reserved_quantities([variant_id]).get(variant_id, 0) - on_hand, 0)
+
+
+def low_stock_recipients() -> list[str]:
+    """Who gets low-stock emails: settings.LOW_STOCK_ALERT_EMAILS, or when that is empty the
+    addresses of the active staff users."""
+    if settings.LOW_STOCK_ALERT_EMAILS:
+        return list(settings.LOW_STOCK_ALERT_EMAILS)
+    users = get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
+
+
+def back_in_stock_pending(variant_id: int) -> QuerySet[BackInStockRequest]:
+    """The requests for `variant_id` that have not been emailed yet, oldest first."""
+    return BackInStockRequest.objects.filter(variant_id=variant_id, notified_at__isnull=True).order_by(
+        "pk"
+    )
+
+
+@dataclass(frozen=True)
+class StockMismatch:
+    """One thing wrong with a variant's stock: `stored` is StockItem.on_hand, `expected` what
+    the ledger (or the live reservations, for an oversold variant) says."""
+
+    sku: str
+    stored: int
+    expected: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class StockAudit:
+    variants: int
+    mismatches: list[StockMismatch]
+
+
+def stock_audit() -> StockAudit:
+    """Checks every variant: on_hand == Σ ledger, the newest ledger row's on_hand_after ==
+    on_hand, and for a "deny" variant live reservations <= on_hand (else it is oversold).
+
+    Set-based: a handful of aggregate queries whatever the number of variants. Outside a
+    transaction on PostgreSQL they share one REPEATABLE READ snapshot, so sales committing
+    meanwhile cannot show up as false mismatches.
+    """
+    # Only the outermost transaction may choose its isolation level (not so under a test's).
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and own_transaction:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        ledger = dict(
+            StockMovement.objects.values("variant_id")
+            .annotate(total=Sum("quantity"))
+            .order_by()
+            .values_list("variant_id", "total")
+        )
+        # The newest row per variant: highest pk, since rows of one variant are inserted
+        # under its row lock, in the order the changes happened.
+        newest = StockMovement.objects.values("variant_id").annotate(last=Max("pk")).order_by().values("last")
+        last_after = dict(
+            StockMovement.objects.filter(pk__in=Subquery(newest)).values_list("variant_id", "on_hand_after")
+        )
+        reserved = dict(
+            _live()
+            .values("variant_id")
+            .annotate(total=Sum("quantity"))
+            .order_by()
+            .values_list("variant_id", "total")
+        )
+        items = {
+            vid: (on_hand, policy)
+            for vid, on_hand, policy in StockItem.objects.values_list(
+                "variant_id", "on_hand", "backorder_policy"
+            )
+        }
+        mismatches: list[StockMismatch] = []
+        count = 0
+        for vid, sku in ProductVariant.objects.order_by("sku").values_list("pk", "sku").iterator(
+            chunk_size=5000
+        ):
+            count += 1
+            stored, policy = items.get(vid, (0, StockItem.BackorderPolicy.DENY))
+            expected = ledger.get(vid, 0)
+            if stored != expected:
+                mismatches.append(StockMismatch(sku, stored, expected, "Σ ledger differs"))
+            if vid in last_after and last_after[vid] != stored:
+                mismatches.append(
+                    StockMismatch(sku, stored, last_after[vid], "newest ledger row's on_hand_after differs")
+                )
+            held = reserved.get(vid, 0)
+            if policy != CONTINUE and held > stored:
+                mismatches.append(
+                    StockMismatch(
+                        sku, stored, held, f"oversold: live reservations hold {held} units, more than on hand"
+                    )
+                )
+    return StockAudit(variants=count, mismatches=mismatches)
+

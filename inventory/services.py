@@ -5,25 +5,65 @@ Every function that changes on_hand or takes stock locks the StockItem rows it t
 SELECT … FOR UPDATE in primary-key order (so two buyers of the same two variants can never
 deadlock), under a short lock_timeout (settings.STOCK_LOCK_TIMEOUT_MS) that turns a pile-up
 into StockBusy instead of a hang. Quantities are integers (units).
+
+Backorders: a variant whose backorder_policy is "continue" is never refused for lack of stock
+and its on_hand may fall below zero through sales; "deny" (the default) never oversells.
+
+Notifications ride on those changes, always enqueued with transaction.on_commit (so a
+rolled-back sale sends nothing) and sent by inventory.tasks:
+- low stock: when a variant's availability falls to its low_stock_threshold or below, one
+  email to staff per crossing (a compare-and-swap on low_stock_alerted_at picks the one
+  sale that sends it); the claim is cleared once availability is above the threshold again
+  (a receipt or positive adjustment at once; a release once it has committed; reservations
+  that lapsed on their own at the next sweep);
+- back in stock: when a positive adjustment (receipt, return, restock) leaves a variant
+  available, each pending BackInStockRequest is emailed once.
 """
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
-from django.db.models import F
+from django.contrib.auth.base_user import BaseUserManager
+from django.core.mail import send_mail
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import ProductVariant
 
-from .exceptions import InsufficientStock, ReservationExpired, ShortLine, StockBusy
-from .models import Reservation, StockItem, StockMovement
-from .selectors import reserved_quantities
+from . import tasks
+from .exceptions import (
+    BackordersOutstanding,
+    InsufficientStock,
+    ReservationExpired,
+    ShortLine,
+    StockBusy,
+    VariantAvailable,
+)
+from .models import BackInStockRequest, Reservation, StockItem, StockMovement
+from .selectors import (
+    back_in_stock_pending,
+    live_reservations,
+    low_stock_recipients,
+    reserved_quantities,
+    sellable_quantity,
+    with_availability,
+)
+
+logger = logging.getLogger(__name__)
+
+CONTINUE = StockItem.BackorderPolicy.CONTINUE
+DENY = StockItem.BackorderPolicy.DENY
 
 
 @dataclass(frozen=True)
@@ -36,11 +76,12 @@ class StockLine:
 
 @contextmanager
 def _stock_lock_errors():
-    """Turns PostgreSQL's lock_timeout error into StockBusy (SQLState 55P03)."""
+    """Turns PostgreSQL's lock_timeout error (SQLState 55P03), and a deadlock it broke
+    (40P01, a backstop: locks are taken in a fixed order), into StockBusy."""
     try:
         yield
     except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) == "55P03":
+        if getattr(exc.__cause__, "sqlstate", None) in ("55P03", "40P01"):
             raise StockBusy() from exc
         raise
 
@@ -80,12 +121,80 @@ def _merge_lines(lines: Sequence[StockLine]) -> dict[int, int]:
     return dict(wanted)
 
 
+def _low_stock_sync(items: dict[int, StockItem], *, after: dict[int, int]) -> None:
+    """Keeps low_stock_alerted_at in step with availability for the locked `items`: claims
+    the alert (and enqueues its email) of each one at or below its threshold that has no
+    claim yet, and clears the claim of each one above it.
+
+    `after` holds the available units (on hand − live reservations, may be negative) by
+    variant id once the caller's change is made. Must run inside the caller's transaction,
+    under the rows' locks, after the change.
+    """
+    now = timezone.now()
+    for vid, item in items.items():
+        threshold = item.low_stock_threshold
+        if threshold is None or vid not in after:
+            continue
+        claimed_at = item.low_stock_alerted_at
+        if claimed_at is not None and after[vid] > threshold:
+            StockItem.objects.filter(pk=item.pk, low_stock_alerted_at=claimed_at).update(
+                low_stock_alerted_at=None
+            )
+            continue
+        if after[vid] <= threshold and claimed_at is None:
+            # Compare-and-swap, row count checked: of two sales crossing the threshold only
+            # the one whose UPDATE still finds the column empty sends the email. The row lock
+            # already serialises them; this keeps it true for any writer that does not lock.
+            claimed = StockItem.objects.filter(pk=item.pk, low_stock_alerted_at__isnull=True).update(
+                low_stock_alerted_at=now
+            )
+            if claimed:
+                # robust: the sale is committed by then; a failing email (eager mode) or broker
+                # must not turn it into an error page. Celery retries the sending itself.
+                transaction.on_commit(partial(tasks.send_low_stock_alert.delay, vid), robust=True)
+
+
+def _low_stock_rearm(items: QuerySet[StockItem]) -> int:
+    """Clears the low-stock claim of every item in `items` whose availability (committed
+    state, now) is above its threshold; returns how many. Locks no row up front: each is
+    updated on its own, so callers that must never wait on a sale (release, the sweep) can
+    use it."""
+    reserved = (
+        live_reservations()
+        .filter(variant_id=OuterRef("variant_id"))
+        .values("variant_id")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    recovered = (
+        items.filter(low_stock_alerted_at__isnull=False, low_stock_threshold__isnull=False)
+        .annotate(
+            available=F("on_hand")
+            - Coalesce(Subquery(reserved, output_field=IntegerField()), Value(0))
+        )
+        .filter(available__gt=F("low_stock_threshold"))
+        .order_by("pk")
+        .values_list("pk", "low_stock_alerted_at")
+        .distinct()
+    )
+    cleared = 0
+    for pk, claimed_at in recovered:
+        # One row per statement, in primary-key order: a multi-row UPDATE would lock rows in
+        # scan order and could deadlock with a sale locking the same rows in pk order.
+        # Compare-and-swap on the claim we read: one a sale made meanwhile stands.
+        cleared += StockItem.objects.filter(pk=pk, low_stock_alerted_at=claimed_at).update(
+            low_stock_alerted_at=None
+        )
+    return cleared
+
+
 def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> list[Reservation]:
     """Reserves every line for `owner` until now + `ttl`, or nothing at all.
 
     `lines` may name a variant more than once (quantities add up). Returns the new
-    Reservation rows, one per variant, all with the same expires_at.
-    Raises InsufficientStock naming every short line (requested vs available units),
+    Reservation rows, one per variant, all with the same expires_at. A variant with the
+    "continue" backorder policy is never short: its availability may go below zero.
+    Raises InsufficientStock naming every short "deny" line (requested vs available units),
     StockBusy if the stock rows stay locked longer than STOCK_LOCK_TIMEOUT_MS, and
     ValueError for a quantity that is not a positive integer.
     """
@@ -97,7 +206,11 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
         # Recomputed under the lock: only now is the figure final.
         reserved = reserved_quantities(wanted.keys(), now=now)
         available = {vid: items[vid].on_hand - reserved.get(vid, 0) for vid in wanted}
-        short_ids = [vid for vid, qty in sorted(wanted.items()) if qty > available[vid]]
+        short_ids = [
+            vid
+            for vid, qty in sorted(wanted.items())
+            if qty > available[vid] and items[vid].backorder_policy != CONTINUE
+        ]
         if short_ids:
             skus = dict(
                 ProductVariant.objects.filter(pk__in=short_ids).values_list("pk", "sku")
@@ -108,12 +221,14 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
                     for vid in short_ids
                 ]
             )
-        return Reservation.objects.bulk_create(
+        reservations = Reservation.objects.bulk_create(
             [
                 Reservation(variant_id=vid, quantity=qty, owner=owner, expires_at=expires_at)
                 for vid, qty in sorted(wanted.items())
             ]
         )
+        _low_stock_sync(items, after={vid: available[vid] - qty for vid, qty in wanted.items()})
+        return reservations
 
 
 def stock_release(*, owner: str) -> int:
@@ -121,17 +236,32 @@ def stock_release(*, owner: str) -> int:
 
     Reservations already past their expiry are marked expired rather than released.
     Returns how many live reservations were released. Releasing twice is harmless.
+    Clears the low-stock claim of a variant that is above its threshold again.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with _stock_lock_errors(), transaction.atomic():
         active = Reservation.objects.filter(owner=owner, status=Reservation.Status.ACTIVE)
+        # Rows locked in primary-key order, as the sweep locks them: the two never deadlock.
+        list(active.order_by("pk").select_for_update().values_list("pk", flat=True))
         active.filter(expires_at__lte=now).update(status=Reservation.Status.EXPIRED, updated_at=now)
-        return active.update(status=Reservation.Status.RELEASED, updated_at=now)
+        released = active.update(status=Reservation.Status.RELEASED, updated_at=now)
+        if released:
+            # Why after the commit, not here: a caller may release and reserve again in one
+            # transaction (a cart re-reserving itself); availability never really rose then,
+            # and clearing the claim would send the same alert again. Why no row lock:
+            # releasing must never wait for (or fail on) a busy stock row; a sale racing the
+            # re-arm can at worst cause one extra low-stock email, never a missing one.
+            transaction.on_commit(
+                partial(_low_stock_rearm, StockItem.objects.filter(variant__reservations__owner=owner)),
+                robust=True,
+            )
+        return released
 
 
 def stock_commit(*, owner: str, reference: str, actor=None) -> int:
     """Turns the live reservations of `owner` into sales: on_hand −= quantity, one SALE ledger
-    row per variant, reservation → committed.
+    row per variant, reservation → committed. Under the "continue" backorder policy on_hand
+    may fall below zero (units owed to the buyer); the ledger row shows it.
 
     Returns the number of units committed. Raises ReservationExpired if `owner` holds no live
     reservation (they expired or were released: the caller may re-reserve), StockBusy on lock
@@ -147,10 +277,11 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
         # no longer counted it); judged by the earlier time it would be sold a second time.
         now = timezone.now()
         # Compare-and-swap on status: if the sweeper expired a row meanwhile, it is not ours.
+        # Locked in primary-key order, like every other multi-row lock here.
         live = list(
-            Reservation.objects.filter(
-                owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=now
-            ).select_for_update()
+            Reservation.objects.filter(owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=now)
+            .order_by("pk")
+            .select_for_update()
         )
         if not live:
             raise ReservationExpired(owner)
@@ -173,6 +304,12 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
         Reservation.objects.filter(pk__in=[r.pk for r in live]).update(
             status=Reservation.Status.COMMITTED, updated_at=now
         )
+        watched = [vid for vid, item in items.items() if item.low_stock_threshold is not None]
+        if watched:
+            still_reserved = reserved_quantities(watched, now=now)
+            _low_stock_sync(
+                items, after={vid: items[vid].on_hand - still_reserved.get(vid, 0) for vid in watched}
+            )
         return sum(r.quantity for r in live)
 
 
@@ -188,9 +325,13 @@ def stock_adjust(
     """Changes on_hand of `variant` by `quantity` units (positive: in, negative: out) and
     writes the ledger row. `reason` is a StockMovement.Reason value.
 
-    Raises InsufficientStock if the change would take on_hand below zero or below the units
-    held by live reservations (a removal cannot take stock promised to a buyer), StockBusy on
-    lock timeout, ValueError for a zero quantity or an unknown reason.
+    A change that leaves the variant available (> 0 units) with pending back-in-stock
+    requests has them emailed after the commit.
+
+    Raises InsufficientStock if a removal would take on_hand below zero, or, under the "deny"
+    policy, below the units held by live reservations (a removal cannot take stock promised
+    to a buyer; under "continue" those buyers are served on backorder); StockBusy on lock
+    timeout, ValueError for a zero quantity or an unknown reason.
     """
     if quantity == 0:
         raise ValueError("quantity must not be zero")
@@ -199,12 +340,15 @@ def stock_adjust(
     with _stock_lock_errors(), transaction.atomic():
         item = _lock_stock([variant.pk])[variant.pk]
         reserved = reserved_quantities([variant.pk]).get(variant.pk, 0)
-        if quantity < 0 and item.on_hand + quantity < reserved:
+        # Under "continue" reservations may exceed on_hand by design; a removal can still
+        # only take units that are physically there.
+        floor = 0 if item.backorder_policy == CONTINUE else reserved
+        if quantity < 0 and item.on_hand + quantity < floor:
             raise InsufficientStock(
-                [ShortLine(variant.pk, -quantity, max(item.on_hand - reserved, 0), variant.sku)]
+                [ShortLine(variant.pk, -quantity, max(item.on_hand - floor, 0), variant.sku)]
             )
         StockItem.objects.filter(pk=item.pk).update(on_hand=F("on_hand") + quantity)
-        return StockMovement.objects.create(
+        movement = StockMovement.objects.create(
             variant=variant,
             quantity=quantity,
             reason=reason,
@@ -213,15 +357,199 @@ def stock_adjust(
             note=note,
             on_hand_after=item.on_hand + quantity,
         )
+        after = item.on_hand + quantity - reserved
+        _low_stock_sync({variant.pk: item}, after={variant.pk: after})
+        if quantity > 0 and after > 0 and back_in_stock_pending(variant.pk).exists():
+            transaction.on_commit(
+                partial(tasks.send_back_in_stock_emails.delay, variant.pk), robust=True
+            )
+        return movement
 
 
 def reservations_expire() -> int:
     """Marks active reservations whose expires_at has passed as expired, in one statement.
 
     Availability does not change: they stopped counting when they expired. Returns the number
-    of reservations marked. Safe to run concurrently with itself and with checkout.
+    of reservations marked. Safe to run concurrently with itself and with checkout. Also
+    clears the low-stock claim of variants whose availability rose above their threshold
+    (reservations lapse without any service noticing), so that their next dip alerts again.
     """
     now = timezone.now()
-    return Reservation.objects.filter(
-        status=Reservation.Status.ACTIVE, expires_at__lte=now
-    ).update(status=Reservation.Status.EXPIRED, updated_at=now)
+    lapsed = Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
+    with transaction.atomic():
+        # One UPDATE whose subquery locks the rows in primary-key order (as stock_release and
+        # stock_commit do), so a sweep never deadlocks with a cart or payment touching the
+        # same lapsed rows.
+        expired = Reservation.objects.filter(
+            pk__in=lapsed.order_by("pk").select_for_update().values("pk")
+        ).update(status=Reservation.Status.EXPIRED, updated_at=now)
+    _low_stock_rearm(StockItem.objects.all())
+    return expired
+
+
+# Stock settings ------------------------------------------------------------------------
+
+
+def stock_policy_set(*, variant: ProductVariant, backorder_policy: str) -> bool:
+    """Sets the variant's backorder policy ("deny" or "continue"); True if it changed.
+
+    Raises BackordersOutstanding when switching to "deny" while live reservations and past
+    sales exceed on_hand (units owed to buyers): "deny" promises on_hand covers them, and the
+    database refuses a negative on_hand under it. ValueError for an unknown policy, StockBusy
+    on lock timeout.
+    """
+    if backorder_policy not in StockItem.BackorderPolicy.values:
+        raise ValueError(f"unknown backorder policy {backorder_policy!r}")
+    with _stock_lock_errors(), transaction.atomic():
+        # Locked: a sale committing meanwhile could take on_hand below zero under "continue"
+        # right after we checked it was safe to switch to "deny".
+        item = _lock_stock([variant.pk])[variant.pk]
+        if item.backorder_policy == backorder_policy:
+            return False
+        if backorder_policy == DENY:
+            owed = reserved_quantities([variant.pk]).get(variant.pk, 0) - item.on_hand
+            if owed > 0:
+                raise BackordersOutstanding(sku=variant.sku, owed=owed)
+        StockItem.objects.filter(pk=item.pk).update(backorder_policy=backorder_policy)
+        return True
+
+
+def stock_threshold_set(*, variant: ProductVariant, low_stock_threshold: int | None) -> bool:
+    """Sets the available units (an integer ≥ 1, None: no alerts) at or below which staff are
+    emailed about the variant; True if it changed.
+
+    Setting it sends nothing by itself: the next sale, reservation or removal that leaves the
+    variant at or below it does. Raises ValueError for a threshold below 1, StockBusy on lock
+    timeout.
+    """
+    if low_stock_threshold is not None and low_stock_threshold < 1:
+        raise ValueError(f"low_stock_threshold must be at least 1, got {low_stock_threshold!r}")
+    with _stock_lock_errors(), transaction.atomic():
+        item = _lock_stock([variant.pk])[variant.pk]
+        if item.low_stock_threshold == low_stock_threshold:
+            return False
+        available = item.on_hand - reserved_quantities([variant.pk]).get(variant.pk, 0)
+        claimed_at = item.low_stock_alerted_at
+        if low_stock_threshold is None or available > low_stock_threshold:
+            claimed_at = None  # not low by the new measure: the next dip alerts afresh
+        StockItem.objects.filter(pk=item.pk).update(
+            low_stock_threshold=low_stock_threshold, low_stock_alerted_at=claimed_at
+        )
+        return True
+
+
+# Notifications -----------------------------------------------------------------------
+
+
+def _absolute(path: str) -> str:
+    return settings.SHOP_BASE_URL.rstrip("/") + path
+
+
+def low_stock_alert_send(*, variant: ProductVariant) -> int:
+    """Emails the low-stock alert of `variant` to low_stock_recipients(), one message for all
+    of them. Returns the number of messages sent (0 or 1).
+
+    Sends nothing when the variant's claim was cleared before we got here (stock came in
+    meanwhile) or when there is nobody to tell. Raises what the mail backend raises (an
+    OSError for SMTP trouble), for the task to retry.
+    """
+    row = (
+        with_availability(ProductVariant.objects.filter(pk=variant.pk))
+        .select_related("product", "stock")
+        .first()
+    )
+    stock = getattr(row, "stock", None) if row else None
+    if stock is None or stock.low_stock_alerted_at is None or stock.low_stock_threshold is None:
+        return 0
+    recipients = low_stock_recipients()
+    if not recipients:
+        logger.warning("Low stock on %s but nobody to email: set LOW_STOCK_ALERT_EMAILS", row.sku)
+        return 0
+    context = {
+        "variant": row,
+        "product": row.product,
+        "available": row.available,
+        "on_hand": stock.on_hand,
+        "threshold": stock.low_stock_threshold,
+        "backorder": row.backorder,
+        "admin_url": _absolute(reverse("admin:catalog_productvariant_change", args=[row.pk])),
+        "shop_name": settings.SITE_NAME,
+    }
+    subject = render_to_string("inventory/email/low_stock_subject.txt", context)
+    body = render_to_string("inventory/email/low_stock_body.txt", context)
+    return send_mail(" ".join(subject.split()), body, None, recipients)
+
+
+def back_in_stock_subscribe(*, variant: ProductVariant, email: str) -> tuple[BackInStockRequest, bool]:
+    """Records that `email` wants one email when the sold-out `variant` can be ordered again.
+
+    Returns (request, created): asking again while a request is pending returns that one
+    (addresses compare case-insensitively). Raises VariantAvailable when the variant can be
+    ordered right now (units available, or sold on backorder).
+    """
+    sellable = sellable_quantity([variant.pk])[variant.pk]
+    if sellable is None or sellable > 0:
+        raise VariantAvailable(variant)
+    email = BaseUserManager.normalize_email(email.strip())
+    pending = back_in_stock_pending(variant.pk).filter(email__iexact=email)
+    existing = pending.first()
+    if existing is not None:
+        return existing, False
+    try:
+        # A savepoint: the same address submitted twice at once trips the partial unique
+        # constraint, and the caller's transaction must survive that.
+        with transaction.atomic():
+            return BackInStockRequest.objects.create(variant=variant, email=email), True
+    except IntegrityError:
+        return pending.get(), False
+
+
+def back_in_stock_notify(*, variant: ProductVariant) -> int:
+    """Emails every pending back-in-stock request of `variant` once and marks it notified.
+    Returns the number of emails sent.
+
+    Safe to run twice or concurrently: each request is claimed by a compare-and-swap on
+    notified_at before its email goes out, so no address is emailed twice. If the variant
+    sold out again before we got here, nothing is sent and the requests stay pending for
+    the next receipt. Raises what the mail backend raises (an OSError for SMTP trouble),
+    after un-claiming the request whose email failed, for the task to retry.
+    """
+    sellable = sellable_quantity([variant.pk])[variant.pk]
+    if sellable is not None and sellable <= 0:
+        return 0
+    product = variant.product
+    context = {
+        "variant": variant,
+        "product": product,
+        "product_url": _absolute(product.get_absolute_url()),
+        "shop_name": settings.SITE_NAME,
+    }
+    subject = " ".join(render_to_string("inventory/email/back_in_stock_subject.txt", context).split())
+    body = render_to_string("inventory/email/back_in_stock_body.txt", context)
+    sent = 0
+    for request in back_in_stock_pending(variant.pk):
+        claimed_at = timezone.now()
+        claimed = BackInStockRequest.objects.filter(pk=request.pk, notified_at__isnull=True).update(
+            notified_at=claimed_at
+        )
+        if not claimed:
+            continue  # another run of the task has emailed this one
+        try:
+            send_mail(subject, body, None, [request.email])
+        except Exception:
+            _back_in_stock_unclaim(request, claimed_at)
+            raise
+        sent += 1
+    return sent
+
+
+def _back_in_stock_unclaim(request: BackInStockRequest, claimed_at) -> None:
+    """Puts a request whose email failed back to pending, so that a retry sends it."""
+    try:
+        with transaction.atomic():
+            BackInStockRequest.objects.filter(pk=request.pk, notified_at=claimed_at).update(
+                notified_at=None
+            )
+    except IntegrityError:
+        # The same address asked again meanwhile: that newer pending request stands in.
+        pass

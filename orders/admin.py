@@ -1,21 +1,36 @@
 """Orders in the back office. Status, money and number change only through orders.services
 (each change writes an OrderEvent), so they are read-only here; staff may correct the
 contact and shipping details. Orders are never added or deleted in the admin: an order
-without its reservation, or a lost one, is exactly what the shop promises never to have."""
+without its reservation, or a lost one, is exactly what the shop promises never to have.
+
+Sweep runs are the record of the expiry sweep (orders.services.sweep_run): read-only, with a
+"Run the sweep now" button for holders of orders.run_sweep. The order list shows the last
+sweep, so staff looking at a "pending payment" order long past its hold can see why.
+
+Orders that need a person (a payment we could not accept, …) are flagged: filter the list by
+"needs attention" and read the timeline. Refunds are made on the order's payment page (linked
+from the order), through payments.services."""
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
-from config.admin_mixins import ReadOnlyTabularInline
+from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
-from .models import Order, OrderEvent, OrderLine
-from .services import OrderStateError, order_cancel
+from .models import Order, OrderEvent, OrderLine, SweepRun
+from .selectors import sweep_run_last
+from .services import OrderStateError, order_cancel, order_resolve_attention, sweep_run
+
+RUN_SWEEP_PERMISSION = "orders.run_sweep"
 
 
 class OrderLineInline(ReadOnlyTabularInline):
     model = OrderLine
     # The snapshot, not the live variant: what the customer bought at that price.
-    fields = ("sku", "product_title", "variant_title", "quantity", "unit_price", "line_total")
+    fields = ("sku", "product_title", "variant_title", "quantity", "restocked_quantity", "unit_price", "line_total")
     readonly_fields = fields
 
 
@@ -31,8 +46,11 @@ class OrderEventInline(ReadOnlyTabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "email", "status", "total", "currency", "created_at", "paid_at")
-    list_filter = ("status", "created_at")
+    change_list_template = "admin/orders/order/change_list.html"
+    list_display = (
+        "number", "email", "status", "needs_attention", "total", "refunded_total", "currency", "created_at", "paid_at",
+    )
+    list_filter = ("status", "needs_attention", "created_at")
     search_fields = ("number", "email")
     date_hierarchy = "created_at"
     raw_id_fields = ("user",)
@@ -41,13 +59,13 @@ class OrderAdmin(admin.ModelAdmin):
             None,
             {
                 "fields": (
-                    ("number", "status"),
+                    ("number", "status", "needs_attention"),
                     ("user", "email"),
                     ("created_at", "paid_at", "reservation_expires_at"),
                 )
             },
         ),
-        ("Money", {"fields": ("currency", "subtotal", "shipping_total", "total")}),
+        ("Money", {"fields": ("currency", "subtotal", "shipping_total", "total", "refunded_total", "payments")}),
         (
             "Shipping",
             {
@@ -70,6 +88,9 @@ class OrderAdmin(admin.ModelAdmin):
         "subtotal",
         "shipping_total",
         "total",
+        "refunded_total",
+        "needs_attention",
+        "payments",
         "shipping_method_name",
         "created_at",
         "paid_at",
@@ -78,13 +99,39 @@ class OrderAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = (OrderLineInline, OrderEventInline)
-    actions = ("cancel_orders",)
+    actions = ("cancel_orders", "resolve_attention")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description="payments")
+    def payments(self, order: Order) -> str:
+        # Through the reverse relation and admin URLs only: orders must not import payments.
+        # Refunds are made on a payment's page.
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> {}: {} {}, {}</li>',
+            (
+                (
+                    reverse("admin:payments_payment_change", args=[payment.pk]),
+                    payment.reference,
+                    payment.gateway,
+                    payment.amount,
+                    payment.currency,
+                    payment.get_status_display().lower(),
+                )
+                for payment in order.payments.order_by("created_at")
+            ),
+        )
+        listing = reverse("admin:payments_payment_changelist") + f"?order__id__exact={order.pk}"
+        return format_html('<ul class="order-payments">{}</ul><a href="{}">All payments of this order</a>', rows, listing)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "last_sweep": sweep_run_last()}
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Order, form, change: bool) -> None:
         # Write only what the form changed. A plain save() would write every column from the
@@ -113,3 +160,71 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)
         if already:
             self.message_user(request, f"{already} order(s) were already cancelled.", messages.INFO)
+
+    @admin.action(description="Mark selected orders as dealt with (clear “needs attention”)", permissions=["change"])
+    def resolve_attention(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        flagged = queryset.filter(needs_attention=True).order_by("pk")
+        count = 0
+        for order in flagged:
+            order_resolve_attention(order=order, actor=request.user)
+            count += 1
+        self.message_user(request, f"Cleared {count} order(s).", messages.SUCCESS)
+
+
+@admin.register(SweepRun)
+class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    change_list_template = "admin/orders/sweeprun/change_list.html"
+    list_display = ("started_at", "duration", "trigger", "reservations_expired", "orders_expired", "error_summary")
+    list_filter = ("trigger",)
+    date_hierarchy = "started_at"
+    fields = ("started_at", "finished_at", "duration", "trigger", "reservations_expired", "orders_expired", "error")
+    readonly_fields = fields
+
+    @admin.display(description="duration")
+    def duration(self, run: SweepRun) -> str:
+        if run.duration is None:
+            return "not finished"  # still running, or its process died
+        return f"{run.duration.total_seconds():.2f} s"
+
+    @admin.display(description="error")
+    def error_summary(self, run: SweepRun) -> str:
+        first_line = run.error.splitlines()[0] if run.error else ""
+        return first_line[:120]
+
+    def has_run_sweep_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(RUN_SWEEP_PERMISSION)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        # Before the default URLs: "<path:object_id>/" would swallow "run/".
+        return [
+            path("run/", self.admin_site.admin_view(self.run_sweep_view), name="%s_%s_run" % info),
+        ] + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "last_sweep": sweep_run_last(),
+            "can_run_sweep": self.has_run_sweep_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def run_sweep_view(self, request: HttpRequest) -> HttpResponse:
+        # POST only: a sweep changes rows, so a link, a prefetch or a crawler must not run it.
+        # admin_view has already sent non-staff to the login and checked the CSRF token.
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_run_sweep_permission(request):
+            raise PermissionDenied
+        try:
+            run = sweep_run(trigger=SweepRun.Trigger.ADMIN)
+        except DatabaseError as exc:
+            # sweep_run has recorded the failure on the run; beat tries again within a minute.
+            self.message_user(request, f"The sweep failed: {exc}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Expired {run.reservations_expired} reservations and {run.orders_expired} orders.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:%s_%s_changelist" % (self.opts.app_label, self.opts.model_name)))

@@ -5,6 +5,7 @@ the order's currency. Status changes only through orders.services, each writing 
 OrderEvent.
 """
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -31,6 +32,8 @@ class Order(models.Model):
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
 
     number = models.CharField(max_length=16, unique=True, default=new_order_number)
     # Guests reach their order through a link carrying this token.
@@ -61,6 +64,9 @@ class Order(models.Model):
     shipping_country = models.CharField("country", max_length=2)
     shipping_phone = models.CharField("phone", max_length=40, blank=True)
     reservation_expires_at = models.DateTimeField(null=True, blank=True)
+    refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Set when something needs a person (a payment we could not accept, …); see its events.
+    needs_attention = models.BooleanField(default=False, db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -94,6 +100,8 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     line_total = models.DecimalField(max_digits=12, decimal_places=2)
+    # Units put back on hand after a refund or return; never more than quantity.
+    restocked_quantity = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["pk"]
@@ -109,6 +117,9 @@ class OrderEvent(models.Model):
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         EXPIRED = "expired", "Reservation expired"
         CANCELLED = "cancelled", "Cancelled"
+        FLAGGED = "flagged", "Needs attention"
+        REFUNDED = "refunded", "Refunded"
+        RESTOCKED = "restocked", "Restocked"
         NOTE = "note", "Note"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
@@ -124,3 +135,36 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number}: {self.get_type_display()}"
+
+
+class SweepRun(models.Model):
+    """One run of the expiry sweep (orders.services.sweep_run): when, why, what it expired.
+
+    Written only by the sweep. A run with no finished_at is still going, or its process died.
+    """
+
+    class Trigger(models.TextChoices):
+        BEAT = "beat", "Celery beat"
+        COMMAND = "command", "Management command"
+        ADMIN = "admin", "Admin button"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    reservations_expired = models.PositiveIntegerField(default=0)
+    orders_expired = models.PositiveIntegerField(default=0)
+    # The exception, if the sweep failed; the counts then say how far it got.
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        # Beat adds a row a minute: "the last sweep" and the admin list read by start time.
+        indexes = [models.Index(fields=["started_at"], name="sweeprun_started_at_idx")]
+        permissions = [("run_sweep", "Can run the expiry sweep from the admin")]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.started_at:%Y-%m-%d %H:%M:%S} ({self.get_trigger_display()})"
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.finished_at - self.started_at if self.finished_at else None

@@ -2,7 +2,7 @@
 holds its access token; everyone else gets nothing (the view answers 404)."""
 from django.db.models import Prefetch, QuerySet
 
-from .models import Order, OrderEvent, OrderLine
+from .models import Order, OrderEvent, OrderLine, SweepRun
 
 
 def _with_details(orders: QuerySet[Order]) -> QuerySet[Order]:
@@ -22,3 +22,8 @@ def order_for_user(*, user, number: str) -> Order | None:
 
 def order_for_token(*, number: str, token: str) -> Order | None:
     return _with_details(Order.objects.filter(number=number, access_token=token)).first()
+
+
+def sweep_run_last() -> SweepRun | None:
+    """The most recently started sweep run (finished or not), or None before the first."""
+    return SweepRun.objects.order_by("-started_at", "-pk").first()

@@ -1,12 +1,31 @@
 from celery import shared_task
 
-from inventory.services import reservations_expire
+from django.core.mail import send_mail
 
-from .services import orders_expire_overdue
+from accounts.selectors import staff_alert_recipients
+
+from .models import Order, SweepRun
+from .services import sweep_run
 
 
 @shared_task
 def release_expired_reservations() -> dict[str, int]:
     """The sweep (Celery beat, every SWEEP_INTERVAL_SECONDS): tidies lapsed reservations and
-    expires their pending orders. Availability never waits for it."""
-    return {"reservations": reservations_expire(), "orders": orders_expire_overdue()}
+    expires their pending orders, recorded as a SweepRun. Availability never waits for it."""
+    run = sweep_run(trigger=SweepRun.Trigger.BEAT)
+    return {"reservations": run.reservations_expired, "orders": run.orders_expired}
+
+
+@shared_task(bind=True, max_retries=5, autoretry_for=(OSError,), retry_backoff=True)
+def alert_staff_order_flagged(self, order_pk: int, reason: str) -> int:
+    """Emails staff that an order needs a person. Returns the number of recipients."""
+    order = Order.objects.get(pk=order_pk)
+    recipients = staff_alert_recipients()
+    if recipients:
+        send_mail(
+            subject=f"Order {order.number} needs attention",
+            message=f"{reason}\n\nOrder {order.number}, {order.total} {order.currency}, {order.email}.",
+            from_email=None,
+            recipient_list=recipients,
+        )
+    return len(recipients)

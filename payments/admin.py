@@ -1,35 +1,271 @@
-"""Payments in the back office: read-only. A payment's status changes only through
-payments.services, when the provider answers (webhook, return page or reconciliation)."""
-from django.contrib import admin
+"""Payments in the back office. Payments, refunds and webhook events are read-only: their
+status changes only through payments.services, when the provider answers (webhook, return
+page or reconciliation). Staff act through two doors that call services:
 
-from config.admin_mixins import ReadOnlyAdminMixin
+- the "Refund" page of a captured (or rejected) payment: payment_refund, with an optional
+  restock of the order's lines;
+- the "Replay selected events" action of the webhook inbox: webhook_replay of failed events.
+"""
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from .models import Payment
+from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from inventory.exceptions import StockBusy
+
+from .forms import RefundForm
+from .gateways import GatewayError
+from .models import Payment, Refund, WebhookEvent
+from .selectors import payment_refundable_amount
+from .services import PaymentError, payment_refund, webhook_replay
+
+# Who may refund: holders of "add refund". RefundAdmin itself never adds rows (read-only);
+# the permission names the capability, as inventory's "change stock item" does for adjusting.
+REFUND_PERMISSION = "payments.add_refund"
+# Who may replay failed webhook events.
+REPLAY_PERMISSION = "payments.change_webhookevent"
+
+REFUNDABLE = (Payment.Status.CAPTURED, Payment.Status.REJECTED)
+
+
+def _order_link(order) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[order.pk]), order.number)
+
+
+class RefundInline(ReadOnlyTabularInline):
+    model = Refund
+    fields = ("created_at", "amount", "currency", "status", "restock", "reason", "actor", "provider_refund_id", "error")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
+        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("provider_payment_id", "order", "gateway", "amount", "currency", "status", "created_at")
+    change_form_template = "admin/payments/payment/change_form.html"
+    list_display = (
+        "reference",
+        "order_link",
+        "gateway",
+        "provider_order_id",
+        "provider_payment_id",
+        "amount",
+        "refunded_amount",
+        "currency",
+        "status",
+        "created_at",
+    )
     list_select_related = ("order",)
     list_filter = ("status", "gateway", "created_at")
-    search_fields = ("provider_payment_id", "order__number", "order__email")
+    search_fields = ("=reference", "=provider_order_id", "=provider_payment_id", "order__number", "order__email")
+    date_hierarchy = "created_at"
     fields = (
-        "order",
+        "reference",
+        "order_link",
         "gateway",
+        ("provider_order_id", "provider_payment_id"),
+        ("amount", "refunded_amount", "currency"),
+        "status",
+        "error",
+        "checkout_url",
+        ("created_at", "updated_at"),
+    )
+    readonly_fields = (
+        "reference",
+        "order_link",
+        "gateway",
+        "provider_order_id",
         "provider_payment_id",
+        "amount",
+        "refunded_amount",
+        "currency",
+        "status",
+        "error",
+        "checkout_url",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (RefundInline,)
+
+    @admin.display(description="order", ordering="order__number")
+    def order_link(self, payment: Payment) -> str:
+        return _order_link(payment.order)
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REFUND_PERMISSION)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        # Before the default URLs: "<path:object_id>/" would swallow ".../refund/".
+        return [
+            path("<int:object_id>/refund/", self.admin_site.admin_view(self.refund_view), name="%s_%s_refund" % info),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payment = self.get_object(request, object_id)
+        can_refund = (
+            payment is not None
+            and payment.status in REFUNDABLE
+            and self.has_refund_permission(request)
+            and payment_refundable_amount(payment) > 0
+        )
+        extra_context = {**(extra_context or {}), "can_refund": can_refund}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _change_url(self, payment: Payment) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[payment.pk])
+
+    def refund_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        payment = self.get_object(request, str(object_id))
+        if payment is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        left = payment_refundable_amount(payment)
+        if payment.status not in REFUNDABLE or left <= 0:
+            self.message_user(
+                request,
+                f"Payment {payment.reference} is {payment.get_status_display().lower()} with "
+                f"{left} {payment.currency} left to refund: there is nothing to refund.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(self._change_url(payment))
+        form = RefundForm(request.POST or None, payment=payment, left=left)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund = payment_refund(
+                    payment=payment,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    restock=form.restock,
+                )
+            except (PaymentError, GatewayError, StockBusy) as exc:
+                # The service re-checks under the lock (another refund may have landed since
+                # this form was shown) and the provider may refuse: a form error, never a 500.
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, self._refund_message(refund, form.restock), messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(payment))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Refund payment {payment.reference}",
+            "subtitle": str(payment),
+            "opts": self.opts,
+            "original": payment,
+            "order": payment.order,
+            "left": left,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/payments/payment/refund.html", context)
+
+    @staticmethod
+    def _refund_message(refund: Refund, restock: dict[int, int]) -> str:
+        units = sum(restock.values())
+        restocked = f"; {units} unit(s) back on hand" if units and refund.status == Refund.Status.SUCCEEDED else ""
+        if refund.status == Refund.Status.SUCCEEDED:
+            return f"Refunded {refund.amount} {refund.currency}{restocked}."
+        return (
+            f"Refund of {refund.amount} {refund.currency} requested; the provider has not confirmed it "
+            "yet. It is recorded when it does."
+        )
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "payment_link", "order_link", "amount", "currency", "status", "restock", "actor", "reason")
+    list_select_related = ("payment__order", "actor")
+    list_filter = ("status", "restock", "created_at")
+    search_fields = ("=provider_refund_id", "=payment__reference", "payment__order__number", "reason")
+    date_hierarchy = "created_at"
+    fields = (
+        "payment_link",
+        "order_link",
         ("amount", "currency"),
         "status",
+        "reason",
+        "restock",
+        "actor",
+        ("provider_refund_id", "idempotency_key"),
         "error",
         ("created_at", "updated_at"),
     )
     readonly_fields = (
-        "order",
-        "gateway",
-        "provider_payment_id",
+        "payment_link",
+        "order_link",
         "amount",
         "currency",
         "status",
+        "reason",
+        "restock",
+        "actor",
+        "provider_refund_id",
+        "idempotency_key",
         "error",
         "created_at",
         "updated_at",
     )
+
+    @admin.display(description="payment", ordering="payment__reference")
+    def payment_link(self, refund: Refund) -> str:
+        url = reverse("admin:payments_payment_change", args=[refund.payment_id])
+        return format_html('<a href="{}">{}</a>', url, refund.payment.reference)
+
+    @admin.display(description="order", ordering="payment__order__number")
+    def order_link(self, refund: Refund) -> str:
+        return _order_link(refund.payment.order)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "received_at",
+        "provider",
+        "event_type",
+        "event_id",
+        "status",
+        "attempts",
+        "error_summary",
+        "processed_at",
+    )
+    list_filter = ("status", "provider", "event_type")
+    search_fields = ("=event_id",)
+    date_hierarchy = "received_at"
+    fields = (
+        ("provider", "event_type"),
+        "event_id",
+        ("status", "attempts"),
+        "error",
+        ("received_at", "processed_at"),
+        "payload",
+    )
+    readonly_fields = (
+        "provider", "event_type", "event_id", "status", "attempts", "error", "received_at", "processed_at", "payload",
+    )
+    actions = ("replay_events",)
+
+    @admin.display(description="error")
+    def error_summary(self, event: WebhookEvent) -> str:
+        return event.error.splitlines()[0][:120] if event.error else ""
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REPLAY_PERMISSION)
+
+    @admin.action(description="Replay selected events", permissions=["replay"])
+    def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        # Only failed events: a processed one has done its work (replaying it would change
+        # nothing anyway), a pending one is already queued.
+        failed = list(queryset.filter(status=WebhookEvent.Status.FAILED).order_by("pk"))
+        for event in failed:
+            webhook_replay(event=event)
+        if failed:
+            self.message_user(request, f"Queued {len(failed)} failed event(s) for processing again.", messages.SUCCESS)
+        skipped = queryset.count() - len(failed)
+        if skipped:
+            self.message_user(request, f"{skipped} event(s) had not failed and were left as they are.", messages.INFO)

@@ -1,13 +1,21 @@
 """
-Payments against orders. Amount is Decimal in currency units here; gateways convert to
-minor units (cents, paise) at their own boundary. One Payment per provider payment id, so a
-provider payment can mark its order paid at most once.
+Payments against orders, refunds, and the webhook inbox.
+
+Amounts are Decimal in currency units here; gateways convert to minor units (cents, paise)
+at their own boundary (payments/money.py). A provider's payment id is unique, so one provider
+payment can mark its order paid at most once.
 """
 import uuid
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from orders.models import Order
+
+
+def new_reference() -> str:
+    return uuid.uuid4().hex
 
 
 class Payment(models.Model):
@@ -15,25 +23,91 @@ class Payment(models.Model):
         PENDING = "pending", "Pending"
         CAPTURED = "captured", "Captured"
         FAILED = "failed", "Failed"
-        REJECTED = "rejected", "Rejected (order could not be fulfilled)"
+        # The provider took the money but we could not accept it (stock gone after the
+        # reservation lapsed, order already paid, amount or currency mismatch): refunded.
+        REJECTED = "rejected", "Rejected"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     gateway = models.CharField(max_length=20)
-    # The provider's id for this payment; for the dummy gateway a random UUID.
-    provider_payment_id = models.CharField(max_length=255, unique=True)
+    # Ours, made when the shopper starts paying; passed to the provider as metadata.
+    reference = models.CharField(max_length=64, unique=True, default=new_reference)
+    # The provider's object the shopper pays through: Stripe Checkout Session id, Razorpay
+    # order id; for the dummy gateway, the reference again.
+    provider_order_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # The provider's id of the money movement once known: Stripe PaymentIntent, Razorpay payment.
+    provider_payment_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="payment_status_created_idx")]
 
     def __str__(self) -> str:
-        return f"{self.gateway} {self.provider_payment_id} ({self.status})"
+        return f"{self.gateway} {self.provider_order_id or self.reference} ({self.status})"
 
-    @staticmethod
-    def new_dummy_id() -> str:
-        return f"dummy_{uuid.uuid4().hex}"
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    # Sent as the provider's idempotency key: a retried refund request never refunds twice.
+    idempotency_key = models.CharField(max_length=64, unique=True, default=new_reference)
+    provider_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    # Order line id → units to put back on hand once the refund succeeds (JSON keys are text).
+    restock = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0")]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} {self.currency} of {self.payment} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """The inbox: every verified provider event, stored once, processed by a Celery task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed (will retry)"
+        IGNORED = "ignored", "Ignored (not an event we act on)"
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"

@@ -5,6 +5,10 @@ from . import views
 app_name = "payments"
 urlpatterns = [
     path("order/<str:token>/", views.pay, name="pay"),
-    path("dummy/<str:payment_id>/", views.dummy, name="dummy"),
-    path("dummy/<str:payment_id>/complete/", views.dummy_complete, name="dummy_complete"),
+    path("return/<str:reference>/", views.provider_return, name="return"),
+    path("cancel/<str:reference>/", views.provider_cancel, name="cancel"),
+    path("callback/<str:reference>/", views.provider_callback, name="callback"),
+    path("webhooks/<slug:provider>/", views.webhook, name="webhook"),
+    path("dummy/<str:reference>/", views.dummy, name="dummy"),
+    path("dummy/<str:reference>/complete/", views.dummy_complete, name="dummy_complete"),
 ]

@@ -1,14 +1,32 @@
+"""Payment pages and endpoints. Thin: each validates, calls one service, turns errors into a
+message or a 4xx."""
+import logging
+from functools import partial
+
+from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.db import transaction
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from inventory.exceptions import InsufficientStock, StockBusy
+from inventory.exceptions import StockBusy
 from orders.models import Order
-from orders.services import OrderStateError, order_expire_if_due
+from orders.services import order_expire_if_due
 
+from .gateways import GatewayError, InvalidSignature, enabled_gateways, get_gateway
+from .gateways.base import InboxEvent, ReturnUrls
 from .models import Payment
-from .services import GATEWAYS, PaymentError, payment_capture, payment_fail, payment_start
+from .services import PaymentError, payment_apply, payment_start, webhook_process, webhook_receive
+from .tasks import process_webhook_event
+
+logger = logging.getLogger(__name__)
+
+
+def return_urls(request) -> ReturnUrls:
+    return ReturnUrls(build=lambda name, reference: request.build_absolute_uri(reverse(name, args=[reference])))
 
 
 def pay(request, token: str):
@@ -19,46 +37,126 @@ def pay(request, token: str):
     if order.status == Order.Status.PAID:
         return redirect(order.get_guest_url())
     if request.method == "POST" and order.status == Order.Status.PENDING_PAYMENT:
-        gateway = request.POST.get("gateway", "")
         try:
-            payment = payment_start(order=order, gateway=gateway)
-        except PaymentError as exc:
+            payment, action = payment_start(
+                order=order, gateway=request.POST.get("gateway", ""), urls=return_urls(request)
+            )
+        except (PaymentError, GatewayError) as exc:
             messages.error(request, exc.message)
             return redirect("payments:pay", token=token)
-        return redirect("payments:dummy", payment_id=payment.provider_payment_id)
-    return render(request, "payments/pay.html", {"order": order, "gateways": GATEWAYS})
+        if action.redirect_url:
+            return redirect(action.redirect_url)
+        return render(request, action.template, {"order": order, "payment": payment, **action.context})
+    return render(request, "payments/pay.html", {"order": order, "gateways": enabled_gateways()})
 
 
-def dummy(request, payment_id: str):
+def _payment_or_404(reference: str, **filters) -> Payment:
+    return get_object_or_404(Payment.objects.select_related("order"), reference=reference, **filters)
+
+
+def provider_return(request, reference: str):
+    """Where the provider sends the shopper back after paying: ask it what happened (never
+    trust the query string), apply that, show the order."""
+    payment = _payment_or_404(reference)
+    if payment.status == Payment.Status.PENDING:
+        try:
+            payment_apply(gateway=payment.gateway, info=get_gateway(payment.gateway).fetch(payment))
+        except (GatewayError, PaymentError) as exc:
+            logger.warning("return page could not confirm %s: %s", reference, exc)
+        except StockBusy as exc:
+            return render(request, "checkout/busy.html", {"message": exc.message}, status=409)
+    return _show_result(request, payment)
+
+
+def provider_cancel(request, reference: str):
+    payment = _payment_or_404(reference)
+    messages.info(request, "Payment cancelled. Your items are still reserved until the countdown ends.")
+    return redirect("payments:pay", token=payment.order.access_token)
+
+
+@require_POST
+def provider_callback(request, reference: str):
+    """A gateway's client-side callback (Razorpay Checkout.js posts its signed result here)."""
+    payment = _payment_or_404(reference)
+    gateway = get_gateway(payment.gateway)
+    try:
+        info = gateway.verify_callback(payment, request.POST)
+    except InvalidSignature:
+        return render(request, "payments/failed.html", {"order": payment.order, "message": "We could not verify that payment."}, status=400)
+    try:
+        payment_apply(gateway=payment.gateway, info=info)
+    except StockBusy as exc:
+        return render(request, "checkout/busy.html", {"message": exc.message}, status=409)
+    return _show_result(request, payment)
+
+
+def _show_result(request, payment: Payment):
+    payment.refresh_from_db()
+    order = payment.order
+    order.refresh_from_db()
+    if payment.status == Payment.Status.CAPTURED:
+        messages.success(request, "Thank you! Your payment was received.")
+    elif payment.status == Payment.Status.REJECTED:
+        messages.error(request, "We could not accept this payment and are refunding it. " + payment.error)
+    elif payment.status == Payment.Status.FAILED:
+        messages.error(request, "Your payment failed and your reservation was released.")
+    else:
+        messages.info(request, "We are waiting for the payment provider to confirm your payment.")
+    return redirect(order.get_guest_url())
+
+
+@csrf_exempt
+@require_POST
+def webhook(request, provider: str):
+    """The inbox door: verify the signature over the raw body, store the event once, answer
+    2xx at once; a Celery task does the work. Bad or missing signature: 400, nothing stored."""
+    try:
+        gateway = get_gateway(provider)
+        event = gateway.verify_webhook(request)
+    except GatewayError:
+        raise Http404("No such webhook")
+    except InvalidSignature as exc:
+        return JsonResponse({"error": {"code": "invalid_signature", "message": str(exc)}}, status=400)
+    stored, created = webhook_receive(provider=provider, event=event)
+    if created:
+        transaction.on_commit(partial(process_webhook_event.delay, stored.pk))
+    return JsonResponse({"received": True, "duplicate": not created})
+
+
+# -- the dummy gateway's own pages ---------------------------------------------------------------
+
+
+def _dummy_payment_or_404(reference: str) -> Payment:
+    if "dummy" not in settings.PAYMENT_GATEWAYS:  # e.g. in production: these pages do not exist
+        raise Http404("No such page")
+    return _payment_or_404(reference, gateway="dummy")
+
+
+def dummy(request, reference: str):
     """The dummy gateway's hosted page (local use): the shopper chooses to pay or to fail."""
-    payment = get_object_or_404(Payment.objects.select_related("order"), provider_payment_id=payment_id, gateway="dummy")
+    payment = _dummy_payment_or_404(reference)
     if payment.status != Payment.Status.PENDING:
         return redirect(payment.order.get_guest_url())
     return render(request, "payments/dummy.html", {"payment": payment, "order": payment.order})
 
 
 @require_POST
-def dummy_complete(request, payment_id: str):
-    payment = get_object_or_404(Payment.objects.select_related("order"), provider_payment_id=payment_id, gateway="dummy")
+def dummy_complete(request, reference: str):
+    """The dummy provider reports the outcome through the same inbox as real webhooks."""
+    payment = _dummy_payment_or_404(reference)
     outcome = request.POST.get("outcome")
     if outcome not in ("pay", "fail"):
         raise Http404("Unknown outcome")
-    order = payment.order
-    if outcome == "fail":
-        payment_fail(payment=payment, reason="Declined on the test payment page")
-        messages.error(request, "Your payment failed and your reservation was released.")
-        return redirect(order.get_guest_url())
+    stored, _ = webhook_receive(
+        provider="dummy",
+        event=InboxEvent(
+            event_id=f"{payment.reference}:{outcome}",
+            event_type="payment.succeeded" if outcome == "pay" else "payment.failed",
+            payload={"reference": payment.reference, "amount": str(payment.amount), "currency": payment.currency},
+        ),
+    )
     try:
-        payment_capture(payment=payment)
-    except InsufficientStock:
-        messages.error(
-            request,
-            "Your reservation expired and the items sold out meanwhile, so we did not take the payment.",
-        )
+        webhook_process(event=stored)
     except StockBusy as exc:
         return render(request, "checkout/busy.html", {"message": exc.message}, status=409)
-    except (PaymentError, OrderStateError) as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Thank you! Your payment was received.")
-    return redirect(order.get_guest_url())
+    return _show_result(request, payment)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -144,6 +145,10 @@ else:
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Small Shop <shop@example.com>")
 
+# Operational alerts (orders needing attention, low stock): comma-separated addresses;
+# empty means every active staff user with an email address.
+STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
+
 # CELERY
 # ------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -160,13 +165,50 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.release_expired_reservations",
         "schedule": timedelta(seconds=env.int("SWEEP_INTERVAL_SECONDS", default=60)),
     },
+    # Webhooks get lost: ask the providers about payments still pending.
+    "reconcile-payments": {
+        "task": "payments.tasks.reconcile_payments",
+        "schedule": timedelta(minutes=env.int("RECONCILE_INTERVAL_MINUTES", default=10)),
+    },
 }
+
+# PAYMENTS
+# ------------------------------------------------------------------------------
+# Enabled gateways, in the order shoppers see them: dummy, stripe, razorpay.
+# Keys are checked at start-up for every enabled gateway (payments/apps.py).
+PAYMENT_GATEWAYS = env.list("PAYMENT_GATEWAYS", default=["dummy"])
+# https://docs.stripe.com/keys and https://docs.stripe.com/webhooks#verify-events
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# https://razorpay.com/docs/api/authentication/ and /webhooks/validate-test/
+RAZORPAY_KEY_ID = env("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env("RAZORPAY_KEY_SECRET", default="")
+RAZORPAY_WEBHOOK_SECRET = env("RAZORPAY_WEBHOOK_SECRET", default="")
+# Reconciliation asks providers about payments pending longer than this (minutes); beat
+# runs it every RECONCILE_INTERVAL_MINUTES.
+RECONCILE_AFTER_MINUTES = env.int("RECONCILE_AFTER_MINUTES", default=15)
+RECONCILE_INTERVAL_MINUTES = env.int("RECONCILE_INTERVAL_MINUTES", default=10)
+IS_PRODUCTION = False
 
 # SHOP
 # ------------------------------------------------------------------------------
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="USD")
 # How long stock stays reserved after "Place order", in minutes.
 STOCK_RESERVATION_MINUTES = env.int("STOCK_RESERVATION_MINUTES", default=15)
+# When stock is reserved: "checkout" (at Place order, for STOCK_RESERVATION_MINUTES) or "cart"
+# (already at add-to-cart, for CART_RESERVATION_MINUTES, refreshed by every change of the cart;
+# Place order then hands the cart's hold to the order in the same transaction).
+STOCK_RESERVE_ON = env("STOCK_RESERVE_ON", default="checkout")
+if STOCK_RESERVE_ON not in ("checkout", "cart"):
+    raise ImproperlyConfigured(
+        f'STOCK_RESERVE_ON must be "checkout" or "cart", not {STOCK_RESERVE_ON!r}.'
+    )
+# How long a cart holds its stock after its last change, in minutes (STOCK_RESERVE_ON=cart).
+CART_RESERVATION_MINUTES = env.int("CART_RESERVATION_MINUTES", default=30)
+if CART_RESERVATION_MINUTES < 1:
+    raise ImproperlyConfigured(
+        f"CART_RESERVATION_MINUTES must be a whole number of minutes >= 1, not {CART_RESERVATION_MINUTES}."
+    )
 # PostgreSQL lock_timeout on stock rows, in milliseconds: a buyer who cannot get the lock in
 # time is told "busy, please try again" instead of waiting behind a pile-up.
 STOCK_LOCK_TIMEOUT_MS = env.int("STOCK_LOCK_TIMEOUT_MS", default=2000)
@@ -174,6 +216,11 @@ STOCK_LOCK_TIMEOUT_MS = env.int("STOCK_LOCK_TIMEOUT_MS", default=2000)
 IMPORT_IMAGE_TIMEOUT_SECONDS = env.float("IMPORT_IMAGE_TIMEOUT_SECONDS", default=3.0)
 THUMBNAIL_WIDTHS = (200, 400, 800)
 PRODUCTS_PER_PAGE = 12
+# Where the shop is reached from outside, for links in emails sent by background tasks
+# (which have no request to take the host from), e.g. https://shop.example.com
+SHOP_BASE_URL = env("SHOP_BASE_URL", default="http://localhost:8000")
+# Who gets low-stock emails, comma-separated; empty: every active staff user with an email.
+LOW_STOCK_ALERT_EMAILS = env.list("LOW_STOCK_ALERT_EMAILS", default=[])
 
 # LOGGING
 # ------------------------------------------------------------------------------

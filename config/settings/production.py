@@ -3,6 +3,7 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
+IS_PRODUCTION = True
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_SECURE = True

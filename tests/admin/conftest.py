@@ -7,10 +7,13 @@ import pytest
 
 from cart.models import Cart, CartLine
 from catalog.models import ProductImage, ProductVariant
+from inventory.models import BackInStockRequest
 from inventory.services import StockLine, stock_reserve
-from orders.models import Order
-from orders.services import LineSnapshot, ShippingDetails, order_create
+from orders.models import Order, SweepRun
+from orders.services import LineSnapshot, ShippingDetails, order_create, sweep_run
+from payments.gateways.base import InboxEvent
 from payments.models import Payment
+from payments.services import payment_refund, payment_start, webhook_process, webhook_receive
 from tests.factories import ShippingMethodFactory, UserFactory, stocked_variant
 
 
@@ -51,9 +54,28 @@ def place_order(variant: ProductVariant, *, quantity: int = 1, token: str | None
     return order
 
 
+def pay_and_refund_part(order: Order, *, refund: Decimal = Decimal("1.00")) -> Payment:
+    """Pays `order` through the dummy gateway's webhook path (a payment and a webhook event)
+    and refunds `refund` of it (a refund)."""
+    payment, _action = payment_start(order=order, gateway="dummy")
+    event, _created = webhook_receive(
+        provider="dummy",
+        event=InboxEvent(
+            event_id=f"{payment.reference}:pay",
+            event_type="payment.succeeded",
+            payload={"reference": payment.reference, "amount": str(payment.amount), "currency": payment.currency},
+        ),
+    )
+    webhook_process(event=event)
+    payment_refund(payment=payment, amount=refund, reason="Scratched on arrival")
+    payment.refresh_from_db()
+    return payment
+
+
 def populate(n: int = 1) -> None:
     """Adds `n` rows of everything the admin lists: variants with stock and ledger rows,
-    reservations, images, orders with lines and events, payments, carts with lines."""
+    reservations, images, orders with lines and events, payments with refunds and webhook
+    events, carts with lines, sweep runs, back-in-stock requests."""
     for _ in range(n):
         variant = stocked_variant(on_hand=10)
         ProductImage.objects.create(
@@ -64,12 +86,11 @@ def populate(n: int = 1) -> None:
         )
         stock_reserve(lines=[StockLine(variant.pk, 1)], owner=f"checkout:{variant.sku}", ttl=timedelta(minutes=30))
         order = place_order(variant)
-        Payment.objects.create(
-            order=order, gateway="dummy", provider_payment_id=Payment.new_dummy_id(),
-            amount=order.total, currency=order.currency,
-        )
+        pay_and_refund_part(order)
         cart = Cart.objects.create(user=UserFactory())
         CartLine.objects.create(cart=cart, variant=variant, quantity=2)
+        sweep_run(trigger=SweepRun.Trigger.COMMAND)
+        BackInStockRequest.objects.create(variant=variant, email=f"waiting-{variant.sku}@example.com")
     ShippingMethodFactory()
 
 

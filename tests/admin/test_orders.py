@@ -101,3 +101,22 @@ def test_staff_edit_of_the_address_never_undoes_a_payment_captured_meanwhile(sta
     order.refresh_from_db()
     assert (order.email, order.status) == ("new@example.com", Order.Status.PAID)
     assert order.paid_at is not None
+
+
+def test_staff_can_clear_the_attention_flag_with_an_event(staff_client):
+    from orders.models import Order, OrderEvent
+    from orders.services import order_flag
+    from tests.factories import stocked_variant
+    from tests.orders.helpers import place_order
+
+    order = place_order((stocked_variant(on_hand=2), 1))
+    order_flag(order=order, reason="Amount mismatch")
+
+    response = staff_client.post(
+        "/admin/orders/order/", {"action": "resolve_attention", "_selected_action": [order.pk]}
+    )
+
+    assert response.status_code == 302
+    order = Order.objects.get(pk=order.pk)
+    assert order.needs_attention is False
+    assert order.events.filter(type=OrderEvent.Type.NOTE, note="Attention resolved").count() == 1

@@ -73,7 +73,8 @@ def test_a_flash_sale_of_5_units_to_30_simultaneous_buyers_sells_exactly_5():
     assert availability([variant.pk]) == {variant.pk: 0}
 
     for order in winners:
-        payment_capture(payment=payment_start(order=order, gateway="dummy"))
+        payment, _action = payment_start(order=order, gateway="dummy")
+        payment_capture(payment=payment)
 
     assert Order.objects.filter(status=Order.Status.PAID).count() == STOCK
     assert on_hand(variant) == 0

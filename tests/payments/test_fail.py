@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_a_failed_payment_releases_the_hold_at_once():
     variant = stocked_variant(on_hand=3)
     order = place_order((variant, 2))
-    payment = payment_start(order=order, gateway="dummy")
+    payment, _ = payment_start(order=order, gateway="dummy")
     assert availability([variant.pk]) == {variant.pk: 1}
 
     payment = payment_fail(payment=payment, reason="card declined")
@@ -33,7 +33,7 @@ def test_a_failed_payment_releases_the_hold_at_once():
 def test_failing_a_payment_twice_is_harmless():
     variant = stocked_variant(on_hand=3)
     order = place_order((variant, 2))
-    payment = payment_start(order=order, gateway="dummy")
+    payment, _ = payment_start(order=order, gateway="dummy")
 
     payment_fail(payment=payment, reason="card declined")
     payment_fail(payment=payment, reason="card declined")
@@ -45,7 +45,8 @@ def test_failing_a_payment_twice_is_harmless():
 def test_a_late_failure_after_capture_does_not_unpay_the_order():
     variant = stocked_variant(on_hand=3)
     order = place_order((variant, 2))
-    payment = payment_capture(payment=payment_start(order=order, gateway="dummy"))
+    payment, _ = payment_start(order=order, gateway="dummy")
+    payment = payment_capture(payment=payment)
 
     payment = payment_fail(payment=payment, reason="stale webhook")
 

@@ -17,6 +17,13 @@ ADDRESS = {
 }
 
 
+@pytest.fixture(params=["checkout", "cart"], ids=["reserve-on-checkout", "reserve-on-cart"])
+def reserve_on(request, settings):
+    """Runs a test once with each STOCK_RESERVE_ON: the shop's promises hold in both."""
+    settings.STOCK_RESERVE_ON = request.param
+    return request.param
+
+
 @pytest.fixture
 def shipping(db):
     return ShippingMethodFactory(name="Standard", price=Decimal("5.00"))
@@ -57,9 +64,10 @@ class Shopper:
     def pay(self, place_response, outcome="pay"):
         pay_url = place_response["Location"]
         response = self.client.post(pay_url, {"gateway": "dummy"})
-        dummy_url = response["Location"]
-        payment_id = dummy_url.rstrip("/").rsplit("/", 1)[-1]
-        return self.client.post(f"/payments/dummy/{payment_id}/complete/", {"outcome": outcome})
+        dummy_url = response["Location"]  # /payments/dummy/<reference>/
+        assert dummy_url.startswith("/payments/dummy/"), dummy_url
+        reference = dummy_url.rstrip("/").rsplit("/", 1)[-1]
+        return self.client.post(f"/payments/dummy/{reference}/complete/", {"outcome": outcome})
 
 
 @pytest.fixture

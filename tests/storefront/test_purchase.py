@@ -1,4 +1,5 @@
-"""A shopper's purchase through the HTML pages, end to end, with the dummy gateway."""
+"""A shopper's purchase through the HTML pages, end to end, with the dummy gateway; every
+test runs with stock reserved at Place order and again with it reserved at add-to-cart."""
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,11 @@ from inventory.services import StockLine, stock_reserve
 from orders.models import Order
 from payments.models import Payment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reserve_on")]
+
+
+def _active_cart_holds():
+    return Reservation.objects.filter(owner__startswith="cart:", status=Reservation.Status.ACTIVE)
 
 
 def test_a_guest_buys_and_pays_and_the_stock_is_committed(shopper, variant, shipping):
@@ -27,6 +32,7 @@ def test_a_guest_buys_and_pays_and_the_stock_is_committed(shopper, variant, ship
     assert placed["Location"] == f"/payments/order/{order.access_token}/"
     assert order.status == Order.Status.PENDING_PAYMENT
     assert availability([variant.pk])[variant.pk] == 1  # reserved, not yet sold
+    assert not _active_cart_holds().exists()  # a cart's hold, if any, passed to the order
     pay_page = shopper.client.get(placed["Location"]).content.decode()
     assert "data-countdown" in pay_page and order.reservation_expires_at.isoformat()[:16] in pay_page
 
@@ -68,7 +74,7 @@ def test_paying_twice_marks_the_order_paid_once(shopper, variant, shipping):
     placed = shopper.buy(variant, shipping)
     shopper.pay(placed)
     payment = Payment.objects.get()
-    shopper.client.post(f"/payments/dummy/{payment.provider_payment_id}/complete/", {"outcome": "pay"})
+    shopper.client.post(f"/payments/dummy/{payment.reference}/complete/", {"outcome": "pay"})
     order = Order.objects.get()
     assert order.events.filter(type="paid").count() == 1
     assert StockMovement.objects.filter(reason="sale").count() == 1
@@ -87,12 +93,14 @@ def test_placing_the_same_checkout_twice_returns_the_same_order(shopper, variant
     second = shopper.client.post("/checkout/place/", {"fingerprint": fingerprint})
     assert Order.objects.count() == 1
     assert first["Location"] == second["Location"]
-    assert Reservation.objects.count() == 1
+    assert Reservation.objects.filter(status=Reservation.Status.ACTIVE).count() == 1
+    assert availability([variant.pk])[variant.pk] == 2
 
 
 def test_a_sold_out_line_is_flagged_in_the_cart_not_dropped(shopper, variant, shipping):
     shopper.add(variant, 2)
-    # Someone else takes all the stock meanwhile.
+    # The shopper's own hold (when carts hold stock) runs out; someone else takes all the stock.
+    _active_cart_holds().update(expires_at=timezone.now() - timedelta(seconds=1))
     stock_reserve(lines=[StockLine(variant.pk, 3)], owner="order:OTHER", ttl=timedelta(minutes=5))
     page = shopper.client.get("/cart/").content.decode()
     assert "Linen Shirt" in page and "Sold out" in page

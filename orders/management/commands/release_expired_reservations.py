@@ -1,16 +1,17 @@
 from django.core.management.base import BaseCommand
 
-from inventory.services import reservations_expire
-from orders.services import orders_expire_overdue
+from orders.models import SweepRun
+from orders.services import sweep_run
 
 
 class Command(BaseCommand):
     help = (
         "Marks reservations past their expiry as expired and expires their pending orders, "
-        "once (Celery beat runs the same sweep every minute)."
+        "once, recorded as a sweep run (Celery beat runs the same sweep every minute)."
     )
 
     def handle(self, *args, **options):
-        reservations = reservations_expire()
-        orders = orders_expire_overdue()
-        self.stdout.write(f"Expired {reservations} reservation(s) and {orders} order(s).")
+        run = sweep_run(trigger=SweepRun.Trigger.COMMAND)
+        self.stdout.write(
+            f"Expired {run.reservations_expired} reservation(s) and {run.orders_expired} order(s)."
+        )

@@ -1,0 +1,77 @@
+"""Forms for payments in the back office. They validate input only; the refund itself is
+payments.services.payment_refund, which checks the amount and the restock again under the
+payment's row lock."""
+from decimal import Decimal
+
+from django import forms
+
+from .models import Payment
+from .money import exponent
+
+
+class RefundForm(forms.Form):
+    """Amount and reason of a refund of `payment`, and per order line the units to put back on
+    hand. `left` is what is left to refund; restock fields only for a captured payment (a
+    rejected one sold nothing)."""
+
+    required_css_class = "required"
+
+    amount = forms.DecimalField(max_digits=12, decimal_places=2)  # set per currency in __init__
+    reason = forms.CharField(
+        max_length=255, help_text="Why: kept with the refund and shown on the order's timeline."
+    )
+
+    def __init__(self, *args, payment: Payment, left: Decimal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.payment = payment
+        self.left = left
+        # The currency's precision, and never more than the column stores (2 places).
+        self.fields["amount"] = forms.DecimalField(
+            label=f"Amount ({payment.currency})",
+            max_digits=12,
+            decimal_places=min(exponent(payment.currency), 2),
+            initial=left,
+            help_text=f"At most {left} {payment.currency}, what is left to refund.",
+        )
+        self.restock_lines = []
+        if payment.status == Payment.Status.CAPTURED:
+            for line in payment.order.lines.all():
+                left_to_restock = line.quantity - line.restocked_quantity
+                if line.variant_id is None or left_to_restock <= 0:
+                    continue
+                name = f"restock_{line.pk}"
+                title = " – ".join(filter(None, [line.product_title, line.variant_title]))
+                self.fields[name] = forms.IntegerField(
+                    label=f"Restock {line.sku}",
+                    required=False,  # empty: none
+                    min_value=0,
+                    max_value=left_to_restock,
+                    initial=0,
+                    help_text=(
+                        f"{title}: {line.quantity} sold, "
+                        f"{line.restocked_quantity} restocked already. Units back on hand, "
+                        f"0 to {left_to_restock}."
+                    ),
+                )
+                self.restock_lines.append((name, line))
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount <= 0:
+            raise forms.ValidationError("Enter an amount above zero.", code="not_positive")
+        if amount > self.left:
+            raise forms.ValidationError(
+                "At most %(left)s %(currency)s is left to refund.",
+                code="too_much",
+                params={"left": self.left, "currency": self.payment.currency},
+            )
+        return amount
+
+    @property
+    def restock(self) -> dict[int, int]:
+        """{order line id: units} of the lines with units to restock (after is_valid())."""
+        return {
+            line.pk: self.cleaned_data[name]
+            for name, line in self.restock_lines
+            if self.cleaned_data.get(name)
+        }

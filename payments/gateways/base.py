@@ -1,0 +1,141 @@
+"""The small interface every payment gateway implements, and the facts it reports.
+
+A gateway turns a pending Payment into something the shopper can pay through (a redirect or
+an embedded checkout), verifies and reads the provider's webhooks, answers "what happened to
+this payment?" for reconciliation, and refunds. It speaks minor units to its provider; what it
+reports back to payments.services is in minor units too (ProviderPayment.amount_minor), and
+services convert with payments.money.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ..models import Payment, Refund
+
+
+class GatewayError(Exception):
+    """The provider refused or could not be reached; `message` is safe to show to staff."""
+
+    code = "gateway_error"
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class InvalidSignature(Exception):
+    """A webhook or callback whose signature does not verify: answer 400, store nothing."""
+
+
+class Outcome(str, Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """What the provider says about one payment. `amount_minor` is an integer in minor units."""
+
+    outcome: Outcome
+    reference: str = ""  # our Payment.reference, when the provider echoes it back
+    provider_order_id: str = ""
+    provider_payment_id: str = ""
+    amount_minor: int | None = None
+    currency: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A refund the provider reports (webhook or API answer)."""
+
+    provider_refund_id: str
+    provider_payment_id: str = ""
+    amount_minor: int | None = None
+    succeeded: bool = True  # False while the provider still processes it (pending)
+    failed: bool = False  # the provider gave up: no money went back
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """A verified webhook, ready for the inbox: unique by (provider, event_id)."""
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StartAction:
+    """How the shopper goes on paying: a redirect, or a page of ours rendered with context."""
+
+    redirect_url: str = ""
+    template: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReturnUrls:
+    """Absolute URLs of ours for one payment, built by the web layer:
+    build(url name, payment reference) -> "https://shop.example.com/payments/return/<ref>/"."""
+
+    build: Callable[[str, str], str]
+
+    def success(self, reference: str) -> str:
+        """Where the provider sends the shopper after paying."""
+        return self.build("payments:return", reference)
+
+    def cancel(self, reference: str) -> str:
+        """Where the provider sends a shopper who gave up."""
+        return self.build("payments:cancel", reference)
+
+    def callback(self, reference: str) -> str:
+        """Where an embedded checkout (Razorpay Checkout.js) posts its signed result."""
+        return self.build("payments:callback", reference)
+
+
+class Gateway:
+    name: str = ""
+    label: str = ""
+
+    def check_configuration(self) -> list[str]:
+        """Problems with the settings this gateway needs (empty when fine)."""
+        return []
+
+    def start(self, payment: Payment, urls: ReturnUrls) -> StartAction:
+        """Creates the provider-side object for a pending payment; sets
+        payment.provider_order_id (and checkout_url) without saving. Raises GatewayError."""
+        raise NotImplementedError
+
+    def resume(self, payment: Payment, urls: ReturnUrls) -> StartAction:
+        """How to continue an already started, still pending payment."""
+        return StartAction(redirect_url=payment.checkout_url) if payment.checkout_url else self.start(payment, urls)
+
+    def verify_webhook(self, request: HttpRequest) -> InboxEvent:
+        """Verifies the signature over the raw body. Raises InvalidSignature."""
+        raise InvalidSignature(f"{self.name} has no webhooks")
+
+    def read_event(self, event: InboxEvent) -> ProviderPayment | ProviderRefund | None:
+        """What a stored event says; None for events we do not act on."""
+        return None
+
+    def verify_callback(self, payment: Payment, data) -> ProviderPayment:
+        """Verifies a client-side callback's signature (Razorpay). Raises InvalidSignature."""
+        raise InvalidSignature(f"{self.name} has no callbacks")
+
+    def fetch(self, payment: Payment) -> ProviderPayment:
+        """Asks the provider about `payment` now (reconciliation). Raises GatewayError."""
+        raise GatewayError(f"{self.name} cannot be asked about payments")
+
+    def refund(self, refund: Refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
+        """Refunds `amount_minor` of a captured payment, with refund.idempotency_key as the
+        provider's idempotency key. Raises GatewayError."""
+        raise GatewayError(f"{self.name} cannot refund")

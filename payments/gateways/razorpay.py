@@ -1,0 +1,326 @@
+"""Razorpay: the Orders API plus Checkout.js, a signed client callback, and webhooks.
+
+The flow (https://razorpay.com/docs/payments/payment-gateway/web-integration/standard/):
+1. start() creates a Razorpay Order for the payment (amount in paise) and our page opens
+   Checkout.js on it; card, UPI and bank details go to Razorpay's iframe, never to us.
+2. Checkout.js hands razorpay_payment_id, razorpay_order_id and razorpay_signature to our
+   page, which posts them (with its CSRF token) to payments:callback. verify_callback()
+   checks the signature, HMAC-SHA256(order_id|payment_id, key secret), and then asks the API
+   what the payment is, because the signature proves only that Razorpay saw it succeed, not
+   that it was captured, nor for how much.
+3. Webhooks (payment.captured, order.paid, payment.failed, refund.processed) report the same
+   facts again; payments.services applies each at most once, in any order.
+
+Orders are created with payment_capture=1, so Razorpay captures authorised payments itself.
+
+Refunds never refund twice for one of our Refund rows: each request carries
+refund.idempotency_key in the X-Refund-Idempotency header (Razorpay's idempotent refunds,
+https://razorpay.com/docs/api/refunds/normal-refunds-idempotent/, India and Malaysia), and,
+since that header is not honoured on every account, in the refund's notes and receipt too;
+before creating a refund we list the payment's refunds and return the one carrying that key.
+
+Amounts are minor units (paise) everywhere in this module; payments.money converts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+import django
+import razorpay
+import requests
+from django.conf import settings
+from razorpay.errors import BadRequestError, ServerError, SignatureVerificationError
+from razorpay.errors import GatewayError as RazorpayGatewayError
+
+from ..money import to_minor
+from .base import (
+    Gateway,
+    GatewayError,
+    InboxEvent,
+    InvalidSignature,
+    Outcome,
+    ProviderPayment,
+    ProviderRefund,
+    ReturnUrls,
+    StartAction,
+)
+
+logger = logging.getLogger(__name__)
+
+KEY_ID_PATTERN = re.compile(r"^rzp_(test|live)_[A-Za-z0-9]+$")
+# Seconds to connect / to read. A stalled Razorpay must not hold a web worker for long; the
+# webhook or reconciliation finishes what a timed-out request left open.
+TIMEOUT = (5, 20)
+RECEIPT_MAX = 40  # Razorpay rejects longer receipts (Orders API and refunds)
+# What the SDK raises for an API error answer, and what requests raises for no answer
+# (a non-JSON error page is a requests.JSONDecodeError, a RequestException too).
+API_ERRORS = (BadRequestError, RazorpayGatewayError, ServerError, requests.RequestException)
+
+
+def _api_error(doing: str, exc: Exception) -> GatewayError:
+    """A GatewayError whose message can be shown: Razorpay's own description when it answered,
+    a plain "could not be reached" when it did not (no URLs or tracebacks for shoppers)."""
+    if isinstance(exc, requests.RequestException):
+        return GatewayError(f"Razorpay could not be reached to {doing}. Please try again in a moment.")
+    return GatewayError(f"Razorpay could not {doing}: {str(exc) or type(exc).__name__}")
+
+
+def _notes(entity: dict[str, Any]) -> dict[str, Any]:
+    # Razorpay sends empty notes as [] rather than {}.
+    notes = entity.get("notes")
+    return notes if isinstance(notes, dict) else {}
+
+
+def _outcome(entity: dict[str, Any]) -> Outcome:
+    """A payment entity's status as our outcome: captured → succeeded; failed → failed;
+    created / authorized → pending (with payment_capture=1 Razorpay captures it shortly);
+    refunded → succeeded if it had been captured (the refund is a separate fact), failed if
+    Razorpay auto-refunded an authorisation that was never captured."""
+    status = entity.get("status")
+    if status == "captured":
+        return Outcome.SUCCEEDED
+    if status == "refunded":
+        return Outcome.SUCCEEDED if entity.get("captured") else Outcome.FAILED
+    if status == "failed":
+        return Outcome.FAILED
+    return Outcome.PENDING
+
+
+def _payment_info(entity: dict[str, Any], *, order_id: str = "") -> ProviderPayment:
+    return ProviderPayment(
+        outcome=_outcome(entity),
+        reference=str(_notes(entity).get("payment_reference", "")),
+        provider_order_id=entity.get("order_id") or order_id,
+        provider_payment_id=entity.get("id", ""),
+        amount_minor=entity.get("amount"),
+        currency=entity.get("currency", ""),
+        reason=entity.get("error_description") or "",
+    )
+
+
+def _refund_info(entity: dict[str, Any]) -> ProviderRefund:
+    return ProviderRefund(
+        provider_refund_id=entity["id"],
+        provider_payment_id=entity.get("payment_id", ""),
+        amount_minor=entity.get("amount"),
+        # "pending" refunds are confirmed later by the refund.processed webhook.
+        succeeded=entity.get("status") == "processed",
+        failed=entity.get("status") == "failed",
+        idempotency_key=str(_notes(entity).get("idempotency_key") or entity.get("receipt") or ""),
+    )
+
+
+class RazorpayGateway(Gateway):
+    name = "razorpay"
+    label = "UPI, cards, netbanking (Razorpay)"
+
+    def check_configuration(self) -> list[str]:
+        problems = []
+        if not KEY_ID_PATTERN.match(settings.RAZORPAY_KEY_ID or ""):
+            problems.append("RAZORPAY_KEY_ID must be an API key id like rzp_test_… or rzp_live_…")
+        if not settings.RAZORPAY_KEY_SECRET:
+            problems.append("RAZORPAY_KEY_SECRET is empty")
+        if not settings.RAZORPAY_WEBHOOK_SECRET:
+            problems.append("RAZORPAY_WEBHOOK_SECRET is empty (set it on the webhook in the Razorpay dashboard)")
+        return problems
+
+    def _client(self) -> razorpay.Client:
+        client = razorpay.Client(auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET))
+        client.set_app_details({"title": "Django", "version": django.get_version()})
+        return client
+
+    # -- paying --------------------------------------------------------------------------
+
+    def start(self, payment, urls: ReturnUrls) -> StartAction:
+        """Creates the Razorpay Order the shopper pays through (one per Payment) and returns
+        our Checkout.js page. Raises GatewayError when Razorpay refuses or is unreachable."""
+        order = payment.order
+        try:
+            rzp_order = self._client().order.create(
+                {
+                    "amount": to_minor(payment.amount, payment.currency),
+                    "currency": payment.currency.upper(),
+                    "receipt": payment.reference[:RECEIPT_MAX],
+                    "notes": {"payment_reference": payment.reference, "order_number": order.number},
+                    "payment_capture": 1,
+                },
+                timeout=TIMEOUT,
+            )
+        except API_ERRORS as exc:
+            logger.warning("razorpay order create failed for %s: %s", payment.reference, exc)
+            raise _api_error("start the payment", exc) from exc
+        payment.provider_order_id = rzp_order["id"]
+        return self._checkout(payment, urls)
+
+    def resume(self, payment, urls: ReturnUrls) -> StartAction:
+        """The same Checkout.js page on the Razorpay Order already made: no second order, so
+        a shopper who reloads or comes back cannot pay the same Payment twice."""
+        return self._checkout(payment, urls)
+
+    def _checkout(self, payment, urls: ReturnUrls) -> StartAction:
+        order = payment.order
+        # Empty prefill fields are left out: Checkout.js would show them blank.
+        prefill = {"email": order.email, "name": order.shipping_name, "contact": order.shipping_phone}
+        return StartAction(
+            template="payments/razorpay_checkout.html",
+            context={
+                "razorpay": {
+                    "key_id": settings.RAZORPAY_KEY_ID,
+                    "amount": to_minor(payment.amount, payment.currency),
+                    "currency": payment.currency.upper(),
+                    "order_id": payment.provider_order_id,
+                    "shop_name": settings.SITE_NAME,
+                    "description": f"Order {order.number}",
+                    "prefill": {key: value for key, value in prefill.items() if value},
+                    "notes": {"payment_reference": payment.reference, "order_number": order.number},
+                },
+                "callback_url": urls.callback(payment.reference),
+            },
+        )
+
+    def verify_callback(self, payment, data) -> ProviderPayment:
+        """Checkout.js's signed result for `payment`. Raises InvalidSignature when the order id
+        is not this payment's or the signature does not verify. The payment's state comes
+        from the API, not from the browser; if the API cannot be asked, the answer is
+        pending and the webhook or reconciliation settles it."""
+        order_id = data.get("razorpay_order_id", "")
+        payment_id = data.get("razorpay_payment_id", "")
+        signature = data.get("razorpay_signature", "")
+        if not payment.provider_order_id or order_id != payment.provider_order_id:
+            raise InvalidSignature("The Razorpay order id is not this payment's.")
+        if not (payment_id and signature):
+            raise InvalidSignature("The Razorpay callback is incomplete.")
+        client = self._client()
+        try:
+            client.utility.verify_payment_signature(
+                {"razorpay_order_id": order_id, "razorpay_payment_id": payment_id, "razorpay_signature": signature}
+            )
+        except (SignatureVerificationError, TypeError) as exc:  # TypeError: non-ASCII signature
+            raise InvalidSignature("The Razorpay signature does not verify.") from exc
+        try:
+            entity = client.payment.fetch(payment_id, timeout=TIMEOUT)
+        except API_ERRORS as exc:
+            logger.warning("razorpay payment fetch failed for %s (%s): %s", payment.reference, payment_id, exc)
+            return ProviderPayment(outcome=Outcome.PENDING, reference=payment.reference, provider_order_id=order_id)
+        if entity.get("order_id") != payment.provider_order_id:
+            # A valid signature for this order, yet the API files the payment elsewhere.
+            raise InvalidSignature("The Razorpay payment belongs to another order.")
+        return replace(_payment_info(entity, order_id=order_id), reference=payment.reference)
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def verify_webhook(self, request) -> InboxEvent:
+        """X-Razorpay-Signature is HMAC-SHA256 (hex) of the raw body with the webhook secret;
+        x-razorpay-event-id names the event, the same on every redelivery (our inbox key).
+        Raises InvalidSignature for a missing or wrong signature or a missing event id."""
+        signature = request.headers.get("X-Razorpay-Signature", "")
+        event_id = request.headers.get("X-Razorpay-Event-Id", "")
+        if not signature:
+            raise InvalidSignature("Missing X-Razorpay-Signature header.")
+        if not event_id:
+            raise InvalidSignature("Missing x-razorpay-event-id header.")
+        try:
+            body = request.body.decode("utf-8")
+            self._client().utility.verify_webhook_signature(body, signature, settings.RAZORPAY_WEBHOOK_SECRET)
+            payload = json.loads(body)
+        except (UnicodeDecodeError, SignatureVerificationError, TypeError) as exc:  # TypeError: non-ASCII signature
+            raise InvalidSignature("The Razorpay webhook signature does not verify.") from exc
+        except ValueError as exc:
+            raise InvalidSignature("The Razorpay webhook body is not JSON.") from exc
+        if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+            raise InvalidSignature("The Razorpay webhook names no event.")
+        return InboxEvent(event_id=event_id, event_type=payload["event"], payload=payload)
+
+    def read_event(self, event: InboxEvent) -> ProviderPayment | ProviderRefund | None:
+        """payment.captured and order.paid → succeeded; payment.failed → failed (one attempt
+        failed; a later success on the same Razorpay Order still pays, see payment_capture);
+        refund.processed → a refund. Anything else, and payments that belong to no Razorpay
+        Order (payment links, QR codes: not the shop's), → None."""
+        body = event.payload.get("payload", {})
+        payment = body.get("payment", {}).get("entity", {})
+        order = body.get("order", {}).get("entity", {})
+        if event.event_type in ("payment.captured", "payment.failed"):
+            if not payment.get("order_id"):
+                return None
+            info = _payment_info(payment)
+            if event.event_type == "payment.captured":
+                return replace(info, outcome=Outcome.SUCCEEDED)
+            return replace(info, outcome=Outcome.FAILED, reason=info.reason or "Declined at Razorpay")
+        if event.event_type == "order.paid":
+            # Sent once a payment of the order is captured; it carries both entities. Without
+            # the payment entity the order's own figures stand in for it.
+            info = _payment_info(payment, order_id=order.get("id", ""))
+            return replace(
+                info,
+                outcome=Outcome.SUCCEEDED,
+                reference=info.reference or str(_notes(order).get("payment_reference", "")),
+                amount_minor=order.get("amount_paid") if info.amount_minor is None else info.amount_minor,
+                currency=info.currency or order.get("currency", ""),
+            )
+        if event.event_type == "refund.processed":
+            # Razorpay also refunds, by itself, authorisations that were never captured
+            # (payment.captured false): no money of ours moved, nothing to record.
+            if payment and payment.get("captured") is False:
+                return None
+            return _refund_info(body.get("refund", {}).get("entity", {}))
+        return None
+
+    # -- asking and refunding -----------------------------------------------------------------
+
+    def fetch(self, payment) -> ProviderPayment:
+        """What happened to the payment's Razorpay Order: a captured payment → succeeded;
+        only failed attempts → failed; no attempt yet (or one still authorised) → pending.
+        Raises GatewayError."""
+        if not payment.provider_order_id:
+            return ProviderPayment(outcome=Outcome.PENDING, reference=payment.reference)
+        try:
+            answer = self._client().order.payments(payment.provider_order_id, timeout=TIMEOUT)
+        except API_ERRORS as exc:
+            raise _api_error(f"report on {payment.provider_order_id}", exc) from exc
+        attempts = answer.get("items", [])
+        infos = [_payment_info(entity, order_id=payment.provider_order_id) for entity in attempts]
+        for info in infos:
+            if info.outcome is Outcome.SUCCEEDED:
+                return replace(info, reference=payment.reference)
+        if infos and all(info.outcome is Outcome.FAILED for info in infos):
+            # Every attempt failed and the shopper left: report the latest attempt's reason.
+            latest = max(zip(attempts, infos), key=lambda pair: pair[0].get("created_at") or 0)[1]
+            return replace(latest, reference=payment.reference, reason=latest.reason or "Declined at Razorpay")
+        return ProviderPayment(
+            outcome=Outcome.PENDING, reference=payment.reference, provider_order_id=payment.provider_order_id
+        )
+
+    def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
+        """Refunds `amount_minor` paise of a captured Razorpay payment, at most once per
+        refund.idempotency_key (see the module docstring). Raises GatewayError."""
+        key = refund.idempotency_key
+        if not provider_payment_id.startswith("pay_"):
+            raise GatewayError(f"No Razorpay payment id to refund (have {provider_payment_id!r}).")
+        client = self._client()
+        try:
+            # Why look first: a refund request whose answer was lost (timeout, crash) may have
+            # been made; retrying it blindly where the header is not honoured refunds twice.
+            existing = client.payment.fetch_multiple_refund(provider_payment_id, {"count": 100}, timeout=TIMEOUT)
+            for entity in existing.get("items", []):
+                if _refund_info(entity).idempotency_key == key:
+                    return _refund_info(entity)
+            entity = client.payment.refund(
+                provider_payment_id,
+                {
+                    "amount": amount_minor,
+                    "speed": "normal",
+                    "receipt": key[:RECEIPT_MAX],
+                    "notes": {"idempotency_key": key, "payment_reference": refund.payment.reference},
+                },
+                headers={"X-Refund-Idempotency": key},
+                timeout=TIMEOUT,
+            )
+        except API_ERRORS as exc:
+            raise _api_error("make the refund", exc) from exc
+        if entity.get("status") == "failed":
+            raise GatewayError(f"Razorpay could not make refund {entity.get('id', '')}.")
+        return _refund_info(entity)
