@@ -8,4 +8,4 @@ def staff_alert_recipients() -> list[str]:
     if settings.STAFF_ALERT_EMAILS:
         return list(settings.STAFF_ALERT_EMAILS)
     users = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
-    return list(users.values_list("email", flat=True))
+    return sorted(set(users.values_list("email", flat=True)))

@@ -32,8 +32,9 @@ class ProductFilters:
 
 
 def _in_stock_variants() -> QuerySet[ProductVariant]:
+    """Variants that can be bought now: units available, or sold on backorder."""
     return with_availability(ProductVariant.objects.filter(product=OuterRef("pk"))).filter(
-        available__gt=0
+        Q(available__gt=0) | Q(backorder=True)
     )
 
 

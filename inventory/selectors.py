@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -157,15 +155,6 @@ def backorders_owed(variant_id: int) -> int:
         StockItem.objects.filter(variant_id=variant_id).values_list("on_hand", flat=True).first() or 0
     )
     return max(reserved_quantities([variant_id]).get(variant_id, 0) - on_hand, 0)
-
-
-def low_stock_recipients() -> list[str]:
-    """Who gets low-stock emails: settings.LOW_STOCK_ALERT_EMAILS, or when that is empty the
-    addresses of the active staff users."""
-    if settings.LOW_STOCK_ALERT_EMAILS:
-        return list(settings.LOW_STOCK_ALERT_EMAILS)
-    users = get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="")
-    return sorted(set(users.values_list("email", flat=True)))
 
 
 def back_in_stock_pending(variant_id: int) -> QuerySet[BackInStockRequest]:

@@ -39,6 +39,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.selectors import staff_alert_recipients
 from catalog.models import ProductVariant
 
 from . import tasks
@@ -54,7 +55,6 @@ from .models import BackInStockRequest, Reservation, StockItem, StockMovement
 from .selectors import (
     back_in_stock_pending,
     live_reservations,
-    low_stock_recipients,
     reserved_quantities,
     sellable_quantity,
     with_availability,
@@ -446,7 +446,7 @@ def _absolute(path: str) -> str:
 
 
 def low_stock_alert_send(*, variant: ProductVariant) -> int:
-    """Emails the low-stock alert of `variant` to low_stock_recipients(), one message for all
+    """Emails the low-stock alert of `variant` to staff_alert_recipients(), one message for all
     of them. Returns the number of messages sent (0 or 1).
 
     Sends nothing when the variant's claim was cleared before we got here (stock came in
@@ -461,9 +461,9 @@ def low_stock_alert_send(*, variant: ProductVariant) -> int:
     stock = getattr(row, "stock", None) if row else None
     if stock is None or stock.low_stock_alerted_at is None or stock.low_stock_threshold is None:
         return 0
-    recipients = low_stock_recipients()
+    recipients = staff_alert_recipients()
     if not recipients:
-        logger.warning("Low stock on %s but nobody to email: set LOW_STOCK_ALERT_EMAILS", row.sku)
+        logger.warning("Low stock on %s but nobody to email: set STAFF_ALERT_EMAILS", row.sku)
         return 0
     context = {
         "variant": row,

@@ -219,8 +219,6 @@ PRODUCTS_PER_PAGE = 12
 # Where the shop is reached from outside, for links in emails sent by background tasks
 # (which have no request to take the host from), e.g. https://shop.example.com
 SHOP_BASE_URL = env("SHOP_BASE_URL", default="http://localhost:8000")
-# Who gets low-stock emails, comma-separated; empty: every active staff user with an email.
-LOW_STOCK_ALERT_EMAILS = env.list("LOW_STOCK_ALERT_EMAILS", default=[])
 
 # LOGGING
 # ------------------------------------------------------------------------------

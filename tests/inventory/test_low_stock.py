@@ -25,7 +25,7 @@ STAFF = "buyer-team@example.com"
 
 @pytest.fixture(autouse=True)
 def _recipients(settings):
-    settings.LOW_STOCK_ALERT_EMAILS = [STAFF]
+    settings.STAFF_ALERT_EMAILS = [STAFF]
 
 
 def watched_variant(*, on_hand: int, threshold: int, **kwargs):
@@ -70,7 +70,7 @@ def test_the_sale_that_reaches_the_threshold_emails_staff_and_later_sales_do_not
 def test_without_configured_addresses_the_active_staff_are_emailed(
     settings, django_capture_on_commit_callbacks
 ):
-    settings.LOW_STOCK_ALERT_EMAILS = []
+    settings.STAFF_ALERT_EMAILS = []
     UserFactory(email="ops@example.com", is_staff=True)
     UserFactory(email="gone@example.com", is_staff=True, is_active=False)
     UserFactory(email="shopper@example.com")

@@ -82,3 +82,13 @@ def test_the_description_keeps_formatting_but_not_scripts(client):
     page = client.get(variant.product.get_absolute_url()).content.decode()
     assert "<b>Soft</b>" in page
     assert "<script>alert(1)" not in page and "onerror" not in page
+
+
+def test_a_product_sold_on_backorder_counts_as_in_stock(client):
+    from inventory.services import stock_policy_set
+
+    variant = stocked_variant(on_hand=0, product__title="Made To Order")
+    stock_policy_set(variant=variant, backorder_policy="continue")
+    titles = [p.title for p in client.get("/products/?in_stock=on").context["page"]]
+    assert titles == ["Made To Order"]
+    assert "Sold out" not in client.get("/products/").content.decode()
