@@ -34,6 +34,9 @@ class Order(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        PARTIALLY_FULFILLED = "partially_fulfilled", "Partially shipped"
+        FULFILLED = "fulfilled", "Shipped"
+        DELIVERED = "delivered", "Delivered"
 
     number = models.CharField(max_length=16, unique=True, default=new_order_number)
     # Guests reach their order through a link carrying this token.
@@ -52,9 +55,16 @@ class Order(models.Model):
         max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
     )
     currency = models.CharField(max_length=3)
+    # Money in the order currency. subtotal = Σ line totals as shown (tax-inclusive when
+    # prices_include_tax); total = subtotal − discount_total + shipping_total
+    # (+ tax_total when prices exclude tax). tax_total is the tax contained in or added to it.
     subtotal = models.DecimalField(max_digits=12, decimal_places=2)
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2)
+    discount_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(max_digits=12, decimal_places=2)
+    prices_include_tax = models.BooleanField(default=True)
+    voucher_code = models.CharField(max_length=40, blank=True)
     shipping_method_name = models.CharField(max_length=120)
     shipping_name = models.CharField(max_length=200)
     shipping_line1 = models.CharField("address", max_length=255)
@@ -68,6 +78,9 @@ class Order(models.Model):
     # Set when something needs a person (a payment we could not accept, …); see its events.
     needs_attention = models.BooleanField(default=False, db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Orders are never deleted once money moved: staff archive them (hidden from the default
+    # admin list, kept for the books).
+    archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -100,6 +113,12 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     line_total = models.DecimalField(max_digits=12, decimal_places=2)
+    # Tax of this line: rate as a fraction (0.2000 = 20 %) and amount in the order currency,
+    # contained in line_total when the order's prices include tax, else added on top.
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=0)
+    tax_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Units shipped so far (Σ of its shipment lines); never more than quantity.
+    shipped_quantity = models.PositiveIntegerField(default=0)
     # Units put back on hand after a refund or return; never more than quantity.
     restocked_quantity = models.PositiveIntegerField(default=0)
 
@@ -118,6 +137,10 @@ class OrderEvent(models.Model):
         EXPIRED = "expired", "Reservation expired"
         CANCELLED = "cancelled", "Cancelled"
         FLAGGED = "flagged", "Needs attention"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        INVOICED = "invoiced", "Invoice issued"
+        EMAIL_SENT = "email_sent", "Email sent"
         REFUNDED = "refunded", "Refunded"
         RESTOCKED = "restocked", "Restocked"
         NOTE = "note", "Note"
@@ -168,3 +191,78 @@ class SweepRun(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class Shipment(models.Model):
+    """Lines (or part of them) handed to a carrier, with the tracking number."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    carrier = models.CharField(max_length=100)
+    tracking_number = models.CharField(max_length=100)
+    tracking_url = models.URLField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_number}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="shipment_line_quantity_gt_0"),
+        ]
+
+
+class InvoiceCounter(models.Model):
+    """The last invoice number issued in a year. Its row is locked while a number is taken,
+    so numbers are sequential and gap-free per year (a rolled-back transaction gives its
+    number back)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+
+class Invoice(models.Model):
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="invoice")
+    number = models.CharField(max_length=32, unique=True)  # e.g. INV-2026-000123
+    year = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField()
+    issued_at = models.DateTimeField()
+    pdf = models.FileField(upload_to="invoices/%Y/", blank=True)
+
+    class Meta:
+        ordering = ["-year", "-sequence"]
+        constraints = [models.UniqueConstraint(fields=["year", "sequence"], name="invoice_year_sequence_unique")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class EmailLog(models.Model):
+    """One row per email the shop sent for an event, keyed so that the same event never
+    sends twice even when its task runs twice (e.g. "order_confirmation", "<order number>")."""
+
+    kind = models.CharField(max_length=40)
+    key = models.CharField(max_length=255)
+    to = models.EmailField()
+    subject = models.CharField(max_length=255)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="email_log_kind_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} → {self.to}"

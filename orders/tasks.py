@@ -29,3 +29,10 @@ def alert_staff_order_flagged(self, order_pk: int, reason: str) -> int:
             recipient_list=recipients,
         )
     return len(recipients)
+
+
+@shared_task(bind=True, max_retries=5)
+def send_order_email(self, kind: str, order_pk: int, key: str = "") -> str:
+    """Sends the order email `kind` ("order_confirmation", "payment_failed", "order_cancelled",
+    "order_shipped", …) once per (kind, key); key defaults to the order number."""
+    raise NotImplementedError("being written: orders/emails.py")
