@@ -35,3 +35,31 @@ class User(AbstractUser):
         # One identifier: the username is always the email, so admin and auth agree.
         self.username = self.email
         super().save(*args, **kwargs)
+
+
+class Address(models.Model):
+    """A shipping address a shopper keeps for next time. At most one per user is the default
+    (a partial unique index is the backstop; accounts.services keeps it so)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
+    name = models.CharField("full name", max_length=200)
+    line1 = models.CharField("address", max_length=255)
+    line2 = models.CharField("address line 2", max_length=255, blank=True)
+    city = models.CharField(max_length=120)
+    postal_code = models.CharField(max_length=20)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. GB.")
+    phone = models.CharField(max_length=40, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "pk"]
+        verbose_name_plural = "addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="accounts_address_one_default_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.line1}, {self.city}"

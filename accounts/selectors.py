@@ -1,5 +1,8 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from .models import Address
 
 
 def staff_alert_recipients() -> list[str]:
@@ -9,3 +12,24 @@ def staff_alert_recipients() -> list[str]:
         return list(settings.STAFF_ALERT_EMAILS)
     users = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
     return sorted(set(users.values_list("email", flat=True)))
+
+
+def stored_email(email: str) -> str | None:
+    """The email of the account matching `email` in any letter case, as stored (None if no
+    account has it): what to authenticate with, since the auth backend matches exactly."""
+    return (
+        get_user_model()
+        ._default_manager.filter(email__iexact=email.strip())
+        .order_by("pk")
+        .values_list("email", flat=True)
+        .first()
+    )
+
+
+def addresses_for_user(user) -> QuerySet[Address]:
+    return Address.objects.filter(user=user).order_by("-is_default", "pk")
+
+
+def address_for_user(*, user, pk: int) -> Address | None:
+    """The user's address `pk`, or None (someone else's address is None too)."""
+    return Address.objects.filter(user=user, pk=pk).first()

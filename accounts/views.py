@@ -1,5 +1,7 @@
 """Account pages. Sign-in, sign-out and password reset are Django's own views, configured in
 urls.py; only sign-up needs a view of its own."""
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -13,6 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import CreateView
 
 from .forms import DUPLICATE_EMAIL_ERROR, SignUpForm
+from .tasks import send_welcome_email
 
 WELCOME_MESSAGE = "Welcome! Your account is ready and you are logged in."
 
@@ -39,6 +42,9 @@ class SignUpView(RedirectURLMixin, CreateView):
             # form error instead of a 500.
             with transaction.atomic():
                 user = form.save()
+                # Sent once the account has committed; robust: a mail server that is down
+                # (tasks run in this process when there is no broker) must not fail the sign-up.
+                transaction.on_commit(partial(send_welcome_email.delay, user.pk), robust=True)
         except IntegrityError:
             form.add_error("email", DUPLICATE_EMAIL_ERROR)
             return self.form_invalid(form)

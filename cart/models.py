@@ -1,4 +1,6 @@
 """Carts: one per signed-in user, or per guest session (the cart id lives in the session)."""
+import secrets
+
 from django.conf import settings
 from django.db import models
 
@@ -7,10 +9,18 @@ from catalog.models import ProductVariant
 MAX_LINE_QUANTITY = 99
 
 
+def new_cart_token() -> str:
+    """An unguessable cart token for API clients (32 URL-safe characters)."""
+    return secrets.token_urlsafe(24)
+
+
 class Cart(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="cart"
     )
+    # What an API client sends back in X-Cart-Token to reach its guest cart (the web shop
+    # keeps the cart id in the session instead).
+    token = models.CharField(max_length=64, unique=True, default=new_cart_token, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -98,3 +98,8 @@ def cart_view(cart: Cart | None) -> CartView:
         reserved_until=hold.expires_at if views else None,
         holds_stock=holds_stock,
     )
+
+
+def cart_has_line(cart: Cart | None, line_id: int) -> bool:
+    """Whether `line_id` is a line of `cart` (a line of another cart is not)."""
+    return cart is not None and CartLine.objects.filter(cart=cart, pk=line_id).exists()

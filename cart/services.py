@@ -61,6 +61,51 @@ def cart_for_request(request, *, create: bool = False) -> Cart | None:
     return cart
 
 
+def cart_for_token(token: str) -> Cart | None:
+    """The guest cart (no user) whose API token is `token`, or None."""
+    if not token:
+        return None
+    return Cart.objects.filter(token=token, user__isnull=True).first()
+
+
+def _user_cart(user, *, create: bool) -> Cart | None:
+    cart = Cart.objects.filter(user=user).first()
+    if cart is None and create:
+        try:
+            with transaction.atomic():
+                cart = Cart.objects.create(user=user)
+        except IntegrityError:  # two requests created it at once
+            cart = Cart.objects.get(user=user)
+    return cart
+
+
+def cart_for_api(*, user, token: str = "", create: bool = False) -> tuple[Cart | None, list[str]]:
+    """The cart of an API client and the notes of a merge, if one happened.
+
+    Signed in: the user's own cart; a guest cart named by `token` is merged into it first
+    (cart_merge: quantities add up, capped at what is available) and then no longer exists,
+    so sending the same token again merges nothing. Anonymous: the guest cart named by
+    `token`; with create=True a missing or unknown one is replaced by a new cart (with a new
+    token). Never raises for lack of stock.
+    """
+    if user is not None and user.is_authenticated:
+        notes: list[str] = []
+        if token and cart_for_token(token) is not None:
+            target = _user_cart(user, create=True)
+            with transaction.atomic():
+                # Why lock the guest cart: two requests sending the same token at once must
+                # merge it once; the second waits here and then finds it gone.
+                source = Cart.objects.select_for_update().filter(token=token, user__isnull=True).first()
+                if source is not None:
+                    notes = cart_merge(source=source, target=target)
+            return target, notes
+        return _user_cart(user, create=create), notes
+    cart = cart_for_token(token)
+    if cart is None and create:
+        cart = Cart.objects.create()
+    return cart, []
+
+
 def _check_range(quantity: int) -> None:
     if not 1 <= quantity <= MAX_LINE_QUANTITY:
         raise CartError(f"Quantity must be between 1 and {MAX_LINE_QUANTITY}.")

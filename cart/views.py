@@ -3,6 +3,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from checkout.pricing import cart_pricing, cart_rows
+from checkout.selectors import checkout_country
 from inventory.exceptions import StockBusy
 
 from .forms import CartLineQuantityForm
@@ -12,8 +14,14 @@ from .services import CartError, cart_for_request, cart_remove_line, cart_set_qu
 
 def cart_detail(request, *, line_errors=None, status=200):
     view = cart_view(cart_for_request(request))
+    # Priced by checkout (views may call any app; the cart itself never imports checkout):
+    # tax for the country chosen at checkout, else SHOP_COUNTRY; shipping comes at checkout.
+    pricing = cart_pricing(view, country=checkout_country(request.session))
     return render(
-        request, "cart/detail.html", {"cart": view, "line_errors": line_errors or {}}, status=status
+        request,
+        "cart/detail.html",
+        {"cart": view, "pricing": pricing, "rows": cart_rows(view, pricing), "line_errors": line_errors or {}},
+        status=status,
     )
 
 

@@ -4,17 +4,18 @@ ProductVariant has its own admin in inventory/admin.py: its page is the stock pa
 ledger, "Adjust stock"), and catalog must not import inventory's models. Here the stock
 figures come only through inventory's selector, as on the shop's own pages.
 """
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db import models
-from django.db.models import Count, IntegerField, QuerySet, Value
+from django.db.models import BigIntegerField, Count, IntegerField, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from inventory.selectors import with_availability
 
-from .models import Category, Product, ProductImage, ProductVariant
+from .models import Category, Product, ProductImage, ProductReview, ProductVariant
+from .services import reviews_moderate
 
 
 @admin.register(Category)
@@ -80,7 +81,7 @@ class ProductImageInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("title", "handle", "category", "published", "featured", "variant_count")
+    list_display = ("title", "handle", "category", "published", "featured", "variant_count", "view_count")
     list_filter = ("published", "featured", "category", "vendor")
     list_select_related = ("category",)
     search_fields = ("handle", "title", "variants__sku")
@@ -97,8 +98,51 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = (ProductVariantInline, ProductImageInline)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
-        return super().get_queryset(request).annotate(n_variants=Count("variants"))
+        # Views as of the last flush from the cache (catalog.tasks.flush_product_views).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_variants=Count("variants"),
+                n_views=Coalesce("view_stat__views", Value(0), output_field=BigIntegerField()),
+            )
+        )
 
     @admin.display(description="variants", ordering="n_variants")
     def variant_count(self, product: Product) -> int:
         return product.n_variants
+
+    @admin.display(description="page views", ordering="n_views")
+    def view_count(self, product: Product) -> int:
+        return product.n_views
+
+
+@admin.register(ProductReview)
+class ProductReviewAdmin(admin.ModelAdmin):
+    """Moderation: reviews are written by buyers on the shop (orders.services.review_submit)
+    and show there once approved. Staff approve or reject; they never edit what a buyer wrote."""
+
+    list_display = ("product", "rating", "title", "user", "status", "created_at", "moderated_at")
+    list_filter = ("status", "rating", "created_at")
+    list_select_related = ("product", "user")
+    search_fields = ("product__title", "product__handle", "user__email", "title", "text")
+    date_hierarchy = "created_at"
+    fields = ("product", "user", "rating", "title", "text", "status", "created_at", "moderated_at")
+    readonly_fields = fields
+    actions = ("approve_reviews", "reject_reviews")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def _moderate(self, request: HttpRequest, queryset: QuerySet[ProductReview], status: str) -> None:
+        changed = reviews_moderate(reviews=queryset, status=status)
+        label = ProductReview.Status(status).label.lower()
+        self.message_user(request, f"{changed} review(s) {label}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected reviews (show them on the shop)", permissions=["change"])
+    def approve_reviews(self, request: HttpRequest, queryset: QuerySet[ProductReview]) -> None:
+        self._moderate(request, queryset, ProductReview.Status.APPROVED)
+
+    @admin.action(description="Reject selected reviews (hide them)", permissions=["change"])
+    def reject_reviews(self, request: HttpRequest, queryset: QuerySet[ProductReview]) -> None:
+        self._moderate(request, queryset, ProductReview.Status.REJECTED)

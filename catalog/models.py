@@ -5,8 +5,9 @@ Field names follow Shopify's product CSV, which `import_products` reads.
 """
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -150,3 +151,64 @@ class ProductImage(models.Model):
             f"{default_storage.url(path)} {width}w"
             for width, path in sorted(self.thumbnails.items(), key=lambda item: int(item[0]))
         )
+
+
+class ProductViewStat(models.Model):
+    """How many times a product's page was viewed, as of the last flush.
+
+    The page never writes here: it bumps a counter in the cache (catalog.services.
+    product_view_record) and the beat task catalog.tasks.flush_product_views adds the cached
+    counts to this row every PRODUCT_VIEWS_FLUSH_SECONDS. The figure therefore lags by up to
+    one flush interval, and views counted in the cache but not yet flushed are lost if the
+    cache is wiped (at most one interval's worth).
+    """
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True, related_name="view_stat")
+    views = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "product view count"
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.views} views"
+
+
+class ProductReview(models.Model):
+    """A buyer's review of a product. Who may write one is orders' rule (only a buyer:
+    orders.services.review_submit); it shows on the shop only once staff approve it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    MIN_RATING = 1
+    MAX_RATING = 5
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="product_reviews")
+    rating = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(MIN_RATING), MaxValueValidator(MAX_RATING)],
+        help_text="1 (poor) to 5 (excellent).",
+    )
+    title = models.CharField(max_length=120, blank=True)
+    text = models.TextField(max_length=5000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    moderated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=1, rating__lte=5), name="product_review_rating_1_to_5"
+            ),
+            # One review per buyer and product; a second submission is refused, even in a race.
+            models.UniqueConstraint(fields=["product", "user"], name="product_review_one_per_user"),
+        ]
+        # The product page reads a product's approved reviews, newest first.
+        indexes = [models.Index(fields=["product", "status", "-created_at"], name="review_product_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} ★{self.rating} by {self.user_id} ({self.status})"

@@ -5,11 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Avg,
+    Count,
+    DecimalField,
+    Exists,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
 
 from inventory.selectors import with_availability
 
-from .models import Category, Product, ProductImage, ProductVariant
+from .models import Category, Product, ProductImage, ProductReview, ProductVariant, ProductViewStat
 
 SORTS = {
     "title": ("title", "pk"),
@@ -77,16 +90,57 @@ def categories_with_products() -> QuerySet[Category]:
     return Category.objects.filter(products__published=True).distinct().order_by("name")
 
 
+# Approved reviews shown on a product page, newest first; the count and average cover all.
+REVIEWS_ON_PAGE = 20
+
+
+def _approved_reviews() -> QuerySet[ProductReview]:
+    return ProductReview.objects.filter(status=ProductReview.Status.APPROVED)
+
+
 def product_detail(handle: str) -> Product | None:
     """A published product with its images and its variants, each annotated with
-    `available` (integer units, live reservations subtracted)."""
+    `available` (integer units, live reservations subtracted); `rating_count` and
+    `rating_average` (Decimal 1–5, None without reviews) over its approved reviews; and
+    `approved_reviews`, the newest REVIEWS_ON_PAGE of them with their users.
+
+    Four queries whatever the number of variants, images or reviews."""
     variants = with_availability(ProductVariant.objects.order_by("position", "pk"))
+    approved = _approved_reviews().filter(product=OuterRef("pk")).order_by().values("product")
     return (
         Product.objects.filter(published=True, handle=handle)
         .select_related("category")
+        .annotate(
+            # Subqueries rather than Avg("reviews__rating"): no join, so no GROUP BY over
+            # the product and its category.
+            rating_count=Coalesce(
+                Subquery(approved.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0
+            ),
+            rating_average=Subquery(
+                approved.annotate(average=Avg("rating", output_field=DecimalField(max_digits=3, decimal_places=2)))
+                .values("average"),
+            ),
+        )
         .prefetch_related(
             Prefetch("variants", queryset=variants),
             Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk")),
+            Prefetch(
+                "reviews",
+                queryset=_approved_reviews().select_related("user").order_by("-created_at", "-pk")[:REVIEWS_ON_PAGE],
+                to_attr="approved_reviews",
+            ),
         )
         .first()
     )
+
+
+def published_product(handle: str) -> Product | None:
+    """The published product with this handle, without its variants or images; one query."""
+    return Product.objects.filter(published=True, handle=handle).first()
+
+
+def most_viewed_products(limit: int | None = 10) -> QuerySet[ProductViewStat]:
+    """View counts (as of the last flush from the cache) with their products, most viewed
+    first; products never viewed are left out. `limit` None: all of them. One query."""
+    stats = ProductViewStat.objects.filter(views__gt=0).select_related("product").order_by("-views", "product__title")
+    return stats if limit is None else stats[:limit]

@@ -9,6 +9,7 @@ from inventory.exceptions import StockBusy
 
 from .forms import AddToCartForm, ProductFilterForm
 from .selectors import categories_with_products, featured_products, product_detail, product_search
+from .services import product_view_record
 
 
 def home(request):
@@ -43,6 +44,9 @@ def product_detail_view(request, handle: str):
     product = product_detail(handle)
     if product is None:
         raise Http404("No such product")
+    if request.method == "GET":
+        # One cache increment, no database write; flushed to the database by a beat task.
+        product_view_record(product_id=product.pk)
     form = AddToCartForm(request.POST or None, product=product)
     if request.method == "POST" and form.is_valid():
         variant = form.cleaned_data["variant"]

@@ -1,6 +1,12 @@
-from django import forms
+from decimal import Decimal
 
+from django import forms
+from django.conf import settings
+
+from .exceptions import MESSAGES
 from .models import ShippingMethod
+from .pricing import shipping_price
+from .selectors import shipping_methods_for
 
 COUNTRIES = [
     ("US", "United States"), ("CA", "Canada"), ("GB", "United Kingdom"), ("IE", "Ireland"),
@@ -9,9 +15,15 @@ COUNTRIES = [
     ("CH", "Switzerland"), ("PL", "Poland"), ("IN", "India"), ("AU", "Australia"),
     ("NZ", "New Zealand"), ("JP", "Japan"), ("SG", "Singapore"),
 ]
+COUNTRY_NAMES = dict(COUNTRIES)
 
 
 class CheckoutForm(forms.Form):
+    """Contact, address and shipping method. Offers only the methods that can ship this cart
+    (`weight_grams`) to the country chosen (or, before one is chosen, the initial one), each
+    with its price for it; a method that cannot (another country, too heavy, switched off
+    meanwhile) is refused with a clear error rather than a bare "invalid choice"."""
+
     email = forms.EmailField()
     name = forms.CharField(max_length=200, label="Full name")
     line1 = forms.CharField(max_length=255, label="Address")
@@ -21,8 +33,55 @@ class CheckoutForm(forms.Form):
     country = forms.ChoiceField(choices=COUNTRIES)
     phone = forms.CharField(max_length=40, required=False)
     shipping_method = forms.ModelChoiceField(
-        queryset=ShippingMethod.objects.filter(active=True), empty_label=None, widget=forms.RadioSelect
+        queryset=ShippingMethod.objects.all(),
+        empty_label=None,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": MESSAGES["shipping_inactive"]},
     )
+
+    def __init__(self, *args, weight_grams: int = 0, goods_after_discount: Decimal = Decimal("0"), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weight_grams = weight_grams
+        self.goods_after_discount = goods_after_discount
+        country = self._country()
+        offers = shipping_methods_for(
+            country=country, weight_grams=weight_grams, goods_after_discount=goods_after_discount
+        )
+        # Only the methods that can take this cart there are shown; validation (clean) still
+        # accepts any method id and explains why one cannot be used.
+        self.fields["shipping_method"].choices = [
+            (method.pk, f"{method.name} – {'free' if price == 0 else f'{price} {settings.SHOP_CURRENCY}'}")
+            for method, price in offers
+        ]
+        self.shipping_unavailable = not offers
+
+    def _country(self) -> str:
+        if self.is_bound:
+            posted = self.data.get(self.add_prefix("country"))
+            if posted in COUNTRY_NAMES:
+                return posted
+        return self.initial.get("country") or self.fields["country"].initial or settings.SHOP_COUNTRY
+
+    def clean(self):
+        cleaned = super().clean()
+        method, country = cleaned.get("shipping_method"), cleaned.get("country")
+        if method is not None and country:
+            price = shipping_price(
+                method,
+                country=country,
+                weight_grams=self.weight_grams,
+                goods_after_discount=self.goods_after_discount,
+            )
+            if price is None:
+                message = (
+                    MESSAGES["shipping_inactive"]
+                    if not method.active
+                    else MESSAGES["shipping_unavailable"].format(
+                        method=method.name, country=COUNTRY_NAMES.get(country, country)
+                    )
+                )
+                self.add_error("shipping_method", message)
+        return cleaned
 
     def session_data(self) -> dict:
         data = dict(self.cleaned_data)
@@ -31,5 +90,9 @@ class CheckoutForm(forms.Form):
 
 
 class PlaceOrderForm(forms.Form):
-    # What the shopper reviewed; place-order refuses if the cart no longer matches it.
+    # What the shopper reviewed; place-order refuses if the checkout no longer matches it.
     fingerprint = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class VoucherForm(forms.Form):
+    code = forms.CharField(max_length=40, label="Discount code", strip=True)

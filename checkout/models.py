@@ -1,15 +1,53 @@
+"""
+What checkout prices with, all configured by staff in the admin: shipping methods (flat or
+by weight band, limited to countries, free over a threshold), tax rates per country, and
+vouchers with the record of every use. The arithmetic lives in checkout.pricing; these
+models only hold the figures.
+"""
+import uuid
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+
+country_code_validator = RegexValidator(r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 country code in capitals, e.g. GB.")
 
 
 class ShippingMethod(models.Model):
-    """A flat-rate shipping method, configured by staff in the admin."""
+    """A way to ship, configured by staff in the admin.
+
+    Flat methods cost `price`; weight-based ones cost the price of the first band whose
+    `max_grams` holds the cart's weight (Σ variant grams × quantity), and a cart heavier than
+    the last band cannot use them. A method with countries ships only there (none: anywhere).
+    With `free_over` set, the cart ships free once its goods, after any voucher discount, come
+    to that amount or more.
+    """
+
+    class Kind(models.TextChoices):
+        FLAT = "flat", "Flat rate"
+        WEIGHT = "weight", "By weight"
 
     name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FLAT)
     price = models.DecimalField(
-        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text="Flat rate only; weight-based methods take the price of their band.",
+    )
+    free_over = models.DecimalField(
+        "free from",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text="Ships free when the goods, after discount, come to this or more. Empty: never free.",
     )
     active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
@@ -18,4 +56,183 @@ class ShippingMethod(models.Model):
         ordering = ["position", "price", "pk"]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.WEIGHT:
+            return f"{self.name} (by weight)"
         return f"{self.name} ({self.price})"
+
+
+class ShippingRateBand(models.Model):
+    """Up to `max_grams` (inclusive) the weight-based method costs `price`."""
+
+    method = models.ForeignKey(ShippingMethod, on_delete=models.CASCADE, related_name="bands")
+    max_grams = models.PositiveIntegerField("up to (grams)")
+    price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))])
+
+    class Meta:
+        ordering = ["method_id", "max_grams"]
+        constraints = [
+            models.UniqueConstraint(fields=["method", "max_grams"], name="shipping_band_method_max_grams_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"up to {self.max_grams} g: {self.price}"
+
+
+class ShippingMethodCountry(models.Model):
+    """A country the method ships to; a method with none ships everywhere."""
+
+    method = models.ForeignKey(ShippingMethod, on_delete=models.CASCADE, related_name="countries")
+    country = models.CharField(max_length=2, validators=[country_code_validator], help_text="ISO code, e.g. GB.")
+
+    class Meta:
+        ordering = ["method_id", "country"]
+        verbose_name_plural = "countries"
+        constraints = [
+            models.UniqueConstraint(fields=["method", "country"], name="shipping_method_country_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.country
+
+
+class TaxRate(models.Model):
+    """The tax rate of a country, as a fraction (Decimal("0.2000") is 20 %). A country with no
+    row is charged no tax. Applies to goods and shipping alike."""
+
+    country = models.CharField(max_length=2, unique=True, validators=[country_code_validator])
+    name = models.CharField(max_length=60, help_text='Shown to shoppers, e.g. "VAT".')
+    rate = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.9999"))],
+        help_text="A fraction: 0.2000 is 20 %.",
+    )
+
+    class Meta:
+        ordering = ["country"]
+
+    def __str__(self) -> str:
+        return f"{self.country}: {self.name} {self.rate * 100:.2f} %"
+
+
+class Voucher(models.Model):
+    """A discount code. Codes are unique whatever their case and typed in any case.
+
+    A use is counted (used_count, one VoucherRedemption) inside the transaction that places
+    the order, so a failed place-order uses nothing. An unpaid order that later expires or is
+    cancelled does not give its use back: the count says how often the code was placed.
+    """
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", "Percent off the goods"
+        FIXED = "fixed", "Amount off the goods"
+
+    code = models.CharField(max_length=40, help_text="Unique, whatever the case; shoppers may type it in any case.")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
+    value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Percent (10 = 10 %) or an amount in the shop currency.",
+    )
+    min_spend = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text="The goods must come to at least this, before discount.",
+    )
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    usage_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited.")
+    per_customer_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Uses per email address. Empty: unlimited."
+    )
+    # Written only by checkout.services.voucher_redeem, under the row lock.
+    used_count = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("code"),
+                name="voucher_code_ci_unique",
+                violation_error_message="A voucher with this code already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(usage_limit__isnull=True) | Q(used_count__lte=F("usage_limit")),
+                name="voucher_used_count_within_limit",
+                violation_error_message="The usage limit cannot be below the number of uses so far.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="percent") | Q(value__lte=100),
+                name="voucher_percent_at_most_100",
+                violation_error_message="A percentage cannot be more than 100.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The end must come after the start."})
+        if self.usage_limit is not None and self.usage_limit < self.used_count:
+            raise ValidationError(
+                {"usage_limit": f"The usage limit cannot be below the number of uses so far ({self.used_count})."}
+            )
+
+
+class VoucherRedemption(models.Model):
+    """One use of a voucher: the order it was placed with and who placed it."""
+
+    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="redemptions")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="voucher_redemptions")
+    # Lower-cased, so that the per-customer count is one indexed equality.
+    email = models.EmailField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["voucher", "email"], name="voucher_redemption_email_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.voucher.code} on {self.order_id}"
+
+
+class CheckoutSession(models.Model):
+    """A checkout in progress through the API: the cart it orders, who it is for, where it
+    goes and how, and the voucher code. The web shop keeps the same details in the session;
+    an API client keeps only `public_id`. Priced on every read by checkout.pricing, never
+    stored: the order, once placed, holds the figures."""
+
+    public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # SET_NULL: a guest cart merged at sign-in is deleted; its checkout then orders nothing.
+    cart = models.ForeignKey("cart.Cart", null=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    email = models.EmailField(blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    line1 = models.CharField(max_length=255, blank=True)
+    line2 = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    shipping_method = models.ForeignKey(ShippingMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    voucher_code = models.CharField(max_length=40, blank=True)
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Checkout {self.public_id}"

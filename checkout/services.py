@@ -1,7 +1,9 @@
 """
 Checkout: turns a cart plus shipping details into a placed order (stock reserved, order
 pending payment) through orders.services.order_create. Prices always come from the catalog
-at the moment of placing; the shopper's review is guarded by a fingerprint of what they saw.
+at the moment of placing and are priced by checkout.pricing, the same code that priced the
+review; the shopper's review is guarded by a fingerprint of everything they confirmed, so the
+total they saw is the total they are charged.
 """
 from __future__ import annotations
 
@@ -10,49 +12,101 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import OperationalError, connection
+from django.db.models import F, Q
 
 from cart.models import Cart
 from cart.selectors import CartView, cart_view
 from cart.services import cart_clear
+from inventory.exceptions import InsufficientStock, ShortLine
 from orders.models import Order
 from orders.services import LineSnapshot, ShippingDetails, order_create
 
-from .models import ShippingMethod
+from .exceptions import (
+    MESSAGES,
+    CheckoutBusy,
+    CheckoutCartEmpty,
+    CheckoutChanged,
+    CheckoutError,
+    CheckoutIncomplete,
+    ShippingUnavailable,
+    VoucherError,
+)
+from .models import CheckoutSession, ShippingMethod, Voucher, VoucherRedemption
+from .selectors import checkout_fingerprint, checkout_price, voucher_problem
+
+# checkout_fingerprint and checkout_price are reads (checkout.selectors), offered here too
+# for the callers that place orders.
+__all__ = [
+    "CheckoutBusy",
+    "CheckoutError",
+    "ShippingUnavailable",
+    "VoucherError",
+    "checkout_fingerprint",
+    "checkout_place_order",
+    "checkout_price",
+    "checkout_session_place_order",
+    "checkout_session_start",
+    "checkout_session_update",
+    "voucher_redeem",
+]
 
 
-class CheckoutError(Exception):
-    """The cart cannot be ordered as it is; `message` is for the shopper."""
+def voucher_redeem(*, voucher: Voucher, order: Order, subtotal: Decimal, user=None) -> VoucherRedemption:
+    """Counts one use of `voucher` for `order` (goods of `subtotal` before discount, placed
+    by order.email): used_count + 1 and a VoucherRedemption row. Must run inside the
+    transaction that creates the order (order_create's on_create), so that a place-order that
+    fails uses nothing and a use is never counted without its order.
 
-    code = "checkout_error"
+    Raises VoucherError when the voucher may not be used any more (switched off, expired,
+    used up, used up by this email, …) and CheckoutBusy when its row stays locked longer than
+    STOCK_LOCK_TIMEOUT_MS; the caller's transaction must then roll back.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("voucher_redeem must run inside the transaction that creates the order")
+    try:
+        if connection.vendor == "postgresql":
+            # Why a bound: a popular code is one row every buyer queues on; past this wait the
+            # shopper is better served by "busy, try again" than by a hanging page.
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = {int(settings.STOCK_LOCK_TIMEOUT_MS)}")
+        # Why lock the row: usage_limit is checked against used_count, and the per-customer
+        # limit against a count of redemptions; both must not change between our check and our
+        # write. Everyone redeeming this voucher queues here, one at a time, until commit. The
+        # stock rows are always locked before (in order_create), never after, so no deadlock.
+        locked = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) in ("55P03", "40P01"):
+            raise CheckoutBusy() from exc
+        raise
+    problem = voucher_problem(
+        locked, code=locked.code, subtotal=subtotal, email=order.email, currency=order.currency
+    )
+    if problem:
+        raise problem
+    # Compare-and-swap on the count we just checked: under the lock it always matches; if it
+    # ever does not (someone wrote it without the lock), we refuse rather than overshoot.
+    updated = (
+        Voucher.objects.filter(pk=locked.pk, used_count=locked.used_count)
+        .filter(Q(usage_limit__isnull=True) | Q(used_count__lt=F("usage_limit")))
+        .update(used_count=F("used_count") + 1)
+    )
+    if updated != 1:
+        raise VoucherError("voucher_exhausted", voucher_code=locked.code)
+    return VoucherRedemption.objects.create(
+        voucher=locked,
+        order=order,
+        email=order.email.strip().lower(),
+        user=user if user is not None and user.is_authenticated else None,
+    )
 
-    def __init__(self, message: str):
-        self.message = message
-        super().__init__(message)
 
-
-def checkout_fingerprint(view: CartView, shipping_method: ShippingMethod) -> str:
-    """A digest of the lines, quantities, prices and shipping the shopper reviewed."""
-    parts = [f"{line.variant.pk}:{line.line.quantity}:{line.unit_price}" for line in view.lines]
-    parts.append(f"ship:{shipping_method.pk}:{shipping_method.price}")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
-
-
-def checkout_totals(view: CartView, shipping_method: ShippingMethod) -> dict[str, Decimal]:
-    """Subtotal, shipping and total in currency units."""
-    subtotal = view.subtotal
-    return {"subtotal": subtotal, "shipping": shipping_method.price, "total": subtotal + shipping_method.price}
-
-
-def _checkout_problem(view: CartView, shipping_method: ShippingMethod, reviewed_fingerprint: str) -> str:
-    """What stops this cart from being ordered as reviewed, for the shopper; "" if nothing."""
+def _checkout_problem(view: CartView) -> str:
+    """What stops this cart from being ordered at all, for the shopper; "" if nothing."""
     if view.is_empty:
-        return "Your cart is empty."
+        return MESSAGES["cart_empty"]
     if view.has_problems:
-        return "Some items in your cart are not available as they are; please review your cart."
-    if not shipping_method.active:
-        return "That shipping method is no longer offered."
-    if checkout_fingerprint(view, shipping_method) != reviewed_fingerprint:
-        return "Your cart or its prices changed since you reviewed it. Please check the totals again."
+        return MESSAGES["cart_problems"]
     return ""
 
 
@@ -63,54 +117,200 @@ def checkout_place_order(
     shipping: ShippingDetails,
     shipping_method: ShippingMethod,
     reviewed_fingerprint: str,
+    voucher_code: str = "",
     user=None,
 ) -> Order:
     """Places the order: reserves the stock for STOCK_RESERVATION_MINUTES and creates the
-    order in pending_payment with line snapshots, then empties the cart.
+    order in pending_payment with line snapshots (price and tax) and the totals exactly as
+    checkout.pricing priced the review, counts the voucher's use, then empties the cart.
+
+    Only the checkout the shopper reviewed is placed: `reviewed_fingerprint` must match the
+    checkout priced now (lines, prices, stock, country and tax rate, voucher and discount,
+    shipping method and price, total); otherwise CheckoutError(code="changed") and nothing is
+    written, so the shopper sees the new total and confirms again.
 
     The cart's own hold (STOCK_RESERVE_ON=cart) passes to the order inside the order's
     transaction, so its units are never free to others in between; if that hold lapsed, the
-    order gets the units only if they are still there.
+    order gets the units only if they are still there. The voucher's use is counted inside
+    that same transaction (voucher_redeem): a usage limit of N is never exceeded, and a
+    place-order that fails uses nothing.
 
     The same `checkout_token` placed twice (a double click, a retried request) returns the
     same order. Raises CheckoutError when the cart is empty, has lines that cannot be
-    ordered, or changed since the shopper reviewed it (`reviewed_fingerprint`);
+    ordered, or changed since the review; ShippingUnavailable when the method cannot ship it;
+    VoucherError when the code cannot be used (checked again under its lock); CheckoutBusy;
     InsufficientStock or StockBusy from inventory.
     """
     existing = Order.objects.filter(checkout_token=checkout_token).first()
     if existing:
         return existing
     view = cart_view(cart)
-    problem = _checkout_problem(view, shipping_method, reviewed_fingerprint)
-    if problem:
+    try:
+        problem = _checkout_problem(view)
+        if problem:
+            raise CheckoutError(problem, code="cart_problems" if view.lines else "cart_empty")
+        pricing = checkout_price(
+            view,
+            country=shipping.country,
+            shipping_method=shipping_method,
+            voucher_code=voucher_code,
+            email=shipping.email,
+        )
+        if pricing.fingerprint() != reviewed_fingerprint:
+            raise CheckoutError(MESSAGES["changed"], code="changed")
+    except CheckoutError:
         # Why look again: a double click whose first request committed after our lookup above
-        # has meanwhile emptied the cart (or taken its last units); that order is the answer.
+        # has meanwhile emptied the cart (or taken its last units, or the voucher's last use);
+        # that order is the answer.
         existing = Order.objects.filter(checkout_token=checkout_token).first()
         if existing:
             return existing
-        raise CheckoutError(problem)
-    order, created = order_create(
-        checkout_token=checkout_token,
-        lines=[
-            LineSnapshot(
-                variant_id=line.variant.pk,
-                product_title=line.variant.product.title,
-                variant_title=line.variant.title,
-                sku=line.variant.sku,
-                unit_price=line.unit_price,
-                quantity=line.line.quantity,
-            )
-            for line in view.lines
-        ],
-        shipping=shipping,
-        shipping_method_name=shipping_method.name,
-        shipping_price=shipping_method.price,
-        currency=settings.SHOP_CURRENCY,
-        user=user,
-        reservation_ttl=timedelta(minutes=settings.STOCK_RESERVATION_MINUTES),
-        # In both modes: with "checkout" the cart holds nothing and this releases nothing.
-        transfer_from=cart.reservation_owner,
-    )
+        raise
+
+    on_create = None
+    if pricing.voucher_id is not None:
+        voucher = Voucher(pk=pricing.voucher_id)
+
+        def on_create(order: Order) -> None:
+            voucher_redeem(voucher=voucher, order=order, subtotal=pricing.subtotal, user=user)
+
+    variants = {item.line.pk: item.variant for item in view.lines}
+    snapshots = [
+        LineSnapshot(
+            variant_id=line.variant_id,
+            product_title=variants[line.cart_line_id].product.title,
+            variant_title=variants[line.cart_line_id].title,
+            sku=variants[line.cart_line_id].sku,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            tax_rate=line.tax_rate,
+            tax_amount=line.tax_amount,
+        )
+        for line in pricing.lines
+    ]
+    try:
+        order, created = order_create(
+            checkout_token=checkout_token,
+            lines=snapshots,
+            shipping=shipping,
+            shipping_method_name=shipping_method.name,
+            shipping_price=pricing.shipping,
+            currency=pricing.currency,
+            user=user,
+            reservation_ttl=timedelta(minutes=settings.STOCK_RESERVATION_MINUTES),
+            # In both modes: with "checkout" the cart holds nothing and this releases nothing.
+            transfer_from=cart.reservation_owner,
+            discount_total=pricing.discount,
+            tax_total=pricing.tax,
+            prices_include_tax=pricing.prices_include_tax,
+            voucher_code=pricing.voucher_code,
+            on_create=on_create,
+        )
+    except VoucherError:
+        # The code was used up (or by this email) between our check and our turn at its lock.
+        # A double click's first request may be the one that used it: then its order is ours.
+        existing = Order.objects.filter(checkout_token=checkout_token).first()
+        if existing:
+            return existing
+        raise
     if created:
         cart_clear(cart=cart)
     return order
+
+
+# -- checkouts through the API (CheckoutSession) ----------------------------------------------
+
+# The details a CheckoutSession needs before it can be placed.
+CHECKOUT_REQUIRED_FIELDS = ("email", "name", "line1", "city", "postal_code", "country", "shipping_method")
+CHECKOUT_DETAIL_FIELDS = ("email", "name", "line1", "line2", "city", "postal_code", "country", "phone")
+
+
+def checkout_session_start(*, cart: Cart | None, user=None) -> CheckoutSession:
+    """Opens a checkout of `cart` for `user` (None: a guest holding the cart's token), the
+    email taken from the account when signed in. Raises CheckoutCartEmpty when the cart is
+    empty or missing."""
+    if cart is None or not cart.lines.exists():
+        raise CheckoutCartEmpty()
+    signed_in = user is not None and user.is_authenticated
+    return CheckoutSession.objects.create(
+        cart=cart, user=user if signed_in else None, email=user.email if signed_in else ""
+    )
+
+
+def checkout_session_update(*, checkout: CheckoutSession, **changes) -> CheckoutSession:
+    """Writes the validated `changes` (any of CHECKOUT_DETAIL_FIELDS, `shipping_method` (a
+    ShippingMethod or None) and `voucher_code` ("" removes it)). Validation is the caller's
+    (the API validates with the web shop's CheckoutForm rules); a placed checkout cannot
+    change any more: CheckoutError(code="checkout_placed")."""
+    if checkout.order_id:
+        raise CheckoutError("This checkout has been placed already.", code="checkout_placed")
+    allowed = {*CHECKOUT_DETAIL_FIELDS, "shipping_method", "voucher_code"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"checkout_session_update got unknown fields {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(checkout, name, value)
+    checkout.save()
+    return checkout
+
+
+def checkout_session_token(*, checkout: CheckoutSession, idempotency_key: str) -> str:
+    """The order's checkout_token for a client's Idempotency-Key: namespaced by the checkout
+    (owned by one user or cart token), so two clients' keys never name the same order."""
+    return hashlib.sha256(f"{checkout.public_id}:{idempotency_key}".encode()).hexdigest()
+
+
+def checkout_session_place_order(
+    *, checkout: CheckoutSession, idempotency_key: str, reviewed_fingerprint: str, user=None
+) -> tuple[Order, bool]:
+    """Places `checkout` through checkout_place_order, once per `idempotency_key`: the same
+    key again returns the same order (created=False) and writes nothing. Returns (order,
+    created).
+
+    Raises CheckoutIncomplete naming missing details; CheckoutCartEmpty (a different key after
+    the order was placed finds the cart empty); CheckoutChanged when the checkout priced now
+    does not match `reviewed_fingerprint`; InsufficientStock naming the short lines (also
+    when the stock ran out between the review and the lock); StockBusy; CheckoutBusy;
+    ShippingUnavailable; VoucherError.
+    """
+    token = checkout_session_token(checkout=checkout, idempotency_key=idempotency_key)
+    existing = Order.objects.filter(checkout_token=token).first()
+    if existing is not None:
+        return existing, False
+    missing = [name for name in CHECKOUT_REQUIRED_FIELDS if not getattr(checkout, name)]
+    if missing:
+        raise CheckoutIncomplete(missing)
+    if checkout.cart is None:
+        raise CheckoutCartEmpty()
+    try:
+        order = checkout_place_order(
+            cart=checkout.cart,
+            checkout_token=token,
+            shipping=ShippingDetails(**{name: getattr(checkout, name) for name in CHECKOUT_DETAIL_FIELDS}),
+            shipping_method=checkout.shipping_method,
+            reviewed_fingerprint=reviewed_fingerprint,
+            voucher_code=checkout.voucher_code,
+            user=user if user is not None and user.is_authenticated else None,
+        )
+    except CheckoutError as exc:
+        if exc.code == "cart_empty":
+            raise CheckoutCartEmpty() from exc
+        if exc.code == "changed":
+            raise CheckoutChanged() from exc
+        if exc.code == "cart_problems":
+            # Why: the stock ran out between the review and our turn; the shopper (or app)
+            # needs the same answer as from the lock itself: which lines are short.
+            short = _short_lines(cart_view(checkout.cart))
+            if short:
+                raise InsufficientStock(short) from exc
+        raise
+    CheckoutSession.objects.filter(pk=checkout.pk, order__isnull=True).update(order=order)
+    return order, True
+
+
+def _short_lines(view: CartView) -> list[ShortLine]:
+    return [
+        ShortLine(variant_id=item.variant.pk, requested=item.line.quantity, available=item.available, sku=item.variant.sku)
+        for item in view.lines
+        if item.problem and item.variant.product.published and item.line.quantity > item.available
+    ]

@@ -5,16 +5,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cart.selectors import cart_view
+from cart.selectors import CartView, cart_view
 from cart.services import CartError, cart_for_request, cart_reserve
 from inventory.exceptions import InsufficientStock, StockBusy
 from orders.services import ShippingDetails
 
-from .forms import CheckoutForm, PlaceOrderForm
-from .models import ShippingMethod
-from .services import CheckoutError, checkout_fingerprint, checkout_place_order, checkout_totals
+from .exceptions import CheckoutBusy, CheckoutError, ShippingUnavailable, VoucherError
+from .forms import COUNTRY_NAMES, CheckoutForm, PlaceOrderForm, VoucherForm
+from .pricing import cart_pricing, cart_rows
+from .selectors import SESSION_DETAILS, SESSION_VOUCHER, checkout_country, checkout_price, voucher_check
+from .services import checkout_place_order
 
-SESSION_DETAILS = "checkout_details"
 SESSION_TOKEN = "checkout_token"
 SESSION_GUEST_ORDERS = "guest_orders"
 
@@ -24,6 +25,39 @@ def _checkout_token(request) -> str:
     if SESSION_TOKEN not in request.session:
         request.session[SESSION_TOKEN] = secrets.token_urlsafe(24)
     return request.session[SESSION_TOKEN]
+
+
+def _busy(request, message: str, **context):
+    return render(request, "checkout/busy.html", {"message": message, **context}, status=409)
+
+
+def _goods_after_discount(request, view: CartView, country: str, email: str):
+    """The goods of the cart after the voucher in the session, if it may still be used (for
+    the free-shipping threshold the shipping choices are quoted with)."""
+    goods = cart_pricing(view, country=country)
+    code = request.session.get(SESSION_VOUCHER)
+    if not code:
+        return goods.subtotal
+    try:
+        voucher = voucher_check(code, subtotal=goods.subtotal, email=email)
+    except VoucherError:
+        return goods.subtotal
+    return cart_pricing(view, country=country, voucher=voucher).goods_after_discount
+
+
+def _checkout_form(request, view: CartView, data=None, initial=None) -> CheckoutForm:
+    initial = initial or {}
+    country = (data or {}).get("country") or initial.get("country") or checkout_country(request.session)
+    if country not in COUNTRY_NAMES:
+        country = checkout_country(request.session)
+    email = (data or {}).get("email") or initial.get("email") or ""
+    goods = cart_pricing(view, country=country)
+    return CheckoutForm(
+        data,
+        initial=initial,
+        weight_grams=goods.weight_grams,
+        goods_after_discount=_goods_after_discount(request, view, country, email),
+    )
 
 
 def details(request):
@@ -36,69 +70,129 @@ def details(request):
         messages.error(request, exc.message)
         return redirect("cart:detail")
     except StockBusy as exc:
-        return render(
-            request,
-            "checkout/busy.html",
-            {"message": exc.message, "back_url": reverse("cart:detail"), "back_label": "Back to your cart"},
-            status=409,
-        )
+        return _busy(request, exc.message, back_url=reverse("cart:detail"), back_label="Back to your cart")
     view = cart_view(cart)
     if view.is_empty:
         messages.info(request, "Your cart is empty.")
         return redirect("cart:detail")
-    initial = request.session.get(SESSION_DETAILS) or (
-        {"email": request.user.email} if request.user.is_authenticated else {}
-    )
-    form = CheckoutForm(request.POST or None, initial=initial)
+    saved = request.session.get(SESSION_DETAILS)
+    if request.method == "POST":
+        form = _checkout_form(request, view, data=request.POST)
+    elif saved and request.GET.get("recheck"):
+        # Sent back because the saved details no longer work (e.g. the shipping method cannot
+        # take the cart any more): show them with the reason next to the field.
+        form = _checkout_form(request, view, data=saved)
+        form.is_valid()
+    else:
+        initial = saved or ({"email": request.user.email} if request.user.is_authenticated else {})
+        initial = {**initial, "country": initial.get("country") or checkout_country(request.session)}
+        form = _checkout_form(request, view, initial=initial)
     if request.method == "POST" and form.is_valid():
         request.session[SESSION_DETAILS] = form.session_data()
         return redirect("checkout:review")
     return render(request, "checkout/details.html", {"form": form, "cart": view})
 
 
-def _details_or_none(request):
+def _saved_details(request, view: CartView):
+    """The shipping details saved in the session, validated again (a method may have been
+    switched off, or may no longer take this cart): (cleaned data, method), or (None, None)."""
     data = request.session.get(SESSION_DETAILS)
     if not data:
         return None, None
-    form = CheckoutForm(data)
-    if not form.is_valid():  # e.g. the shipping method was switched off meanwhile
+    form = _checkout_form(request, view, data=data)
+    if not form.is_valid():
         return None, None
     return form.cleaned_data, form.cleaned_data["shipping_method"]
 
 
+def _review_pricing(request, view: CartView, data, method):
+    """The checkout priced for the review, with the session's voucher. A voucher that can no
+    longer be used is dropped from the session with the reason as a message, and the
+    checkout priced without it. Raises ShippingUnavailable."""
+    code = request.session.get(SESSION_VOUCHER, "")
+    try:
+        return checkout_price(
+            view, country=data["country"], shipping_method=method, voucher_code=code, email=data["email"]
+        )
+    except VoucherError as exc:
+        request.session.pop(SESSION_VOUCHER, None)
+        messages.error(request, f"{exc.message} It was removed from your order.")
+        return checkout_price(view, country=data["country"], shipping_method=method, email=data["email"])
+
+
 def review(request):
     view = cart_view(cart_for_request(request))
-    data, method = _details_or_none(request)
     if view.is_empty:
         return redirect("cart:detail")
+    data, method = _saved_details(request, view)
     if data is None:
+        if request.session.get(SESSION_DETAILS):
+            messages.error(request, "Please check your shipping details: something changed.")
+            return redirect(reverse("checkout:details") + "?recheck=1")
         return redirect("checkout:details")
+    try:
+        pricing = _review_pricing(request, view, data, method)
+    except ShippingUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("checkout:details") + "?recheck=1")
     _checkout_token(request)
     return render(
         request,
         "checkout/review.html",
         {
             "cart": view,
+            "rows": cart_rows(view, pricing),
+            "pricing": pricing,
             "details": data,
+            "country_name": COUNTRY_NAMES.get(data["country"], data["country"]),
             "method": method,
-            "totals": checkout_totals(view, method),
-            "form": PlaceOrderForm(initial={"fingerprint": checkout_fingerprint(view, method)}),
+            "voucher_form": VoucherForm(),
+            "form": PlaceOrderForm(initial={"fingerprint": pricing.fingerprint()}),
         },
     )
 
 
 @require_POST
-def place_order(request):
-    form = PlaceOrderForm(request.POST)
-    data, method = _details_or_none(request)
+def voucher_apply(request):
+    view = cart_view(cart_for_request(request))
+    data, _method = _saved_details(request, view)
     if data is None:
         return redirect("checkout:details")
+    form = VoucherForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Please type a discount code.")
+        return redirect("checkout:review")
+    goods = cart_pricing(view, country=data["country"])
+    try:
+        voucher = voucher_check(form.cleaned_data["code"], subtotal=goods.subtotal, email=data["email"])
+    except VoucherError as exc:
+        messages.error(request, exc.message)
+        return redirect("checkout:review")
+    request.session[SESSION_VOUCHER] = voucher.code
+    messages.success(request, f"The code “{voucher.code}” was applied.")
+    return redirect("checkout:review")
+
+
+@require_POST
+def voucher_remove(request):
+    if request.session.pop(SESSION_VOUCHER, None):
+        messages.success(request, "The discount code was removed.")
+    return redirect("checkout:review")
+
+
+@require_POST
+def place_order(request):
+    form = PlaceOrderForm(request.POST)
+    cart = cart_for_request(request)
+    data, method = _saved_details(request, cart_view(cart))
+    if data is None:
+        return redirect(reverse("checkout:details") + ("?recheck=1" if request.session.get(SESSION_DETAILS) else ""))
     if not form.is_valid():
         messages.error(request, "Please review your order again.")
         return redirect("checkout:review")
     try:
         order = checkout_place_order(
-            cart=cart_for_request(request),
+            cart=cart,
             checkout_token=_checkout_token(request),
             shipping=ShippingDetails(
                 email=data["email"],
@@ -112,17 +206,27 @@ def place_order(request):
             ),
             shipping_method=method,
             reviewed_fingerprint=form.cleaned_data["fingerprint"],
+            voucher_code=request.session.get(SESSION_VOUCHER, ""),
             user=request.user,
         )
-    except StockBusy as exc:
-        return render(request, "checkout/busy.html", {"message": exc.message}, status=409)
+    except (StockBusy, CheckoutBusy) as exc:
+        return _busy(request, exc.message)
     except InsufficientStock as exc:
         messages.error(request, exc.message)
         return redirect("cart:detail")
+    except ShippingUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("checkout:details") + "?recheck=1")
+    except VoucherError as exc:
+        # Back to the review, priced without the code, to be confirmed again.
+        request.session.pop(SESSION_VOUCHER, None)
+        messages.error(request, f"{exc.message} It was removed from your order: please check the new total.")
+        return redirect("checkout:review")
     except CheckoutError as exc:
         messages.error(request, exc.message)
         return redirect("checkout:review")
     request.session.pop(SESSION_TOKEN, None)
+    request.session.pop(SESSION_VOUCHER, None)
     guest_orders = request.session.get(SESSION_GUEST_ORDERS, [])
     request.session[SESSION_GUEST_ORDERS] = [*guest_orders, order.number][-20:]
     return redirect("payments:pay", token=order.access_token)

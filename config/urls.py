@@ -5,6 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api.urls")),
     path("accounts/", include("accounts.urls")),
     path("cart/", include("cart.urls")),
     path("checkout/", include("checkout.urls")),

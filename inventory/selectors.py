@@ -10,10 +10,13 @@ from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
+    F,
     IntegerField,
     Max,
     Min,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -118,6 +121,53 @@ def with_availability(variants: QuerySet) -> QuerySet:
             output_field=BooleanField(),
         ),
     )
+
+
+def low_stock_variants() -> QuerySet:
+    """Variants (with their product) whose available units are at or below their low-stock
+    threshold, annotated with `available`, `on_hand` and `threshold`; the shortest first
+    (available − threshold ascending). One query however many variants."""
+    return (
+        with_availability(ProductVariant.objects.select_related("product"))
+        .annotate(
+            on_hand=Coalesce("stock__on_hand", Value(0), output_field=IntegerField()),
+            threshold=F("stock__low_stock_threshold"),
+        )
+        .filter(threshold__isnull=False, available__lte=F("threshold"))
+        .order_by(F("available") - F("threshold"), "sku")
+    )
+
+
+@dataclass(frozen=True)
+class ReservationCounts:
+    """Reservations by state, counted (and units summed) over those created in a period.
+    live: active and unexpired, holding stock now; lapsed: active but past expires_at (no
+    longer holding stock, waiting for the sweeper); expired: swept; committed: sold;
+    released: let go (payment failed, cancelled, cart emptied)."""
+
+    live: int
+    live_units: int
+    lapsed: int
+    expired: int
+    committed: int
+    released: int
+
+
+def reservation_counts(*, created_from: datetime, created_to: datetime) -> ReservationCounts:
+    """ReservationCounts over reservations with created_from <= created_at < created_to;
+    one aggregate query."""
+    now = timezone.now()
+    active = Q(status=Reservation.Status.ACTIVE)
+    live = active & Q(expires_at__gt=now)
+    totals = Reservation.objects.filter(created_at__gte=created_from, created_at__lt=created_to).aggregate(
+        live=Count("pk", filter=live),
+        live_units=Coalesce(Sum("quantity", filter=live), 0),
+        lapsed=Count("pk", filter=active & Q(expires_at__lte=now)),
+        expired=Count("pk", filter=Q(status=Reservation.Status.EXPIRED)),
+        committed=Count("pk", filter=Q(status=Reservation.Status.COMMITTED)),
+        released=Count("pk", filter=Q(status=Reservation.Status.RELEASED)),
+    )
+    return ReservationCounts(**totals)
 
 
 def ledger_total(variant_id: int) -> int:

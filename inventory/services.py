@@ -474,10 +474,13 @@ def low_stock_alert_send(*, variant: ProductVariant) -> int:
         "backorder": row.backorder,
         "admin_url": _absolute(reverse("admin:catalog_productvariant_change", args=[row.pk])),
         "shop_name": settings.SITE_NAME,
+        "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
     }
     subject = render_to_string("inventory/email/low_stock_subject.txt", context)
-    body = render_to_string("inventory/email/low_stock_body.txt", context)
-    return send_mail(" ".join(subject.split()), body, None, recipients)
+    # Text and HTML parts in the shop's common email layout (templates/emails/).
+    body = render_to_string("emails/low_stock.txt", context)
+    html = render_to_string("emails/low_stock.html", context)
+    return send_mail(" ".join(subject.split()), body, None, recipients, html_message=html)
 
 
 def back_in_stock_subscribe(*, variant: ProductVariant, email: str) -> tuple[BackInStockRequest, bool]:
@@ -523,9 +526,12 @@ def back_in_stock_notify(*, variant: ProductVariant) -> int:
         "product": product,
         "product_url": _absolute(product.get_absolute_url()),
         "shop_name": settings.SITE_NAME,
+        "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
     }
     subject = " ".join(render_to_string("inventory/email/back_in_stock_subject.txt", context).split())
-    body = render_to_string("inventory/email/back_in_stock_body.txt", context)
+    # Text and HTML parts in the shop's common email layout (templates/emails/).
+    body = render_to_string("emails/back_in_stock.txt", context)
+    html = render_to_string("emails/back_in_stock.html", context)
     sent = 0
     for request in back_in_stock_pending(variant.pk):
         claimed_at = timezone.now()
@@ -535,7 +541,7 @@ def back_in_stock_notify(*, variant: ProductVariant) -> int:
         if not claimed:
             continue  # another run of the task has emailed this one
         try:
-            send_mail(subject, body, None, [request.email])
+            send_mail(subject, body, None, [request.email], html_message=html)
         except Exception:
             _back_in_stock_unclaim(request, claimed_at)
             raise

@@ -13,13 +13,16 @@ from the order), through payments.services."""
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
+from .admin_invoices import OrderInvoiceAdminMixin
+from .admin_lifecycle import ArchivedFilter, OrderLifecycleAdminMixin
+from .admin_reports import report_urls
 from .models import Order, OrderEvent, OrderLine, SweepRun
 from .selectors import sweep_run_last
 from .services import OrderStateError, order_cancel, order_resolve_attention, sweep_run
@@ -30,7 +33,10 @@ RUN_SWEEP_PERMISSION = "orders.run_sweep"
 class OrderLineInline(ReadOnlyTabularInline):
     model = OrderLine
     # The snapshot, not the live variant: what the customer bought at that price.
-    fields = ("sku", "product_title", "variant_title", "quantity", "restocked_quantity", "unit_price", "line_total")
+    fields = (
+        "sku", "product_title", "variant_title", "quantity", "shipped_quantity", "restocked_quantity", "unit_price",
+        "line_total",
+    )
     readonly_fields = fields
 
 
@@ -44,13 +50,36 @@ class OrderEventInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
+class PaymentGatewayFilter(admin.SimpleListFilter):
+    """Orders with at least one payment through the chosen gateway. An EXISTS subquery, not
+    a join: an order with two payments is listed once."""
+
+    title = "payment gateway"
+    parameter_name = "gateway"
+
+    @staticmethod
+    def _payments():
+        # Through the reverse relation's model: orders must not import payments.
+        return Order._meta.get_field("payments").related_model.objects
+
+    def lookups(self, request, model_admin):
+        gateways = self._payments().order_by("gateway").values_list("gateway", flat=True).distinct()
+        return [(gateway, gateway.capitalize()) for gateway in gateways]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(Exists(self._payments().filter(order=OuterRef("pk"), gateway=self.value())))
+        return queryset
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
     list_display = (
         "number", "email", "status", "needs_attention", "total", "refunded_total", "currency", "created_at", "paid_at",
     )
-    list_filter = ("status", "needs_attention", "created_at")
+    list_filter = ("status", PaymentGatewayFilter, "needs_attention", ArchivedFilter, "created_at")
+    # And by SKU of a line: get_search_results.
     search_fields = ("number", "email")
     date_hierarchy = "created_at"
     raw_id_fields = ("user",)
@@ -76,9 +105,11 @@ class OrderAdmin(admin.ModelAdmin):
                     "shipping_line2",
                     ("shipping_postal_code", "shipping_city", "shipping_country"),
                     "shipping_phone",
+                    "shipments",
                 )
             },
         ),
+        ("Invoice and emails", {"fields": ("invoice_link", "emails_sent")}),
         ("Technical", {"fields": ("checkout_token", "updated_at"), "classes": ("collapse",)}),
     )
     readonly_fields = (
@@ -97,15 +128,33 @@ class OrderAdmin(admin.ModelAdmin):
         "reservation_expires_at",
         "checkout_token",
         "updated_at",
+        "invoice_link",  # OrderInvoiceAdminMixin
+        "emails_sent",
+        "shipments",  # OrderLifecycleAdminMixin
     )
     inlines = (OrderLineInline, OrderEventInline)
-    actions = ("cancel_orders", "resolve_attention")
+    actions = (
+        "cancel_orders", "cancel_and_refund", "mark_delivered", "archive_orders", "resolve_attention",
+        "regenerate_invoices", "resend_confirmation",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Order], search_term: str):
+        # Orders with a line of that SKU too, through EXISTS rather than "lines__sku" in
+        # search_fields: a join would list an order once per matching line.
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            results |= queryset.filter(Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__icontains=term)))
+        return results, may_have_duplicates
+
+    def get_urls(self):
+        return [*report_urls(self), *super().get_urls()]  # the reports page: orders/admin_reports.py
 
     @admin.display(description="payments")
     def payments(self, order: Order) -> str:
@@ -145,13 +194,15 @@ class OrderAdmin(admin.ModelAdmin):
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         cancelled = already = 0
         # One order at a time, each in its own transaction (order_cancel's): a paid order in
-        # the selection is reported and does not stop the others.
+        # the selection is reported and does not stop the others. unpaid_only, decided under
+        # the order's lock: orders cannot refund, so a paid order (even one paid a moment
+        # ago) is left for "Cancel (and refund if paid)".
         for order in queryset.order_by("pk"):
             if order.status == Order.Status.CANCELLED:
                 already += 1
                 continue
             try:
-                order_cancel(order=order, actor=request.user, reason="Cancelled by staff")
+                order_cancel(order=order, actor=request.user, reason="Cancelled by staff", unpaid_only=True)
             except OrderStateError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:

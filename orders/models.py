@@ -128,6 +128,11 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"
 
+    @property
+    def tax_percent(self) -> str:
+        """tax_rate for people: Decimal("0.2000") → "20", Decimal("0.0550") → "5.5"."""
+        return f"{self.tax_rate * 100:.2f}".rstrip("0").rstrip(".")
+
 
 class OrderEvent(models.Model):
     class Type(models.TextChoices):

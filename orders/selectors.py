@@ -1,14 +1,31 @@
 """Reads of orders. Access is decided here: an order is visible to its owner, or to whoever
 holds its access token; everyone else gets nothing (the view answers 404)."""
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
 
-from .models import Order, OrderEvent, OrderLine, SweepRun
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+
+from catalog.models import Product, ProductReview
+
+from .models import Order, OrderEvent, OrderLine, Shipment, SweepRun
+
+# Orders whose money was taken: paid and everything that can follow payment (shipped,
+# delivered, refunded in part or in full). What reports count as sales, and what makes a
+# shopper a buyer who may review.
+PAID_OR_LATER = (
+    Order.Status.PAID,
+    Order.Status.PARTIALLY_FULFILLED,
+    Order.Status.FULFILLED,
+    Order.Status.DELIVERED,
+    Order.Status.PARTIALLY_REFUNDED,
+    Order.Status.REFUNDED,
+)
 
 
 def _with_details(orders: QuerySet[Order]) -> QuerySet[Order]:
     return orders.prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
         Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "pk")),
+        Prefetch("shipments", queryset=Shipment.objects.order_by("created_at", "pk").prefetch_related("lines__line")),
     )
 
 
@@ -27,3 +44,38 @@ def order_for_token(*, number: str, token: str) -> Order | None:
 def sweep_run_last() -> SweepRun | None:
     """The most recently started sweep run (finished or not), or None before the first."""
     return SweepRun.objects.order_by("-started_at", "-pk").first()
+
+
+def bought_lines(*, user, product: Product) -> QuerySet[OrderLine]:
+    """Lines of `user`'s paid-or-later orders whose variant belongs to `product`."""
+    return OrderLine.objects.filter(order__user=user, order__status__in=PAID_OR_LATER, variant__product=product)
+
+
+@dataclass(frozen=True)
+class ReviewEligibility:
+    """Whether a shopper bought a product, and the status of their review of it (None: not
+    written yet; else a ProductReview.Status value)."""
+
+    bought: bool
+    review_status: str | None
+
+    @property
+    def may_review(self) -> bool:
+        return self.bought and self.review_status is None
+
+
+def review_eligibility(*, user, product: Product) -> ReviewEligibility:
+    """Whether `user` may review `product` (a buyer without a review yet): one query for a
+    signed-in user, none for an anonymous one."""
+    if not user.is_authenticated:
+        return ReviewEligibility(bought=False, review_status=None)
+    own_review = ProductReview.objects.filter(product=OuterRef("pk"), user=user).values("status")[:1]
+    row = (
+        Product.objects.filter(pk=product.pk)
+        .annotate(bought=Exists(bought_lines(user=user, product=product)), review_status=Subquery(own_review))
+        .values("bought", "review_status")
+        .first()
+    )
+    if row is None:
+        return ReviewEligibility(bought=False, review_status=None)
+    return ReviewEligibility(bought=row["bought"], review_status=row["review_status"])

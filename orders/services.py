@@ -1,23 +1,28 @@
 """
 Writes to orders: create (draft order with line snapshots and reservations), mark paid,
-payment failed, expire, cancel. Every status change locks the order row, checks the current
-status (so applying the same change twice does nothing the second time) and writes an
-OrderEvent.
+payment failed, expire, cancel, ship, mark delivered, archive. Every status change locks the
+order row, asks ORDER_TRANSITIONS whether the move is allowed (so applying the same change
+twice does nothing the second time, and a move the table does not list raises
+OrderStateError) and writes an OrderEvent.
 
 The expiry sweep (sweep_run) lives here too: orders knows inventory, inventory must not know
 orders, so the one who knows both runs both halves.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from catalog.models import Product, ProductReview
+from catalog.services import DuplicateReview, review_create
 from inventory.exceptions import InventoryError, ReservationExpired
 from inventory.models import StockMovement
 from inventory.services import (
@@ -29,7 +34,8 @@ from inventory.services import (
     stock_reserve,
 )
 
-from .models import Order, OrderEvent, OrderLine, SweepRun
+from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun
+from .selectors import bought_lines
 
 TWO_PLACES = Decimal("0.01")
 
@@ -53,10 +59,117 @@ class OrderStateError(Exception):
         return str(self)
 
 
+class ShipmentError(Exception):
+    """Raised for a shipment that cannot be made as asked (no units, more units than are left
+    to ship, a line of another order, no carrier or tracking number, a bad tracking URL).
+    `message` is for staff."""
+
+    code = "shipment"
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+# -- the status machine ---------------------------------------------------------------------
+
+_S = Order.Status
+
+# Every status change of an order, and nothing else. Each service that changes a status asks
+# this table (through _order_transition), so a move it does not list raises OrderStateError
+# wherever it is attempted. Moving an order to the status it already has is not a transition:
+# the service returns it unchanged, which is what makes applying the same change twice (a
+# webhook delivered again, a double click) harmless.
+#
+# Refunds of an order that has shipped, been delivered or been cancelled change no status:
+# it still says where the goods are (or that the order was called off), and refunded_total
+# with its REFUNDED events says what went back (order_record_refund).
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    _S.PENDING_PAYMENT: frozenset({_S.PAID, _S.PAYMENT_FAILED, _S.EXPIRED, _S.CANCELLED}),
+    # Money that arrives after a decline or after the hold lapsed is honoured when the stock
+    # is still there (order_mark_paid); otherwise payments refunds it.
+    _S.PAYMENT_FAILED: frozenset({_S.PAID}),
+    _S.EXPIRED: frozenset({_S.PAID}),
+    # Cancelled only while nothing has shipped: order_cancel checks the lines as well.
+    _S.PAID: frozenset({_S.PARTIALLY_FULFILLED, _S.FULFILLED, _S.CANCELLED, _S.PARTIALLY_REFUNDED, _S.REFUNDED}),
+    # Part of the money went back (a goodwill gesture, one line): the rest still ships, or the
+    # order is cancelled and the remainder refunded.
+    _S.PARTIALLY_REFUNDED: frozenset({_S.PARTIALLY_FULFILLED, _S.FULFILLED, _S.CANCELLED, _S.REFUNDED}),
+    _S.PARTIALLY_FULFILLED: frozenset({_S.FULFILLED}),
+    _S.FULFILLED: frozenset({_S.DELIVERED}),
+    _S.DELIVERED: frozenset(),
+    _S.REFUNDED: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+# Orders that can (still) ship: those the table lets become fulfilled.
+SHIPPABLE = frozenset(status for status, targets in ORDER_TRANSITIONS.items() if _S.FULFILLED in targets)
+# Orders the sweep may expire: those the table lets become expired (pending_payment).
+EXPIRABLE = frozenset(status for status, targets in ORDER_TRANSITIONS.items() if _S.EXPIRED in targets)
+# Orders staff may archive: nothing is left to do for them (no payment to wait for that could
+# still be honoured, nothing left to ship). A late payment or a flag brings one back
+# (order_mark_paid and order_flag clear archived_at).
+ARCHIVABLE = frozenset({_S.PAYMENT_FAILED, _S.EXPIRED, _S.CANCELLED, _S.REFUNDED, _S.FULFILLED, _S.DELIVERED})
+
+
+def order_transition_allowed(*, current: str, new: str) -> bool:
+    """Whether ORDER_TRANSITIONS lets an order move from status `current` to `new`."""
+    return new in ORDER_TRANSITIONS.get(current, frozenset())
+
+
+def order_can_cancel(order: Order) -> bool:
+    """Whether order_cancel would cancel `order` as last read (to offer a "Cancel" button):
+    the table allows it and no unit has shipped. order_cancel decides again under the lock."""
+    return order_transition_allowed(current=order.status, new=Order.Status.CANCELLED) and not any(
+        line.shipped_quantity for line in order.lines.all()
+    )
+
+
+def order_can_ship(order: Order) -> bool:
+    """Whether order_ship would take a shipment of `order` as last read (to offer a "Ship"
+    button): an order in SHIPPABLE with units left to ship."""
+    return order.status in SHIPPABLE and any(line.shipped_quantity < line.quantity for line in order.lines.all())
+
+
+def _order_transition(order: Order, status: str, *, action: str) -> bool:
+    """For an order locked by the caller: False if it already has `status` (the same change
+    applied twice: nothing to do), True if the table allows the move. Raises OrderStateError
+    ("… cannot <action>") when it does not."""
+    if order.status == status:
+        return False
+    if not order_transition_allowed(current=order.status, new=status):
+        raise OrderStateError(order, action)
+    return True
+
+
+def _order_set_status(
+    order: Order, status: str, *, event: str, actor=None, note: str = "", fields: Sequence[str] = ()
+) -> None:
+    """Saves the locked `order` in `status` (with `fields` changed alongside) and records the
+    OrderEvent. Only after _order_transition said yes."""
+    order.status = status
+    order.save(update_fields=["status", *fields, "updated_at"])
+    OrderEvent.objects.create(order=order, type=event, actor=actor, note=note)
+
+
+def _order_email_on_commit(kind: str, order: Order, key: str) -> None:
+    """Enqueues the shopper's email `kind` once the transaction commits: an email about a
+    change that was rolled back would tell the shopper something untrue."""
+    from .tasks import send_order_email  # orders.tasks imports this module
+
+    # robust: by then the change has committed; a broker that is down (or, when tasks run
+    # eagerly, a failing send) must not turn it into an error for whoever made the change.
+    # The task itself retries, and its EmailLog row keeps a retried send from doubling.
+    transaction.on_commit(partial(send_order_email.delay, kind, order.pk, key), robust=True)
+
+
 @dataclass(frozen=True)
 class LineSnapshot:
     """What the customer buys: copied onto the order so later catalog edits change nothing.
-    unit_price is Decimal in currency units; quantity an integer > 0."""
+    unit_price is Decimal in currency units; quantity an integer > 0. tax_rate is a fraction
+    (Decimal("0.2000") = 20 %), tax_amount the line's tax in currency units (contained in the
+    line total or added to it, as the order's prices_include_tax says), both as priced by
+    checkout."""
 
     variant_id: int
     product_title: str
@@ -64,6 +177,8 @@ class LineSnapshot:
     sku: str
     unit_price: Decimal
     quantity: int
+    tax_rate: Decimal = Decimal("0")
+    tax_amount: Decimal = Decimal("0")
 
 
 @dataclass(frozen=True)
@@ -89,9 +204,22 @@ def order_create(
     user=None,
     reservation_ttl: timedelta,
     transfer_from: str | None = None,
+    discount_total: Decimal = Decimal("0"),
+    tax_total: Decimal = Decimal("0"),
+    prices_include_tax: bool = True,
+    voucher_code: str = "",
+    on_create: Callable[[Order], None] | None = None,
 ) -> tuple[Order, bool]:
     """Reserves stock for every line and creates the order in pending_payment, in one
     transaction: either both happen or neither does.
+
+    Money as checkout priced it: `discount_total` off the goods, `tax_total` the tax of lines
+    and shipping (contained in the prices when `prices_include_tax`, else added), so
+    total = subtotal − discount_total + shipping (+ tax_total when prices exclude tax).
+
+    `on_create(order)` runs inside that same transaction once the order and its lines exist
+    (checkout counts a voucher use there): whatever it raises rolls everything back and
+    reaches the caller.
 
     `transfer_from` names a reservation owner (e.g. "cart:12") whose live reservations are
     released first, inside that same transaction: its units pass to the order without ever
@@ -110,6 +238,8 @@ def order_create(
         return existing, False
     subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0")).quantize(TWO_PLACES)
     shipping_total = Decimal(shipping_price).quantize(TWO_PLACES)
+    discount_total = Decimal(discount_total).quantize(TWO_PLACES)
+    tax_total = Decimal(tax_total).quantize(TWO_PLACES)
     try:
         order = _order_insert(
             checkout_token=checkout_token,
@@ -122,6 +252,11 @@ def order_create(
             user=user,
             reservation_ttl=reservation_ttl,
             transfer_from=transfer_from,
+            discount_total=discount_total,
+            tax_total=tax_total,
+            prices_include_tax=prices_include_tax,
+            voucher_code=voucher_code,
+            on_create=on_create,
         )
     except (IntegrityError, InventoryError):
         # Why: the same checkout placed twice at once (double click, retried request). The
@@ -147,6 +282,11 @@ def _order_insert(
     user,
     reservation_ttl: timedelta,
     transfer_from: str | None = None,
+    discount_total: Decimal = Decimal("0"),
+    tax_total: Decimal = Decimal("0"),
+    prices_include_tax: bool = True,
+    voucher_code: str = "",
+    on_create: Callable[[Order], None] | None = None,
 ) -> Order:
     # durable: the reservation and the draft order commit together, never inside someone
     # else's transaction that might roll one back later.
@@ -164,7 +304,11 @@ def _order_insert(
             currency=currency,
             subtotal=subtotal,
             shipping_total=shipping_total,
-            total=subtotal + shipping_total,
+            discount_total=discount_total,
+            tax_total=tax_total,
+            prices_include_tax=prices_include_tax,
+            voucher_code=voucher_code,
+            total=subtotal - discount_total + shipping_total + (Decimal("0") if prices_include_tax else tax_total),
             shipping_method_name=shipping_method_name,
             shipping_name=shipping.name,
             shipping_line1=shipping.line1,
@@ -192,11 +336,15 @@ def _order_insert(
                     quantity=line.quantity,
                     unit_price=line.unit_price,
                     line_total=(line.unit_price * line.quantity).quantize(TWO_PLACES),
+                    tax_rate=line.tax_rate,
+                    tax_amount=Decimal(line.tax_amount).quantize(TWO_PLACES),
                 )
                 for line in lines
             ]
         )
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, actor=order.user)
+        if on_create is not None:
+            on_create(order)
     return order
 
 
@@ -215,16 +363,15 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
     the order already expired), the stock is reserved again when it is still available;
     `reservation_ttl` bounds that fresh reservation. Raises InsufficientStock when it is not
     (nothing is written; the caller must not keep the money and expires the overdue order,
-    as payments.services.payment_capture does), OrderStateError
-    for a cancelled or failed order, StockBusy on lock timeout.
+    as payments.services.payment_capture does), OrderStateError for an order that
+    ORDER_TRANSITIONS does not let become paid (cancelled, shipped, refunded…), StockBusy on
+    lock timeout.
     """
     with transaction.atomic():
         order = order_lock(order=order)
-        if order.status == Order.Status.PAID:
-            return order
         # Money for a lapsed or failed order is honoured when the stock is still there.
-        if order.status not in (Order.Status.PENDING_PAYMENT, Order.Status.EXPIRED, Order.Status.PAYMENT_FAILED):
-            raise OrderStateError(order, "mark it paid")
+        if not _order_transition(order, Order.Status.PAID, action="mark it paid"):
+            return order
         try:
             stock_commit(owner=order.reservation_owner, reference=order.number, actor=actor)
         except ReservationExpired:
@@ -236,46 +383,125 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
                 ttl=reservation_ttl,
             )
             stock_commit(owner=order.reservation_owner, reference=order.number, actor=actor)
-        order.status = Order.Status.PAID
         order.paid_at = timezone.now()
-        order.save(update_fields=["status", "paid_at", "updated_at"])
-        OrderEvent.objects.create(order=order, type=OrderEvent.Type.PAID, actor=actor, note=reference)
+        # A late payment of an archived (expired or failed) order brings it back into the
+        # admin's order list: it has to ship now.
+        order.archived_at = None
+        _order_set_status(
+            order, Order.Status.PAID, event=OrderEvent.Type.PAID, actor=actor, note=reference,
+            fields=["paid_at", "archived_at"],
+        )
+        from .tasks import order_paid_followups
+
+        # Invoice, then the confirmation with it attached, once the payment has committed (a
+        # rolled-back payment sends nothing). robust: without a broker the task runs right
+        # here, and a failing PDF or mail server must not turn a taken payment into an error.
+        transaction.on_commit(partial(order_paid_followups.delay, order.pk), robust=True)
     return order
 
 
 def _order_close(*, order: Order, status: str, event: str, actor=None, note: str = "") -> Order:
-    """Moves a pending_payment order to `status` and releases its stock hold. Idempotent."""
+    """Moves a pending_payment order to `status` (payment_failed, expired) and releases its
+    stock hold. Idempotent. Raises OrderStateError when the table does not allow the move."""
     with transaction.atomic():
         order = order_lock(order=order)
-        if order.status == status:
+        if not _order_transition(order, status, action=f"set it {status.replace('_', ' ')}"):
             return order
-        if order.status != Order.Status.PENDING_PAYMENT:
-            raise OrderStateError(order, f"set it {status.replace('_', ' ')}")
         stock_release(owner=order.reservation_owner)
-        order.status = status
-        order.save(update_fields=["status", "updated_at"])
-        OrderEvent.objects.create(order=order, type=event, actor=actor, note=note)
+        _order_set_status(order, status, event=event, actor=actor, note=note)
     return order
 
 
 def order_mark_payment_failed(*, order: Order, note: str = "", actor=None) -> Order:
     """pending_payment → payment_failed; the reserved units are available again at once.
     Raises OrderStateError if the order is paid, expired or cancelled."""
-    return _order_close(
+    order = _order_close(
         order=order,
         status=Order.Status.PAYMENT_FAILED,
         event=OrderEvent.Type.PAYMENT_FAILED,
         actor=actor,
         note=note,
     )
+    from .tasks import send_order_email
+
+    # Tell the shopper once the failure has committed; one email per order (EmailLog keyed
+    # by its number), so applying this twice sends one.
+    transaction.on_commit(partial(send_order_email.delay, "payment_failed", order.pk), robust=True)
+    return order
 
 
-def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
-    """Cancels an unpaid order and releases its reservation. Cancelling twice is harmless.
-    Raises OrderStateError for an order that is not pending payment."""
-    return _order_close(
-        order=order, status=Order.Status.CANCELLED, event=OrderEvent.Type.CANCELLED, actor=actor, note=reason
-    )
+def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: bool = False) -> Order:
+    """Cancels `order` with a CANCELLED event (`reason` as its note) and, after the commit,
+    the "order_cancelled" email. Cancelling twice is harmless: the second call returns the
+    order unchanged.
+
+    pending_payment: its reservation is released (the units are available at once).
+    paid (or partially refunded) with nothing shipped: every line's units not yet restocked
+    (quantity − restocked_quantity) go back on hand through the ledger (reason RESTOCK,
+    reference the order number), restocked_quantity follows, and a RESTOCKED event records
+    it. This does NOT refund: money is payments' business, so a paid order is cancelled
+    through payments.services.order_cancel_and_refund, which calls this and then refunds.
+
+    `unpaid_only=True` refuses a paid order, for callers that cannot refund (the orders
+    admin's bulk action): decided under the order's lock, so a payment landing at the same
+    moment is never cancelled without its refund.
+
+    Raises OrderStateError when the order cannot be cancelled (shipped in part or in full,
+    delivered, refunded, expired, failed; paid with unpaid_only), StockBusy on lock timeout;
+    nothing is written then.
+    """
+    with transaction.atomic():
+        order = order_lock(order=order)
+        if order.status == Order.Status.CANCELLED:
+            return order
+        if unpaid_only and order.status != Order.Status.PENDING_PAYMENT:
+            raise OrderStateError(order, "set it cancelled")
+        _order_transition(order, Order.Status.CANCELLED, action="cancel it")
+        if order.status == Order.Status.PENDING_PAYMENT:
+            stock_release(owner=order.reservation_owner)
+            restocked = 0
+        else:
+            # The lines after the order (the lock order of every order service), so that a
+            # shipment being recorded right now either went first (and we see its units, and
+            # refuse) or waits for us (and finds the order cancelled).
+            lines = list(order.lines.select_for_update().order_by("pk"))
+            if any(line.shipped_quantity for line in lines):
+                raise OrderStateError(order, "cancel it: part of it has shipped")
+            restocked = _order_restock_for_cancel(order=order, lines=lines, actor=actor)
+        _order_set_status(order, Order.Status.CANCELLED, event=OrderEvent.Type.CANCELLED, actor=actor, note=reason)
+        if restocked:
+            OrderEvent.objects.create(
+                order=order, type=OrderEvent.Type.RESTOCKED, actor=actor, note=f"{restocked} unit(s) back on hand"
+            )
+        _order_email_on_commit("order_cancelled", order, order.number)
+    return order
+
+
+def _order_restock_for_cancel(*, order: Order, lines: Sequence[OrderLine], actor=None) -> int:
+    """Puts the sold, not yet restocked units of `lines` (locked by the caller) back on hand
+    through the ledger (RESTOCK). Returns the units restocked."""
+    restocked = 0
+    # Variant by variant in primary-key order: stock_adjust locks one stock row at a time and
+    # keeps it until our commit, and every multi-row stock lock (stock_reserve, stock_commit)
+    # goes in that order too, so a sale of the same variants cannot deadlock with us.
+    for line in sorted(lines, key=lambda line: (line.variant_id or 0, line.pk)):
+        units = line.quantity - line.restocked_quantity
+        # A line whose variant is gone cannot go back on hand; the ledger (PROTECT) keeps a
+        # sold variant from being deleted, so this is a backstop.
+        if units <= 0 or line.variant_id is None:
+            continue
+        stock_adjust(
+            variant=line.variant,
+            quantity=units,
+            reason=StockMovement.Reason.RESTOCK,
+            actor=actor,
+            reference=order.number,
+            note="Order cancelled",
+        )
+        line.restocked_quantity += units
+        line.save(update_fields=["restocked_quantity"])
+        restocked += units
+    return restocked
 
 
 def order_expire_if_due(*, order: Order) -> Order:
@@ -291,8 +517,9 @@ def order_expire_if_due(*, order: Order) -> Order:
 
 
 def orders_expire_overdue() -> int:
-    """The order half of the sweep: every pending_payment order whose reservation expired
-    (reservation_expires_at <= now) becomes expired, with one EXPIRED OrderEvent each.
+    """The order half of the sweep: every pending_payment order (EXPIRABLE, from the
+    transitions table) whose reservation expired (reservation_expires_at <= now) becomes
+    expired, with one EXPIRED OrderEvent each.
 
     Set-based, in one transaction: one UPDATE … RETURNING id, then one INSERT of the events.
     Safe to run concurrently with itself and with payments: each order is expired and evented
@@ -329,8 +556,8 @@ def _orders_expire_returning_ids(now: datetime) -> list[int]:
         cursor.execute(f"SET LOCAL lock_timeout = {int(SWEEP_LOCK_TIMEOUT_MS)}")
         cursor.execute(
             f"UPDATE {table} SET status = %s, updated_at = %s "
-            "WHERE status = %s AND reservation_expires_at <= %s RETURNING id",
-            [Order.Status.EXPIRED, now, Order.Status.PENDING_PAYMENT, now],
+            "WHERE status = ANY(%s) AND reservation_expires_at <= %s RETURNING id",
+            [Order.Status.EXPIRED, now, [str(status) for status in sorted(EXPIRABLE)], now],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -342,14 +569,14 @@ def _orders_expire_portable(now: datetime) -> list[int]:
     # a stale read). select_for_update() gives the same guarantee on backends that have it.
     # The events below are written for `ids`, so that guarantee is what keeps them exact.
     ids = list(
-        Order.objects.filter(status=Order.Status.PENDING_PAYMENT, reservation_expires_at__lte=now)
+        Order.objects.filter(status__in=EXPIRABLE, reservation_expires_at__lte=now)
         .select_for_update()
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     # Chunked: SQLite limits the number of parameters in one statement.
     for start in range(0, len(ids), 500):
-        Order.objects.filter(pk__in=ids[start : start + 500], status=Order.Status.PENDING_PAYMENT).update(
+        Order.objects.filter(pk__in=ids[start : start + 500], status__in=EXPIRABLE).update(
             status=Order.Status.EXPIRED, updated_at=now
         )
     return ids
@@ -382,11 +609,13 @@ def sweep_run(*, trigger: str) -> SweepRun:
 
 def order_flag(*, order: Order, reason: str) -> Order:
     """Marks the order as needing a person and records why (an OrderEvent); staff are
-    emailed once the transaction commits. Flagging an order already flagged adds the reason."""
+    emailed once the transaction commits. Flagging an order already flagged adds the reason.
+    An archived order comes back into the admin's order list."""
     with transaction.atomic():
         order = order_lock(order=order)
         order.needs_attention = True
-        order.save(update_fields=["needs_attention", "updated_at"])
+        order.archived_at = None  # a person must see it: archived orders are hidden by default
+        order.save(update_fields=["needs_attention", "archived_at", "updated_at"])
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.FLAGGED, note=reason)
         from .tasks import alert_staff_order_flagged
 
@@ -409,16 +638,26 @@ def order_resolve_attention(*, order: Order, actor, note: str = "") -> Order:
 
 def order_record_refund(*, order: Order, refunded_total: Decimal, actor=None, note: str = "") -> Order:
     """Records that `refunded_total` (Decimal, the order currency, all refunds so far) was
-    given back: the order becomes refunded when it covers the total, else partially_refunded.
+    given back, with a REFUNDED event. A paid order that has not shipped becomes refunded when
+    it covers the total, else partially_refunded. An order that has shipped, been delivered
+    or been cancelled after payment keeps its status (see ORDER_TRANSITIONS): only
+    refunded_total changes. Recording the same total again changes nothing.
     Raises OrderStateError for an order that was never paid."""
-    refundable = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
+    keeps_status = (Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.DELIVERED)
     with transaction.atomic():
         order = order_lock(order=order)
-        if order.status not in refundable:
+        if order.paid_at is None and order.status != Order.Status.PAID:
             raise OrderStateError(order, "refund it")
+        if refunded_total == order.refunded_total:
+            return order
         order.refunded_total = refunded_total
-        order.status = Order.Status.REFUNDED if refunded_total >= order.total else Order.Status.PARTIALLY_REFUNDED
-        order.save(update_fields=["refunded_total", "status", "updated_at"])
+        if order.status in keeps_status or order.status == Order.Status.CANCELLED:
+            order.save(update_fields=["refunded_total", "updated_at"])
+        else:
+            status = Order.Status.REFUNDED if refunded_total >= order.total else Order.Status.PARTIALLY_REFUNDED
+            _order_transition(order, status, action="refund it")
+            order.status = status
+            order.save(update_fields=["refunded_total", "status", "updated_at"])
         OrderEvent.objects.create(
             order=order,
             type=OrderEvent.Type.REFUNDED,
@@ -454,3 +693,165 @@ def order_restock_lines(*, order: Order, quantities: dict[int, int], actor=None)
         if restocked:
             OrderEvent.objects.create(order=order, type=OrderEvent.Type.RESTOCKED, actor=actor, note=f"{restocked} unit(s) back on hand")
     return restocked
+
+
+# -- fulfilment and archiving ----------------------------------------------------------------
+
+_tracking_url_valid = URLValidator(schemes=["http", "https"])
+
+
+def order_ship(
+    *,
+    order: Order,
+    lines: dict[int, int],
+    carrier: str,
+    tracking_number: str,
+    tracking_url: str = "",
+    actor=None,
+) -> Shipment:
+    """Hands units of the order's lines to `carrier`: `lines` maps order line ids to units
+    (integers ≥ 0; zeros are skipped). Creates a Shipment with one ShipmentLine per line
+    shipped, raises each line's shipped_quantity, moves the order to partially_fulfilled, or
+    fulfilled once every unit of every line has shipped, records a SHIPPED event (carrier,
+    tracking number, what went) and, after the commit, enqueues the "order_shipped" email
+    (one per shipment: its key is the shipment's pk). Returns the shipment.
+
+    Only an order in SHIPPABLE (paid, partially refunded, partially fulfilled) ships. The
+    same tracking number submitted again with the same lines (a double click, a retried
+    request) returns the first shipment and changes nothing.
+
+    Raises OrderStateError for an order that cannot ship (pending, cancelled, refunded,
+    already fulfilled…), ShipmentError for a blank carrier or tracking number, a tracking URL
+    that is not http(s), no units at all, negative units, a line of another order, more units
+    than are left to ship (quantity − shipped_quantity), or a tracking number this order
+    already used for other lines. Nothing is written then.
+    """
+    carrier, tracking_number, tracking_url = carrier.strip(), tracking_number.strip(), tracking_url.strip()
+    if not carrier or not tracking_number:
+        raise ShipmentError("A shipment needs a carrier and a tracking number.")
+    if tracking_url:
+        try:
+            _tracking_url_valid(tracking_url)
+        except ValidationError:
+            raise ShipmentError("The tracking URL must be an http(s) address.") from None
+    if any(units < 0 for units in lines.values()):
+        raise ShipmentError("Units to ship cannot be negative.")
+    wanted = {int(line_id): int(units) for line_id, units in lines.items() if units}
+    with transaction.atomic():
+        # The order row first, then its lines (as order_cancel takes them): a cancellation and
+        # a shipment of the same order queue here, and the second sees what the first did.
+        order = order_lock(order=order)
+        existing = order.shipments.filter(tracking_number=tracking_number).prefetch_related("lines").first()
+        if existing is not None:
+            if existing.carrier == carrier and {sl.line_id: sl.quantity for sl in existing.lines.all()} == wanted:
+                return existing
+            raise ShipmentError(
+                f"Tracking number {tracking_number} is already used by another shipment of order {order.number}."
+            )
+        if order.status not in SHIPPABLE:
+            raise OrderStateError(order, "ship it")
+        if not wanted:
+            raise ShipmentError("Choose at least one unit to ship.")
+        order_lines = {line.pk: line for line in order.lines.select_for_update().order_by("pk")}
+        for line_id, units in wanted.items():
+            line = order_lines.get(line_id)
+            if line is None:
+                raise ShipmentError(f"Line {line_id} is not a line of order {order.number}.")
+            left = line.quantity - line.shipped_quantity
+            if units > left:
+                raise ShipmentError(f"{line.sku}: only {left} unit(s) are left to ship.")
+        shipment = Shipment.objects.create(
+            order=order, carrier=carrier, tracking_number=tracking_number, tracking_url=tracking_url, actor=actor
+        )
+        ShipmentLine.objects.bulk_create(
+            [ShipmentLine(shipment=shipment, line_id=line_id, quantity=units) for line_id, units in wanted.items()]
+        )
+        for line_id, units in wanted.items():
+            line = order_lines[line_id]
+            line.shipped_quantity += units
+            line.save(update_fields=["shipped_quantity"])
+        everything_shipped = all(line.shipped_quantity >= line.quantity for line in order_lines.values())
+        status = Order.Status.FULFILLED if everything_shipped else Order.Status.PARTIALLY_FULFILLED
+        if _order_transition(order, status, action="ship it"):
+            order.status = status
+            order.save(update_fields=["status", "updated_at"])
+        # One SHIPPED event per parcel, even when the status stays partially_fulfilled.
+        what = ", ".join(f"{units} × {order_lines[line_id].sku}" for line_id, units in wanted.items())
+        OrderEvent.objects.create(
+            order=order,
+            type=OrderEvent.Type.SHIPPED,
+            actor=actor,
+            note=f"{carrier} {tracking_number}: {what}" + (f" ({tracking_url})" if tracking_url else ""),
+        )
+        _order_email_on_commit("order_shipped", order, str(shipment.pk))
+    return shipment
+
+
+def order_mark_delivered(*, order: Order, actor=None) -> Order:
+    """fulfilled → delivered, with a DELIVERED event. Marking it twice is harmless. Raises
+    OrderStateError for an order that has not shipped in full (or was cancelled, refunded…)."""
+    with transaction.atomic():
+        order = order_lock(order=order)
+        if _order_transition(order, Order.Status.DELIVERED, action="mark it delivered"):
+            _order_set_status(order, Order.Status.DELIVERED, event=OrderEvent.Type.DELIVERED, actor=actor)
+    return order
+
+
+def order_archive(*, order: Order, actor=None) -> Order:
+    """Archives `order`: sets archived_at (the admin's order list hides it by default) with a
+    NOTE event. Orders are never deleted; archiving keeps them for the books and changes
+    nothing else. Archiving twice is harmless. Raises OrderStateError for an order that still
+    needs work (ARCHIVABLE: awaiting payment, paid and not yet shipped in full)."""
+    with transaction.atomic():
+        order = order_lock(order=order)
+        if order.archived_at is not None:
+            return order
+        if order.status not in ARCHIVABLE:
+            raise OrderStateError(order, "archive it while it still needs work")
+        order.archived_at = timezone.now()
+        order.save(update_fields=["archived_at", "updated_at"])
+        OrderEvent.objects.create(order=order, type=OrderEvent.Type.NOTE, actor=actor, note="Archived")
+    return order
+
+
+# Reviews ---------------------------------------------------------------------------------
+# The review is catalog's row; who may write one is decided here, because only orders knows
+# who bought what (catalog must not know orders).
+
+
+class ReviewNotAllowed(Exception):
+    """The shopper may not review this product. `reason` is one of MESSAGES' keys; `message`
+    is the text to show them."""
+
+    MESSAGES = {
+        "anonymous": "Please sign in to review a product.",
+        "not_bought": "Only shoppers who bought this product can review it.",
+        "already_reviewed": "You have already reviewed this product.",
+    }
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(self.MESSAGES[reason])
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+def review_submit(*, user, product: Product, rating: int, text: str, title: str = "") -> ProductReview:
+    """Stores `user`'s review of `product` (rating 1–5, text required), pending moderation:
+    it shows on the shop once staff approve it.
+
+    Only a buyer may review: someone with a paid (or shipped, delivered, refunded) order of
+    their own with a line of one of the product's variants. One review per user and product.
+    Raises ReviewNotAllowed (reason "anonymous", "not_bought" or "already_reviewed"), or
+    ValueError for a rating outside 1–5 or blank text.
+    """
+    if not user.is_authenticated:
+        raise ReviewNotAllowed("anonymous")
+    if not bought_lines(user=user, product=product).exists():
+        raise ReviewNotAllowed("not_bought")
+    try:
+        return review_create(product=product, user=user, rating=rating, text=text, title=title)
+    except DuplicateReview:
+        raise ReviewNotAllowed("already_reviewed") from None

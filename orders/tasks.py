@@ -1,9 +1,12 @@
+from anymail.exceptions import AnymailError
 from celery import shared_task
 
 from django.core.mail import send_mail
 
 from accounts.selectors import staff_alert_recipients
 
+from .emails import order_email_send
+from .invoices import InvoiceNotAllowed, invoice_generate
 from .models import Order, SweepRun
 from .services import sweep_run
 
@@ -31,8 +34,54 @@ def alert_staff_order_flagged(self, order_pk: int, reason: str) -> int:
     return len(recipients)
 
 
-@shared_task(bind=True, max_retries=5)
+# Mail server or ESP trouble (smtplib errors and socket errors are OSErrors; anymail raises
+# AnymailError) passes: retry with exponential backoff (1 s, 2 s, 4 s … capped at 10 minutes,
+# jittered). Each email is claimed in EmailLog before it is sent, so a retry never doubles one.
+EMAIL_RETRY = {
+    "autoretry_for": (OSError, AnymailError),
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(bind=True, **EMAIL_RETRY)
 def send_order_email(self, kind: str, order_pk: int, key: str = "") -> str:
     """Sends the order email `kind` ("order_confirmation", "payment_failed", "order_cancelled",
-    "order_shipped", …) once per (kind, key); key defaults to the order number."""
-    raise NotImplementedError("being written: orders/emails.py")
+    "order_shipped", …) once per (kind, key); key defaults to the order number (for
+    "order_shipped" it is the shipment's pk). Returns "sent" or "already sent"."""
+    order = Order.objects.get(pk=order_pk)
+    return "sent" if order_email_send(kind=kind, order=order, key=str(key) if key else "") else "already sent"
+
+
+# Rendering, storing or emailing can fail for passing reasons (storage, a lock wait, the mail
+# server): retry with backoff. Every step is idempotent, so a retry redoes only what failed.
+# An order that is not paid is not an error: there is nothing to do.
+FOLLOWUP_RETRY = {**EMAIL_RETRY, "autoretry_for": (Exception,)}
+
+
+@shared_task(bind=True, **FOLLOWUP_RETRY)
+def generate_invoice(self, order_pk: int) -> str:
+    """Issues the order's invoice (if it has none) and stores its PDF. Returns its number, or
+    "" for an order that is not paid."""
+    order = Order.objects.get(pk=order_pk)
+    try:
+        return invoice_generate(order=order).number
+    except InvoiceNotAllowed:
+        return ""
+
+
+@shared_task(bind=True, **FOLLOWUP_RETRY)
+def order_paid_followups(self, order_pk: int) -> str:
+    """After payment (orders.services.order_mark_paid, on commit): the invoice, then the
+    confirmation email with the invoice attached. Both steps are idempotent, so a retry after
+    a failure in either redoes nothing that was done. Returns the invoice number, or "" when
+    the order is no longer paid by the time this runs (nothing is sent then)."""
+    order = Order.objects.get(pk=order_pk)
+    try:
+        invoice = invoice_generate(order=order)
+    except InvoiceNotAllowed:
+        return ""
+    order_email_send(kind="order_confirmation", order=order)
+    return invoice.number

@@ -1,10 +1,18 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import render
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 
-from .selectors import order_for_token, order_for_user, orders_for_user
-from .services import order_expire_if_due
+from catalog.selectors import published_product
+
+from .forms import ReviewForm
+from .invoices import InvoiceNotAllowed, invoice_available, invoice_generate
+from .selectors import order_for_token, order_for_user, orders_for_user, review_eligibility
+from .services import ReviewNotAllowed, order_can_cancel, order_expire_if_due, review_submit
 
 
 @login_required
@@ -13,11 +21,24 @@ def order_list(request):
     return render(request, "orders/list.html", {"page": page})
 
 
-def _detail(request, order):
+def _detail(request, order, *, token: str = ""):
     if order is None:
         raise Http404("No such order")
     order = order_expire_if_due(order=order)
-    return render(request, "orders/detail.html", {"order": order})
+    invoice_url = None
+    if invoice_available(order=order):
+        # A guest's link carries the token; the owner's goes through the login.
+        invoice_url = (
+            reverse("orders:guest_invoice", args=[order.number, token])
+            if token
+            else reverse("orders:invoice", args=[order.number])
+        )
+    return render(
+        request,
+        "orders/detail.html",
+        # can_cancel: the "Cancel order" form, which posts to payments (a paid order is refunded).
+        {"order": order, "invoice_url": invoice_url, "can_cancel": order_can_cancel(order)},
+    )
 
 
 @login_required
@@ -26,4 +47,61 @@ def order_detail(request, number: str):
 
 
 def guest_order_detail(request, number: str, token: str):
-    return _detail(request, order_for_token(number=number, token=token))
+    return _detail(request, order_for_token(number=number, token=token), token=token)
+
+
+def _invoice(order):
+    if order is None:
+        raise Http404("No such order")
+    try:
+        # Normally stored when the order was paid; issued and rendered now if it was not.
+        invoice = invoice_generate(order=order)
+    except InvoiceNotAllowed:
+        raise Http404("This order has no invoice") from None
+    return FileResponse(
+        invoice.pdf.open("rb"), as_attachment=True, filename=f"{invoice.number}.pdf", content_type="application/pdf"
+    )
+
+
+@never_cache
+@login_required
+def order_invoice(request, number: str):
+    return _invoice(order_for_user(user=request.user, number=number))
+
+
+@never_cache
+def guest_order_invoice(request, number: str, token: str):
+    return _invoice(order_for_token(number=number, token=token))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_create_view(request, handle: str):
+    """A buyer's review of a product: the form (also shown on the product page) and its POST.
+    Non-buyers and second reviews get 403 with the reason; bad input, the form's errors."""
+    product = published_product(handle)
+    if product is None:
+        raise Http404("No such product")
+    form = ReviewForm(request.POST or None)
+    if request.method == "GET":
+        eligibility = review_eligibility(user=request.user, product=product)
+        if not eligibility.may_review:
+            reason = "not_bought" if not eligibility.bought else "already_reviewed"
+            return _review_refused(request, product, ReviewNotAllowed(reason))
+    elif form.is_valid():
+        try:
+            review_submit(user=request.user, product=product, **form.cleaned_data)
+        except ReviewNotAllowed as exc:
+            return _review_refused(request, product, exc)
+        except ValueError as exc:
+            # The form rules these out already; kept so a new rule in the service shows as
+            # a form error, never a server error.
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Thank you! Your review will appear once it has been checked.")
+            return redirect(product.get_absolute_url())
+    return render(request, "orders/review.html", {"product": product, "form": form})
+
+
+def _review_refused(request, product, exc: ReviewNotAllowed):
+    return render(request, "orders/review.html", {"product": product, "refusal": exc.message}, status=403)

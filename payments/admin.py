@@ -4,7 +4,10 @@ page or reconciliation). Staff act through two doors that call services:
 
 - the "Refund" page of a captured (or rejected) payment: payment_refund, with an optional
   restock of the order's lines;
-- the "Replay selected events" action of the webhook inbox: webhook_replay of failed events.
+- the "Replay selected events" action of the webhook inbox: webhook_replay of failed events;
+- the "Cancel order" page of an order (linked from the order's page and its "Cancel (and
+  refund if paid)" action): order_cancel_and_refund. It lives here because orders cannot
+  refund: payments is the higher app.
 """
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -17,17 +20,23 @@ from django.utils.html import format_html
 from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
 from inventory.exceptions import StockBusy
 
-from .forms import RefundForm
+from orders.models import Order
+from orders.services import OrderStateError, order_can_cancel
+
+from .forms import OrderCancelForm, RefundForm
 from .gateways import GatewayError
 from .models import Payment, Refund, WebhookEvent
-from .selectors import payment_refundable_amount
-from .services import PaymentError, payment_refund, webhook_replay
+from .selectors import order_refundable_payments, payment_refundable_amount
+from .services import PaymentError, order_cancel_and_refund, payment_refund, webhook_replay
 
 # Who may refund: holders of "add refund". RefundAdmin itself never adds rows (read-only);
 # the permission names the capability, as inventory's "change stock item" does for adjusting.
 REFUND_PERMISSION = "payments.add_refund"
 # Who may replay failed webhook events.
 REPLAY_PERMISSION = "payments.change_webhookevent"
+# Who may cancel an order: holders of "change order" (and of REFUND_PERMISSION when the
+# cancellation gives money back).
+CANCEL_PERMISSION = "orders.change_order"
 
 REFUNDABLE = (Payment.Status.CAPTURED, Payment.Status.REJECTED)
 
@@ -104,6 +113,11 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # Before the default URLs: "<path:object_id>/" would swallow ".../refund/".
         return [
             path("<int:object_id>/refund/", self.admin_site.admin_view(self.refund_view), name="%s_%s_refund" % info),
+            path(
+                "cancel-order/<int:order_id>/",
+                self.admin_site.admin_view(self.cancel_order_view),
+                name="%s_%s_cancel_order" % info,
+            ),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -164,6 +178,68 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/payments/payment/refund.html", context)
+
+    def cancel_order_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
+        """Staff cancel an order with a reason: an unpaid one releases its reservation, a
+        paid one that has not shipped restocks and is refunded in full."""
+        order_opts = Order._meta
+        order = Order.objects.filter(pk=order_id).first()
+        if order is None:
+            return self._get_obj_does_not_exist_redirect(request, order_opts, str(order_id))
+        refundable = order_refundable_payments(order)
+        if not request.user.has_perm(CANCEL_PERMISSION) or (refundable and not self.has_refund_permission(request)):
+            raise PermissionDenied
+        order_url = reverse("admin:orders_order_change", args=[order.pk])
+        if not order_can_cancel(order):
+            self.message_user(
+                request,
+                f"Order {order.number} is {order.get_status_display().lower()}: it can no longer be cancelled.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(order_url)
+        form = OrderCancelForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                cancellation = order_cancel_and_refund(order=order, actor=request.user, reason=form.cleaned_data["reason"])
+            except (OrderStateError, StockBusy) as exc:
+                # Decided again under the order's lock (it may have shipped, or been paid,
+                # since this page was shown): a form error, never a 500.
+                form.add_error(None, exc.message)
+            else:
+                self._cancel_messages(request, cancellation)
+                return HttpResponseRedirect(order_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Cancel order {order.number}",
+            "subtitle": str(order),
+            "opts": order_opts,
+            "original": order,
+            # What the cancellation puts back on hand (a paid order; an unpaid one releases).
+            "restock": [
+                (line, line.quantity - line.restocked_quantity)
+                for line in order.lines.all()
+                if order.status != Order.Status.PENDING_PAYMENT and line.quantity > line.restocked_quantity
+            ],
+            "refundable": refundable,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/payments/cancel_order.html", context)
+
+    def _cancel_messages(self, request: HttpRequest, cancellation) -> None:
+        order = cancellation.order
+        refunded = f"; refunded {cancellation.refunded} {order.currency}" if cancellation.refunds else ""
+        self.message_user(request, f"Cancelled order {order.number}{refunded}.", messages.SUCCESS)
+        if any(refund.status == Refund.Status.PENDING for refund in cancellation.refunds):
+            self.message_user(
+                request, "The provider has not confirmed every refund yet; each is recorded when it does.", messages.INFO
+            )
+        for error in cancellation.refund_errors:
+            self.message_user(
+                request,
+                f"Refund failed: {error}. The order is flagged; refund it on the payment's page.",
+                messages.ERROR,
+            )
 
     @staticmethod
     def _refund_message(refund: Refund, restock: dict[int, int]) -> str:

@@ -14,3 +14,17 @@ def payment_refundable_amount(payment: Payment) -> Decimal:
         return Decimal("0")
     pending = payment.refunds.filter(status=Refund.Status.PENDING).aggregate(total=Sum("amount"))["total"]
     return payment.amount - payment.refunded_amount - (pending or Decimal("0"))
+
+
+def order_refundable_payments(order) -> list[tuple[Payment, Decimal]]:
+    """The captured payments of `order` with money left to refund, each with that amount
+    (Decimal, its currency), oldest first: what cancelling the order would refund."""
+    payments = Payment.objects.filter(order=order, status=Payment.Status.CAPTURED).order_by("pk")
+    return [(payment, left) for payment in payments if (left := payment_refundable_amount(payment)) > 0]
+
+
+def payment_for_provider_order(*, gateway: str, provider_order_id: str) -> Payment | None:
+    """The `gateway` payment whose provider-side order is `provider_order_id`, or None."""
+    if not provider_order_id:
+        return None
+    return Payment.objects.select_related("order").filter(gateway=gateway, provider_order_id=provider_order_id).first()

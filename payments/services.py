@@ -25,6 +25,7 @@ from inventory.exceptions import InsufficientStock, StockBusy
 from orders.models import Order
 from orders.services import (
     OrderStateError,
+    order_cancel,
     order_expire_if_due,
     order_flag,
     order_lock,
@@ -357,6 +358,61 @@ def refund_apply(*, gateway: str, answer: ProviderRefund) -> Refund | None:
         except IntegrityError:  # the same refund reported twice at once
             refund = Refund.objects.get(provider_refund_id=answer.provider_refund_id)
     return refund_confirm(refund=refund, answer=answer)
+
+
+# -- cancelling an order -------------------------------------------------------------------
+# Orders cancels (it owns the status and the stock); a paid order's money comes back through
+# here, because orders must not know payments. So the flow lives in the higher app.
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What order_cancel_and_refund did. `refunds`: the refunds it made (succeeded, or
+    pending until the provider confirms them); `refund_errors`: one message per payment the
+    provider would not refund (the order is flagged for staff)."""
+
+    order: Order
+    refunds: list[Refund]
+    refund_errors: list[str]
+
+    @property
+    def refunded(self) -> Decimal:
+        """The amount of this call's refunds (Decimal, the order currency)."""
+        return sum((refund.amount for refund in self.refunds), Decimal("0"))
+
+
+def order_cancel_and_refund(*, order: Order, actor=None, reason: str) -> Cancellation:
+    """Cancels `order` through orders.services.order_cancel (an unpaid order's reservation is
+    released; a paid, unshipped order's units go back on hand through the ledger), then
+    refunds what is left of every captured payment of it through payment_refund, with no
+    restock of its own (the cancellation has put the units back already).
+
+    Cancelling twice is harmless: the order is cancelled once and a payment with nothing
+    left to refund is skipped, so calling it again after a refund failed retries just that
+    refund. Each refund runs after the cancellation has committed, outside any transaction
+    while the provider is called (practice 5); a refund the provider refuses does not undo
+    the cancellation: it is listed in refund_errors and the order is flagged for staff.
+
+    Raises OrderStateError when the order cannot be cancelled (it has shipped, was refunded,
+    expired…), StockBusy on lock timeout; nothing is cancelled or refunded then.
+    """
+    order = order_cancel(order=order, actor=actor, reason=reason)
+    refunds: list[Refund] = []
+    errors: list[str] = []
+    refund_reason = f"Order cancelled: {reason}"[: Refund._meta.get_field("reason").max_length]
+    for payment in Payment.objects.filter(order=order, status=Payment.Status.CAPTURED).order_by("pk"):
+        if payment_refundable_amount(payment) <= 0:
+            continue
+        try:
+            refunds.append(payment_refund(payment=payment, reason=refund_reason, actor=actor))
+        except PaymentError:
+            # Nothing left after all: a cancellation running at the same moment refunded it
+            # (payment_refund decides under the payment's lock).
+            continue
+        except GatewayError as exc:
+            errors.append(f"Payment {payment.reference}: {exc.message}")
+            order_flag(order=order, reason=f"Cancelled, but the refund of payment {payment.reference} failed: {exc.message}")
+    return Cancellation(order=order, refunds=refunds, refund_errors=errors)
 
 
 # -- the webhook inbox ---------------------------------------------------------------------

@@ -14,12 +14,20 @@ from django.views.decorators.http import require_POST
 
 from inventory.exceptions import StockBusy
 from orders.models import Order
-from orders.services import order_expire_if_due
+from orders.services import OrderStateError, order_expire_if_due
 
 from .gateways import GatewayError, InvalidSignature, enabled_gateways, get_gateway
 from .gateways.base import InboxEvent, ReturnUrls
+from .forms import OrderCancelForm
 from .models import Payment
-from .services import PaymentError, payment_apply, payment_start, webhook_process, webhook_receive
+from .services import (
+    PaymentError,
+    order_cancel_and_refund,
+    payment_apply,
+    payment_start,
+    webhook_process,
+    webhook_receive,
+)
 from .tasks import process_webhook_event
 
 logger = logging.getLogger(__name__)
@@ -48,6 +56,51 @@ def pay(request, token: str):
             return redirect(action.redirect_url)
         return render(request, action.template, {"order": order, "payment": payment, **action.context})
     return render(request, "payments/pay.html", {"order": order, "gateways": enabled_gateways()})
+
+
+@require_POST
+def order_cancel(request, token: str):
+    """The shopper's "Cancel order" button on their order page (signed in, or through the
+    guest link). Reached by the order's unguessable access token, as the payment page is: a
+    wrong token is a 404. An unpaid order is cancelled; a paid one that has not shipped is
+    cancelled and refunded (order_cancel_and_refund). A shipped one is refused with a message.
+    """
+    order = get_object_or_404(Order, access_token=token)
+    form = OrderCancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Please tell us why you are cancelling (at most 200 characters).")
+        return redirect(_order_page(request, order))
+    try:
+        cancellation = order_cancel_and_refund(
+            order=order,
+            actor=request.user if request.user.is_authenticated else None,
+            reason=f"By the customer: {form.cleaned_data['reason']}",
+        )
+    except (OrderStateError, StockBusy) as exc:
+        messages.error(request, exc.message)
+        return redirect(_order_page(request, order))
+    if cancellation.refund_errors:
+        messages.warning(
+            request,
+            f"Order {order.number} is cancelled. We could not refund your payment right away; our staff "
+            "have been told and will refund it.",
+        )
+    elif cancellation.refunds:
+        messages.success(
+            request,
+            f"Order {order.number} is cancelled. We are refunding {cancellation.refunded} {order.currency} "
+            "to your payment method.",
+        )
+    else:
+        messages.success(request, f"Order {order.number} is cancelled.")
+    return redirect(_order_page(request, order))
+
+
+def _order_page(request, order: Order) -> str:
+    # The owner's page goes through the login; anyone else came with the guest link.
+    if request.user.is_authenticated and order.user_id == request.user.pk:
+        return order.get_absolute_url()
+    return order.get_guest_url()
 
 
 def _payment_or_404(reference: str, **filters) -> Payment:

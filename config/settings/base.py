@@ -54,7 +54,12 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
 ]
-THIRD_PARTY_APPS: list[str] = []
+THIRD_PARTY_APPS: list[str] = [
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served from our static files, not a CDN
+]
 LOCAL_APPS = [
     "accounts",
     "catalog",
@@ -144,6 +149,33 @@ else:
 # https://docs.djangoproject.com/en/5.2/topics/email/
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Small Shop <shop@example.com>")
+# An email service provider through django-anymail (https://anymail.dev/en/stable/esps/):
+# EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend and the ESP's API key (or server token)
+# in ANYMAIL_API_KEY, put under the setting name anymail expects for that ESP. Amazon SES
+# takes boto3's own credentials instead. An ESP needing more (Mailgun's EU API_URL, …) gets
+# it added to ANYMAIL below.
+ANYMAIL_API_KEY = env("ANYMAIL_API_KEY", default="")
+ANYMAIL_KEY_SETTINGS = {
+    "postmark": "POSTMARK_SERVER_TOKEN",
+    "sendgrid": "SENDGRID_API_KEY",
+    "mailgun": "MAILGUN_API_KEY",
+    "brevo": "BREVO_API_KEY",
+    "resend": "RESEND_API_KEY",
+    "sparkpost": "SPARKPOST_API_KEY",
+    "mandrill": "MANDRILL_API_KEY",
+    "amazon_ses": None,
+}
+ANYMAIL: dict[str, str] = {}
+if EMAIL_BACKEND.startswith("anymail.backends."):
+    _esp = EMAIL_BACKEND.split(".")[2]
+    if _esp not in ANYMAIL_KEY_SETTINGS:
+        raise ImproperlyConfigured(
+            f"EMAIL_BACKEND={EMAIL_BACKEND}: use one of the ESPs {', '.join(ANYMAIL_KEY_SETTINGS)}, or add it."
+        )
+    if ANYMAIL_KEY_SETTINGS[_esp]:
+        if not ANYMAIL_API_KEY:
+            raise ImproperlyConfigured(f"EMAIL_BACKEND={EMAIL_BACKEND} needs ANYMAIL_API_KEY.")
+        ANYMAIL[ANYMAIL_KEY_SETTINGS[_esp]] = ANYMAIL_API_KEY
 
 # Operational alerts (orders needing attention, low stock): comma-separated addresses;
 # empty means every active staff user with an email address.
@@ -170,6 +202,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.reconcile_payments",
         "schedule": timedelta(minutes=env.int("RECONCILE_INTERVAL_MINUTES", default=10)),
     },
+    # Product page views are counted in the cache; this moves them into the database. If the
+    # cache is wiped, at most one interval's views are lost (catalog/services.py).
+    "flush-product-views": {
+        "task": "catalog.tasks.flush_product_views",
+        "schedule": timedelta(seconds=env.int("PRODUCT_VIEWS_FLUSH_SECONDS", default=60)),
+    },
 }
 
 # PAYMENTS
@@ -193,6 +231,16 @@ IS_PRODUCTION = False
 # SHOP
 # ------------------------------------------------------------------------------
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="USD")
+# Whether catalog and shipping prices are entered with tax included (true: gross, the tax is
+# worked out of them) or without (false: net, the tax is added at checkout). checkout.pricing.
+_prices_include_tax = env("PRICES_INCLUDE_TAX", default="true").strip().lower()
+if _prices_include_tax not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+    raise ImproperlyConfigured(f"PRICES_INCLUDE_TAX must be true or false, not {_prices_include_tax!r}.")
+PRICES_INCLUDE_TAX = _prices_include_tax in ("true", "1", "yes", "on")
+# The ISO 3166 country the cart page taxes for until the shopper chooses one at checkout.
+SHOP_COUNTRY = env("SHOP_COUNTRY", default="US")
+if not (len(SHOP_COUNTRY) == 2 and SHOP_COUNTRY.isascii() and SHOP_COUNTRY.isalpha() and SHOP_COUNTRY.isupper()):
+    raise ImproperlyConfigured(f"SHOP_COUNTRY must be a two-letter ISO code in capitals (e.g. GB), not {SHOP_COUNTRY!r}.")
 # How long stock stays reserved after "Place order", in minutes.
 STOCK_RESERVATION_MINUTES = env.int("STOCK_RESERVATION_MINUTES", default=15)
 # When stock is reserved: "checkout" (at Place order, for STOCK_RESERVATION_MINUTES) or "cart"
@@ -219,6 +267,62 @@ PRODUCTS_PER_PAGE = 12
 # Where the shop is reached from outside, for links in emails sent by background tasks
 # (which have no request to take the host from), e.g. https://shop.example.com
 SHOP_BASE_URL = env("SHOP_BASE_URL", default="http://localhost:8000")
+# The seller on invoices (orders/invoices.py): postal address, lines separated by "\n" in
+# the variable, and tax / VAT registration number; the name is SHOP_NAME (SITE_NAME).
+SHOP_ADDRESS = env.str("SHOP_ADDRESS", default="", multiline=True)
+SHOP_TAX_ID = env("SHOP_TAX_ID", default="")
+
+# REST API (/api/v1/)
+# ------------------------------------------------------------------------------
+# https://www.django-rest-framework.org/api-guide/settings/
+# Mobile clients send a short-lived JWT access token (Authorization: Bearer …); the browser
+# may use its session. Every error answers {"error": {"code", "message", "fields"}}
+# (config/api/errors.py), every list {"data", "total", "page", "totalPages"}
+# (config/api/pagination.py).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PagePagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # https://www.django-rest-framework.org/api-guide/throttling/ (answered 429 + Retry-After)
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env("API_AUTH_THROTTLE_RATE", default="20/minute"),
+        "cart": env("API_CART_THROTTLE_RATE", default="120/minute"),
+        "checkout": env("API_CHECKOUT_THROTTLE_RATE", default="30/minute"),
+    },
+}
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+# A stolen access token is good for minutes only; a refresh token is good once: using it
+# returns a new one and blacklists the old (token_blacklist app).
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=14)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": "REST API for mobile clients. Errors: {\"error\": {\"code\", \"message\", \"fields\"}}.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The shop has no CDN dependency: Swagger UI comes from drf-spectacular-sidecar's static
+    # files (https://drf-spectacular.readthedocs.io/en/latest/readme.html#self-contained-ui-installation).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders.models.Order.Status"},
+}
 
 # LOGGING
 # ------------------------------------------------------------------------------
@@ -228,4 +332,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs seven progress steps per invoice at INFO; warnings (a missing font,
+    # unsupported CSS) still show.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }

@@ -1,7 +1,7 @@
 """Tests: PostgreSQL by default (DATABASE_URL), fast hashing, in-memory email."""
 import os
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret-long-enough-for-jwt-hmac")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")
 
 from .base import *  # noqa: E402,F403

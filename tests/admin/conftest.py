@@ -7,6 +7,8 @@ import pytest
 
 from cart.models import Cart, CartLine
 from catalog.models import ProductImage, ProductVariant
+from checkout.models import TaxRate, Voucher, VoucherRedemption
+from catalog.services import review_create
 from inventory.models import BackInStockRequest
 from inventory.services import StockLine, stock_reserve
 from orders.models import Order, SweepRun
@@ -86,12 +88,16 @@ def populate(n: int = 1) -> None:
         )
         stock_reserve(lines=[StockLine(variant.pk, 1)], owner=f"checkout:{variant.sku}", ttl=timedelta(minutes=30))
         order = place_order(variant)
+        voucher = Voucher.objects.create(code=f"CODE-{variant.sku}", kind="fixed", value=Decimal("1.00"), used_count=1)
+        VoucherRedemption.objects.create(voucher=voucher, order=order, email=order.email)
         pay_and_refund_part(order)
         cart = Cart.objects.create(user=UserFactory())
         CartLine.objects.create(cart=cart, variant=variant, quantity=2)
         sweep_run(trigger=SweepRun.Trigger.COMMAND)
         BackInStockRequest.objects.create(variant=variant, email=f"waiting-{variant.sku}@example.com")
+        review_create(product=variant.product, user=UserFactory(), rating=4, text="Does the job.")
     ShippingMethodFactory()
+    TaxRate.objects.get_or_create(country="GB", defaults={"name": "VAT", "rate": Decimal("0.2000")})
 
 
 @pytest.fixture

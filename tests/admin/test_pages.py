@@ -18,6 +18,7 @@ ADMIN_MODELS = [
     "catalog.category",
     "catalog.product",
     "catalog.productvariant",
+    "catalog.productreview",
     "inventory.stockitem",
     "inventory.stockmovement",
     "inventory.reservation",
@@ -29,9 +30,13 @@ ADMIN_MODELS = [
     "payments.webhookevent",
     "cart.cart",
     "checkout.shippingmethod",
+    "checkout.taxrate",
+    "checkout.voucher",
+    "checkout.voucherredemption",
 ]
 
-ADDABLE = ["accounts.user", "catalog.category", "catalog.product", "catalog.productvariant", "checkout.shippingmethod"]
+ADDABLE = ["accounts.user", "catalog.category", "catalog.product", "catalog.productvariant", "checkout.shippingmethod",
+           "checkout.taxrate", "checkout.voucher"]
 
 
 def _url(label: str, view: str, *args) -> str:

@@ -26,7 +26,7 @@ def _place(cart, method, *, token="chk-1", fingerprint=None):
         checkout_token=token,
         shipping=shipping_details(),
         shipping_method=method,
-        reviewed_fingerprint=fingerprint or checkout_fingerprint(cart_view(cart), method),
+        reviewed_fingerprint=fingerprint or checkout_fingerprint(cart_view(cart), method, country="GB"),
     )
 
 
@@ -51,7 +51,7 @@ def test_placing_the_same_checkout_twice_returns_the_same_order_and_reserves_onc
     variant = stocked_variant(on_hand=5)
     method = ShippingMethodFactory()
     cart = _cart((variant, 2))
-    fingerprint = checkout_fingerprint(cart_view(cart), method)
+    fingerprint = checkout_fingerprint(cart_view(cart), method, country="GB")
 
     first = _place(cart, method, fingerprint=fingerprint)
     again = _place(cart, method, fingerprint=fingerprint)
@@ -67,7 +67,7 @@ def test_a_price_changed_after_review_is_refused_and_nothing_is_written():
     variant = stocked_variant(on_hand=5, price=Decimal("20.00"))
     method = ShippingMethodFactory()
     cart = _cart((variant, 1))
-    reviewed = checkout_fingerprint(cart_view(cart), method)
+    reviewed = checkout_fingerprint(cart_view(cart), method, country="GB")
     variant.price = Decimal("25.00")
     variant.save(update_fields=["price"])
     movements = StockMovement.objects.count()
@@ -88,7 +88,7 @@ def test_a_shipping_price_changed_after_review_is_refused():
     variant = stocked_variant(on_hand=5)
     method = ShippingMethodFactory(price=Decimal("5.00"))
     cart = _cart((variant, 1))
-    reviewed = checkout_fingerprint(cart_view(cart), method)
+    reviewed = checkout_fingerprint(cart_view(cart), method, country="GB")
     method.price = Decimal("9.00")
     method.save(update_fields=["price"])
 
@@ -113,7 +113,7 @@ def test_a_cart_with_a_sold_out_line_cannot_be_placed():
     variant = stocked_variant(on_hand=1)
     method = ShippingMethodFactory()
     cart = _cart((variant, 1))
-    fingerprint = checkout_fingerprint(cart_view(cart), method)
+    fingerprint = checkout_fingerprint(cart_view(cart), method, country="GB")
     _place(_cart((variant, 1)), method, token="someone-else")
 
     with pytest.raises(CheckoutError):
@@ -141,7 +141,7 @@ def test_a_checkout_submitted_from_many_threads_at_once_places_one_order_for_all
     variant = stocked_variant(on_hand=stock)
     method = ShippingMethodFactory()
     cart = _cart((variant, 1))
-    fingerprint = checkout_fingerprint(cart_view(cart), method)
+    fingerprint = checkout_fingerprint(cart_view(cart), method, country="GB")
 
     outcomes = run_together(8, lambda i: _place(cart, method, token="dbl", fingerprint=fingerprint))
 

@@ -37,12 +37,14 @@ def test_cancelling_twice_is_harmless():
     assert order.events.filter(type=OrderEvent.Type.CANCELLED).count() == 1
 
 
-def test_a_paid_order_cannot_be_cancelled_here():
+def test_a_paid_order_is_refused_when_only_unpaid_orders_may_be_cancelled():
+    # Callers that cannot refund (the orders admin's bulk action) ask for unpaid_only; a paid
+    # order is cancelled with its refund through payments.services.order_cancel_and_refund.
     variant = stocked_variant(on_hand=3)
     order = order_mark_paid(order=place_order((variant, 1)), reference="pay", reservation_ttl=TTL)
 
     with pytest.raises(OrderStateError):
-        order_cancel(order=order)
+        order_cancel(order=order, unpaid_only=True)
 
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
 

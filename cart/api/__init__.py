@@ -1,0 +1,1 @@
+"""The cart API (DRF): /api/v1/cart/…"""

@@ -1,0 +1,63 @@
+"""Catalog API: product listing and search, product detail with live availability,
+categories. Reads only, open to everyone."""
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors
+from config.api.errors import error_responses
+
+from .serializers import CategorySerializer, ProductDetailSerializer, ProductListItemSerializer, ProductQuerySerializer
+
+
+class ProductListView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = ProductListItemSerializer
+
+    def get_queryset(self):
+        params = ProductQuerySerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return selectors.product_search(params.filters())
+
+    @extend_schema(
+        tags=["catalog"],
+        summary="Search and filter published products",
+        parameters=[ProductQuerySerializer],
+        responses={200: ProductListItemSerializer(many=True), **error_responses(400)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ProductDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["catalog"],
+        summary="A product with its variants (live availability) and images",
+        responses={200: ProductDetailSerializer, **error_responses(404)},
+    )
+    def get(self, request, handle: str):
+        product = selectors.product_detail(handle)
+        if product is None:
+            raise Http404
+        return Response(ProductDetailSerializer(product, context={"request": request}).data)
+
+
+class CategoryListView(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = CategorySerializer
+
+    def get_queryset(self):
+        return selectors.categories_with_products()
+
+    @extend_schema(
+        tags=["catalog"],
+        summary="Categories that have published products",
+        responses={200: CategorySerializer(many=True), **error_responses(400)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,175 @@
+"""Writes to the catalog that are not plain admin edits: product page view counts and review
+moderation.
+
+Views are counted in the cache, not the database: a product page bumps one cache counter
+("product-views:<id>") and never writes a row, so a busy page costs one cache round trip
+and never waits on a lock. The beat task catalog.tasks.flush_product_views moves the
+counts into ProductViewStat every PRODUCT_VIEWS_FLUSH_SECONDS. What that costs: the figures
+lag by up to one interval, and if the cache is wiped (Redis restarted without persistence,
+evicted keys) the views counted since the last flush are lost: at most one interval's worth.
+A per-process memory cache (locmem, the embedded default) counts per process and is never
+seen by a worker in another process: counting needs the shared Redis cache to be useful.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, QuerySet, Value, When
+from django.utils import timezone
+
+from .models import Product, ProductReview, ProductViewStat
+
+logger = logging.getLogger(__name__)
+
+VIEW_KEY_PREFIX = "product-views:"
+# Held while a flush runs, so that two flushes (a slow one and the next beat tick) never
+# claim the same counts twice. Expires by itself should the flushing process die.
+FLUSH_LOCK_KEY = "product-views:flush-lock"
+FLUSH_LOCK_SECONDS = 300
+# Product ids per cache get_many (one MGET on Redis) and per database statement.
+FLUSH_CHUNK = 1000
+
+
+def product_view_key(product_id: int) -> str:
+    return f"{VIEW_KEY_PREFIX}{product_id}"
+
+
+def product_view_record(*, product_id: int) -> None:
+    """Counts one view of the product's page: one cache operation (incr), never a database
+    write. Best effort: a cache that is down loses the view, never the page."""
+    key = product_view_key(product_id)
+    try:
+        try:
+            cache.incr(key)
+        except ValueError:
+            # First view since the last wipe: incr refuses a missing key (locmem and
+            # django-redis alike). add() is a no-op if another request created it meanwhile,
+            # so the incr that follows never loses that request's view.
+            cache.add(key, 0, timeout=None)
+            cache.incr(key)
+    except Exception:  # noqa: BLE001 - a view counter must never break the product page
+        logger.warning("could not count a view of product %s", product_id, exc_info=True)
+
+
+def _chunks(ids: Iterator[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for pk in ids:
+        chunk.append(pk)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _claim(counts: dict[int, int]) -> dict[int, int]:
+    """Takes `counts` out of the cache counters by decrementing each by what was read
+    (atomic per key), so views arriving between the read and now stay in the cache for the
+    next flush instead of being deleted unseen."""
+    claimed: dict[int, int] = {}
+    for product_id, count in counts.items():
+        try:
+            cache.decr(product_view_key(product_id), count)
+        except ValueError:
+            # The key vanished after we read it (evicted, cache wiped): the views we read
+            # were real, and nobody else can claim them.
+            pass
+        claimed[product_id] = count
+    return claimed
+
+
+def _add_to_stats(counts: dict[int, int]) -> None:
+    """Adds `counts` to ProductViewStat in two statements: create missing rows, then one
+    UPDATE … SET views = views + CASE … for all of them (no read-modify-write race)."""
+    with transaction.atomic():
+        ProductViewStat.objects.bulk_create(
+            [ProductViewStat(product_id=pk, views=0) for pk in counts], ignore_conflicts=True
+        )
+        ProductViewStat.objects.filter(product_id__in=list(counts)).update(
+            views=F("views")
+            + Case(*(When(product_id=pk, then=Value(n)) for pk, n in counts.items()), default=Value(0)),
+            updated_at=timezone.now(),
+        )
+
+
+def product_views_flush() -> int:
+    """Moves the view counts from the cache into ProductViewStat; returns the number of
+    views moved (0 when another flush is running).
+
+    Reads the counters of every product in chunks (cache get_many), claims what it read by
+    decrementing the counters (never delete: a view counted meanwhile would be lost), then
+    adds the claimed counts in the database. Should the database write fail, the claimed
+    counts are put back into the cache for the next flush (best effort). A product deleted
+    meanwhile simply has no row to receive its counts.
+    """
+    if not cache.add(FLUSH_LOCK_KEY, 1, timeout=FLUSH_LOCK_SECONDS):
+        return 0
+    moved = 0
+    try:
+        ids = Product.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=FLUSH_CHUNK)
+        for chunk in _chunks(ids, FLUSH_CHUNK):
+            cached = cache.get_many([product_view_key(pk) for pk in chunk])
+            counts = {
+                int(key.removeprefix(VIEW_KEY_PREFIX)): int(value)
+                for key, value in cached.items()
+                if value and int(value) > 0
+            }
+            if not counts:
+                continue
+            claimed = _claim(counts)
+            try:
+                _add_to_stats(claimed)
+            except Exception:
+                for product_id, count in claimed.items():
+                    try:
+                        cache.incr(product_view_key(product_id), count)
+                    except ValueError:
+                        cache.add(product_view_key(product_id), count, timeout=None)
+                raise
+            moved += sum(claimed.values())
+    finally:
+        cache.delete(FLUSH_LOCK_KEY)
+    return moved
+
+
+class DuplicateReview(Exception):
+    """The user has already reviewed this product (one review per user and product)."""
+
+
+def review_create(*, product: Product, user, rating: int, text: str, title: str = "") -> ProductReview:
+    """Stores a review, pending moderation. Who may review is not decided here (that is
+    orders.services.review_submit: only buyers). `rating` is an integer 1–5, `text` must not
+    be blank (at most 5000 characters; the title at most 120). Raises ValueError for bad input, DuplicateReview for a second review by the
+    same user (the unique constraint decides, so two submissions at once make one review)."""
+    text = text.strip()
+    in_range = isinstance(rating, int) and ProductReview.MIN_RATING <= rating <= ProductReview.MAX_RATING
+    if not in_range or isinstance(rating, bool):
+        raise ValueError(f"rating must be a whole number from 1 to 5, not {rating!r}")
+    if not text:
+        raise ValueError("a review needs some text")
+    title_limit = ProductReview._meta.get_field("title").max_length
+    text_limit = ProductReview._meta.get_field("text").max_length
+    if len(title.strip()) > title_limit or len(text) > text_limit:
+        raise ValueError(f"a review's title is at most {title_limit} characters, its text {text_limit}")
+    try:
+        # Its own savepoint: the IntegrityError of a duplicate must not break the caller's
+        # transaction.
+        with transaction.atomic():
+            return ProductReview.objects.create(
+                product=product, user=user, rating=rating, title=title.strip(), text=text
+            )
+    except IntegrityError as exc:
+        if ProductReview.objects.filter(product=product, user=user).exists():
+            raise DuplicateReview from exc
+        raise
+
+
+def reviews_moderate(*, reviews: QuerySet[ProductReview], status: str) -> int:
+    """Sets `status` (approved or rejected) on every review of `reviews` not already in it,
+    in one UPDATE; returns how many changed. Only approved reviews show on the shop."""
+    if status not in (ProductReview.Status.APPROVED, ProductReview.Status.REJECTED):
+        raise ValueError(f"a review is moderated to approved or rejected, not {status!r}")
+    return reviews.exclude(status=status).update(status=status, moderated_at=timezone.now())

@@ -1,0 +1,1 @@
+"""The checkout API (DRF): /api/v1/checkout/…"""

@@ -1,0 +1,87 @@
+"""Checkout's domain errors. User-facing wording lives in MESSAGES, in one place."""
+from __future__ import annotations
+
+MESSAGES = {
+    "cart_empty": "Your cart is empty.",
+    "cart_problems": "Some items in your cart are not available as they are; please review your cart.",
+    "changed": "Your order changed since you reviewed it (prices, stock, tax, shipping or your code). "
+    "Please check the new total and place the order again.",
+    "shipping_unavailable": "{method} does not ship to {country} for this cart; please choose another shipping method.",
+    "shipping_inactive": "That shipping method is no longer offered; please choose another.",
+    "checkout_incomplete": "Please fill in: {fields}.",
+    "busy": "Many people are checking out right now. Please try again in a moment.",
+    # Vouchers
+    "voucher_invalid": "“{code}” is not a valid code.",
+    "voucher_not_yet_valid": "The code “{code}” is not valid yet: it starts on {starts_at:%d %b %Y %H:%M} UTC.",
+    "voucher_expired": "The code “{code}” has expired.",
+    "voucher_min_spend": "The code “{code}” needs goods of at least {min_spend} {currency}; add {missing} {currency} more to use it.",
+    "voucher_exhausted": "The code “{code}” has been used up.",
+    "voucher_customer_exhausted": "You have already used the code “{code}” as often as it allows.",
+}
+
+
+class CheckoutError(Exception):
+    """The cart cannot be ordered as it is; `message` is for the shopper, `code` names why."""
+
+    code = "checkout_error"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        self.message = message
+        if code:
+            self.code = code
+        super().__init__(message)
+
+
+class ShippingUnavailable(CheckoutError):
+    """The chosen shipping method cannot ship this cart to this country (or was switched off)."""
+
+    code = "shipping_unavailable"
+
+
+class CheckoutBusy(CheckoutError):
+    """A row checkout needs (a voucher's) stayed locked past the lock timeout: try again."""
+
+    code = "busy"
+
+    def __init__(self):
+        super().__init__(MESSAGES["busy"])
+
+
+class VoucherError(CheckoutError):
+    """The code cannot be used for this checkout; `code` is one of the voucher_* keys of
+    MESSAGES (voucher_invalid, voucher_not_yet_valid, voucher_expired, voucher_min_spend,
+    voucher_exhausted, voucher_customer_exhausted), `voucher_code` what the shopper typed."""
+
+    def __init__(self, code: str, *, voucher_code: str, **details):
+        self.voucher_code = voucher_code
+        self.details = details
+        super().__init__(MESSAGES[code].format(code=voucher_code, **details), code=code)
+
+
+class CheckoutCartEmpty(CheckoutError):
+    """There is nothing to check out: the cart is empty (or gone)."""
+
+    code = "cart_empty"
+
+    def __init__(self):
+        super().__init__(MESSAGES["cart_empty"])
+
+
+class CheckoutIncomplete(CheckoutError):
+    """A checkout placed before its details are all there; `fields` names what is missing."""
+
+    code = "checkout_incomplete"
+
+    def __init__(self, fields: list[str]):
+        self.fields = fields
+        self.field = fields[0] if fields else None
+        super().__init__(MESSAGES["checkout_incomplete"].format(fields=", ".join(fields)))
+
+
+class CheckoutChanged(CheckoutError):
+    """The checkout priced now is not the one the shopper reviewed (its fingerprint differs)."""
+
+    code = "checkout_changed"
+
+    def __init__(self):
+        super().__init__(MESSAGES["changed"])

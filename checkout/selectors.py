@@ -1,0 +1,202 @@
+"""Reads for checkout: which shipping methods can take a cart, whether a voucher code may be
+used, and the country a shopper's prices are taxed for."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from cart.selectors import CartView, cart_view
+
+from .exceptions import MESSAGES, ShippingUnavailable, VoucherError
+from .models import CheckoutSession, ShippingMethod, Voucher, VoucherRedemption
+from .pricing import Pricing, cart_pricing, shipping_price
+
+# The shipping details the shopper entered (a dict, see CheckoutForm.session_data) and the
+# voucher code they applied, kept in their session between the checkout pages.
+SESSION_DETAILS = "checkout_details"
+SESSION_VOUCHER = "checkout_voucher"
+
+
+def checkout_country(session) -> str:
+    """The country a shopper's cart is taxed for before they reach the review: the one they
+    already chose at checkout, else SHOP_COUNTRY."""
+    details = session.get(SESSION_DETAILS) or {}
+    return details.get("country") or settings.SHOP_COUNTRY
+
+
+def shipping_methods_for(
+    *, country: str, weight_grams: int, goods_after_discount: Decimal
+) -> list[tuple[ShippingMethod, Decimal]]:
+    """The active methods that can ship a cart of `weight_grams` to `country`, each with its
+    price for it, in the admin's order. Three queries whatever the number of methods."""
+    methods = ShippingMethod.objects.filter(active=True).prefetch_related("bands", "countries")
+    offers = []
+    for method in methods:
+        price = shipping_price(
+            method, country=country, weight_grams=weight_grams, goods_after_discount=goods_after_discount
+        )
+        if price is not None:
+            offers.append((method, price))
+    return offers
+
+
+def voucher_find(code: str) -> Voucher | None:
+    """The voucher whose code is `code`, whatever the case (surrounding spaces ignored)."""
+    code = code.strip()
+    if not code:
+        return None
+    return Voucher.objects.filter(code__iexact=code).first()
+
+
+def voucher_problem(
+    voucher: Voucher | None, *, code: str, subtotal: Decimal, email: str, currency: str, now: datetime | None = None
+) -> VoucherError | None:
+    """Why `voucher` (looked up by `code`) cannot be used on goods of `subtotal` by `email`
+    now, as a VoucherError to raise; None when it can. The usage counts are read as they
+    are: checkout.services.voucher_redeem asks again under the voucher's row lock."""
+    now = now or timezone.now()
+    if voucher is None or not voucher.active:
+        return VoucherError("voucher_invalid", voucher_code=code)
+    code = voucher.code
+    if voucher.starts_at and now < voucher.starts_at:
+        return VoucherError("voucher_not_yet_valid", voucher_code=code, starts_at=voucher.starts_at.astimezone(UTC))
+    if voucher.ends_at and now >= voucher.ends_at:
+        return VoucherError("voucher_expired", voucher_code=code)
+    if subtotal < voucher.min_spend:
+        return VoucherError(
+            "voucher_min_spend",
+            voucher_code=code,
+            min_spend=voucher.min_spend,
+            missing=voucher.min_spend - subtotal,
+            currency=currency,
+        )
+    if voucher.usage_limit is not None and voucher.used_count >= voucher.usage_limit:
+        return VoucherError("voucher_exhausted", voucher_code=code)
+    if voucher.per_customer_limit is not None and email:
+        used = VoucherRedemption.objects.filter(voucher=voucher, email=email.strip().lower()).count()
+        if used >= voucher.per_customer_limit:
+            return VoucherError("voucher_customer_exhausted", voucher_code=code)
+    return None
+
+
+def voucher_check(code: str, *, subtotal: Decimal, email: str, currency: str | None = None) -> Voucher:
+    """The voucher for `code` if it may be used now on goods of `subtotal` by `email`.
+    Raises VoucherError naming why not (see checkout.exceptions.MESSAGES)."""
+    voucher = voucher_find(code)
+    problem = voucher_problem(
+        voucher, code=code.strip(), subtotal=subtotal, email=email, currency=currency or settings.SHOP_CURRENCY
+    )
+    if problem:
+        raise problem
+    return voucher
+
+
+def checkout_price(
+    view: CartView,
+    *,
+    country: str,
+    shipping_method: ShippingMethod,
+    voucher_code: str = "",
+    email: str = "",
+) -> Pricing:
+    """The cart priced as the review shows it and Place order charges it: for `country`, with
+    `shipping_method` and the voucher `voucher_code` ("" for none) used by `email`.
+
+    Raises VoucherError when the code cannot be used (now, on these goods, by this email),
+    ShippingUnavailable when the method cannot ship this cart there.
+    """
+    if not shipping_method.active:
+        raise ShippingUnavailable(MESSAGES["shipping_inactive"])
+    voucher = None
+    if voucher_code:
+        goods = cart_pricing(view, country=country)
+        voucher = voucher_check(voucher_code, subtotal=goods.subtotal, email=email)
+    return cart_pricing(view, country=country, shipping_method=shipping_method, voucher=voucher)
+
+
+def checkout_fingerprint(
+    view: CartView, shipping_method: ShippingMethod, *, country: str, voucher_code: str = "", email: str = ""
+) -> str:
+    """The fingerprint (Pricing.fingerprint) of the checkout the shopper reviews: lines,
+    prices, quantities, country and tax, voucher and discount, shipping, total. Raises as
+    checkout_price does."""
+    return checkout_price(
+        view, country=country, shipping_method=shipping_method, voucher_code=voucher_code, email=email
+    ).fingerprint()
+
+
+# -- checkouts through the API (CheckoutSession) ----------------------------------------------
+
+
+def checkout_session_for(*, public_id, user=None, cart_token: str = "") -> CheckoutSession | None:
+    """The checkout `public_id` if the caller may see it: its user, or (a guest checkout) the
+    holder of its cart's token. None for anyone else, so ids cannot be probed."""
+    checkout = CheckoutSession.objects.select_related("cart", "shipping_method", "order").filter(public_id=public_id).first()
+    if checkout is None:
+        return None
+    if checkout.user_id is not None:
+        return checkout if user is not None and user.is_authenticated and user.pk == checkout.user_id else None
+    if cart_token and checkout.cart is not None and checkout.cart.token == cart_token:
+        return checkout
+    return None
+
+
+@dataclass
+class CheckoutSummary:
+    """A checkout priced now, as GET checkout/<id>/ shows it and place-order charges it."""
+
+    checkout: CheckoutSession
+    cart: CartView
+    pricing: Pricing
+    shipping_methods: list[tuple[ShippingMethod, Decimal]]
+    # Why the voucher or the shipping method is not in `pricing` ("" when they are).
+    voucher_problem: str = ""
+    shipping_problem: str = ""
+
+    @property
+    def reserved_until(self) -> datetime | None:
+        if self.checkout.order is not None:
+            return self.checkout.order.reservation_expires_at
+        return self.cart.reserved_until
+
+
+def checkout_session_summary(checkout: CheckoutSession) -> CheckoutSummary:
+    """`checkout` priced now (checkout.pricing): its cart's orderable lines for its country
+    (SHOP_COUNTRY until one is chosen), with its voucher and shipping method when they can be
+    used (else priced without them, and the reason given), and the shipping methods that can
+    take the cart there."""
+    view = cart_view(checkout.cart)
+    country = checkout.country or settings.SHOP_COUNTRY
+    voucher = None
+    voucher_message = ""
+    goods = cart_pricing(view, country=country)
+    if checkout.voucher_code:
+        try:
+            voucher = voucher_check(checkout.voucher_code, subtotal=goods.subtotal, email=checkout.email)
+        except VoucherError as exc:
+            voucher_message = exc.message
+    discounted = cart_pricing(view, country=country, voucher=voucher)
+    shipping_message = ""
+    method = checkout.shipping_method
+    if method is not None and not method.active:
+        method, shipping_message = None, MESSAGES["shipping_inactive"]
+    try:
+        pricing = cart_pricing(view, country=country, shipping_method=method, voucher=voucher)
+    except ShippingUnavailable as exc:
+        shipping_message = exc.message
+        pricing = discounted
+    methods = shipping_methods_for(
+        country=country, weight_grams=goods.weight_grams, goods_after_discount=discounted.goods_after_discount
+    )
+    return CheckoutSummary(
+        checkout=checkout,
+        cart=view,
+        pricing=pricing,
+        shipping_methods=methods,
+        voucher_problem=voucher_message,
+        shipping_problem=shipping_message,
+    )

@@ -1,0 +1,213 @@
+"""
+Emails to shoppers about their orders, each sent at most once per event.
+
+email_send_once() is the mechanism: it claims the EmailLog row (kind, key) before sending, so
+a task that runs twice (a retry, a redelivery, two workers) finds the claim and sends nothing;
+a send that fails gives the claim back for the retry. Every message has a text and an HTML
+part, rendered from templates/emails/<template>.txt and .html (both extend the emails/base.*
+layout), from DEFAULT_FROM_EMAIL.
+
+order_email_send() knows the order emails: which template, subject and attachments for each
+kind, and the key that makes the event unique (the order number, or the shipment for
+"order_shipped"). The tasks in orders.tasks call it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from .invoices import invoice_generate, invoice_pdf_bytes
+from .models import EmailLog, Order, OrderEvent, Shipment
+
+
+# A claim (EmailLog row without sent_at) older than this belongs to a sender that died
+# mid-send (a killed worker): the next run takes it over and sends. Far longer than any SMTP
+# or ESP call, so a live sender is never doubled.
+STALE_CLAIM_AFTER = timedelta(minutes=15)
+
+# (filename, content, mimetype), as EmailMessage.attach takes them.
+Attachment = tuple[str, bytes, str]
+
+
+def email_context(**extra) -> dict:
+    """What every email template may use: the shop's name and public address."""
+    return {"shop_name": settings.SITE_NAME, "shop_url": settings.SHOP_BASE_URL.rstrip("/"), **extra}
+
+
+def absolute_url(path: str) -> str:
+    """A link for an email: background tasks have no request to take the host from."""
+    return settings.SHOP_BASE_URL.rstrip("/") + path
+
+
+def email_send_once(
+    *,
+    kind: str,
+    key: str,
+    to: str,
+    subject: str,
+    template: str,
+    context: dict,
+    attachments: Sequence[Attachment] = (),
+    order: Order | None = None,
+) -> bool:
+    """Sends the email of event (kind, key) to `to`, unless it was sent already. Returns True
+    if this call sent it, False if it had been sent (or is being sent right now by another
+    run).
+
+    The EmailLog row is written, and committed, before the message goes out, with sent_at
+    set once the backend accepted it; an order email also gets an EMAIL_SENT OrderEvent.
+    Raises what the mail backend raises (OSError for SMTP trouble, AnymailError from an ESP)
+    after deleting the claim, so the task's retry sends it. Call it outside a transaction
+    (as the tasks do): the claim must be committed, for other runs to see, before sending.
+    """
+    log = _claim(kind=kind, key=key, to=to, subject=subject, order=order)
+    if log is None:
+        return False
+    context = email_context(**context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    for filename, content, mimetype in attachments:
+        message.attach(filename, content, mimetype)
+    try:
+        message.send()
+    except Exception:
+        # Give the claim back (only ours: the row still has our claim time) so that a retry
+        # sends. If this delete is lost too (the database is gone as well), the claim goes
+        # stale and a later run takes it over.
+        EmailLog.objects.filter(pk=log.pk, sent_at__isnull=True, created_at=log.created_at).delete()
+        raise
+    EmailLog.objects.filter(pk=log.pk).update(sent_at=timezone.now())
+    if order is not None:
+        OrderEvent.objects.create(order=order, type=OrderEvent.Type.EMAIL_SENT, note=f"{subject} → {to}")
+    return True
+
+
+def _claim(*, kind: str, key: str, to: str, subject: str, order: Order | None) -> EmailLog | None:
+    """The EmailLog row of (kind, key), newly claimed by this run; None if the email was sent,
+    or another run is sending it now."""
+    try:
+        # A savepoint, and committed at once when called outside a transaction (as the tasks
+        # do): the unique (kind, key) constraint decides which of two runs sends.
+        with transaction.atomic():
+            return EmailLog.objects.create(kind=kind, key=key, to=to, subject=subject[:255], order=order)
+    except IntegrityError:
+        pass
+    now = timezone.now()
+    # Take over a claim left by a sender that died mid-send: a compare-and-swap on its claim
+    # time, so of two runs finding the same stale claim only one wins.
+    taken = EmailLog.objects.filter(
+        kind=kind, key=key, sent_at__isnull=True, created_at__lt=now - STALE_CLAIM_AFTER
+    ).update(created_at=now, to=to, subject=subject[:255])
+    if not taken:
+        return None
+    return EmailLog.objects.get(kind=kind, key=key)
+
+
+# -- order emails ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderEmail:
+    subject: str
+    template: str
+    context: dict = field(default_factory=dict)
+    attachments: Sequence[Attachment] = ()
+
+
+def _order_links(order: Order) -> dict:
+    # The guest link works for everyone, signed in or not: the email went to the address the
+    # order was placed with.
+    return {"order": order, "order_url": absolute_url(order.get_guest_url())}
+
+
+def _confirmation(order: Order, key: str) -> OrderEmail:
+    # The invoice first: it is issued and stored once (the paid task has normally done it
+    # already), and the confirmation always carries it.
+    invoice = invoice_generate(order=order)
+    return OrderEmail(
+        subject=f"Order {order.number} confirmed: thank you",
+        template="order_confirmation",
+        context={**_order_links(order), "lines": order.lines.all(), "invoice": invoice},
+        attachments=[(f"{invoice.number}.pdf", invoice_pdf_bytes(invoice=invoice), "application/pdf")],
+    )
+
+
+def _payment_failed(order: Order, key: str) -> OrderEmail | None:
+    if order.status != Order.Status.PAYMENT_FAILED:
+        return None  # a later payment succeeded after all: the confirmation says so instead
+    return OrderEmail(
+        subject=f"Order {order.number}: the payment did not go through",
+        template="payment_failed",
+        context={**_order_links(order), "lines": order.lines.all(), "cart_url": absolute_url(reverse("cart:detail"))},
+    )
+
+
+def _cancelled(order: Order, key: str) -> OrderEmail:
+    return OrderEmail(
+        subject=f"Order {order.number} has been cancelled",
+        template="order_cancelled",
+        context={**_order_links(order), "lines": order.lines.all(), "was_paid": order.paid_at is not None},
+    )
+
+
+def _shipped(order: Order, key: str) -> OrderEmail:
+    # key is the shipment's pk: one email per parcel.
+    shipment = Shipment.objects.prefetch_related("lines__line").get(pk=int(key), order=order)
+    return OrderEmail(
+        subject=f"Order {order.number} is on its way",
+        template="order_shipped",
+        context={**_order_links(order), "shipment": shipment, "shipped_lines": shipment.lines.all()},
+    )
+
+
+# kind → builder of its subject, template, context and attachments; None when the email no
+# longer applies by the time its task runs.
+ORDER_EMAILS: dict[str, Callable[[Order, str], OrderEmail | None]] = {
+    "order_confirmation": _confirmation,
+    "payment_failed": _payment_failed,
+    "order_cancelled": _cancelled,
+    "order_shipped": _shipped,
+}
+
+
+def order_email_send(*, kind: str, order: Order, key: str = "") -> bool:
+    """Sends the order email `kind` (a key of ORDER_EMAILS) to the order's address, once per
+    (kind, key); key defaults to the order number ("order_shipped" needs the shipment's pk).
+    Returns True if this call sent it. Raises ValueError for an unknown kind or a missing
+    shipment key, Shipment.DoesNotExist for a shipment of another order, InvoiceNotAllowed
+    for the confirmation of an order that is not paid, and what email_send_once raises.
+    """
+    build = ORDER_EMAILS.get(kind)
+    if build is None:
+        raise ValueError(f"unknown order email {kind!r}")
+    if kind == "order_shipped" and not key:
+        raise ValueError("order_shipped needs the shipment's pk as its key")
+    key = str(key or order.number)
+    if EmailLog.objects.filter(kind=kind, key=key, sent_at__isnull=False).exists():
+        return False  # sent already: do not even build it (the confirmation renders a PDF)
+    email = build(order, key)
+    if email is None:
+        return False
+    return email_send_once(
+        kind=kind,
+        key=key,
+        to=order.email,
+        subject=email.subject,
+        template=email.template,
+        context=email.context,
+        attachments=email.attachments,
+        order=order,
+    )

@@ -1,0 +1,1 @@
+"""The payments API (DRF): paying and cancelling orders, Razorpay callback verification."""
