@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inventory.importer import ImportRejected, catalog_import
 from catalog.models import Product
-from checkout.models import ShippingMethod
+from checkout.models import ShippingMethod, TaxRate
 
 DEMO_CATALOG = Path(settings.BASE_DIR) / "catalog" / "fixtures" / "demo-catalog.csv"
 FEATURED_COUNT = 4
@@ -20,11 +20,19 @@ DEFAULT_ADMIN_PASSWORD = "demo-admin-password"
 SHIPPING_METHODS = [("Standard", Decimal("5.00")), ("Express", Decimal("15.00"))]
 
 
+# A few countries with tax, so that the demo shows tax on cart, checkout and invoice.
+DEMO_TAX_RATES = [
+    ("GB", "VAT", Decimal("0.2000")),
+    ("DE", "MwSt.", Decimal("0.1900")),
+    ("IN", "GST", Decimal("0.1800")),
+]
+
+
 class Command(BaseCommand):
     help = (
         "Loads the demo shop: imports catalog/fixtures/demo-catalog.csv, features its first "
         f"{FEATURED_COUNT} products (only when no product is featured yet), creates the "
-        "Standard and Express shipping methods and the superuser admin@example.com (password "
+        "Standard and Express shipping methods, tax rates for GB, DE and IN, and the superuser admin@example.com (password "
         "from DEMO_ADMIN_PASSWORD, default demo-admin-password). Idempotent: a second run "
         "changes nothing, and nothing staff changed since is undone."
     )
@@ -53,6 +61,12 @@ class Command(BaseCommand):
             )
             if created:
                 self.stdout.write(f"Shipping method {name} ({price}) created.")
+
+        for country, name, rate in DEMO_TAX_RATES:
+            # Matched by country: a rate staff changed stays changed.
+            _, created = TaxRate.objects.get_or_create(country=country, defaults={"name": name, "rate": rate})
+            if created:
+                self.stdout.write(f"Tax rate {name} {country} ({rate}) created.")
 
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
         User = get_user_model()
