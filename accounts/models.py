@@ -19,6 +19,9 @@ class ShopUserManager(UserManager):
 
 class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
+    # Set when the owner opens the signed link of the welcome email (accounts.services
+    # .email_verify); empty until then. Nothing is refused to an unverified account yet.
+    email_verified_at = models.DateTimeField("email verified at", null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -28,6 +28,9 @@ def send_welcome_email(user_pk: int) -> int:
 
     Not guarded by a log of its own: a retry happens only when the send raised, so the one
     way to be welcomed twice is a worker dying between the send and the task's ack."""
+    # Imported here: services enqueues this task, so a module-level import would be circular.
+    from .services import email_verification_token
+
     user = get_user_model()._default_manager.filter(pk=user_pk, is_active=True).first()
     if user is None or not user.email:
         return 0
@@ -37,6 +40,8 @@ def send_welcome_email(user_pk: int) -> int:
         "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
         "orders_url": _absolute(reverse("orders:list")),
         "password_reset_url": _absolute(reverse("accounts:password_reset")),
+        # Signed, good for 3 days (accounts.services.email_verification_token).
+        "verify_url": _absolute(reverse("accounts:verify_email", args=[email_verification_token(user=user)])),
     }
     message = EmailMultiAlternatives(
         subject=f"Welcome to {settings.SITE_NAME}",

@@ -5,12 +5,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from .forms import EmailAuthenticationForm
-from .views import SignUpView
+from .views import SignUpView, verify_email
 
 app_name = "accounts"
 
 urlpatterns = [
     path("signup/", SignUpView.as_view(), name="signup"),
+    path("verify/<str:token>/", verify_email, name="verify_email"),
     path(
         "login/",
         auth_views.LoginView.as_view(

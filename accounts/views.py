@@ -12,9 +12,12 @@ from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 from django.views.generic import CreateView
 
 from .forms import DUPLICATE_EMAIL_ERROR, SignUpForm
+from .services import AccountError, email_verify
 from .tasks import send_welcome_email
 
 WELCOME_MESSAGE = "Welcome! Your account is ready and you are logged in."
@@ -61,3 +64,15 @@ class SignUpView(RedirectURLMixin, CreateView):
         context = super().get_context_data(**kwargs)
         context[self.redirect_field_name] = self.get_redirect_url()
         return context
+
+
+@require_GET
+@never_cache
+def verify_email(request, token: str):
+    """The link in the welcome email. Opening it is the proof, so it needs no login (the
+    shopper may read their mail on another device); a bad or expired link says which."""
+    try:
+        user = email_verify(token=token)
+    except AccountError as exc:
+        return render(request, "accounts/verify_email.html", {"error": exc.message, "code": exc.code}, status=400)
+    return render(request, "accounts/verify_email.html", {"verified_email": user.email})

@@ -3,6 +3,9 @@ import os
 
 from celery import Celery
 
+# Request ids travel from a request into the tasks it enqueues (Celery signals in there).
+import config.observability  # noqa: F401,E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("shop")

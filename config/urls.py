@@ -3,8 +3,11 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from config import health
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    # DJANGO_ADMIN_URL, "admin/" unless set (config/settings/base.py).
+    path(settings.ADMIN_URL, admin.site.urls),
     path("api/v1/", include("config.api.urls")),
     path("accounts/", include("accounts.urls")),
     path("cart/", include("cart.urls")),
@@ -12,6 +15,10 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("payments/", include("payments.urls")),
     path("stock/", include("inventory.urls")),
+    # Load balancers, monitors and Prometheus (config/health.py; docs/RUNBOOK.md).
+    path("health/", health.health, name="health"),
+    path("health/detailed/", health.health_detailed, name="health-detailed"),
+    path("metrics", health.metrics, name="metrics"),
     path("", include("catalog.urls")),
 ]
 # Product images in development (a no-op unless DEBUG); in production the web server or a

@@ -228,6 +228,10 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
             ]
         )
         _low_stock_sync(items, after={vid: available[vid] - qty for vid, qty in wanted.items()})
+        logger.info(
+            "stock reserved",
+            extra={"event": "reservation.made", "owner": owner, "variants": len(wanted), "units": sum(wanted.values())},
+        )
         return reservations
 
 
@@ -246,6 +250,7 @@ def stock_release(*, owner: str) -> int:
         active.filter(expires_at__lte=now).update(status=Reservation.Status.EXPIRED, updated_at=now)
         released = active.update(status=Reservation.Status.RELEASED, updated_at=now)
         if released:
+            logger.info("stock released", extra={"event": "reservation.released", "owner": owner, "reservations": released})
             # Why after the commit, not here: a caller may release and reserve again in one
             # transaction (a cart re-reserving itself); availability never really rose then,
             # and clearing the claim would send the same alert again. Why no row lock:
@@ -384,6 +389,8 @@ def reservations_expire() -> int:
             pk__in=lapsed.order_by("pk").select_for_update().values("pk")
         ).update(status=Reservation.Status.EXPIRED, updated_at=now)
     _low_stock_rearm(StockItem.objects.all())
+    if expired:
+        logger.info("reservations expired", extra={"event": "reservation.expired", "reservations": expired})
     return expired
 
 
@@ -559,3 +566,32 @@ def _back_in_stock_unclaim(request: BackInStockRequest, claimed_at) -> None:
     except IntegrityError:
         # The same address asked again meanwhile: that newer pending request stands in.
         pass
+
+
+def stock_receive_new(*, quantities: dict[int, int], reason: str, note: str = "") -> int:
+    """Gives variants that have no stock yet their first units, set-based: one StockItem and
+    one ledger row per variant in two bulk INSERTs (for seeding thousands of variants; one
+    stock_adjust each would cost a lock and four statements per variant). on_hand equals
+    the ledger by construction. Returns the number of variants stocked.
+
+    Raises ValueError for a non-positive quantity, an unknown reason, or a variant that
+    already has a StockItem (its ledger may be non-empty: use stock_adjust)."""
+    if reason not in StockMovement.Reason.values:
+        raise ValueError(f"unknown stock movement reason {reason!r}")
+    if any(quantity <= 0 for quantity in quantities.values()):
+        raise ValueError("quantities must be positive")
+    with transaction.atomic():
+        # The unique variant index makes a concurrent first stocking fail here, not double up.
+        if StockItem.objects.filter(variant_id__in=list(quantities)).exists():
+            raise ValueError("some variants already have stock: use stock_adjust")
+        StockItem.objects.bulk_create(
+            [StockItem(variant_id=vid, on_hand=qty) for vid, qty in quantities.items()], batch_size=1000
+        )
+        StockMovement.objects.bulk_create(
+            [
+                StockMovement(variant_id=vid, quantity=qty, reason=reason, note=note, on_hand_after=qty)
+                for vid, qty in quantities.items()
+            ],
+            batch_size=1000,
+        )
+    return len(quantities)

@@ -2,7 +2,7 @@
 holds its access token; everyone else gets nothing (the view answers 404)."""
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from catalog.models import Product, ProductReview
 
@@ -44,6 +44,12 @@ def order_for_token(*, number: str, token: str) -> Order | None:
 def sweep_run_last() -> SweepRun | None:
     """The most recently started sweep run (finished or not), or None before the first."""
     return SweepRun.objects.order_by("-started_at", "-pk").first()
+
+
+def order_counts_by_status() -> dict[str, int]:
+    """How many orders are in each status (statuses with none are left out); one query."""
+    rows = Order.objects.order_by().values_list("status").annotate(n=Count("pk"))
+    return dict(rows)
 
 
 def bought_lines(*, user, product: Product) -> QuerySet[OrderLine]:

@@ -10,6 +10,7 @@ orders, so the one who knows both runs both halves.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,8 @@ from inventory.services import (
 
 from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun
 from .selectors import bought_lines
+
+logger = logging.getLogger(__name__)
 
 TWO_PLACES = Decimal("0.01")
 
@@ -267,6 +270,10 @@ def order_create(
         if existing:
             return existing, False
         raise
+    logger.info(
+        "order placed",
+        extra={"event": "order.placed", "order": order.number, "total": str(order.total), "currency": order.currency},
+    )
     return order, True
 
 
@@ -391,6 +398,7 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
             order, Order.Status.PAID, event=OrderEvent.Type.PAID, actor=actor, note=reference,
             fields=["paid_at", "archived_at"],
         )
+        logger.info("order paid", extra={"event": "order.paid", "order": order.number, "reference": reference})
         from .tasks import order_paid_followups
 
         # Invoice, then the confirmation with it attached, once the payment has committed (a
@@ -469,6 +477,7 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
                 raise OrderStateError(order, "cancel it: part of it has shipped")
             restocked = _order_restock_for_cancel(order=order, lines=lines, actor=actor)
         _order_set_status(order, Order.Status.CANCELLED, event=OrderEvent.Type.CANCELLED, actor=actor, note=reason)
+        logger.info("order cancelled", extra={"event": "order.cancelled", "order": order.number, "restocked": restocked})
         if restocked:
             OrderEvent.objects.create(
                 order=order, type=OrderEvent.Type.RESTOCKED, actor=actor, note=f"{restocked} unit(s) back on hand"
@@ -600,10 +609,20 @@ def sweep_run(*, trigger: str) -> SweepRun:
         run.orders_expired = orders_expire_overdue()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
+        logger.error("sweep failed", extra={"event": "sweep.failed", "trigger": trigger, "error": run.error})
         raise
     finally:
         run.finished_at = timezone.now()
         run.save(update_fields=["finished_at", "reservations_expired", "orders_expired", "error"])
+    logger.info(
+        "sweep finished",
+        extra={
+            "event": "sweep.finished",
+            "trigger": trigger,
+            "reservations_expired": run.reservations_expired,
+            "orders_expired": run.orders_expired,
+        },
+    )
     return run
 
 

@@ -1,9 +1,15 @@
 """Reads of payments."""
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Sum
 
 from .models import Payment, Refund
+
+# The last run of payments.tasks.reconcile_payments: {"at": ISO time, "checked", "captured",
+# "failed", "still_pending", "errors"}. A cache key, not a table: it is only for /health/detailed/
+# and an operator's eye, and losing it (a wiped cache) loses nothing that matters.
+RECONCILE_LAST_KEY = "payments:reconcile:last"
 
 
 def payment_refundable_amount(payment: Payment) -> Decimal:
@@ -28,3 +34,12 @@ def payment_for_provider_order(*, gateway: str, provider_order_id: str) -> Payme
     if not provider_order_id:
         return None
     return Payment.objects.select_related("order").filter(gateway=gateway, provider_order_id=provider_order_id).first()
+
+
+def reconcile_last() -> dict | None:
+    """What the last scheduled reconciliation did and when (see RECONCILE_LAST_KEY), or None
+    when it has not run since the cache was last emptied, or the cache cannot be read."""
+    try:
+        return cache.get(RECONCILE_LAST_KEY)
+    except Exception:  # noqa: BLE001 — a cache outage must not break the reader
+        return None

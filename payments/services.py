@@ -427,7 +427,15 @@ def webhook_receive(*, provider: str, event: InboxEvent) -> tuple[WebhookEvent, 
                 provider=provider, event_id=event.event_id, event_type=event.event_type, payload=event.payload
             )
     except IntegrityError:
+        logger.info(
+            "webhook received again",
+            extra={"event": "webhook.duplicate", "provider": provider, "event_id": event.event_id},
+        )
         return WebhookEvent.objects.get(provider=provider, event_id=event.event_id), False
+    logger.info(
+        "webhook received",
+        extra={"event": "webhook.received", "provider": provider, "event_id": event.event_id, "type": event.event_type},
+    )
     return stored, True
 
 
@@ -455,12 +463,22 @@ def webhook_process(*, event: WebhookEvent) -> WebhookEvent:
             event.status = WebhookEvent.Status.FAILED
             event.error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
             event.save(update_fields=["status", "error", "attempts"])
+            logger.warning(
+                "webhook failed",
+                extra={"event": "webhook.failed", "provider": event.provider, "event_id": event.event_id,
+                       "attempts": event.attempts, "error": event.error},
+            )
             error = exc
         else:
             event.status = WebhookEvent.Status.PROCESSED if info is not None else WebhookEvent.Status.IGNORED
             event.error = ""
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "error", "attempts", "processed_at"])
+            logger.info(
+                "webhook processed",
+                extra={"event": "webhook.processed", "provider": event.provider, "event_id": event.event_id,
+                       "status": event.status},
+            )
             return event
     raise error
 

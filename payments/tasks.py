@@ -4,9 +4,12 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
 
 from .gateways import GatewayError
 from .models import Payment, Refund, WebhookEvent
+from .selectors import RECONCILE_LAST_KEY
 from .services import PaymentError, payment_refund, payments_reconcile, webhook_process
 
 logger = logging.getLogger(__name__)
@@ -51,4 +54,11 @@ def refund_rejected_payment(self, payment_pk: int) -> str:
 def reconcile_payments(older_than_minutes: int | None = None) -> dict[str, int]:
     """Beat, every RECONCILE_INTERVAL_MINUTES: asks providers about payments still pending."""
     minutes = older_than_minutes if older_than_minutes is not None else settings.RECONCILE_AFTER_MINUTES
-    return vars(payments_reconcile(older_than=timedelta(minutes=minutes)))
+    counts = vars(payments_reconcile(older_than=timedelta(minutes=minutes)))
+    logger.info("reconciliation finished", extra={"event": "payments.reconciled", **counts})
+    try:
+        # Kept for a day (several intervals): /health/detailed/ shows when it last ran.
+        cache.set(RECONCILE_LAST_KEY, {"at": timezone.now().isoformat(), **counts}, timeout=24 * 3600)
+    except Exception:  # noqa: BLE001 — Redis down must not fail the reconciliation itself
+        logger.warning("could not record the reconciliation in the cache", exc_info=True)
+    return counts

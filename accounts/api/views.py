@@ -13,7 +13,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import selectors, services
 from config.api.errors import error_responses
-from config.api.throttling import ScopedRateThrottle
+from config.api.throttling import AuthTierThrottle, ScopedRateThrottle
 
 from .serializers import (
     AddressSerializer,
@@ -31,9 +31,10 @@ PASSWORD_RESET_ANSWER = "If an account uses this email address, we have sent it 
 
 
 class AuthThrottled:
-    """Sign-up, sign-in, refresh and reset: rate limited per client address (scope "auth")."""
+    """Sign-up, sign-in, refresh and reset: rate limited per client address (scope "auth"),
+    and by the site-wide auth tier per IP and per account (config/ratelimit.py)."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottle, AuthTierThrottle]
     throttle_scope = "auth"
 
 
@@ -71,7 +72,8 @@ class TokenView(AuthThrottled, TokenObtainPairView):
     responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
 )
 class TokenRefreshRotateView(AuthThrottled, TokenRefreshView):
-    pass
+    # Not the auth tier: a refresh is no password guess, and apps behind one NAT refresh often.
+    throttle_classes = [ScopedRateThrottle]
 
 
 class PasswordResetView(AuthThrottled, APIView):

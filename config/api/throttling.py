@@ -1,6 +1,9 @@
 """Rate limits (answered 429 with Retry-After by DRF, shaped by errors.py)."""
 from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
 from rest_framework.throttling import ScopedRateThrottle as DRFScopedRateThrottle
+
+from config.ratelimit import UNSAFE_METHODS, auth_hit
 
 
 class ScopedRateThrottle(DRFScopedRateThrottle):
@@ -10,3 +13,19 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class AuthTierThrottle(BaseThrottle):
+    """The auth tier of config/ratelimit.py (RATELIMIT_AUTH, per IP and per account) on the
+    API's auth endpoints, so the pages and the API share one budget per account: a guesser
+    cannot get ten tries on the login page and ten more on /api/v1/auth/token/."""
+
+    def allow_request(self, request, view):
+        if request.method not in UNSAFE_METHODS:
+            return True
+        email = request.data.get("email", "") if hasattr(request.data, "get") else ""
+        self._limited = auth_hit(request._request, email=str(email))
+        return self._limited is None
+
+    def wait(self):
+        return self._limited.retry_after if getattr(self, "_limited", None) else None

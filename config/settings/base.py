@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -59,6 +60,9 @@ THIRD_PARTY_APPS: list[str] = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served from our static files, not a CDN
+    "csp",  # django-csp: its system checks flag settings in the pre-4.0 format
+    "django_ratelimit",  # its system checks verify the cache can count (config/ratelimit.py)
+    "django_prometheus",  # request/response metrics at /metrics (config/health.py)
 ]
 LOCAL_APPS = [
     "accounts",
@@ -78,9 +82,18 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "catalog:home"
 LOGOUT_REDIRECT_URL = "catalog:home"
+# https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#using-argon2-with-django
+# Argon2 hashes new passwords; the others still verify (and upgrade at the next login) any
+# hash made before it was first.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -88,6 +101,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # First and last: django-prometheus times the whole stack (https://github.com/korfuri/django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Early, so every log line of the request carries its id (config/observability.py).
+    "config.observability.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -95,9 +112,57 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After CSRF and auth: tiers go by URL name and request.user (config/ratelimit.py).
+    "config.ratelimit.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 ROOT_URLCONF = "config.urls"
+# The admin's URL prefix (DJANGO_ADMIN_URL, e.g. "back-office-7f3a/"): moving it off /admin/
+# keeps it out of the way of bots trying default paths; it is no substitute for strong
+# passwords and the staff rate limit.
+ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/").strip("/") + "/"
+if ADMIN_URL == "/":
+    raise ImproperlyConfigured("DJANGO_ADMIN_URL must not be empty: the admin would take over the home page.")
+
+# SECURITY
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
+# Headers every environment sends; production.py adds HTTPS-only cookies, HSTS and redirects.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+# Not "same-origin": Razorpay's Checkout.js opens payment pop-ups (netbanking, wallets) that
+# report back to our window; "same-origin-allow-popups" keeps that link and still isolates us
+# from windows that open the shop.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
+# Client IP (config/client_ip.py): X-Forwarded-For is believed only when the request comes
+# straight from one of these proxies (IPs or CIDRs, e.g. 10.0.0.0/8); empty trusts no header.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Content Security Policy, django-csp 4 (https://django-csp.readthedocs.io/en/latest/configuration.html).
+# Scripts only from our own static files and the payment providers: no inline script anywhere
+# (data for scripts travels in json_script elements). Styles allow 'unsafe-inline' because
+# the admin report pages carry <style> blocks and Razorpay's window injects its own styles.
+# Stripe Checkout is a redirect: form-action must allow it, as browsers apply form-action to
+# the redirect that follows a POST.
+_STRIPE = ["https://js.stripe.com", "https://checkout.stripe.com"]
+_RAZORPAY = ["https://checkout.razorpay.com", "https://api.razorpay.com"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, "https://js.stripe.com", "https://checkout.razorpay.com"],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF, *_STRIPE, *_RAZORPAY, "https://lumberjack.razorpay.com"],
+        "frame-src": [SELF, *_STRIPE, *_RAZORPAY],
+        "form-action": [SELF, *_STRIPE, *_RAZORPAY],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+    }
+}
 WSGI_APPLICATION = "config.wsgi.application"
 
 # TEMPLATES
@@ -138,11 +203,37 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Short timeouts: a Redis that is down or unreachable costs each request
+                # about this much, not a hang.
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=1.0),
+                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=1.0),
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis each process counts its own rate limits: fine for development, and
+    # django-ratelimit's checks (E003 not shared, W001 unsupported) would stop every command.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+# Redis down must not stop the shop: cache errors are logged and read as a miss
+# (https://github.com/jazzband/django-redis#memcached-exceptions-behavior). Rate limits then
+# fail open except the auth tier (config/ratelimit.py); stock never depends on the cache.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+# RATE LIMITS
+# ------------------------------------------------------------------------------
+# django-ratelimit rate strings ("10/15m" = 10 per 15 minutes), counted in the default
+# cache on state-changing requests; a limited request gets 429 + Retry-After. Tiers and
+# their keys: config/ratelimit.py. https://django-ratelimit.readthedocs.io/en/stable/settings.html
+RATELIMIT_GENERAL = env("RATELIMIT_GENERAL", default="100/15m")  # per IP, every POST page
+RATELIMIT_STOCK = env("RATELIMIT_STOCK", default="20/15m")  # add to cart, cart update, order, pay
+RATELIMIT_AUTH = env("RATELIMIT_AUTH", default="10/15m")  # per IP and per account
+RATELIMIT_WEBHOOK = env("RATELIMIT_WEBHOOK", default="200/15m")  # per IP
+RATELIMIT_STAFF = env("RATELIMIT_STAFF", default="500/15m")  # per staff user, admin POSTs
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 
 # EMAIL
 # ------------------------------------------------------------------------------
@@ -326,13 +417,49 @@ SPECTACULAR_SETTINGS = {
 
 # LOGGING
 # ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/logging/
+# Every record carries the request id (config/observability.py). LOG_FORMAT=json writes one
+# JSON object per line (python-json-logger): time, level, logger, message, request_id and the
+# record's extras, e.g. the stable `event` field of the key events (docs/RUNBOOK.md).
+# Production defaults to json, everything else to plain.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f'LOG_FORMAT must be "plain" or "json", not {LOG_FORMAT!r}.')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "config.observability.RequestIDFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint logs seven progress steps per invoice at INFO; warnings (a missing font,
     # unsupported CSS) still show.
     "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
+
+# OBSERVABILITY
+# ------------------------------------------------------------------------------
+# /metrics (Prometheus text format) answers staff sessions, or `Authorization: Bearer
+# METRICS_TOKEN` for the scraper; empty: staff only. config/health.py.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Errors (web, worker, beat) and beat's schedule go to Sentry when SENTRY_DSN is set; no
+# personal data is sent. https://docs.sentry.io/platforms/python/integrations/django/
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from config.observability import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("APP_VERSION", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

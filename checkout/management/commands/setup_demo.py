@@ -28,6 +28,36 @@ DEMO_TAX_RATES = [
 ]
 
 
+def demo_data_load(*, stdout) -> None:
+    """The demo catalog (featured products), shipping methods and tax rates, idempotently;
+    shared by setup_demo and seed_demo. Raises CommandError if the catalog is rejected."""
+    try:
+        result = catalog_import(paths=[DEMO_CATALOG])
+    except ImportRejected as rejected:
+        raise CommandError(
+            "The demo catalog could not be imported:\n" + "\n".join(str(p) for p in rejected.problems)
+        ) from rejected
+    stdout.write(f"Demo catalog: {result.summary()}")
+
+    # Only when nothing is featured: staff who picked their own featured products keep
+    # their choice across restarts.
+    if not Product.objects.filter(featured=True).exists():
+        featured = Product.objects.filter(handle__in=result.handles[:FEATURED_COUNT]).update(featured=True)
+        stdout.write(f"Featured {featured} products.")
+
+    for position, (name, price) in enumerate(SHIPPING_METHODS):
+        # Matched by name: a price staff changed in the admin stays changed.
+        _, created = ShippingMethod.objects.get_or_create(name=name, defaults={"price": price, "position": position})
+        if created:
+            stdout.write(f"Shipping method {name} ({price}) created.")
+
+    for country, name, rate in DEMO_TAX_RATES:
+        # Matched by country: a rate staff changed stays changed.
+        _, created = TaxRate.objects.get_or_create(country=country, defaults={"name": name, "rate": rate})
+        if created:
+            stdout.write(f"Tax rate {name} {country} ({rate}) created.")
+
+
 class Command(BaseCommand):
     help = (
         "Loads the demo shop: imports catalog/fixtures/demo-catalog.csv, features its first "
@@ -38,35 +68,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        try:
-            result = catalog_import(paths=[DEMO_CATALOG])
-        except ImportRejected as rejected:
-            for problem in rejected.problems:
-                self.stderr.write(str(problem))
-            raise CommandError("The demo catalog could not be imported.") from rejected
-        self.stdout.write(f"Demo catalog: {result.summary()}")
-
-        # Only when nothing is featured: staff who picked their own featured products keep
-        # their choice across restarts.
-        if not Product.objects.filter(featured=True).exists():
-            featured = Product.objects.filter(handle__in=result.handles[:FEATURED_COUNT]).update(
-                featured=True
-            )
-            self.stdout.write(f"Featured {featured} products.")
-
-        for position, (name, price) in enumerate(SHIPPING_METHODS):
-            # Matched by name: a price staff changed in the admin stays changed.
-            _, created = ShippingMethod.objects.get_or_create(
-                name=name, defaults={"price": price, "position": position}
-            )
-            if created:
-                self.stdout.write(f"Shipping method {name} ({price}) created.")
-
-        for country, name, rate in DEMO_TAX_RATES:
-            # Matched by country: a rate staff changed stays changed.
-            _, created = TaxRate.objects.get_or_create(country=country, defaults={"name": name, "rate": rate})
-            if created:
-                self.stdout.write(f"Tax rate {name} {country} ({rate}) created.")
+        demo_data_load(stdout=self.stdout)
 
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
         User = get_user_model()
