@@ -33,6 +33,12 @@ SITE_NAME = env("SHOP_NAME", default="Small Shop")
 # failing half-way with "database is locked".
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Seconds to wait for a connection: an unreachable database fails a request (and the
+        # health check) quickly instead of hanging it.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+        )
 else:
     DATABASES = {
         "default": {
