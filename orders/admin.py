@@ -21,11 +21,11 @@ from django.utils.html import format_html, format_html_join
 from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .admin_invoices import OrderInvoiceAdminMixin
-from .admin_lifecycle import ArchivedFilter, OrderLifecycleAdminMixin
+from .admin_lifecycle import ArchivedFilter, OrderLifecycleAdminMixin, change_each
 from .admin_reports import report_urls
 from .models import Order, OrderEvent, OrderLine, SweepRun
 from .selectors import sweep_run_last
-from .services import OrderStateError, order_cancel, order_resolve_attention, sweep_run
+from .services import order_cancel, order_resolve_attention, sweep_run
 
 RUN_SWEEP_PERMISSION = "orders.run_sweep"
 
@@ -192,21 +192,15 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
 
     @admin.action(description="Cancel selected orders (unpaid only)", permissions=["change"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        cancelled = already = 0
-        # One order at a time, each in its own transaction (order_cancel's): a paid order in
-        # the selection is reported and does not stop the others. unpaid_only, decided under
-        # the order's lock: orders cannot refund, so a paid order (even one paid a moment
-        # ago) is left for "Cancel (and refund if paid)".
-        for order in queryset.order_by("pk"):
-            if order.status == Order.Status.CANCELLED:
-                already += 1
-                continue
-            try:
-                order_cancel(order=order, actor=request.user, reason="Cancelled by staff", unpaid_only=True)
-            except OrderStateError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                cancelled += 1
+        already = queryset.filter(status=Order.Status.CANCELLED).count()
+        # unpaid_only, decided under the order's lock: orders cannot refund, so a paid order
+        # (even one paid a moment ago) is left for "Cancel (and refund if paid)".
+        cancelled = change_each(
+            self,
+            request,
+            queryset.exclude(status=Order.Status.CANCELLED),
+            lambda order: order_cancel(order=order, actor=request.user, reason="Cancelled by staff", unpaid_only=True),
+        )
         if cancelled:
             self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)
         if already:

@@ -76,6 +76,21 @@ class ArchivedFilter(admin.SimpleListFilter):
         return queryset
 
 
+def change_each(modeladmin, request: HttpRequest, orders, change) -> int:
+    """Calls change(order) for each order in pk order, each in its own transaction (the
+    service's): an order the change does not apply to (OrderStateError) is reported and does
+    not stop the others. Returns how many orders changed."""
+    changed = 0
+    for order in orders.order_by("pk"):
+        try:
+            change(order)
+        except OrderStateError as exc:
+            modeladmin.message_user(request, exc.message, messages.ERROR)
+        else:
+            changed += 1
+    return changed
+
+
 class OrderLifecycleAdminMixin:
     """For OrderAdmin: list ArchivedFilter in its list_filter, "shipments" in its
     readonly_fields and fieldsets, and "cancel_and_refund", "mark_delivered",
@@ -183,19 +198,14 @@ class OrderLifecycleAdminMixin:
 
     @admin.action(description="Mark selected orders delivered", permissions=["change"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        delivered = already = 0
-        # One order at a time, each in its own transaction (the service's): an order that has
-        # not shipped in full is reported and does not stop the others.
-        for order in queryset.order_by("pk"):
-            if order.status == Order.Status.DELIVERED:
-                already += 1
-                continue
-            try:
-                order_mark_delivered(order=order, actor=request.user)
-            except OrderStateError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                delivered += 1
+        already = queryset.filter(status=Order.Status.DELIVERED).count()
+        # An order that has not shipped in full is reported and does not stop the others.
+        delivered = change_each(
+            self,
+            request,
+            queryset.exclude(status=Order.Status.DELIVERED),
+            lambda order: order_mark_delivered(order=order, actor=request.user),
+        )
         if delivered:
             self.message_user(request, f"Marked {delivered} order(s) delivered.", messages.SUCCESS)
         if already:
@@ -203,14 +213,12 @@ class OrderLifecycleAdminMixin:
 
     @admin.action(description="Archive selected orders", permissions=["change"])
     def archive_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        archived = 0
-        # As above: an order that still needs work is reported, the others are archived.
-        for order in queryset.filter(archived_at__isnull=True).order_by("pk"):
-            try:
-                order_archive(order=order, actor=request.user)
-            except OrderStateError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                archived += 1
+        # An order that still needs work is reported, the others are archived.
+        archived = change_each(
+            self,
+            request,
+            queryset.filter(archived_at__isnull=True),
+            lambda order: order_archive(order=order, actor=request.user),
+        )
         if archived:
             self.message_user(request, f"Archived {archived} order(s).", messages.SUCCESS)
