@@ -10,6 +10,7 @@ from django.db.models import (
     Count,
     DecimalField,
     Exists,
+    F,
     IntegerField,
     Min,
     OuterRef,
@@ -102,7 +103,8 @@ def product_detail(handle: str) -> Product | None:
     """A published product with its images and its variants, each annotated with
     `available` (integer units, live reservations subtracted); `rating_count` and
     `rating_average` (Decimal 1–5, None without reviews) over its approved reviews; and
-    `approved_reviews`, the newest REVIEWS_ON_PAGE of them with their users.
+    `approved_reviews`, the newest REVIEWS_ON_PAGE of them, each with `reviewer_name` (the
+    user's first name, may be empty).
 
     Four queries whatever the number of variants, images or reviews."""
     variants = with_availability(ProductVariant.objects.order_by("position", "pk"))
@@ -126,7 +128,11 @@ def product_detail(handle: str) -> Product | None:
             Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk")),
             Prefetch(
                 "reviews",
-                queryset=_approved_reviews().select_related("user").order_by("-created_at", "-pk")[:REVIEWS_ON_PAGE],
+                # The reviewer's first name only: the product is cached (catalog/cache.py), and
+                # user rows (password hashes, emails) have no business in the cache.
+                queryset=_approved_reviews()
+                .annotate(reviewer_name=F("user__first_name"))
+                .order_by("-created_at", "-pk")[:REVIEWS_ON_PAGE],
                 to_attr="approved_reviews",
             ),
         )

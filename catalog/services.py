@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
+from .cache import catalog_edited
 from .models import Product, ProductReview, ProductViewStat
 
 logger = logging.getLogger(__name__)
@@ -172,4 +173,7 @@ def reviews_moderate(*, reviews: QuerySet[ProductReview], status: str) -> int:
     in one UPDATE; returns how many changed. Only approved reviews show on the shop."""
     if status not in (ProductReview.Status.APPROVED, ProductReview.Status.REJECTED):
         raise ValueError(f"a review is moderated to approved or rejected, not {status!r}")
-    return reviews.exclude(status=status).update(status=status, moderated_at=timezone.now())
+    changed = reviews.exclude(status=status).update(status=status, moderated_at=timezone.now())
+    if changed:
+        catalog_edited()  # an UPDATE sends no post_save: retire the cached product pages
+    return changed

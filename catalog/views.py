@@ -3,45 +3,64 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from cart.services import CartError, cart_add, cart_for_request
 from inventory.exceptions import StockBusy
 
+from .cache import catalog_cached, listing_cached, product_cached
 from .forms import AddToCartForm, ProductFilterForm
 from .selectors import categories_with_products, featured_products, product_detail, product_search
 from .services import product_view_record
 
 
+def _categories() -> list:
+    return catalog_cached("categories", [], lambda: list(categories_with_products()))
+
+
 def home(request):
-    return render(
-        request,
-        "catalog/home.html",
-        {"categories": categories_with_products(), "products": featured_products()},
+    products = listing_cached(
+        "home",
+        [],
+        lambda: render_to_string(
+            "catalog/_home_products.html",
+            {"categories": _categories(), "products": featured_products()},
+            request,
+        ),
     )
+    return render(request, "catalog/home.html", {"products": mark_safe(products)})
 
 
 def product_list(request):
     form = ProductFilterForm(request.GET)
     filters = form.filters()
-    paginator = Paginator(product_search(filters), settings.PRODUCTS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
-    query.pop("page", None)
+    page_number = query.pop("page", [None])[-1]
+    querystring = query.urlencode()
+
+    def results() -> str:
+        paginator = Paginator(product_search(filters), settings.PRODUCTS_PER_PAGE)
+        page = paginator.get_page(page_number)
+        return render_to_string(
+            "catalog/_product_results.html",
+            {"filters": filters, "page": page, "querystring": querystring},
+            request,
+        )
+
+    # Keyed by what the fragment shows: the filters, the page asked for and the links' query.
+    html = listing_cached("list", [filters, page_number, querystring, settings.PRODUCTS_PER_PAGE], results)
     return render(
         request,
         "catalog/product_list.html",
-        {
-            "form": form,
-            "filters": filters,
-            "page": page,
-            "categories": categories_with_products(),
-            "querystring": query.urlencode(),
-        },
+        {"form": form, "filters": filters, "categories": _categories(), "results": mark_safe(html)},
     )
 
 
 def product_detail_view(request, handle: str):
-    product = product_detail(handle)
+    # The product with its variants' availability, from the page cache (catalog/cache.py);
+    # adding to the cart below checks stock again under the lock.
+    product = product_cached(handle, lambda: product_detail(handle))
     if product is None:
         raise Http404("No such product")
     if request.method == "GET":

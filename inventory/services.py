@@ -42,7 +42,7 @@ from django.utils import timezone
 from accounts.selectors import staff_alert_recipients
 from catalog.models import ProductVariant
 
-from . import tasks
+from . import signals, tasks
 from .exceptions import (
     BackordersOutstanding,
     InsufficientStock,
@@ -110,6 +110,16 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
         .select_for_update(of=("self",))
     )
     return {item.variant_id: item for item in items}
+
+
+def _availability_changed(variant_ids: Iterable[int]) -> None:
+    """Sends signals.availability_changed for `variant_ids` once the current transaction
+    commits (never for a rolled-back one); a failing receiver is logged, never raised."""
+    ids = frozenset(variant_ids)
+    if ids:
+        transaction.on_commit(
+            partial(signals.availability_changed.send, sender=StockItem, variant_ids=ids), robust=True
+        )
 
 
 def _merge_lines(lines: Sequence[StockLine]) -> dict[int, int]:
@@ -228,6 +238,7 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
             ]
         )
         _low_stock_sync(items, after={vid: available[vid] - qty for vid, qty in wanted.items()})
+        _availability_changed(wanted)
         logger.info(
             "stock reserved",
             extra={"event": "reservation.made", "owner": owner, "variants": len(wanted), "units": sum(wanted.values())},
@@ -246,9 +257,10 @@ def stock_release(*, owner: str) -> int:
     with _stock_lock_errors(), transaction.atomic():
         active = Reservation.objects.filter(owner=owner, status=Reservation.Status.ACTIVE)
         # Rows locked in primary-key order, as the sweep locks them: the two never deadlock.
-        list(active.order_by("pk").select_for_update().values_list("pk", flat=True))
+        variant_ids = list(active.order_by("pk").select_for_update().values_list("variant_id", flat=True))
         active.filter(expires_at__lte=now).update(status=Reservation.Status.EXPIRED, updated_at=now)
         released = active.update(status=Reservation.Status.RELEASED, updated_at=now)
+        _availability_changed(variant_ids)
         if released:
             logger.info("stock released", extra={"event": "reservation.released", "owner": owner, "reservations": released})
             # Why after the commit, not here: a caller may release and reserve again in one
@@ -309,6 +321,7 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
         Reservation.objects.filter(pk__in=[r.pk for r in live]).update(
             status=Reservation.Status.COMMITTED, updated_at=now
         )
+        _availability_changed(items)
         watched = [vid for vid, item in items.items() if item.low_stock_threshold is not None]
         if watched:
             still_reserved = reserved_quantities(watched, now=now)
@@ -364,6 +377,7 @@ def stock_adjust(
         )
         after = item.on_hand + quantity - reserved
         _low_stock_sync({variant.pk: item}, after={variant.pk: after})
+        _availability_changed([variant.pk])
         if quantity > 0 and after > 0 and back_in_stock_pending(variant.pk).exists():
             transaction.on_commit(
                 partial(tasks.send_back_in_stock_emails.delay, variant.pk), robust=True
@@ -372,9 +386,10 @@ def stock_adjust(
 
 
 def reservations_expire() -> int:
-    """Marks active reservations whose expires_at has passed as expired, in one statement.
+    """Marks active reservations whose expires_at has passed as expired.
 
-    Availability does not change: they stopped counting when they expired. Returns the number
+    Availability does not change: they stopped counting when they expired (the catalog page
+    cache is told now, through signals.availability_changed). Returns the number
     of reservations marked. Safe to run concurrently with itself and with checkout. Also
     clears the low-stock claim of variants whose availability rose above their threshold
     (reservations lapse without any service noticing), so that their next dip alerts again.
@@ -382,12 +397,14 @@ def reservations_expire() -> int:
     now = timezone.now()
     lapsed = Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
     with transaction.atomic():
-        # One UPDATE whose subquery locks the rows in primary-key order (as stock_release and
-        # stock_commit do), so a sweep never deadlocks with a cart or payment touching the
-        # same lapsed rows.
-        expired = Reservation.objects.filter(
-            pk__in=lapsed.order_by("pk").select_for_update().values("pk")
-        ).update(status=Reservation.Status.EXPIRED, updated_at=now)
+        # Rows locked in primary-key order (as stock_release and stock_commit lock them), so
+        # a sweep never deadlocks with a cart or payment touching the same lapsed rows.
+        rows = list(lapsed.order_by("pk").select_for_update().values_list("pk", "variant_id"))
+        expired = Reservation.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=Reservation.Status.EXPIRED, updated_at=now
+        )
+        # Their units became available when the clock passed; pages learn it now.
+        _availability_changed(variant_id for _, variant_id in rows)
     _low_stock_rearm(StockItem.objects.all())
     if expired:
         logger.info("reservations expired", extra={"event": "reservation.expired", "reservations": expired})
@@ -418,6 +435,7 @@ def stock_policy_set(*, variant: ProductVariant, backorder_policy: str) -> bool:
             if owed > 0:
                 raise BackordersOutstanding(sku=variant.sku, owed=owed)
         StockItem.objects.filter(pk=item.pk).update(backorder_policy=backorder_policy)
+        _availability_changed([variant.pk])
         return True
 
 
@@ -594,4 +612,5 @@ def stock_receive_new(*, quantities: dict[int, int], reason: str, note: str = ""
             ],
             batch_size=1000,
         )
+        _availability_changed(quantities)
     return len(quantities)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
+from catalog.cache import catalog_cached, listing_cached, product_cached
 from config.api.errors import error_responses
 
 from .serializers import CategorySerializer, ProductDetailSerializer, ProductListItemSerializer, ProductQuerySerializer
@@ -29,7 +30,14 @@ class ProductListView(generics.ListAPIView):
         responses={200: ProductListItemSerializer(many=True), **error_responses(400)},
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        # The page's JSON from the catalog page cache (catalog/cache.py), keyed by the query
+        # and the host (image URLs are absolute); a bad query raises before anything is stored.
+        data = listing_cached(
+            "api-list",
+            [request.build_absolute_uri("/"), sorted(request.query_params.lists())],
+            lambda: super(ProductListView, self).get(request, *args, **kwargs).data,
+        )
+        return Response(data)
 
 
 class ProductDetailView(APIView):
@@ -41,7 +49,7 @@ class ProductDetailView(APIView):
         responses={200: ProductDetailSerializer, **error_responses(404)},
     )
     def get(self, request, handle: str):
-        product = selectors.product_detail(handle)
+        product = product_cached(handle, lambda: selectors.product_detail(handle))
         if product is None:
             raise Http404
         return Response(ProductDetailSerializer(product, context={"request": request}).data)

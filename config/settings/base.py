@@ -361,6 +361,10 @@ STOCK_LOCK_TIMEOUT_MS = env.int("STOCK_LOCK_TIMEOUT_MS", default=2000)
 IMPORT_IMAGE_TIMEOUT_SECONDS = env.float("IMPORT_IMAGE_TIMEOUT_SECONDS", default=3.0)
 THUMBNAIL_WIDTHS = (200, 400, 800)
 PRODUCTS_PER_PAGE = 12
+# Catalog page cache (catalog/cache.py): how long a rendered listing, product grid or product
+# detail may stay in the cache, in seconds. Changes retire entries at once; this only bounds
+# memory and the lag after a reservation lapses by the clock (until the next sweep). 0: off.
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
 # Where the shop is reached from outside, for links in emails sent by background tasks
 # (which have no request to take the host from), e.g. https://shop.example.com
 SHOP_BASE_URL = env("SHOP_BASE_URL", default="http://localhost:8000")

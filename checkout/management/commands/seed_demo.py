@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from catalog.cache import catalog_edited
 from catalog.models import Product, ProductVariant
 from inventory.models import StockMovement
 from inventory.services import stock_receive_new
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         handles = [f"{SYNTHETIC_PREFIX}{n:05d}" for n in range(1, count + 1)]
         existing = set(Product.objects.filter(handle__in=handles).values_list("handle", flat=True))
         missing = [handle for handle in handles if handle not in existing]
+        if missing:
+            catalog_edited()  # bulk_create sends no post_save: retire the cached catalog pages
         for start in range(0, len(missing), BATCH):
             batch = missing[start : start + BATCH]
             # One transaction per batch: an interrupted run keeps whole products (each with its

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.importer import ImportRejected, catalog_import
+from catalog.cache import catalog_edited
 from catalog.models import Product
 from checkout.models import ShippingMethod, TaxRate
 
@@ -43,6 +44,7 @@ def demo_data_load(*, stdout) -> None:
     # their choice across restarts.
     if not Product.objects.filter(featured=True).exists():
         featured = Product.objects.filter(handle__in=result.handles[:FEATURED_COUNT]).update(featured=True)
+        catalog_edited()  # an UPDATE sends no post_save: retire the cached home page
         stdout.write(f"Featured {featured} products.")
 
     for position, (name, price) in enumerate(SHIPPING_METHODS):

@@ -1,0 +1,116 @@
+"""
+The catalog page cache: rendered listings, the home page's product grid, API product lists
+and product details, kept in the default cache (Redis in production), never showing a price
+or an availability older than the last committed change.
+
+Entries are never deleted one by one. Each key carries version tokens kept in the cache
+itself, and a change replaces a token, so every entry built before the change is never read
+again (it expires on its own after CATALOG_CACHE_SECONDS):
+
+- "catalog:version:edit": anything staff edit (products, variants and their prices,
+  categories, images, review moderation, imports). Every entry carries it.
+- "catalog:version:stock": the availability of any variant (reservation made, released or
+  swept, sale, receipt, adjustment, backorder policy). Listings carry it: they show
+  "Sold out".
+- "catalog:version:product:<handle>": the availability of that product's variants. Its
+  detail entry carries it, so a sale of one product leaves the others' pages cached.
+
+Why stale data can never be stored under a live token: a reader takes the tokens before it
+reads the database, and writers replace tokens only after their transaction commits
+(inventory.signals.availability_changed is sent on commit; model signals are wrapped in
+on_commit). A reader that read the database before a commit stored its entry under the old
+token, which nobody asks for any more.
+
+What this cache never decides: whether stock can be sold. Adding to the cart, reserving and
+placing an order read the stock rows under their lock (inventory.services); a cached page can
+at worst show a unit that has just gone, and the shopper is told at that step.
+
+One known lag: a reservation that lapses by the clock, without any write, makes its units
+available again before any token changes; pages show the lower figure until the sweep marks
+it expired (orders.tasks.release_expired_reservations, every minute) or the entry expires.
+
+Cache errors never fail a page: django-redis ignores them (DJANGO_REDIS_IGNORE_EXCEPTIONS)
+and a failed read is a miss.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+_T = TypeVar("_T")
+
+EDIT = "catalog:version:edit"
+STOCK = "catalog:version:stock"
+
+
+def _product_key(handle: str) -> str:
+    return f"catalog:version:product:{handle}"
+
+
+def _tokens(keys: list[str]) -> list[str]:
+    """The current token of each version key; a missing one (never set, evicted, cache wiped)
+    gets a fresh token, which no entry carries yet."""
+    found = cache.get_many(keys)
+    tokens = []
+    for key in keys:
+        token = found.get(key)
+        if token is None:
+            fresh = uuid.uuid4().hex
+            # add: if another process set one meanwhile, theirs stands.
+            token = fresh if cache.add(key, fresh, timeout=None) else (cache.get(key) or fresh)
+        tokens.append(token)
+    return tokens
+
+
+def _bump(keys: Iterable[str]) -> None:
+    cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+
+
+def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callable[[], _T]) -> _T:
+    """The entry of `kind` for `parts` under the current tokens of `versions`, built (and
+    stored) on a miss; always built when CATALOG_CACHE_SECONDS is 0 (the cache is off).
+    `parts` are joined by repr into the key, hashed."""
+    if settings.CATALOG_CACHE_SECONDS <= 0:
+        return build()
+    digest = hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()[:32]
+    key = f"catalog:{kind}:{':'.join(_tokens(versions))}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, timeout=settings.CATALOG_CACHE_SECONDS)
+    return value
+
+
+def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
+    """A listing entry (HTML fragment or API data, never None): valid until any catalog edit
+    or any availability change."""
+    return _cached(kind, [EDIT, STOCK], parts, build)
+
+
+def catalog_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
+    """An entry that shows no availability (e.g. the categories): valid until a catalog edit."""
+    return _cached(kind, [EDIT], parts, build)
+
+
+def product_cached(handle: str, build: Callable[[], _T]) -> _T:
+    """The detail entry of the product with `handle`: valid until a catalog edit or an
+    availability change of one of its variants."""
+    return _cached("product", [EDIT, _product_key(handle)], [handle], build)
+
+
+def catalog_edited() -> None:
+    """Retires every catalog entry once the current transaction commits (at once outside one).
+    Called by the model signals (catalog.signals) and by bulk writers that bypass them."""
+    transaction.on_commit(lambda: _bump([EDIT]), robust=True)
+
+
+def availability_changed(handles: Iterable[str]) -> None:
+    """Retires the listings and the detail entries of the products with `handles` now (call
+    it after the commit that changed their stock)."""
+    _bump([STOCK, *(_product_key(handle) for handle in set(handles))])
