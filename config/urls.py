@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 
 from config import health
@@ -19,6 +21,8 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("health/detailed/", health.health_detailed, name="health-detailed"),
     path("metrics", health.metrics, name="metrics"),
+    # Browsers ask every site for /favicon.ico, the admin's pages included.
+    path("favicon.ico", lambda request: redirect(static_url("img/favicon.svg"))),
     path("", include("catalog.urls")),
 ]
 # Product images in development (a no-op unless DEBUG); in production the web server or a
