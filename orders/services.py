@@ -229,16 +229,16 @@ def order_create(
     being available to anyone else, and if its hold lapsed the order gets the stock only if
     it is still there. Releasing an owner that holds nothing is harmless.
 
-    Placing the same `checkout_token` twice returns the first order: (order, False); a new
-    order returns (order, True). Totals are Decimal, rounded to 0.01.
+    Placing the same `checkout_token` twice returns the first order: (order, False), with
+    nothing written; a new order returns (order, True). Totals are Decimal, rounded to 0.01.
     Raises InsufficientStock (naming every short line) or StockBusy; nothing is written then
     (the `transfer_from` hold stays as it was).
     """
     if not lines:
         raise ValueError("an order needs at least one line")
-    existing = Order.objects.filter(checkout_token=checkout_token).first()
-    if existing:
-        return existing, False
+    # No lookup of `checkout_token` up front, one query less for every new order: a repeat
+    # fails on the unique token (or on the stock the first order took), rolls back, and is
+    # answered below.
     subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0")).quantize(TWO_PLACES)
     shipping_total = Decimal(shipping_price).quantize(TWO_PLACES)
     discount_total = Decimal(discount_total).quantize(TWO_PLACES)
@@ -262,10 +262,10 @@ def order_create(
             on_create=on_create,
         )
     except (IntegrityError, InventoryError):
-        # Why: the same checkout placed twice at once (double click, retried request). The
-        # early lookup above saw nothing; the loser then queued behind the winner's stock
-        # lock and found the units gone, or hit the unique checkout_token. Either way the
-        # winner's order is the answer; with no such order the error is real.
+        # Why: the same checkout placed twice (double click, retried request): the second
+        # found the units gone (the first took them, perhaps while it queued behind the
+        # first's stock lock), or hit the unique checkout_token. Either way the first order
+        # is the answer; with no such order the error is real.
         existing = Order.objects.filter(checkout_token=checkout_token).first()
         if existing:
             return existing, False
