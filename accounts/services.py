@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 from django.contrib.auth import get_user_model
-from django.core import signing
-from django.utils import timezone
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.transactions import after_commit
 
 from .forms import DUPLICATE_EMAIL_ERROR
 from .models import Address
@@ -46,7 +47,7 @@ def user_register(*, email: str, password: str) -> User:
         # The unique index on lower(email) decides between two sign-ups racing past the check.
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password)
-            transaction.on_commit(partial(send_welcome_email.delay, user.pk), robust=True)
+            after_commit(send_welcome_email.delay, user.pk)
             return user
     except IntegrityError as exc:
         raise AccountError(DUPLICATE_EMAIL_ERROR, code="email_taken", field="email") from exc

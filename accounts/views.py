@@ -1,6 +1,5 @@
 """Account pages. Sign-in, sign-out and password reset are Django's own views, configured in
 urls.py; only sign-up needs a view of its own."""
-from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,13 +7,14 @@ from django.contrib.auth import login
 from django.contrib.auth.views import RedirectURLMixin
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.generic import CreateView
+
+from config.transactions import after_commit
 
 from .forms import DUPLICATE_EMAIL_ERROR, SignUpForm
 from .services import AccountError, email_verify
@@ -47,7 +47,7 @@ class SignUpView(RedirectURLMixin, CreateView):
                 user = form.save()
                 # Sent once the account has committed; robust: a mail server that is down
                 # (tasks run in this process when there is no broker) must not fail the sign-up.
-                transaction.on_commit(partial(send_welcome_email.delay, user.pk), robust=True)
+                after_commit(send_welcome_email.delay, user.pk)
         except IntegrityError:
             form.add_error("email", DUPLICATE_EMAIL_ERROR)
             return self.form_invalid(form)

@@ -41,7 +41,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+
+from config.transactions import after_commit
 
 _T = TypeVar("_T")
 
@@ -107,7 +108,7 @@ def product_cached(handle: str, build: Callable[[], _T]) -> _T:
 def catalog_edited() -> None:
     """Retires every catalog entry once the current transaction commits (at once outside one).
     Called by the model signals (catalog.signals) and by bulk writers that bypass them."""
-    transaction.on_commit(lambda: _bump([EDIT]), robust=True)
+    after_commit(_bump, [EDIT])
 
 
 def availability_changed(handles: Iterable[str]) -> None:

@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
@@ -41,6 +40,7 @@ from django.utils import timezone
 
 from accounts.selectors import staff_alert_recipients
 from catalog.models import ProductVariant
+from config.transactions import after_commit
 
 from . import signals, tasks
 from .exceptions import (
@@ -117,9 +117,7 @@ def _availability_changed(variant_ids: Iterable[int]) -> None:
     commits (never for a rolled-back one); a failing receiver is logged, never raised."""
     ids = frozenset(variant_ids)
     if ids:
-        transaction.on_commit(
-            partial(signals.availability_changed.send, sender=StockItem, variant_ids=ids), robust=True
-        )
+        after_commit(signals.availability_changed.send, sender=StockItem, variant_ids=ids)
 
 
 def _merge_lines(lines: Sequence[StockLine]) -> dict[int, int]:
@@ -161,7 +159,7 @@ def _low_stock_sync(items: dict[int, StockItem], *, after: dict[int, int]) -> No
             if claimed:
                 # robust: the sale is committed by then; a failing email (eager mode) or broker
                 # must not turn it into an error page. Celery retries the sending itself.
-                transaction.on_commit(partial(tasks.send_low_stock_alert.delay, vid), robust=True)
+                after_commit(tasks.send_low_stock_alert.delay, vid)
 
 
 def _low_stock_rearm(items: QuerySet[StockItem]) -> int:
@@ -268,10 +266,7 @@ def stock_release(*, owner: str) -> int:
             # and clearing the claim would send the same alert again. Why no row lock:
             # releasing must never wait for (or fail on) a busy stock row; a sale racing the
             # re-arm can at worst cause one extra low-stock email, never a missing one.
-            transaction.on_commit(
-                partial(_low_stock_rearm, StockItem.objects.filter(variant__reservations__owner=owner)),
-                robust=True,
-            )
+            after_commit(_low_stock_rearm, StockItem.objects.filter(variant__reservations__owner=owner))
         return released
 
 
@@ -379,9 +374,7 @@ def stock_adjust(
         _low_stock_sync({variant.pk: item}, after={variant.pk: after})
         _availability_changed([variant.pk])
         if quantity > 0 and after > 0 and back_in_stock_pending(variant.pk).exists():
-            transaction.on_commit(
-                partial(tasks.send_back_in_stock_emails.delay, variant.pk), robust=True
-            )
+            after_commit(tasks.send_back_in_stock_emails.delay, variant.pk)
         return movement
 
 

@@ -4,17 +4,16 @@ actions "Regenerate invoice" and "Resend confirmation". Everything goes through
 orders.invoices and orders.tasks; nothing here decides anything."""
 from __future__ import annotations
 
-from functools import partial
-
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+
+from config.transactions import after_commit
 
 from .invoices import INVOICEABLE_STATUSES, InvoiceNotAllowed, invoice_generate
 from .models import EmailLog, Invoice, Order
@@ -118,10 +117,7 @@ class OrderInvoiceAdminMixin:
             if order.status not in INVOICEABLE_STATUSES:
                 self.message_user(request, f"Order {order.number} is not paid: it has no confirmation.", messages.ERROR)
                 continue
-            transaction.on_commit(
-                partial(send_order_email.delay, "order_confirmation", order.pk, f"{order.number}:resend:{stamp}"),
-                robust=True,
-            )
+            after_commit(send_order_email.delay, "order_confirmation", order.pk, f"{order.number}:resend:{stamp}")
             queued += 1
         if queued:
             self.message_user(request, f"Sending the confirmation again for {queued} order(s).", messages.SUCCESS)

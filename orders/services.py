@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -24,6 +23,7 @@ from django.utils import timezone
 
 from catalog.models import Product, ProductReview
 from catalog.services import DuplicateReview, review_create
+from config.transactions import after_commit
 from inventory.exceptions import InventoryError, ReservationExpired
 from inventory.models import StockMovement
 from inventory.services import (
@@ -163,7 +163,7 @@ def _order_email_on_commit(kind: str, order: Order, key: str) -> None:
     # robust: by then the change has committed; a broker that is down (or, when tasks run
     # eagerly, a failing send) must not turn it into an error for whoever made the change.
     # The task itself retries, and its EmailLog row keeps a retried send from doubling.
-    transaction.on_commit(partial(send_order_email.delay, kind, order.pk, key), robust=True)
+    after_commit(send_order_email.delay, kind, order.pk, key)
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,7 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
         # Invoice, then the confirmation with it attached, once the payment has committed (a
         # rolled-back payment sends nothing). robust: without a broker the task runs right
         # here, and a failing PDF or mail server must not turn a taken payment into an error.
-        transaction.on_commit(partial(order_paid_followups.delay, order.pk), robust=True)
+        after_commit(order_paid_followups.delay, order.pk)
     return order
 
 
@@ -434,7 +434,7 @@ def order_mark_payment_failed(*, order: Order, note: str = "", actor=None) -> Or
 
     # Tell the shopper once the failure has committed; one email per order (EmailLog keyed
     # by its number), so applying this twice sends one.
-    transaction.on_commit(partial(send_order_email.delay, "payment_failed", order.pk), robust=True)
+    after_commit(send_order_email.delay, "payment_failed", order.pk)
     return order
 
 
@@ -638,7 +638,7 @@ def order_flag(*, order: Order, reason: str) -> Order:
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.FLAGGED, note=reason)
         from .tasks import alert_staff_order_flagged
 
-        transaction.on_commit(partial(alert_staff_order_flagged.delay, order.pk, reason))
+        after_commit(alert_staff_order_flagged.delay, order.pk, reason)
     return order
 
 

@@ -19,7 +19,7 @@ from orders.services import OrderStateError, order_expire_if_due
 from .gateways import GatewayError, InvalidSignature, enabled_gateways, get_gateway
 from .gateways.base import InboxEvent, ReturnUrls
 from .forms import OrderCancelForm
-from .models import Payment
+from .models import Payment, WebhookEvent
 from .services import (
     PaymentError,
     order_cancel_and_refund,
@@ -171,7 +171,10 @@ def webhook(request, provider: str):
     except InvalidSignature as exc:
         return JsonResponse({"error": {"code": "invalid_signature", "message": str(exc)}}, status=400)
     stored, created = webhook_receive(provider=provider, event=event)
-    if created:
+    if created or stored.status == WebhookEvent.Status.PENDING:
+        # A delivery of an event still pending is queued again: the first enqueue may have
+        # been lost (broker down). Not robust on purpose: if enqueueing fails the provider
+        # gets a 500 and delivers again. Processing twice is harmless (webhook_process).
         transaction.on_commit(partial(process_webhook_event.delay, stored.pk))
     return JsonResponse({"received": True, "duplicate": not created})
 

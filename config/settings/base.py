@@ -111,6 +111,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Early, so every log line of the request carries its id (config/observability.py).
     "config.observability.RequestIDMiddleware",
+    # The database unreachable mid-request: 503 + Retry-After, not a bare 500.
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -213,8 +215,8 @@ if REDIS_URL:
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 # Short timeouts: a Redis that is down or unreachable costs each request
                 # about this much, not a hang.
-                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=1.0),
-                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=1.0),
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
             },
         }
     }
@@ -286,8 +288,17 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
+# Late acknowledgement: a task whose worker dies mid-run (SIGKILL, OOM killer, lost host) is
+# delivered again, and every task is written to have its effect once (tests/proofs,
+# bench/faults.py). REJECT_ON_WORKER_LOST covers a pool process killed under a live worker,
+# which Celery would otherwise acknowledge as failed.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: an unacknowledged task comes back after this many seconds (a worker that
+# vanished). It must exceed the longest task countdown (retries wait up to 600 s), or a task
+# merely waiting would be delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BEAT_SCHEDULE = {
     # Tidies reservations that already stopped counting; correctness never waits for it.
     "release-expired-reservations": {

@@ -11,7 +11,7 @@ from orders.models import Order, OrderEvent
 from payments.models import Payment, WebhookEvent
 from tests.inventory.helpers import assert_stock_consistent, on_hand
 
-from .conftest import event, sign
+from .conftest import WEBHOOK_URL, event, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -247,3 +247,24 @@ def test_the_stripe_webhook_does_not_exist_while_stripe_is_disabled(settings, st
 
     assert response.status_code == 404
     assert not WebhookEvent.objects.exists()
+
+
+def test_an_event_whose_first_enqueue_was_lost_is_processed_when_stripe_delivers_it_again(started, fake_stripe, deliver, client, order):
+    """The first delivery is stored but its processing never queued (the broker was down, or
+    the process died between commit and enqueue): Stripe's retry must get it processed, not
+    only acknowledged as a duplicate."""
+    payment, session_id = started
+    evt = event("checkout.session.completed", fake_stripe.complete(session_id))
+    payload = json.dumps(evt)
+    # No on-commit callbacks run here: the enqueue is lost.
+    lost = client.post(WEBHOOK_URL, data=payload, content_type="application/json", headers={"Stripe-Signature": sign(payload)})
+    assert lost.json() == {"received": True, "duplicate": False}
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PENDING
+
+    again = deliver(evt)
+
+    assert again.json() == {"received": True, "duplicate": True}
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert _paid_events(order).count() == 1
