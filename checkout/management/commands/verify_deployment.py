@@ -67,7 +67,7 @@ class Command(BaseCommand):
     help = (
         "Checks a deployed shop at URL (e.g. https://shop.example.com): GET /health/ answers 200 "
         "with status ok; / sends the security headers (" + ", ".join(SECURITY_HEADERS) + "); "
-        "for an https URL, its http:// variant redirects to https; a cart can be created through "
+        "for an https URL, http://HOST/ (port 80, or --http-url) redirects to https; a cart can be created through "
         "the API (the first product's first in-stock variant) and a checkout started with its "
         "X-Cart-Token. Prints PASS/FAIL/SKIP per check; exits 1 if any check fails. The cart "
         "line is removed again afterwards (best effort). Requests time out after "
@@ -76,12 +76,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("url", help="the shop's base URL, e.g. https://shop.example.com")
+        parser.add_argument(
+            "--http-url",
+            help="where plain http is served, for the TLS redirect check (default: http://HOST/, "
+            "port 80, whatever port URL names: that port speaks TLS)",
+        )
 
-    def handle(self, *args, url, **options):
+    def handle(self, *args, url, http_url, **options):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise CommandError(f"Not an http(s) URL: {url!r}")
         base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self.http_url = http_url or f"http://{parts.hostname}/"
         report = Report()
         for check in (self._health, self._headers, self._tls_redirect, self._cart_and_checkout):
             try:
@@ -114,7 +120,7 @@ class Command(BaseCommand):
         if not base.startswith("https://"):
             report.add(None, "tls redirect", "URL is http: nothing to check")
             return
-        answer = fetch("http://" + base[len("https://") :] + "/")
+        answer = fetch(self.http_url)
         location = answer.headers.get("location", "")
         ok = answer.status in (301, 302, 307, 308) and location.startswith("https://")
         report.add(ok, "tls redirect", f"http:// answered {answer.status} {location}".strip())
