@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""
+Page speed under load: requests per second and p50/p95/p99 latency of the storefront's main
+pages at 1, 16 and 64 concurrent clients, served by gunicorn with the production settings and
+Redis (bench/stack.py), driven by wrk from another process.
+
+    .venv/bin/python bench/load.py                         # 10,000 products, ~5 minutes
+    .venv/bin/python bench/load.py --duration 3 --clients 1,16 --products 1000 --only listing
+
+Needs wrk (https://github.com/wg/wrk): `apt-get install -y wrk` on Debian/Ubuntu.
+
+Pages: home, the listing (page 1, page 50, filtered by in_stock + min_price, a search), a
+product page, the cart page with a cart of 3 lines (made first over HTTP with the add-to-cart
+form; its session cookie is then sent by wrk), and the API's product list. Before the
+measured runs each page gets a short warm-up, so the figures are with a warm cache. wrk is a
+closed loop: each of the N connections sends its next request when the last one is answered.
+
+Drops and recreates the database `bench_load` (--database); Redis databases 11 and 12 are
+flushed. The rate limits are raised for the run (stack.py says which). Target on the 2-core
+reference machine: listing and product pages p95 under 50 ms at 16 clients. Exits 1 when a
+page answered anything but 2xx or a connection failed (the figures would be meaningless).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stack  # noqa: E402
+
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
+TARGET_P95_MS = 50
+TARGET_CLIENTS = 16
+TARGET_PAGES = ("listing", "product")  # page names starting with these have the p95 target
+
+PAGES = [
+    ("home", "/"),
+    ("listing p1", "/products/"),
+    ("listing p50", "/products/?page=50"),
+    ("listing filter", "/products/?in_stock=on&min_price=20"),
+    ("listing search", "/products/?q=product+004"),
+    ("product", "/products/load-test-00042/"),
+    ("cart (3 lines)", "/cart/"),
+    ("API products", "/api/v1/products/"),
+]
+CART_PRODUCTS = ("load-test-00001", "load-test-00002", "load-test-00003")
+
+
+@dataclass
+class Cell:
+    page: str
+    clients: int
+    requests_per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+def wrk(url: str, *, clients: int, seconds: int, headers: dict[str, str]) -> dict:
+    """One wrk run; answers wrk_report.lua's totals (latencies in microseconds)."""
+    command = ["wrk", "--threads", str(min(clients, 2)), "--connections", str(clients), "--duration",
+               f"{seconds}s", "--timeout", "10s", "--script", str(WRK_SCRIPT)]
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    result = subprocess.run(command + [url], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
+    output = result.stdout
+    line = next((line for line in output.splitlines() if line.startswith("WRK_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{output}")
+    return json.loads(line.removeprefix("WRK_RESULT "))
+
+
+def cart_cookie(base_url: str) -> str:
+    """Fills a guest cart with one unit of each CART_PRODUCTS product through the product
+    pages' add-to-cart form; answers the Cookie header that names it."""
+    client = stack.Client(base_url)
+    for handle in CART_PRODUCTS:
+        page = client.get(f"/products/{handle}/")
+        page.raise_for_status()
+        variant = page.text.split('name="variant" value="', 1)[1].split('"', 1)[0]
+        added = client.post(
+            f"/products/{handle}/",
+            data={"csrfmiddlewaretoken": stack.form_token(page.text), "variant": variant, "quantity": 1},
+        )
+        if added.status_code != 302:
+            raise RuntimeError(f"add to cart of {handle} answered {added.status_code}: {added.text[:500]}")
+    cart = client.get("/cart/")
+    missing = [handle for handle in CART_PRODUCTS if f"/products/{handle}/" not in cart.text]
+    if cart.status_code != 200 or missing:
+        raise RuntimeError(f"the cart page answered {cart.status_code} without {missing}")
+    return client.cookie_header()
+
+
+def measure(base_url: str, *, clients: list[int], seconds: int, warmup: int, only: str) -> list[Cell]:
+    cookie = cart_cookie(base_url)
+    cells = []
+    for name, path in PAGES:
+        if only and only not in name:
+            continue
+        headers = dict(stack.HTTPS_HEADERS)
+        if path == "/cart/":
+            headers["Cookie"] = cookie
+        url = base_url + path
+        if warmup:
+            wrk(url, clients=4, seconds=warmup, headers=headers)
+        for count in clients:
+            result = wrk(url, clients=count, seconds=seconds, headers=headers)
+            cell = Cell(
+                page=name,
+                clients=count,
+                requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
+                p50_ms=result["p50_us"] / 1000,
+                p95_ms=result["p95_us"] / 1000,
+                p99_ms=result["p99_us"] / 1000,
+                non_2xx=result["non2xx"],
+                socket_errors=result["socket_errors"],
+            )
+            print(f"  {name} × {count}: {cell.requests_per_second:.1f} req/s, p95 {cell.p95_ms:.1f} ms", flush=True)
+            cells.append(cell)
+    return cells
+
+
+def table(cells: list[Cell]) -> str:
+    lines = [
+        "| page | clients | req/s | p50 ms | p95 ms | p99 ms | non-2xx | socket errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in cells:
+        lines.append(
+            f"| {c.page} | {c.clients} | {c.requests_per_second:.1f} | {c.p50_ms:.1f} | {c.p95_ms:.1f} | "
+            f"{c.p99_ms:.1f} | {c.non_2xx} | {c.socket_errors} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=int, default=10_000, help="synthetic products to seed (default 10000)")
+    parser.add_argument("--duration", type=int, default=8, help="whole seconds per measured run (default 8)")
+    parser.add_argument("--warmup", type=int, default=2, help="whole seconds of warm-up per page, 0 for none (default 2)")
+    parser.add_argument("--clients", default="1,16,64", help="comma-separated concurrencies (default 1,16,64)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"gunicorn workers (default WEB_CONCURRENCY or 2 × cores + 1 = {stack.default_web_workers()})")
+    parser.add_argument("--only", default="", help="only the pages whose name contains this, e.g. listing")
+    parser.add_argument("--database", default="bench_load", help="database to (re)create (default bench_load)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk (https://github.com/wg/wrk)", file=sys.stderr)
+        return 2
+    clients = [int(n) for n in args.clients.split(",")]
+
+    print(f"machine: {stack.machine_summary()}; load average {stack.load_average()} at start")
+    with stack.Stack(database=args.database, products=args.products, web=1, web_workers=args.workers) as running:
+        print(f"wrk, {args.duration} s per cell after a {args.warmup} s warm-up per page; "
+              f"{args.products} synthetic products")
+        cells = measure(running.urls[0], clients=clients, seconds=args.duration, warmup=args.warmup, only=args.only)
+    print(f"load average at the end: {stack.load_average()}")
+    print()
+    print(table(cells))
+    print()
+    for c in cells:
+        if c.clients == TARGET_CLIENTS and c.page.startswith(TARGET_PAGES):
+            verdict = "met" if c.p95_ms < TARGET_P95_MS else "MISSED"
+            print(f"target p95 < {TARGET_P95_MS} ms at {TARGET_CLIENTS} clients, {c.page}: {c.p95_ms:.1f} ms, {verdict}")
+    failed = [c for c in cells if c.non_2xx or c.socket_errors]
+    for c in failed:
+        print(f"FAILED: {c.page} × {c.clients}: {c.non_2xx} non-2xx responses, {c.socket_errors} socket errors")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
