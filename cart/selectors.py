@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from catalog.models import ProductVariant
 from inventory.selectors import hold_of, with_availability
@@ -68,22 +69,16 @@ def cart_view(cart: Cart | None) -> CartView:
     holds_stock = settings.STOCK_RESERVE_ON == "cart"
     if cart is None:
         return CartView(cart=None, lines=[], holds_stock=holds_stock)
-    lines = list(cart.lines.all())
+    lines = list(_lines_with_availability(cart))
     # Read in both modes: a hold left over from before a switch to "checkout" is still ours.
     hold = hold_of(cart.reservation_owner)
-    variants = {
-        v.pk: v
-        for v in with_availability(
-            ProductVariant.objects.filter(pk__in=[line.variant_id for line in lines])
-        ).select_related("product")
-    }
     views = []
     for line in lines:
-        variant = variants[line.variant_id]
-        available = max(variant.available + hold.quantities.get(line.variant_id, 0), 0)
+        variant = line.variant
+        available = max(line.available + hold.quantities.get(line.variant_id, 0), 0)
         if not variant.product.published:
             problem = "No longer available."
-        elif variant.backorder:
+        elif line.backorder:
             problem = ""  # sold on backorder (inventory's policy): any quantity may be ordered
         elif available == 0:
             problem = "Sold out."
@@ -97,6 +92,16 @@ def cart_view(cart: Cart | None) -> CartView:
         lines=views,
         reserved_until=hold.expires_at if views else None,
         holds_stock=holds_stock,
+    )
+
+
+def _lines_with_availability(cart: Cart) -> QuerySet[CartLine]:
+    """The lines of `cart` with their variants and products, each annotated with its variant's
+    `available` and `backorder` (inventory's with_availability): one query."""
+    variant = with_availability(ProductVariant.objects.filter(pk=OuterRef("variant_id")).order_by())
+    return cart.lines.select_related("variant__product").annotate(
+        available=Subquery(variant.values("available")[:1]),
+        backorder=Subquery(variant.values("backorder")[:1]),
     )
 
 

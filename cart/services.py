@@ -317,6 +317,14 @@ def cart_clear(*, cart: Cart) -> None:
             stock_release(owner=cart.reservation_owner)
 
 
+def cart_empty_for_order(*, cart: Cart) -> None:
+    """Deletes the cart's lines and nothing else, for Place order: called inside the order's
+    transaction once the order has taken over the cart's hold (order_create's transfer_from),
+    so that the order and the emptied cart commit together or not at all. Anywhere else a
+    cart is emptied with cart_clear, which also releases what it holds."""
+    CartLine.objects.filter(cart=cart).delete()
+
+
 def _hold_capped(cart: Cart) -> list[str]:
     """Re-reserves the whole cart, lowering lines to what can be held (removing sold-out
     ones) until it fits. Returns one note per line changed. On StockBusy the cart keeps its

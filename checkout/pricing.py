@@ -197,6 +197,33 @@ def tax_on(amount: Decimal, *, rate: Decimal, prices_include_tax: bool, currency
     return round_money(amount * rate, currency)
 
 
+@dataclass(frozen=True)
+class Goods:
+    """The goods of a checkout before shipping and tax, as checkout_pricing counts them: what
+    shipping methods are quoted on and a voucher's minimum spend is checked against."""
+
+    subtotal: Decimal  # Σ line totals, each rounded to the currency's precision
+    discount: Decimal  # the voucher's discount on them (zero without one)
+    weight_grams: int  # Σ grams × quantity
+
+    @property
+    def after_discount(self) -> Decimal:
+        return self.subtotal - self.discount
+
+
+def _line_total(line: PricingInput, currency: str) -> Decimal:
+    return round_money(line.unit_price * line.quantity, currency)
+
+
+def goods_of(lines: Sequence[PricingInput], *, voucher: Voucher | None = None, currency: str | None = None) -> Goods:
+    """The Goods of `lines` with `voucher` (None: no discount) in `currency` (default
+    SHOP_CURRENCY). No query: the tax rate plays no part in them."""
+    currency = currency or settings.SHOP_CURRENCY
+    subtotal = sum((_line_total(line, currency) for line in lines), round_money(ZERO, currency))
+    discount = voucher_discount(voucher, subtotal=subtotal, currency=currency) if voucher else round_money(ZERO, currency)
+    return Goods(subtotal=subtotal, discount=discount, weight_grams=sum(line.grams * line.quantity for line in lines))
+
+
 def checkout_pricing(
     *,
     lines: Sequence[PricingInput],
@@ -221,9 +248,9 @@ def checkout_pricing(
     tax_rate = TaxRate.objects.filter(country=country).first()
     rate = tax_rate.rate if tax_rate else Decimal("0.0000")
 
-    totals = [round_money(line.unit_price * line.quantity, currency) for line in lines]
-    subtotal = sum(totals, round_money(ZERO, currency))
-    discount = voucher_discount(voucher, subtotal=subtotal, currency=currency) if voucher else round_money(ZERO, currency)
+    totals = [_line_total(line, currency) for line in lines]
+    goods = goods_of(lines, voucher=voucher, currency=currency)
+    subtotal, discount, weight = goods.subtotal, goods.discount, goods.weight_grams
     shares = allocate(discount, totals, quantum=quantum)
     priced = tuple(
         PricedLine(
@@ -238,7 +265,6 @@ def checkout_pricing(
         )
         for line, total, share in zip(lines, totals, shares)
     )
-    weight = sum(line.grams * line.quantity for line in lines)
 
     shipping = round_money(ZERO, currency)
     if shipping_method is not None:
@@ -289,6 +315,12 @@ def cart_pricing(
         shipping_method=shipping_method,
         voucher=voucher,
     )
+
+
+def cart_goods(view: CartView, *, voucher: Voucher | None = None) -> Goods:
+    """goods_of the lines of a cart that can be ordered (as cart_pricing counts them), with
+    `voucher`; no query."""
+    return goods_of([pricing_input(item) for item in view.lines if item.ok], voucher=voucher)
 
 
 def pricing_input(item: CartLineView) -> PricingInput:

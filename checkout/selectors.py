@@ -13,7 +13,7 @@ from cart.selectors import CartView, cart_view
 
 from .exceptions import MESSAGES, ShippingUnavailable, VoucherError
 from .models import CheckoutSession, ShippingMethod, Voucher, VoucherRedemption
-from .pricing import Pricing, cart_pricing, shipping_price
+from .pricing import Pricing, cart_goods, cart_pricing, shipping_price
 
 # The shipping details the shopper entered (a dict, see CheckoutForm.session_data) and the
 # voucher code they applied, kept in their session between the checkout pages.
@@ -113,8 +113,7 @@ def checkout_price(
         raise ShippingUnavailable(MESSAGES["shipping_inactive"])
     voucher = None
     if voucher_code:
-        goods = cart_pricing(view, country=country)
-        voucher = voucher_check(voucher_code, subtotal=goods.subtotal, email=email)
+        voucher = voucher_check(voucher_code, subtotal=cart_goods(view).subtotal, email=email)
     return cart_pricing(view, country=country, shipping_method=shipping_method, voucher=voucher)
 
 
@@ -173,7 +172,7 @@ def checkout_session_summary(checkout: CheckoutSession) -> CheckoutSummary:
     country = checkout.country or settings.SHOP_COUNTRY
     voucher = None
     voucher_message = ""
-    goods = cart_pricing(view, country=country)
+    goods = cart_goods(view)
     if checkout.voucher_code:
         try:
             voucher = voucher_check(checkout.voucher_code, subtotal=goods.subtotal, email=checkout.email)

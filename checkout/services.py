@@ -17,7 +17,7 @@ from django.db.models import F, Q
 
 from cart.models import Cart
 from cart.selectors import CartView, cart_view
-from cart.services import cart_clear
+from cart.services import cart_empty_for_order
 from inventory.exceptions import InsufficientStock, ShortLine
 from orders.models import Order
 from orders.services import LineSnapshot, ShippingDetails, order_create
@@ -119,6 +119,7 @@ def checkout_place_order(
     reviewed_fingerprint: str,
     voucher_code: str = "",
     user=None,
+    view: CartView | None = None,
 ) -> Order:
     """Places the order: reserves the stock for STOCK_RESERVATION_MINUTES and creates the
     order in pending_payment with line snapshots (price and tax) and the totals exactly as
@@ -140,11 +141,44 @@ def checkout_place_order(
     ordered, or changed since the review; ShippingUnavailable when the method cannot ship it;
     VoucherError when the code cannot be used (checked again under its lock); CheckoutBusy;
     InsufficientStock or StockBusy from inventory.
+
+    `view` is cart_view(cart) when the caller has just read it (three queries saved); the
+    stock is checked again under its lock whatever it says.
     """
+    return _place_order(
+        cart=cart,
+        checkout_token=checkout_token,
+        shipping=shipping,
+        shipping_method=shipping_method,
+        reviewed_fingerprint=reviewed_fingerprint,
+        voucher_code=voucher_code,
+        user=user,
+        view=view,
+    )[0]
+
+
+def _placed(checkout_token: str) -> Order | None:
+    return Order.objects.filter(checkout_token=checkout_token).first()
+
+
+def _place_order(
+    *,
+    cart: Cart | None,
+    checkout_token: str,
+    shipping: ShippingDetails,
+    shipping_method: ShippingMethod,
+    reviewed_fingerprint: str,
+    voucher_code: str,
+    user,
+    view: CartView | None = None,
+) -> tuple[Order, bool]:
+    """checkout_place_order, answering (order, created): created is False when the order
+    is the one `checkout_token` placed before."""
     # No lookup of `checkout_token` up front: a token placed before has emptied the cart (or
     # taken its units), found by the lookup below, or is refused by order_create's unique
     # token and returned from there; a new order costs no lookup at all.
-    view = cart_view(cart)
+    if view is None:
+        view = cart_view(cart)
     try:
         problem = _checkout_problem(view)
         if problem:
@@ -162,17 +196,17 @@ def checkout_place_order(
         # Why look: the same checkout placed before (a double click, a retried request) has
         # emptied the cart (or taken its last units, or the voucher's last use); that order
         # is the answer.
-        existing = Order.objects.filter(checkout_token=checkout_token).first()
+        existing = _placed(checkout_token)
         if existing:
-            return existing
+            return existing, False
         raise
 
-    on_create = None
-    if pricing.voucher_id is not None:
-        voucher = Voucher(pk=pricing.voucher_id)
-
-        def on_create(order: Order) -> None:
-            voucher_redeem(voucher=voucher, order=order, subtotal=pricing.subtotal, user=user)
+    def on_create(order: Order) -> None:
+        # Inside the order's transaction: the voucher's use and the emptied cart commit with
+        # the order, or neither does.
+        if pricing.voucher_id is not None:
+            voucher_redeem(voucher=Voucher(pk=pricing.voucher_id), order=order, subtotal=pricing.subtotal, user=user)
+        cart_empty_for_order(cart=cart)
 
     variants = {item.line.pk: item.variant for item in view.lines}
     snapshots = [
@@ -211,13 +245,11 @@ def checkout_place_order(
     except VoucherError:
         # The code was used up (or by this email) between our check and our turn at its lock.
         # A double click's first request may be the one that used it: then its order is ours.
-        existing = Order.objects.filter(checkout_token=checkout_token).first()
+        existing = _placed(checkout_token)
         if existing:
-            return existing
+            return existing, False
         raise
-    if created:
-        cart_clear(cart=cart)
-    return order
+    return order, created
 
 
 # -- checkouts through the API (CheckoutSession) ----------------------------------------------
@@ -276,16 +308,19 @@ def checkout_session_place_order(
     ShippingUnavailable; VoucherError.
     """
     token = checkout_session_token(checkout=checkout, idempotency_key=idempotency_key)
-    existing = Order.objects.filter(checkout_token=token).first()
-    if existing is not None:
-        return existing, False
+    # No lookup of the key up front either (see _place_order): a checkout placed with it
+    # keeps its details, and its emptied cart (or the unique token) leads to its order.
     missing = [name for name in CHECKOUT_REQUIRED_FIELDS if not getattr(checkout, name)]
-    if missing:
-        raise CheckoutIncomplete(missing)
-    if checkout.cart is None:
+    if missing or checkout.cart is None:
+        # Its cart may have gone since (deleted, merged at sign-in): look before refusing.
+        existing = _placed(token)
+        if existing is not None:
+            return existing, False
+        if missing:
+            raise CheckoutIncomplete(missing)
         raise CheckoutCartEmpty()
     try:
-        order = checkout_place_order(
+        order, created = _place_order(
             cart=checkout.cart,
             checkout_token=token,
             shipping=ShippingDetails(**{name: getattr(checkout, name) for name in CHECKOUT_DETAIL_FIELDS}),
@@ -306,8 +341,9 @@ def checkout_session_place_order(
             if short:
                 raise InsufficientStock(short) from exc
         raise
-    CheckoutSession.objects.filter(pk=checkout.pk, order__isnull=True).update(order=order)
-    return order, True
+    if created:
+        CheckoutSession.objects.filter(pk=checkout.pk, order__isnull=True).update(order=order)
+    return order, created
 
 
 def _short_lines(view: CartView) -> list[ShortLine]:

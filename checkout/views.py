@@ -1,4 +1,5 @@
 import secrets
+from decimal import Decimal
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -12,7 +13,7 @@ from orders.services import ShippingDetails
 
 from .exceptions import CheckoutBusy, CheckoutError, ShippingUnavailable, VoucherError
 from .forms import COUNTRY_NAMES, CheckoutForm, PlaceOrderForm, VoucherForm
-from .pricing import cart_pricing, cart_rows
+from .pricing import Goods, cart_goods, cart_rows
 from .selectors import SESSION_DETAILS, SESSION_VOUCHER, checkout_country, checkout_price, voucher_check
 from .services import checkout_place_order
 
@@ -31,10 +32,9 @@ def _busy(request, message: str, **context):
     return render(request, "checkout/busy.html", {"message": message, **context}, status=409)
 
 
-def _goods_after_discount(request, view: CartView, country: str, email: str):
-    """The goods of the cart after the voucher in the session, if it may still be used (for
+def _goods_after_discount(request, goods: Goods, view: CartView, email: str) -> Decimal:
+    """`goods` (the cart's) after the voucher in the session, if it may still be used (for
     the free-shipping threshold the shipping choices are quoted with)."""
-    goods = cart_pricing(view, country=country)
     code = request.session.get(SESSION_VOUCHER)
     if not code:
         return goods.subtotal
@@ -42,21 +42,19 @@ def _goods_after_discount(request, view: CartView, country: str, email: str):
         voucher = voucher_check(code, subtotal=goods.subtotal, email=email)
     except VoucherError:
         return goods.subtotal
-    return cart_pricing(view, country=country, voucher=voucher).goods_after_discount
+    return cart_goods(view, voucher=voucher).after_discount
 
 
-def _checkout_form(request, view: CartView, data=None, initial=None) -> CheckoutForm:
+def _checkout_form(request, view: CartView, data=None, initial=None, *, offer_methods=True) -> CheckoutForm:
     initial = initial or {}
-    country = (data or {}).get("country") or initial.get("country") or checkout_country(request.session)
-    if country not in COUNTRY_NAMES:
-        country = checkout_country(request.session)
     email = (data or {}).get("email") or initial.get("email") or ""
-    goods = cart_pricing(view, country=country)
+    goods = cart_goods(view)
     return CheckoutForm(
         data,
         initial=initial,
         weight_grams=goods.weight_grams,
-        goods_after_discount=_goods_after_discount(request, view, country, email),
+        goods_after_discount=_goods_after_discount(request, goods, view, email),
+        offer_methods=offer_methods,
     )
 
 
@@ -99,7 +97,7 @@ def _saved_details(request, view: CartView):
     data = request.session.get(SESSION_DETAILS)
     if not data:
         return None, None
-    form = _checkout_form(request, view, data=data)
+    form = _checkout_form(request, view, data=data, offer_methods=False)
     if not form.is_valid():
         return None, None
     return form.cleaned_data, form.cleaned_data["shipping_method"]
@@ -162,9 +160,8 @@ def voucher_apply(request):
     if not form.is_valid():
         messages.error(request, "Please type a discount code.")
         return redirect("checkout:review")
-    goods = cart_pricing(view, country=data["country"])
     try:
-        voucher = voucher_check(form.cleaned_data["code"], subtotal=goods.subtotal, email=data["email"])
+        voucher = voucher_check(form.cleaned_data["code"], subtotal=cart_goods(view).subtotal, email=data["email"])
     except VoucherError as exc:
         messages.error(request, exc.message)
         return redirect("checkout:review")
@@ -184,7 +181,8 @@ def voucher_remove(request):
 def place_order(request):
     form = PlaceOrderForm(request.POST)
     cart = cart_for_request(request)
-    data, method = _saved_details(request, cart_view(cart))
+    view = cart_view(cart)
+    data, method = _saved_details(request, view)
     if data is None:
         return redirect(reverse("checkout:details") + ("?recheck=1" if request.session.get(SESSION_DETAILS) else ""))
     if not form.is_valid():
@@ -193,6 +191,7 @@ def place_order(request):
     try:
         order = checkout_place_order(
             cart=cart,
+            view=view,
             checkout_token=_checkout_token(request),
             shipping=ShippingDetails(
                 email=data["email"],

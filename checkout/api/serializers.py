@@ -4,14 +4,13 @@ the same addresses, countries and shipping methods; a voucher code by voucher_ch
 review page's "Apply" does."""
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cart.selectors import cart_view
 from checkout.exceptions import VoucherError
 from checkout.forms import COUNTRIES, CheckoutForm
-from checkout.pricing import cart_pricing
+from checkout.pricing import cart_goods
 from checkout.selectors import CheckoutSummary, voucher_check
 from checkout.services import CHECKOUT_DETAIL_FIELDS, CHECKOUT_REQUIRED_FIELDS
 from orders.api.serializers import OrderDetailSerializer
@@ -53,8 +52,10 @@ class CheckoutUpdateInputSerializer(serializers.Serializer):
         data["shipping_method"] = checkout.shipping_method_id or ""
         data.update({name: value for name, value in attrs.items() if name in detail_names})
         view = cart_view(checkout.cart)
-        goods = cart_pricing(view, country=data["country"] or settings.SHOP_COUNTRY)
-        form = CheckoutForm(data, weight_grams=goods.weight_grams, goods_after_discount=goods.subtotal)
+        goods = cart_goods(view)
+        form = CheckoutForm(
+            data, weight_grams=goods.weight_grams, goods_after_discount=goods.subtotal, offer_methods=False
+        )
         form.is_valid()
         # Only what the client sent, or what is already set, must be valid now.
         errors = {
