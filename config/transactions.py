@@ -23,5 +23,7 @@ def after_commit(func: Callable[..., object], *args, **kwargs) -> None:
     def call() -> None:
         func(*args, **kwargs)
 
-    call.__qualname__ = f"{func!r} with {args!r}"
+    # Named for Django's log line; never repr(args): a queryset argument would run its query.
+    task_name = getattr(getattr(func, "__self__", None), "name", None)  # a Celery task's .delay
+    call.__qualname__ = f"{task_name}.{func.__name__}" if task_name else getattr(func, "__qualname__", repr(func))
     transaction.on_commit(call, robust=True)
