@@ -3,9 +3,10 @@ The catalog page cache: rendered listings, the home page's product grid, API pro
 and product details, kept in the default cache (Redis in production), never showing a price
 or an availability older than the last committed change.
 
-Entries are never deleted one by one. Each key carries version tokens kept in the cache
-itself, and a change replaces a token, so every entry built before the change is never read
-again (it expires on its own after CATALOG_CACHE_SECONDS):
+Entries are never deleted one by one. Each entry holds the version tokens (kept in the cache
+itself) it was built under, and a change replaces a token, so every entry built before the
+change no longer matches and is built again on its next read (unread, it expires after
+CATALOG_CACHE_SECONDS):
 
 - "catalog:version:edit": anything staff edit (products, variants and their prices,
   categories, images, review moderation, imports). Every entry carries it.
@@ -15,11 +16,11 @@ again (it expires on its own after CATALOG_CACHE_SECONDS):
 - "catalog:version:product:<handle>": the availability of that product's variants. Its
   detail entry carries it, so a sale of one product leaves the others' pages cached.
 
-Why stale data can never be stored under a live token: a reader takes the tokens before it
-reads the database, and writers replace tokens only after their transaction commits
-(inventory.signals.availability_changed is sent on commit; model signals are wrapped in
-on_commit). A reader that read the database before a commit stored its entry under the old
-token, which nobody asks for any more.
+Why a stale entry can never match: a reader takes the tokens before it reads the database,
+and writers replace tokens only after their transaction commits
+(inventory.signals.availability_changed is sent on commit; model signals go through
+after_commit). A reader that read the database before a commit stored its entry with the old
+token, which no longer matches.
 
 What this cache never decides: whether stock can be sold. Adding to the cart, reserving and
 placing an order read the stock rows under their lock (inventory.services); a cached page can
@@ -54,19 +55,11 @@ def _product_key(handle: str) -> str:
     return f"catalog:version:product:{handle}"
 
 
-def _tokens(keys: list[str]) -> list[str]:
-    """The current token of each version key; a missing one (never set, evicted, cache wiped)
-    gets a fresh token, which no entry carries yet."""
-    found = cache.get_many(keys)
-    tokens = []
-    for key in keys:
-        token = found.get(key)
-        if token is None:
-            fresh = uuid.uuid4().hex
-            # add: if another process set one meanwhile, theirs stands.
-            token = fresh if cache.add(key, fresh, timeout=None) else (cache.get(key) or fresh)
-        tokens.append(token)
-    return tokens
+def _token(key: str) -> str:
+    """A fresh token for the version `key`, which was missing (never set, evicted, cache
+    wiped): no entry carries it yet. If another process set one meanwhile, theirs stands."""
+    fresh = uuid.uuid4().hex
+    return fresh if cache.add(key, fresh, timeout=None) else (cache.get(key) or fresh)
 
 
 def _bump(keys: Iterable[str]) -> None:
@@ -74,17 +67,23 @@ def _bump(keys: Iterable[str]) -> None:
 
 
 def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callable[[], _T]) -> _T:
-    """The entry of `kind` for `parts` under the current tokens of `versions`, built (and
-    stored) on a miss; always built when CATALOG_CACHE_SECONDS is 0 (the cache is off).
-    `parts` are joined by repr into the key, hashed."""
+    """The entry of `kind` for `parts`, if it was built under the current tokens of `versions`;
+    else built now and stored with them. Always built when CATALOG_CACHE_SECONDS is 0 (off).
+
+    One cache round trip on a hit: the entry and the tokens come in one get_many, and the entry
+    holds the tokens it was built under. Those are read before `build` reads the database, so
+    an entry built from data older than a token's last change never matches again."""
     if settings.CATALOG_CACHE_SECONDS <= 0:
         return build()
     digest = hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()[:32]
-    key = f"catalog:{kind}:{':'.join(_tokens(versions))}:{digest}"
-    value = cache.get(key)
-    if value is None:
-        value = build()
-        cache.set(key, value, timeout=settings.CATALOG_CACHE_SECONDS)
+    key = f"catalog:{kind}:{digest}"
+    found = cache.get_many([key, *versions])
+    tokens = [found.get(version) or _token(version) for version in versions]
+    entry = found.get(key)
+    if entry is not None and entry[0] == tokens:
+        return entry[1]
+    value = build()
+    cache.set(key, (tokens, value), timeout=settings.CATALOG_CACHE_SECONDS)
     return value
 
 
@@ -92,11 +91,6 @@ def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> 
     """A listing entry (HTML fragment or API data, never None): valid until any catalog edit
     or any availability change."""
     return _cached(kind, [EDIT, STOCK], parts, build)
-
-
-def catalog_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
-    """An entry that shows no availability (e.g. the categories): valid until a catalog edit."""
-    return _cached(kind, [EDIT], parts, build)
 
 
 def product_cached(handle: str, build: Callable[[], _T]) -> _T:

@@ -9,14 +9,10 @@ from django.utils.safestring import mark_safe
 from cart.services import CartError, cart_add, cart_for_request
 from inventory.exceptions import StockBusy
 
-from .cache import catalog_cached, listing_cached, product_cached
+from .cache import listing_cached, product_cached
 from .forms import AddToCartForm, ProductFilterForm
 from .selectors import categories_with_products, featured_products, product_detail, product_search
 from .services import product_view_record
-
-
-def _categories() -> list:
-    return catalog_cached("categories", [], lambda: list(categories_with_products()))
 
 
 def home(request):
@@ -25,7 +21,7 @@ def home(request):
         [],
         lambda: render_to_string(
             "catalog/_home_products.html",
-            {"categories": _categories(), "products": featured_products()},
+            {"categories": categories_with_products(), "products": featured_products()},
             request,
         ),
     )
@@ -39,21 +35,24 @@ def product_list(request):
     page_number = query.pop("page", [None])[-1]
     querystring = query.urlencode()
 
-    def results() -> str:
+    def results() -> tuple[str, list]:
         paginator = Paginator(product_search(filters), settings.PRODUCTS_PER_PAGE)
         page = paginator.get_page(page_number)
-        return render_to_string(
+        html = render_to_string(
             "catalog/_product_results.html",
             {"filters": filters, "page": page, "querystring": querystring},
             request,
         )
+        return html, list(categories_with_products())
 
-    # Keyed by what the fragment shows: the filters, the page asked for and the links' query.
-    html = listing_cached("list", [filters, page_number, querystring, settings.PRODUCTS_PER_PAGE], results)
+    # Keyed by what the entry shows: the filters, the page asked for and the links' query.
+    html, categories = listing_cached(
+        "list", [filters, page_number, querystring, settings.PRODUCTS_PER_PAGE], results
+    )
     return render(
         request,
         "catalog/product_list.html",
-        {"form": form, "filters": filters, "categories": _categories(), "results": mark_safe(html)},
+        {"form": form, "filters": filters, "categories": categories, "results": mark_safe(html)},
     )
 
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors
-from catalog.cache import catalog_cached, listing_cached, product_cached
+from catalog.cache import listing_cached, product_cached
 from config.api.errors import error_responses
 
 from .serializers import CategorySerializer, ProductDetailSerializer, ProductListItemSerializer, ProductQuerySerializer
