@@ -24,12 +24,18 @@ from tests.orders.helpers import place_order
 @pytest.fixture
 def broker_down():
     """Celery publishing for real (not eagerly) to a broker nobody listens on."""
+
+    def use_new_connections():
+        # The app keeps its connection and producer pools for the broker it first used.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
     saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url", "broker_connection_timeout")}
     celery_app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0", broker_connection_timeout=0.5)
-    celery_app.pool.force_close_all()
+    use_new_connections()
     yield
     celery_app.conf.update(saved)
-    celery_app.pool.force_close_all()
+    use_new_connections()
 
 
 @pytest.mark.django_db(transaction=True)
