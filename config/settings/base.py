@@ -48,6 +48,11 @@ else:
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
+# Persistent connections: a worker keeps its connection this many seconds (0: a new one per
+# request, a PostgreSQL connect and backend start each time), pinged before reuse so that a
+# restarted database costs a reconnect, not an error.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # APPS
@@ -207,6 +212,9 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # The cache is for display only: stock checks always read the database under a lock.
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # Sessions read from Redis, written through to the database (which keeps them if Redis
+    # is wiped); without Redis, the database alone.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
