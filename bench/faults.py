@@ -39,7 +39,7 @@ redis     Redis shut down: home, listing and product page answer 200 (latency re
 worker    (a) The whole worker (its process group) SIGKILLed while order_paid_followups is
           inside the invoice render (the Invoice row exists, its PDF not yet): the message
           stays unacknowledged in the broker. With a Redis broker it is redelivered after the
-          visibility timeout (kombu's default 3600 s; the settings do not change it): the drill
+          visibility timeout (CELERY_VISIBILITY_TIMEOUT, 3600 s by default): the drill
           moves the message's timestamp back by that much instead of waiting an hour, starts
           a new worker, and checks that the task ran again (both workers' logs) with its
           effect once: one Invoice with its PDF, one EmailLog row, one email in the logs.
@@ -49,7 +49,8 @@ database  --shoppers (40) threads, each from its own address, buy through the AP
           checkout, place order with an Idempotency-Key, start a dummy payment, pay) while the
           cluster is restarted (pg_ctlcluster restart -m fast) once a quarter of them have
           placed their order. Every request must get an HTTP answer (no reset, no hang past
-          the 30 s client timeout). Afterwards: no order without lines or with lines not
+          the 30 s client timeout), and every 5xx must be a 503 with Retry-After (the API's JSON
+          error shape), never a 500. Afterwards: no order without lines or with lines not
           adding up to its subtotal, no paid order without a captured payment and no captured
           payment on an unpaid order, on_hand == Σ ledger for every variant, and
           `manage.py check_stock` exits 0. Prints the outcome counts by step and status code.
@@ -517,7 +518,7 @@ def drill_redis(stack: Stack, results: Results) -> None:
         f"HTTP {status}, failing {body.get('failing')}, cache error {body.get('checks', {}).get('cache', {}).get('error')!r}")
 
     # A Redis that accepts connections but never answers: every cache call waits out the
-    # socket timeout (REDIS_SOCKET_TIMEOUT, 1 s) before it is read as a miss.
+    # socket timeout (REDIS_SOCKET_TIMEOUT, 0.25 s) before it is read as a miss.
     stack.redis_start()
     timed_get(pages["product page"])  # the pools connect to the new server
     os.kill(stack.redis_proc.pid, signal.SIGSTOP)
@@ -710,6 +711,9 @@ def drill_database(stack: Stack, results: Results, *, shoppers: int) -> None:
     add("every request got an HTTP answer", not no_answer,
         f"{sum(answers.values())} requests; without answer: {no_answer or 'none'}")
     bodies = sum((shopper.error_bodies for shopper, _ in outcomes), Counter())
+    server_errors = {k: v for k, v in errors.items() if int(k.split()[-1]) >= 500}
+    add("every 5xx is a 503, none a 500", all(k.endswith(" 503") for k in server_errors),
+        f"{json.dumps(server_errors, sort_keys=True) if server_errors else 'no 5xx'}")
     add("error answers by step and status", None,
         (json.dumps(errors, sort_keys=True) if errors else "none") + f"; 5xx bodies by type {dict(bodies) or 'none'}")
 
