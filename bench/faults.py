@@ -592,8 +592,11 @@ def drill_worker(stack: Stack, results: Results) -> None:
     task = "orders.tasks.order_paid_followups"
     add = lambda check, ok, detail="": results.add("worker", check, ok, detail)  # noqa: E731
     print("\n[worker] (a) the whole worker SIGKILLed mid-task", flush=True)
-    add("late ack configured", None, "CELERY_TASK_ACKS_LATE=True, CELERY_WORKER_PREFETCH_MULTIPLIER=1, "
-        "CELERY_TASK_REJECT_ON_WORKER_LOST not set (False)")
+    names = ("CELERY_TASK_ACKS_LATE", "CELERY_TASK_REJECT_ON_WORKER_LOST", "CELERY_WORKER_PREFETCH_MULTIPLIER",
+             "CELERY_BROKER_TRANSPORT_OPTIONS")
+    shown = stack.manage("shell", "--no-imports", "-c", f"from django.conf import settings; "
+                         f"print(', '.join(f'{{n}}={{getattr(settings, n, None)}}' for n in {names!r}))")
+    add("late ack configured", None, shown.stdout.strip())
     variants = demo_variants(stack, synthetic=True)
     worker1 = stack.worker_start("worker1")
     number = paid_order(results, "worker", variants[0][0])

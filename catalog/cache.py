@@ -59,7 +59,10 @@ def _token(key: str) -> str:
     """A fresh token for the version `key`, which was missing (never set, evicted, cache
     wiped): no entry carries it yet. If another process set one meanwhile, theirs stands."""
     fresh = uuid.uuid4().hex
-    return fresh if cache.add(key, fresh, timeout=None) else (cache.get(key) or fresh)
+    added = cache.add(key, fresh, timeout=None)
+    if added is None:  # the cache is down (django-redis answers None): no point asking again
+        return fresh
+    return fresh if added else (cache.get(key) or fresh)
 
 
 def _bump(keys: Iterable[str]) -> None:
