@@ -261,7 +261,7 @@ class Stack:
         # The Procfile's web line.
         self.web = self._spawn("web", [
             PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{WEB_PORT}", "--workers", "3",
-            "--timeout", str(HTTP_TIMEOUT), "--graceful-timeout", "30", "--access-logfile", "-",
+            "--timeout", str(HTTP_TIMEOUT), "--graceful-timeout", "30", "--preload", "--access-logfile", "-",
         ])
         wait_for(lambda: requests.get(f"{BASE}/health/", headers=PROXY_HEADERS, timeout=5).status_code in (200, 503),
                  timeout=60, interval=0.5, what="gunicorn")

@@ -262,7 +262,7 @@ class Stack:
                 # The Procfile's web command, bound to 127.0.0.1.
                 [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
                  "--workers", str(self.web_workers), "--timeout", "30", "--graceful-timeout", "30",
-                 "--max-requests", "10000", "--max-requests-jitter", "500", "--access-logfile", "-"],
+                 "--max-requests", "10000", "--max-requests-jitter", "500", "--preload", "--access-logfile", "-"],
             )
             self.urls.append(f"http://127.0.0.1:{port}")
         for n in range(self.celery):
