@@ -382,8 +382,10 @@ THUMBNAIL_WIDTHS = (200, 400, 800)
 PRODUCTS_PER_PAGE = 12
 # Catalog page cache (catalog/cache.py): how long a rendered listing, product grid or product
 # detail may stay in the cache, in seconds. Changes retire entries at once; this only bounds
-# memory and the lag after a reservation lapses by the clock (until the next sweep). 0: off.
-CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
+# memory and the lag after a reservation lapses by the clock (until the next sweep). 0: off,
+# the default without Redis: a per-process memory cache would not learn of a change made by
+# another process (a Celery worker's sweep, a second web process).
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300 if REDIS_URL else 0)
 # Where the shop is reached from outside, for links in emails sent by background tasks
 # (which have no request to take the host from), e.g. https://shop.example.com
 SHOP_BASE_URL = env("SHOP_BASE_URL", default="http://localhost:8000")
