@@ -10,9 +10,9 @@ CATALOG_CACHE_SECONDS):
 
 - "catalog:version:edit": anything staff edit (products, variants and their prices,
   categories, images, review moderation, imports). Every entry carries it.
-- "catalog:version:stock": the availability of any variant (reservation made, released or
-  swept, sale, receipt, adjustment, backorder policy). Listings carry it: they show
-  "Sold out".
+- "catalog:version:stock": a variant went from sellable to sold out or back (or may have:
+  a release, the sweep, a receipt, a backorder-policy change). Listings carry it: they show
+  "Sold out" and nothing finer, so a sale that leaves units keeps them cached.
 - "catalog:version:product:<handle>": the availability of that product's variants. Its
   detail entry carries it, so a sale of one product leaves the others' pages cached.
 
@@ -108,7 +108,8 @@ def catalog_edited() -> None:
     after_commit(_bump, [EDIT])
 
 
-def availability_changed(handles: Iterable[str]) -> None:
-    """Retires the listings and the detail entries of the products with `handles` now (call
-    it after the commit that changed their stock)."""
-    _bump([STOCK, *(_product_key(handle) for handle in set(handles))])
+def availability_changed(handles: Iterable[str], *, listings: bool = True) -> None:
+    """Retires the detail entries of the products with `handles` now (call it after the
+    commit that changed their stock), and the listings too when `listings` (a variant may
+    have gone from sellable to sold out or back: listings show no counts, only that)."""
+    _bump([*([STOCK] if listings else []), *(_product_key(handle) for handle in set(handles))])

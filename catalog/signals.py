@@ -21,6 +21,6 @@ for model in EDITED_MODELS:
 
 
 @receiver(availability_changed, dispatch_uid="catalog-cache-availability")
-def _availability_changed(sender, variant_ids, **kwargs) -> None:
+def _availability_changed(sender, variant_ids, sold_out_changed=True, **kwargs) -> None:
     handles = ProductVariant.objects.filter(pk__in=variant_ids).values_list("product__handle", flat=True)
-    cache.availability_changed(handles)
+    cache.availability_changed(handles, listings=sold_out_changed)

@@ -112,12 +112,24 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
     return {item.variant_id: item for item in items}
 
 
-def _availability_changed(variant_ids: Iterable[int]) -> None:
+def _availability_changed(variant_ids: Iterable[int], *, sold_out_changed: bool = True) -> None:
     """Sends signals.availability_changed for `variant_ids` once the current transaction
-    commits (never for a rolled-back one); a failing receiver is logged, never raised."""
+    commits (never for a rolled-back one); a failing receiver is logged, never raised.
+    `sold_out_changed`: whether a variant may have gone from sellable to sold out or back
+    (True when the caller cannot tell)."""
     ids = frozenset(variant_ids)
     if ids:
-        after_commit(signals.availability_changed.send, sender=StockItem, variant_ids=ids)
+        after_commit(
+            signals.availability_changed.send, sender=StockItem, variant_ids=ids, sold_out_changed=sold_out_changed
+        )
+
+
+def _sold_out_flips(items: dict[int, StockItem], before: dict[int, int], after: dict[int, int]) -> bool:
+    """Whether a "deny" variant went from units available to none, or back ("continue"
+    variants are always sellable)."""
+    return any(
+        (before[vid] > 0) != (after[vid] > 0) for vid in after if items[vid].backorder_policy != CONTINUE
+    )
 
 
 def _merge_lines(lines: Sequence[StockLine]) -> dict[int, int]:
@@ -235,8 +247,9 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
                 for vid, qty in sorted(wanted.items())
             ]
         )
-        _low_stock_sync(items, after={vid: available[vid] - qty for vid, qty in wanted.items()})
-        _availability_changed(wanted)
+        after = {vid: available[vid] - qty for vid, qty in wanted.items()}
+        _low_stock_sync(items, after=after)
+        _availability_changed(wanted, sold_out_changed=_sold_out_flips(items, available, after))
         logger.info(
             "stock reserved",
             extra={"event": "reservation.made", "owner": owner, "variants": len(wanted), "units": sum(wanted.values())},
@@ -316,7 +329,7 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
         Reservation.objects.filter(pk__in=[r.pk for r in live]).update(
             status=Reservation.Status.COMMITTED, updated_at=now
         )
-        _availability_changed(items)
+        # No availability notice: held units became sold ones, available is what it was.
         watched = [vid for vid, item in items.items() if item.low_stock_threshold is not None]
         if watched:
             still_reserved = reserved_quantities(watched, now=now)
@@ -372,7 +385,8 @@ def stock_adjust(
         )
         after = item.on_hand + quantity - reserved
         _low_stock_sync({variant.pk: item}, after={variant.pk: after})
-        _availability_changed([variant.pk])
+        flips = _sold_out_flips({variant.pk: item}, {variant.pk: item.on_hand - reserved}, {variant.pk: after})
+        _availability_changed([variant.pk], sold_out_changed=flips)
         if quantity > 0 and after > 0 and back_in_stock_pending(variant.pk).exists():
             after_commit(tasks.send_back_in_stock_emails.delay, variant.pk)
         return movement

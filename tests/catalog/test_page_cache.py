@@ -18,7 +18,14 @@ from catalog.cache import product_cached
 from catalog.selectors import product_detail
 from catalog.services import reviews_moderate
 from inventory.models import Reservation
-from inventory.services import StockLine, reservations_expire, stock_adjust, stock_release, stock_reserve
+from inventory.services import (
+    StockLine,
+    reservations_expire,
+    stock_adjust,
+    stock_commit,
+    stock_release,
+    stock_reserve,
+)
 from tests.factories import ProductFactory, UserFactory, stocked_variant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,6 +84,29 @@ def test_the_listing_and_the_api_show_sold_out_as_soon_as_the_last_unit_is_reser
     assert "Sold out" in client.get("/").content.decode()
     assert client.get("/api/v1/products/").json()["data"][0]["in_stock"] is False
     assert client.get("/products/?in_stock=on").context["page"].paginator.count == 0
+
+
+def test_a_reservation_that_leaves_units_keeps_the_listings_cached_and_a_sale_changes_nothing(client, shirt):
+    """Listings show only sold out or not: a hold of 2 of 3 units retires the product's page,
+    not them; turning the hold into a sale (stock_commit) changes no figure shown."""
+    for url in ("/", "/products/", "/api/v1/products/"):
+        client.get(url)
+    _reserve(shirt, 2, owner="order:1")
+    for url in ("/", "/products/", "/api/v1/products/"):
+        _, sql = _catalog_queries(client, url)
+        assert sql == [], url
+    assert "Only 1 left" in client.get("/products/linen-shirt/").content.decode()
+    stock_commit(owner="order:1", reference="order 1")
+    page, sql = _catalog_queries(client, "/products/linen-shirt/")
+    assert sql == [] and "Only 1 left" in page
+
+
+def test_a_receipt_after_selling_out_puts_the_product_back_on_the_listings(client, shirt):
+    _reserve(shirt, 3)
+    assert "Sold out" in client.get("/products/").content.decode()
+    stock_adjust(variant=shirt, quantity=2, reason="receipt")
+    assert "Sold out" not in client.get("/products/").content.decode()
+    assert client.get("/api/v1/products/").json()["data"][0]["in_stock"] is True
 
 
 def test_a_receipt_and_the_sweep_show_units_coming_back(client, shirt):
