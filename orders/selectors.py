@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subque
 
 from catalog.models import Product, ProductReview
 
-from .models import Order, OrderEvent, OrderLine, Shipment, SweepRun
+from .models import EmailLog, Invoice, Order, OrderEvent, OrderLine, Shipment, SweepRun
 
 # Orders whose money was taken: paid and everything that can follow payment (shipped,
 # delivered, refunded in part or in full). What reports count as sales, and what makes a
@@ -26,6 +26,27 @@ def _with_details(orders: QuerySet[Order]) -> QuerySet[Order]:
         Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
         Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "pk")),
         Prefetch("shipments", queryset=Shipment.objects.order_by("created_at", "pk").prefetch_related("lines__line")),
+    )
+
+
+# Statuses whose follow-ups (invoice, confirmation) are still worth sending late: not after a
+# refund, which has its own email.
+FOLLOWUP_STATUSES = (Order.Status.PAID, Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.DELIVERED)
+
+
+def orders_missing_followups(*, paid_after, paid_before) -> QuerySet[Order]:
+    """Orders paid between `paid_after` and `paid_before` (datetimes), still paid or
+    shipped, whose invoice PDF or sent confirmation email is missing: their
+    order_paid_followups task was lost (the broker was down when they were paid) or failed for
+    good. Oldest first. One query."""
+    invoiced = Invoice.objects.filter(order=OuterRef("pk")).exclude(pdf="")
+    confirmed = EmailLog.objects.filter(
+        kind="order_confirmation", key=OuterRef("number"), sent_at__isnull=False
+    )
+    return (
+        Order.objects.filter(status__in=FOLLOWUP_STATUSES, paid_at__gt=paid_after, paid_at__lte=paid_before)
+        .exclude(Exists(invoiced) & Exists(confirmed))
+        .order_by("paid_at", "pk")
     )
 
 

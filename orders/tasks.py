@@ -1,13 +1,17 @@
+from datetime import timedelta
+
 from anymail.exceptions import AnymailError
 from celery import shared_task
-
+from django.conf import settings
 from django.core.mail import send_mail
+from django.utils import timezone
 
 from accounts.selectors import staff_alert_recipients
 
 from .emails import order_email_send
 from .invoices import InvoiceNotAllowed, invoice_generate
 from .models import Order, SweepRun
+from .selectors import orders_missing_followups
 from .services import sweep_run
 
 
@@ -85,3 +89,28 @@ def order_paid_followups(self, order_pk: int) -> str:
         return ""
     order_email_send(kind="order_confirmation", order=order)
     return invoice.number
+
+
+# At most this many orders re-queued per run: an outage's backlog drains over a few runs
+# instead of flooding the queue at once.
+FOLLOWUPS_RESUME_BATCH = 200
+
+
+@shared_task
+def resume_order_followups() -> int:
+    """Re-queues order_paid_followups for paid orders still without their invoice PDF or sent
+    confirmation (Celery beat, every FOLLOWUPS_RESUME_MINUTES): their task was lost while the
+    broker was down, or failed for good. Looks at orders paid between
+    FOLLOWUPS_RESUME_WINDOW_HOURS and FOLLOWUPS_RESUME_MINUTES ago, so that a follow-up still
+    under way (or being retried) is left alone, and old history is never mailed. Safe to run
+    twice: both steps of the task happen once (Invoice per order, EmailLog per confirmation).
+    Returns the number of orders re-queued."""
+    now = timezone.now()
+    orders = orders_missing_followups(
+        paid_after=now - timedelta(hours=settings.FOLLOWUPS_RESUME_WINDOW_HOURS),
+        paid_before=now - timedelta(minutes=settings.FOLLOWUPS_RESUME_MINUTES),
+    )
+    pks = list(orders.values_list("pk", flat=True)[:FOLLOWUPS_RESUME_BATCH])
+    for pk in pks:
+        order_paid_followups.delay(pk)
+    return len(pks)

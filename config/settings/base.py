@@ -307,6 +307,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # vanished). It must exceed the longest task countdown (retries wait up to 600 s), or a task
 # merely waiting would be delivered twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# How old a paid order must be (minutes) before resume_order_followups re-queues its missing
+# invoice or confirmation, and how far back it looks (hours).
+FOLLOWUPS_RESUME_MINUTES = env.int("FOLLOWUPS_RESUME_MINUTES", default=10)
+FOLLOWUPS_RESUME_WINDOW_HOURS = env.int("FOLLOWUPS_RESUME_WINDOW_HOURS", default=72)
 CELERY_BEAT_SCHEDULE = {
     # Tidies reservations that already stopped counting; correctness never waits for it.
     "release-expired-reservations": {
@@ -317,6 +321,12 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-payments": {
         "task": "payments.tasks.reconcile_payments",
         "schedule": timedelta(minutes=env.int("RECONCILE_INTERVAL_MINUTES", default=10)),
+    },
+    # Paid orders whose invoice or confirmation was never sent (the broker was down when they
+    # were paid): their follow-ups are queued again (orders.tasks.resume_order_followups).
+    "resume-order-followups": {
+        "task": "orders.tasks.resume_order_followups",
+        "schedule": timedelta(minutes=FOLLOWUPS_RESUME_MINUTES),
     },
     # Product page views are counted in the cache; this moves them into the database. If the
     # cache is wiped, at most one interval's views are lost (catalog/services.py).
