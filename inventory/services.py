@@ -89,8 +89,8 @@ def _stock_lock_errors():
 def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
     """Locks the StockItem rows of `variant_ids` in primary-key order; returns them by variant id.
 
-    Must run inside a transaction. Variants without a StockItem row get one (on_hand 0) first,
-    so that every caller locks a real row.
+    Must run inside a transaction. Variants without a StockItem row get one (on_hand 0), so
+    that every caller locks a real row.
     """
     ids = sorted(set(variant_ids))
     if connection.vendor == "postgresql":
@@ -98,18 +98,18 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
         # only makes the page hang. SET LOCAL ends with the transaction.
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = {int(settings.STOCK_LOCK_TIMEOUT_MS)}")
-    existing = set(StockItem.objects.filter(variant_id__in=ids).values_list("variant_id", flat=True))
-    missing = [vid for vid in ids if vid not in existing]
+    locked = StockItem.objects.filter(variant_id__in=ids).order_by("pk").select_for_update(of=("self",))
+    items = {item.variant_id: item for item in locked}
+    missing = [vid for vid in ids if vid not in items]
     if missing:
+        # Rare (a variant never stocked), so it pays the second statement, not every call.
+        # ignore_conflicts: another transaction creating the same row first is fine; its
+        # row is then locked by the select below like any other.
         StockItem.objects.bulk_create(
             [StockItem(variant_id=vid, on_hand=0) for vid in missing], ignore_conflicts=True
         )
-    items = (
-        StockItem.objects.filter(variant_id__in=ids)
-        .order_by("pk")
-        .select_for_update(of=("self",))
-    )
-    return {item.variant_id: item for item in items}
+        items = {item.variant_id: item for item in locked.all()}
+    return items
 
 
 def _availability_changed(variant_ids: Iterable[int], *, sold_out_changed: bool = True) -> None:
