@@ -47,6 +47,14 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["title"]
+        indexes = [
+            # The listing's default and "newest" orders: the first page is read off the index,
+            # its prices and stock computed for those rows only (catalog.selectors).
+            models.Index(fields=["title", "id"], condition=models.Q(published=True), name="product_listing_title_idx"),
+            models.Index(
+                fields=["-created_at", "-id"], condition=models.Q(published=True), name="product_listing_newest_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
