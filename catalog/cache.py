@@ -96,10 +96,10 @@ def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> 
     return _cached(kind, [EDIT, STOCK], parts, build)
 
 
-def product_cached(handle: str, build: Callable[[], _T]) -> _T:
-    """The detail entry of the product with `handle`: valid until a catalog edit or an
-    availability change of one of its variants."""
-    return _cached("product", [EDIT, _product_key(handle)], [handle], build)
+def product_cached(handle: str, build: Callable[[], _T], *, kind: str = "product") -> _T:
+    """An entry of `kind` (the API's product, the page's product and HTML) for the product
+    with `handle`: valid until a catalog edit or an availability change of its variants."""
+    return _cached(kind, [EDIT, _product_key(handle)], [handle], build)
 
 
 def catalog_edited() -> None:

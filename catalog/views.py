@@ -10,7 +10,9 @@ from cart.services import CartError, cart_add, cart_for_request
 from inventory.exceptions import StockBusy
 
 from .cache import listing_cached, product_cached
+from .context_processors import shop
 from .forms import AddToCartForm, ProductFilterForm
+from .models import Product
 from .selectors import categories_with_products, featured_products, product_detail, product_search
 from .services import product_view_record
 
@@ -56,12 +58,39 @@ def product_list(request):
     )
 
 
-def product_detail_view(request, handle: str):
-    # The product with its variants' availability, from the page cache (catalog/cache.py);
-    # adding to the cart below checks stock again under the lock.
-    product = product_cached(handle, lambda: product_detail(handle))
+# The parts of the product page that are the same for every shopper, by template.
+PRODUCT_PAGE_PARTS = {
+    "gallery": "catalog/_product_gallery.html",
+    "summary": "catalog/_product_summary.html",
+    "options": "catalog/_variant_options.html",
+    "description": "catalog/_product_description.html",
+    "reviews": "catalog/_product_reviews.html",
+}
+
+
+def _product_page(handle: str) -> tuple[Product, dict[str, str]] | None:
+    """The product (catalog.selectors.product_detail) and its page's shared parts as HTML,
+    rendered without a request (no user, no CSRF token: those stay in product_detail.html),
+    or None for no such product."""
+    product = product_detail(handle)
     if product is None:
+        return None
+    context = {
+        "product": product,
+        "variants": list(product.variants.all()),
+        "add_to_cart": AddToCartForm(product=product),
+        **shop(None),
+    }
+    return product, {name: render_to_string(template, context) for name, template in PRODUCT_PAGE_PARTS.items()}
+
+
+def product_detail_view(request, handle: str):
+    # The product with its variants' availability and its page's shared HTML, from the page
+    # cache (catalog/cache.py); adding to the cart below checks stock again under the lock.
+    cached = product_cached(handle, lambda: _product_page(handle), kind="product-page")
+    if cached is None:
         raise Http404("No such product")
+    product, parts = cached
     if request.method == "GET":
         # One cache increment, no database write; flushed to the database by a beat task.
         product_view_record(product_id=product.pk)
@@ -91,5 +120,10 @@ def product_detail_view(request, handle: str):
     return render(
         request,
         "catalog/product_detail.html",
-        {"product": product, "variants": list(product.variants.all()), "form": form},
+        {
+            "product": product,
+            "variants": list(product.variants.all()),
+            "form": form,
+            "page": {name: mark_safe(html) for name, html in parts.items()},
+        },
     )
