@@ -1,19 +1,28 @@
 """Writes to the catalog that are not plain admin edits: product page view counts and review
 moderation.
 
-Views are counted in the cache, not the database: a product page bumps one cache counter
-("product-views:<id>") and never writes a row, so a busy page costs one cache round trip
-and never waits on a lock. The beat task catalog.tasks.flush_product_views moves the
-counts into ProductViewStat every PRODUCT_VIEWS_FLUSH_SECONDS. What that costs: the figures
-lag by up to one interval, and if the cache is wiped (Redis restarted without persistence,
-evicted keys) the views counted since the last flush are lost: at most one interval's worth.
+Views are counted in the cache, not the database: a product page never writes a row and
+never waits on a lock. Each process gathers its views for PRODUCT_VIEWS_BUFFER_SECONDS and
+then adds them to one cache counter per product ("product-views:<id>", INCRBY), so a busy
+page usually spends no cache round trip on counting at all. The beat task
+catalog.tasks.flush_product_views moves the counts into ProductViewStat every
+PRODUCT_VIEWS_FLUSH_SECONDS. What that costs: the figures lag by up to the two intervals; a
+process that dies loses its gathered views (at most one buffer interval's worth; a process
+that exits normally hands them over); if the cache is wiped (Redis restarted without
+persistence, evicted keys) the views counted since the last flush are lost.
 A per-process memory cache (locmem, the embedded default) counts per process and is never
 seen by a worker in another process: counting needs the shared Redis cache to be useful.
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
+
+from django.conf import settings
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -38,21 +47,53 @@ def product_view_key(product_id: int) -> str:
     return f"{VIEW_KEY_PREFIX}{product_id}"
 
 
+# This process's views not yet added to the cache, by product id (threads share it: runserver).
+_gathered: Counter[int] = Counter()
+_gathered_lock = threading.Lock()
+_gathered_since = time.monotonic()
+
+
 def product_view_record(*, product_id: int) -> None:
-    """Counts one view of the product's page: one cache operation (incr), never a database
-    write. Best effort: a cache that is down loses the view, never the page."""
-    key = product_view_key(product_id)
-    try:
+    """Counts one view of the product's page, never a database write: gathered in this
+    process, and added to the cache together with the others once PRODUCT_VIEWS_BUFFER_SECONDS
+    (seconds; 0: at once) have passed since the last hand-over. Best effort: a cache that is
+    down loses the views, never the page."""
+    global _gathered_since
+    with _gathered_lock:
+        _gathered[product_id] += 1
+        now = time.monotonic()
+        if now - _gathered_since < settings.PRODUCT_VIEWS_BUFFER_SECONDS:
+            return
+        counts = dict(_gathered)
+        _gathered.clear()
+        _gathered_since = now
+    _views_add(counts)
+
+
+@atexit.register
+def product_views_hand_over() -> None:
+    """Adds the views this process gathered to the cache now (at exit, e.g. a gunicorn worker
+    replaced after its max requests)."""
+    with _gathered_lock:
+        counts = dict(_gathered)
+        _gathered.clear()
+    _views_add(counts)
+
+
+def _views_add(counts: dict[int, int]) -> None:
+    for product_id, count in counts.items():
+        key = product_view_key(product_id)
         try:
-            cache.incr(key)
-        except ValueError:
-            # First view since the last wipe: incr refuses a missing key (locmem and
-            # django-redis alike). add() is a no-op if another request created it meanwhile,
-            # so the incr that follows never loses that request's view.
-            cache.add(key, 0, timeout=None)
-            cache.incr(key)
-    except Exception:  # noqa: BLE001 - a view counter must never break the product page
-        logger.warning("could not count a view of product %s", product_id, exc_info=True)
+            try:
+                cache.incr(key, count)
+            except ValueError:
+                # First views since the last wipe: incr refuses a missing key (locmem and
+                # django-redis alike). add() is a no-op if another process created it
+                # meanwhile, so the incr that follows never loses these views.
+                cache.add(key, 0, timeout=None)
+                cache.incr(key, count)
+        except Exception:  # noqa: BLE001 - a view counter must never break the product page
+            logger.warning("could not count %s views of product %s", count, product_id, exc_info=True)
 
 
 def _chunks(ids: Iterator[int], size: int) -> Iterator[list[int]]:

@@ -396,6 +396,10 @@ PRODUCTS_PER_PAGE = 12
 # the default without Redis: a per-process memory cache would not learn of a change made by
 # another process (a Celery worker's sweep, a second web process).
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300 if REDIS_URL else 0)
+# Product page views gathered in each process for this many seconds before they are added to
+# the cache counters together (catalog/services.py): a page then spends no cache round trip on
+# counting. 0: each view at once. A process that dies loses at most this long of its views.
+PRODUCT_VIEWS_BUFFER_SECONDS = env.float("PRODUCT_VIEWS_BUFFER_SECONDS", default=5.0)
 # Where the shop is reached from outside, for links in emails sent by background tasks
 # (which have no request to take the host from), e.g. https://shop.example.com
 SHOP_BASE_URL = env("SHOP_BASE_URL", default="http://localhost:8000")

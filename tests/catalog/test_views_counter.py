@@ -24,9 +24,13 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
+    from catalog.services import _gathered
+
     cache.clear()
+    _gathered.clear()  # views a test gathered in this process and never handed over
     yield
     cache.clear()
+    _gathered.clear()
 
 
 @pytest.fixture
@@ -78,6 +82,31 @@ def test_the_product_page_does_one_cache_operation(client, product, monkeypatch)
     visit(client, product)
 
     assert calls == ["incr"]
+    assert counted(product) == 2
+
+
+def test_views_gathered_in_the_process_reach_the_cache_together_once_the_interval_passes(client, product, settings, monkeypatch):
+    """PRODUCT_VIEWS_BUFFER_SECONDS: pages within the interval spend no cache operation on
+    counting; the first one after it hands all of them over in one incr."""
+    import catalog.services as services
+
+    settings.PRODUCT_VIEWS_BUFFER_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(services, "_gathered_since", clock[0])
+    visit(client, product, times=3)
+    assert counted(product) is None  # nothing in the cache yet
+    clock[0] += 5
+    visit(client, product)
+    assert counted(product) == 4
+
+
+def test_a_process_exiting_hands_over_its_gathered_views(client, product, settings):
+    from catalog.services import product_views_hand_over
+
+    settings.PRODUCT_VIEWS_BUFFER_SECONDS = 3600
+    visit(client, product, times=2)
+    product_views_hand_over()
     assert counted(product) == 2
 
 
