@@ -13,10 +13,10 @@ from inventory.models import BackInStockRequest
 from inventory.services import StockLine, stock_reserve
 from orders.models import Order, SweepRun
 from orders.services import LineSnapshot, ShippingDetails, order_create, sweep_run
-from payments.gateways.base import InboxEvent
 from payments.models import Payment
-from payments.services import payment_refund, payment_start, webhook_process, webhook_receive
+from payments.services import payment_refund
 from tests.factories import ShippingMethodFactory, UserFactory, stocked_variant
+from tests.payments.helpers import pay_by_dummy_webhook
 
 
 @pytest.fixture
@@ -59,16 +59,7 @@ def place_order(variant: ProductVariant, *, quantity: int = 1, token: str | None
 def pay_and_refund_part(order: Order, *, refund: Decimal = Decimal("1.00")) -> Payment:
     """Pays `order` through the dummy gateway's webhook path (a payment and a webhook event)
     and refunds `refund` of it (a refund)."""
-    payment, _action = payment_start(order=order, gateway="dummy")
-    event, _created = webhook_receive(
-        provider="dummy",
-        event=InboxEvent(
-            event_id=f"{payment.reference}:pay",
-            event_type="payment.succeeded",
-            payload={"reference": payment.reference, "amount": str(payment.amount), "currency": payment.currency},
-        ),
-    )
-    webhook_process(event=event)
+    payment = pay_by_dummy_webhook(order)
     payment_refund(payment=payment, amount=refund, reason="Scratched on arrival")
     payment.refresh_from_db()
     return payment

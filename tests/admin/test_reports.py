@@ -20,10 +20,10 @@ from inventory.models import Reservation, StockItem
 from inventory.services import StockLine, stock_reserve
 from orders.models import Order
 from orders.services import order_cancel, sweep_run
-from payments.gateways.base import InboxEvent
-from payments.services import payment_refund, payment_start, webhook_process, webhook_receive
+from payments.services import payment_refund
 from tests.factories import ProductFactory, UserFactory, stocked_variant
 from tests.orders.helpers import place_order
+from tests.payments.helpers import pay_by_dummy_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +32,7 @@ REPORTS = reverse("admin:orders_order_reports")
 
 def pay(order: Order) -> Order:
     """Pays `order` the way the dummy gateway does: a payment, then its webhook."""
-    payment, _ = payment_start(order=order, gateway="dummy")
-    event, _ = webhook_receive(
-        provider="dummy",
-        event=InboxEvent(
-            event_id=f"{payment.reference}:pay",
-            event_type="payment.succeeded",
-            payload={"reference": payment.reference, "amount": str(payment.amount), "currency": payment.currency},
-        ),
-    )
-    webhook_process(event=event)
-    order.refresh_from_db()
+    pay_by_dummy_webhook(order)
     assert order.status == Order.Status.PAID
     return order
 

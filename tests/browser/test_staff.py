@@ -6,10 +6,9 @@ from playwright.sync_api import expect
 
 from inventory.models import StockItem
 from orders.models import Order
-from payments.gateways.base import InboxEvent
-from payments.services import payment_start, webhook_process, webhook_receive
 from tests.factories import UserFactory, stocked_variant
 from tests.orders.helpers import place_order
+from tests.payments.helpers import pay_by_dummy_webhook
 
 pytestmark = pytest.mark.browser
 
@@ -19,17 +18,7 @@ PASSWORD = "correct horse battery staple"  # UserFactory's
 def paid_order(variant, quantity: int) -> Order:
     """An order for `quantity` × `variant`, paid through the dummy gateway's webhook."""
     order = place_order((variant, quantity))
-    payment, _ = payment_start(order=order, gateway="dummy")
-    event, _ = webhook_receive(
-        provider="dummy",
-        event=InboxEvent(
-            event_id=f"{payment.reference}:pay",
-            event_type="payment.succeeded",
-            payload={"reference": payment.reference, "amount": str(payment.amount), "currency": payment.currency},
-        ),
-    )
-    webhook_process(event=event)
-    order.refresh_from_db()
+    pay_by_dummy_webhook(order)
     assert order.status == Order.Status.PAID
     return order
 

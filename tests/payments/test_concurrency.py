@@ -3,12 +3,12 @@ import pytest
 
 from inventory.models import StockMovement
 from orders.models import Order, OrderEvent
-from payments.gateways.base import InboxEvent
 from payments.models import Payment, WebhookEvent
 from payments.services import payment_capture, payment_fail, payment_start, webhook_process, webhook_receive
 from tests.factories import stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together
 from tests.orders.helpers import place_order
+from tests.payments.helpers import dummy_paid_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,14 +66,7 @@ def test_one_webhook_event_processed_by_five_workers_at_once_pays_the_order_once
     variant = stocked_variant(on_hand=3)
     order = place_order((variant, 2))
     payment = start(order)
-    stored, _ = webhook_receive(
-        provider="dummy",
-        event=InboxEvent(
-            event_id=f"{payment.reference}:pay",
-            event_type="payment.succeeded",
-            payload={"reference": payment.reference, "amount": str(payment.amount), "currency": payment.currency},
-        ),
-    )
+    stored, _ = webhook_receive(provider="dummy", event=dummy_paid_event(payment))
 
     outcomes = run_together(5, lambda i: webhook_process(event=stored))
 
