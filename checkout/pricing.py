@@ -215,13 +215,17 @@ def _line_total(line: PricingInput, currency: str) -> Decimal:
     return round_money(line.unit_price * line.quantity, currency)
 
 
+def _goods(lines: Sequence[PricingInput], totals: Sequence[Decimal], *, voucher: Voucher | None, currency: str) -> Goods:
+    subtotal = sum(totals, round_money(ZERO, currency))
+    discount = voucher_discount(voucher, subtotal=subtotal, currency=currency) if voucher else round_money(ZERO, currency)
+    return Goods(subtotal=subtotal, discount=discount, weight_grams=sum(line.grams * line.quantity for line in lines))
+
+
 def goods_of(lines: Sequence[PricingInput], *, voucher: Voucher | None = None, currency: str | None = None) -> Goods:
     """The Goods of `lines` with `voucher` (None: no discount) in `currency` (default
     SHOP_CURRENCY). No query: the tax rate plays no part in them."""
     currency = currency or settings.SHOP_CURRENCY
-    subtotal = sum((_line_total(line, currency) for line in lines), round_money(ZERO, currency))
-    discount = voucher_discount(voucher, subtotal=subtotal, currency=currency) if voucher else round_money(ZERO, currency)
-    return Goods(subtotal=subtotal, discount=discount, weight_grams=sum(line.grams * line.quantity for line in lines))
+    return _goods(lines, [_line_total(line, currency) for line in lines], voucher=voucher, currency=currency)
 
 
 def checkout_pricing(
@@ -249,7 +253,7 @@ def checkout_pricing(
     rate = tax_rate.rate if tax_rate else Decimal("0.0000")
 
     totals = [_line_total(line, currency) for line in lines]
-    goods = goods_of(lines, voucher=voucher, currency=currency)
+    goods = _goods(lines, totals, voucher=voucher, currency=currency)
     subtotal, discount, weight = goods.subtotal, goods.discount, goods.weight_grams
     shares = allocate(discount, totals, quantum=quantum)
     priced = tuple(
