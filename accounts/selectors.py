@@ -33,3 +33,36 @@ def addresses_for_user(user) -> QuerySet[Address]:
 def address_for_user(*, user, pk: int) -> Address | None:
     """The user's address `pk`, or None (someone else's address is None too)."""
     return Address.objects.filter(user=user, pk=pk).first()
+
+
+def _when(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def user_data(*, user) -> dict:
+    """What accounts holds about `user`, for the data export (checkout.privacy.customer_data):
+    {"profile": {...}, "addresses": [{...}, ...]}, times as ISO 8601 strings. Never the
+    password hash or tokens."""
+    profile = {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "date_joined": _when(user.date_joined),
+        "last_login": _when(user.last_login),
+        "email_verified_at": _when(user.email_verified_at),
+    }
+    addresses = [
+        {
+            "name": address.name,
+            "line1": address.line1,
+            "line2": address.line2,
+            "city": address.city,
+            "postal_code": address.postal_code,
+            "country": address.country,
+            "phone": address.phone,
+            "is_default": address.is_default,
+            "created_at": _when(address.created_at),
+        }
+        for address in addresses_for_user(user)
+    ]
+    return {"profile": profile, "addresses": addresses}

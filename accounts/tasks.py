@@ -1,6 +1,7 @@
 """Accounts' background jobs: the welcome email after sign-up (enqueued on commit by
-SignUpView). Accounts sits below orders, so it sends through Django's mail API directly,
-with the shop's common email layout (templates/emails/)."""
+SignUpView), and removing a deleted account's stored sessions. Accounts sits below orders,
+so it sends through Django's mail API directly, with the shop's common email layout
+(templates/emails/)."""
 from anymail.exceptions import AnymailError
 from celery import shared_task
 from django.conf import settings
@@ -51,3 +52,13 @@ def send_welcome_email(user_pk: int) -> int:
     )
     message.attach_alternative(render_to_string("emails/welcome.html", context), "text/html")
     return message.send()
+
+
+@shared_task
+def delete_user_sessions(user_pk: int) -> int:
+    """Removes the stored sessions of the deleted account `user_pk` (accounts.services
+    .user_sessions_delete); returns how many. Safe to run twice: the second run finds none."""
+    # Imported here: services enqueues this task, so a module-level import would be circular.
+    from .services import user_sessions_delete
+
+    return user_sessions_delete(user_pk=user_pk)

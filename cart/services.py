@@ -412,3 +412,18 @@ def cart_merge(*, source: Cart, target: Cart) -> list[str]:
         if holds:
             notes += _hold_capped(target)
     return notes
+
+
+def cart_delete_for_user(*, user) -> int:
+    """Deletes the cart of `user` with its lines and releases whatever stock it holds (in
+    either STOCK_RESERVE_ON mode, as cart_clear does), for account deletion
+    (checkout.privacy.customer_delete). Returns the number of carts deleted (0 or 1). A
+    checkout session that pointed at the cart keeps its row with no cart (SET_NULL)."""
+    with transaction.atomic():
+        # Locked as every cart change locks it (_lock_cart): an add-to-cart racing the
+        # deletion finishes first, and its hold is released here with the rest.
+        carts = list(Cart.objects.filter(user=user).order_by("pk").select_for_update())
+        for cart in carts:
+            stock_release(owner=cart.reservation_owner)
+            cart.delete()
+        return len(carts)

@@ -435,7 +435,10 @@ REST_FRAMEWORK = {
 }
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 # A stolen access token is good for minutes only; a refresh token is good once: using it
-# returns a new one and blacklists the old (token_blacklist app).
+# returns a new one and blacklists the old (token_blacklist app). The refresh and logout
+# endpoints are ours (accounts.services.refresh_token_rotate / refresh_token_revoke), which
+# claim the token atomically; simplejwt's own refresh serializer would let concurrent
+# refreshes of one token all succeed.
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=14)),
@@ -443,6 +446,11 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Every token carries a digest of the account's password hash (claim "hash_password");
+    # a token whose digest no longer matches is refused: access tokens by JWTAuthentication,
+    # refresh tokens by accounts.services. So changing or resetting the password by any path
+    # (page, admin, changepassword, User.set_password) revokes every token issued before.
+    "CHECK_REVOKE_TOKEN": True,
 }
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
