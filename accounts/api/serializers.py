@@ -40,6 +40,16 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField(help_text="Good once: POST it to auth/token/refresh/ for a new pair.")
 
 
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(help_text="A refresh token from sign-in, sign-up or an earlier refresh.")
+
+
+class PasswordConfirmInputSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        max_length=128, style={"input_type": "password"}, help_text="The account's current password."
+    )
+
+
 class RegisterOutputSerializer(TokenPairSerializer):
     user = UserSerializer()
 

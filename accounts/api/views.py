@@ -1,17 +1,24 @@
-"""Accounts API: sign-up, JWT sign-in and refresh, password reset, profile, address book.
-Thin: validate, call one service or selector, answer."""
+"""Accounts API: sign-up, JWT sign-in, refresh and logout, password reset, profile, address
+book, the account's data export and deletion. Thin: validate, call one service or selector,
+answer.
+
+The export and the deletion call checkout.privacy, the flow that spans the apps: this module
+is API (top layer in DESIGN.md) that lives in accounts until the API gets its own package."""
+from dataclasses import asdict
+
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenObtainPairView
 
 from accounts import selectors, services
+from checkout.privacy import customer_data, customer_delete_own
 from config.api.errors import error_responses
 from config.api.throttling import AuthTierThrottle, ScopedRateThrottle
 
@@ -19,7 +26,9 @@ from .serializers import (
     AddressSerializer,
     DetailSerializer,
     EmailTokenObtainSerializer,
+    PasswordConfirmInputSerializer,
     PasswordResetInputSerializer,
+    RefreshInputSerializer,
     RegisterInputSerializer,
     RegisterOutputSerializer,
     TokenPairSerializer,
@@ -52,9 +61,8 @@ class RegisterView(AuthThrottled, APIView):
         params = RegisterInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         user = services.user_register(**params.validated_data)
-        refresh = RefreshToken.for_user(user)
-        body = {"user": UserSerializer(user).data, "access": str(refresh.access_token), "refresh": str(refresh)}
-        return Response(body, status=status.HTTP_201_CREATED)
+        pair = services.token_pair_issue(user=user)
+        return Response({"user": UserSerializer(user).data, **asdict(pair)}, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(
@@ -66,14 +74,48 @@ class TokenView(AuthThrottled, TokenObtainPairView):
     serializer_class = EmailTokenObtainSerializer
 
 
-@extend_schema(
-    tags=["auth"],
-    summary="Trade a refresh token for a new pair (the old refresh token stops working)",
-    responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
-)
-class TokenRefreshRotateView(AuthThrottled, TokenRefreshView):
-    # Not the auth tier: a refresh is no password guess, and apps behind one NAT refresh often.
+class RefreshTokenView(AuthThrottled, APIView):
+    """A request whose proof is the refresh token in its body: no access token needed (an app
+    often refreshes or logs out because its access token has expired)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    # Not the auth tier: this is no password guess, and apps behind one NAT refresh often.
     throttle_classes = [ScopedRateThrottle]
+
+    def refresh_token(self, request) -> str:
+        params = RefreshInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        return params.validated_data["refresh"]
+
+
+class TokenRefreshRotateView(RefreshTokenView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Trade a refresh token for a new pair (the old refresh token stops working)",
+        description="A refresh token is good once, also when sent several times at once: one "
+        "request gets the new pair, the others 401 `token_not_valid`. A token issued before the "
+        "account's password last changed, or of a deleted or disabled account, is 401 too.",
+        request=RefreshInputSerializer,
+        responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
+    )
+    def post(self, request):
+        pair = services.refresh_token_rotate(refresh=self.refresh_token(request))
+        return Response(asdict(pair))
+
+
+class LogoutView(RefreshTokenView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Log out: revoke a refresh token",
+        description="The refresh token stops working at once. Access tokens issued with it stay "
+        "good until they expire (minutes); the app forgets them.",
+        request=RefreshInputSerializer,
+        responses={204: OpenApiResponse(description="Revoked."), **error_responses(400, 401, 429)},
+    )
+    def post(self, request):
+        services.refresh_token_revoke(refresh=self.refresh_token(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PasswordResetView(AuthThrottled, APIView):
@@ -105,6 +147,12 @@ class PasswordResetView(AuthThrottled, APIView):
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "auth"
+
+    def get_throttles(self):
+        # DELETE checks the password: limited like sign-in, so a stolen access token cannot be
+        # used to guess it. Reading and renaming are not limited.
+        return [ScopedRateThrottle()] if self.request.method == "DELETE" else []
 
     @extend_schema(tags=["me"], summary="The signed-in account", responses={200: UserSerializer, **error_responses(401)})
     def get(self, request):
@@ -121,6 +169,36 @@ class MeView(APIView):
         params.is_valid(raise_exception=True)
         user = services.user_update(user=request.user, **params.validated_data)
         return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Delete the account (confirm with the current password)",
+        description="Deletes the profile, saved addresses, cart, reviews, sessions and tokens; "
+        "orders stay for the books with the personal details removed. Refused with 409 "
+        "`orders_in_progress` while an order awaits payment or shipping, 400 `wrong_password` "
+        "for a wrong password, 400 `staff_account` for staff; nothing is deleted then.",
+        request=PasswordConfirmInputSerializer,
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(400, 401, 409, 429)},
+    )
+    def delete(self, request):
+        params = PasswordConfirmInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        customer_delete_own(user=request.user, password=params.validated_data["password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeDataView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["me"],
+        summary="Everything the shop holds about the account, as JSON",
+        description="`profile`, `addresses` and `orders` (with lines, events, shipments and the "
+        "invoice number); money as strings in the order's currency, times in ISO 8601.",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The data."), **error_responses(401)},
+    )
+    def get(self, request):
+        return Response(customer_data(user=request.user))
 
 
 class AddressListView(generics.GenericAPIView):

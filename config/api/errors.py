@@ -17,12 +17,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.services import AccountError
+from accounts.services import AccountError, TokenRefused
 from cart.services import CartError
 from checkout.exceptions import CheckoutCartEmpty, CheckoutIncomplete
 from checkout.services import CheckoutError
 from inventory.exceptions import InsufficientStock, InventoryError, StockBusy
 from orders.invoices import InvoiceNotAllowed
+from orders.privacy import OrdersInProgress
 from orders.services import OrderStateError
 from payments.gateways import GatewayError
 from payments.services import PaymentError
@@ -46,6 +47,10 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     InvoiceNotAllowed: status.HTTP_409_CONFLICT,  # not paid (yet): no invoice
     PaymentError: status.HTTP_400_BAD_REQUEST,
     AccountError: status.HTTP_400_BAD_REQUEST,
+    # A refresh token that is used, revoked, expired or not ours: sign in again.
+    TokenRefused: status.HTTP_401_UNAUTHORIZED,
+    # Deleting an account while an order awaits payment or shipping.
+    OrdersInProgress: status.HTTP_409_CONFLICT,
     # The payment provider refused or could not be reached: not the client's fault.
     GatewayError: status.HTTP_502_BAD_GATEWAY,
 }
