@@ -62,3 +62,18 @@ class EmailAuthenticationForm(AuthenticationForm):
             .first()
         )
         return stored or email
+
+
+class AccountDeleteForm(forms.Form):
+    """The current password and an explicit "yes" before an account is deleted. Whether the
+    password is right is the service's to say (checkout.privacy.customer_delete_own)."""
+
+    password = forms.CharField(
+        label="Your current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label="I understand that my account and personal data will be deleted, and that this cannot be undone.",
+        error_messages={"required": "Tick the box to confirm that you want your account deleted."},
+    )

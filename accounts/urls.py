@@ -1,15 +1,19 @@
-"""Account URLs. Everything except sign-up is one of Django's auth views, pointed at our
-templates and at the namespaced URL names (Django's defaults are un-namespaced)."""
+"""Account URLs. Sign-in, sign-out and password reset are Django's auth views, pointed at our
+templates and at the namespaced URL names (Django's defaults are un-namespaced); sign-up,
+email verification, the account page, the data download and deletion are ours (views.py)."""
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from .forms import EmailAuthenticationForm
-from .views import SignUpView, verify_email
+from .views import AccountDeleteView, SignUpView, account, data_download, verify_email
 
 app_name = "accounts"
 
 urlpatterns = [
+    path("", account, name="account"),
+    path("data/", data_download, name="data"),
+    path("delete/", AccountDeleteView.as_view(), name="delete"),
     path("signup/", SignUpView.as_view(), name="signup"),
     path("verify/<str:token>/", verify_email, name="verify_email"),
     path(

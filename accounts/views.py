@@ -1,26 +1,37 @@
 """Account pages. Sign-in, sign-out and password reset are Django's own views, configured in
-urls.py; only sign-up needs a view of its own."""
+urls.py; sign-up, email verification, the account page, the data download and account
+deletion are here.
+
+The data download and the deletion call checkout.privacy, the flow that spans the apps:
+these are storefront pages (top layer in DESIGN.md) that live in accounts until the
+storefront gets its own package."""
+import json
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import RedirectURLMixin
 from django.db import IntegrityError, transaction
-from django.http import HttpResponseRedirect
-from django.shortcuts import render, resolve_url
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET
-from django.views.generic import CreateView
+from django.views.generic import CreateView, FormView
 
+from checkout.privacy import customer_data, customer_delete_own
 from config.transactions import after_commit
+from orders.privacy import OrdersInProgress, orders_in_progress
 
-from .forms import DUPLICATE_EMAIL_ERROR, SignUpForm
+from .forms import DUPLICATE_EMAIL_ERROR, AccountDeleteForm, SignUpForm
 from .services import AccountError, email_verify
 from .tasks import send_welcome_email
 
 WELCOME_MESSAGE = "Welcome! Your account is ready and you are logged in."
+ACCOUNT_DELETED_MESSAGE = "Your account has been deleted. Thank you for shopping with us."
 
 
 @method_decorator([sensitive_post_parameters("password1", "password2"), never_cache], name="dispatch")
@@ -76,3 +87,59 @@ def verify_email(request, token: str):
     except AccountError as exc:
         return render(request, "accounts/verify_email.html", {"error": exc.message, "code": exc.code}, status=400)
     return render(request, "accounts/verify_email.html", {"verified_email": user.email})
+
+
+@require_GET
+@never_cache
+@login_required
+def account(request):
+    """The signed-in customer's account: links to orders, the data download, a new password
+    and deleting the account."""
+    return render(request, "accounts/account.html")
+
+
+def json_download(data: dict, *, filename: str) -> HttpResponse:
+    """`data` as a JSON file the browser saves as `filename` (also the admin's download)."""
+    response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@never_cache
+@login_required
+def data_download(request):
+    """Everything the shop holds about the signed-in customer, downloaded as a JSON file
+    (checkout.privacy.customer_data; the same as GET /api/v1/auth/me/data/)."""
+    filename = f"account-data-{timezone.localdate():%Y-%m-%d}.json"
+    return json_download(customer_data(user=request.user), filename=filename)
+
+
+@method_decorator([sensitive_post_parameters("password"), never_cache, login_required], name="dispatch")
+class AccountDeleteView(FormView):
+    """GET says what deleting the account removes and keeps (and which orders stop it, if
+    any); POST with the current password and the confirmation box deletes it and signs the
+    browser out."""
+
+    form_class = AccountDeleteForm
+    template_name = "accounts/delete.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["orders_in_progress"] = orders_in_progress(user=self.request.user)
+        return context
+
+    def form_valid(self, form):
+        try:
+            customer_delete_own(user=self.request.user, password=form.cleaned_data["password"])
+        except AccountError as exc:
+            form.add_error(exc.field or None, exc.message)
+            return self.form_invalid(form)
+        except OrdersInProgress as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        # The account is gone; this ends the browser's session too (its other sessions are
+        # signed out already and removed by a task).
+        logout(self.request)
+        messages.success(self.request, ACCOUNT_DELETED_MESSAGE)
+        return redirect(settings.LOGOUT_REDIRECT_URL)

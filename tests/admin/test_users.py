@@ -1,9 +1,16 @@
-"""Users in the admin sign in with their email address: no username anywhere."""
+"""Users in the admin sign in with their email address: no username anywhere. Deleting a
+user runs the account-deletion flow (orders kept, anonymised); staff can download a
+customer's personal data."""
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from tests.factories import UserFactory
+from cart.models import Cart
+from orders.models import OrderEvent
+from tests.accounts.helpers import customer_with_history, order_of
+from tests.factories import UserFactory, stocked_variant
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +71,67 @@ def test_users_can_be_searched_by_email(staff_client):
     UserFactory(email="other@example.com")
     cl = staff_client.get(reverse("admin:accounts_user_changelist"), {"q": "findme"}).context["cl"]
     assert [u.email for u in cl.result_list] == ["findme@example.com"]
+
+
+# Deleting a customer and their personal data ------------------------------------------------
+
+
+def test_staff_delete_a_customer_who_had_a_cart_and_the_orders_are_kept_anonymised(staff_client, staff):
+    user, _variant, order = customer_with_history()
+    url = reverse("admin:accounts_user_delete", args=[user.pk])
+
+    confirm = staff_client.get(url)
+    response = staff_client.post(url, {"post": "yes"})
+
+    assert confirm.status_code == 200 and not confirm.context["perms_lacking"]
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Cart.objects.filter(user_id=user.pk).exists()
+    order.refresh_from_db()
+    assert (order.user_id, order.shipping_name, order.shipping_country) == (None, "Deleted", "GB")
+    assert order.email.endswith("@deleted.invalid")
+    assert order.events.get(type=OrderEvent.Type.NOTE).actor == staff
+
+
+def test_the_delete_selected_action_runs_the_same_flow(staff_client):
+    ada, _variant, ada_order = customer_with_history("ada@example.com")
+    bob, _variant, _order = customer_with_history("bob@example.com")
+
+    response = staff_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [ada.pk, bob.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk__in=[ada.pk, bob.pk]).exists()
+    ada_order.refresh_from_db()
+    assert ada_order.user_id is None and ada_order.shipping_name == "Deleted"
+
+
+def test_a_customer_with_an_order_awaiting_payment_cannot_be_deleted_until_it_is_dealt_with(staff_client):
+    user, _variant, _order = customer_with_history()
+    waiting = order_of(user, stocked_variant(on_hand=3))
+    url = reverse("admin:accounts_user_delete", args=[user.pk])
+
+    confirm = staff_client.get(url)
+    staff_client.post(url, {"post": "yes"})
+
+    assert any(waiting.number in str(item) for item in confirm.context["protected"])
+    assert User.objects.filter(pk=user.pk).exists()
+    waiting.refresh_from_db()
+    assert waiting.user_id == user.pk and waiting.shipping_name == "Ada Lovelace"
+
+
+def test_staff_download_a_customers_personal_data(staff_client):
+    user, _variant, order = customer_with_history()
+
+    response = staff_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "download_personal_data", "_selected_action": [user.pk]},
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    data = json.loads(response.content)
+    assert data["profile"]["email"] == user.email
+    assert [o["number"] for o in data["orders"]] == [order.number]
