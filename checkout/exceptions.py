@@ -10,6 +10,10 @@ MESSAGES = {
     "shipping_inactive": "That shipping method is no longer offered; please choose another.",
     "checkout_incomplete": "Please fill in: {fields}.",
     "busy": "Many people are checking out right now. Please try again in a moment.",
+    "idempotency_key_reused": "The Idempotency-Key “{key}” has already placed an order for a different request "
+    "(another fingerprint); nothing was placed. Send a new key to place this checkout as it is now.",
+    "placed_meanwhile": "This checkout was placed just now, as it was reviewed in another window; your cart has "
+    "changed since. Please review it and place the order again.",
     # Vouchers
     "voucher_invalid": "“{code}” is not a valid code.",
     "voucher_not_yet_valid": "The code “{code}” is not valid yet: it starts on {starts_at:%d %b %Y %H:%M} UTC.",
@@ -85,3 +89,17 @@ class CheckoutChanged(CheckoutError):
 
     def __init__(self):
         super().__init__(MESSAGES["changed"])
+
+
+class IdempotencyKeyReused(CheckoutError):
+    """The key (an API client's Idempotency-Key, the web shop's checkout token) has already
+    placed an order for a different request: the same checkout with another reviewed
+    fingerprint. Nothing was written; the earlier order is not the answer to this request.
+    Stripe's contract (docs.stripe.com/idempotency): the same key with other parameters is
+    an error, never the first request's result. `key` is the key as the client sent it."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, *, key: str):
+        self.key = key
+        super().__init__(MESSAGES["idempotency_key_reused"].format(key=key))

@@ -236,3 +236,21 @@ class CheckoutSession(models.Model):
 
     def __str__(self) -> str:
         return f"Checkout {self.public_id}"
+
+
+class PlacedRequest(models.Model):
+    """The request that placed an order, written in the transaction that creates the order,
+    so that its checkout_token (an API client's Idempotency-Key within its checkout, or the
+    web shop's session token) sent again can be told apart: the same request is answered with
+    this order, a different one is refused (checkout.exceptions.IdempotencyKeyReused), as
+    Stripe's idempotency keys are (docs.stripe.com/idempotency). A request is the checkout
+    (in the token) and the fingerprint the shopper reviewed: the whole body of place-order."""
+
+    order = models.OneToOneField(
+        "orders.Order", primary_key=True, on_delete=models.CASCADE, related_name="placed_request"
+    )
+    # As sent by the client (API: PlaceOrderInputSerializer allows up to 64 characters).
+    reviewed_fingerprint = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"Request that placed {self.order_id}"

@@ -29,10 +29,11 @@ from .exceptions import (
     CheckoutChanged,
     CheckoutError,
     CheckoutIncomplete,
+    IdempotencyKeyReused,
     ShippingUnavailable,
     VoucherError,
 )
-from .models import CheckoutSession, ShippingMethod, Voucher, VoucherRedemption
+from .models import CheckoutSession, PlacedRequest, ShippingMethod, Voucher, VoucherRedemption
 from .selectors import checkout_fingerprint, checkout_price, voucher_problem
 
 # checkout_fingerprint and checkout_price are reads (checkout.selectors), offered here too
@@ -40,6 +41,7 @@ from .selectors import checkout_fingerprint, checkout_price, voucher_problem
 __all__ = [
     "CheckoutBusy",
     "CheckoutError",
+    "IdempotencyKeyReused",
     "ShippingUnavailable",
     "VoucherError",
     "checkout_fingerprint",
@@ -136,11 +138,13 @@ def checkout_place_order(
     that same transaction (voucher_redeem): a usage limit of N is never exceeded, and a
     place-order that fails uses nothing.
 
-    The same `checkout_token` placed twice (a double click, a retried request) returns the
-    same order. Raises CheckoutError when the cart is empty, has lines that cannot be
-    ordered, or changed since the review; ShippingUnavailable when the method cannot ship it;
-    VoucherError when the code cannot be used (checked again under its lock); CheckoutBusy;
-    InsufficientStock or StockBusy from inventory.
+    The same `checkout_token` placed twice with the same `reviewed_fingerprint` (a double
+    click, a retried request) returns the same order; with another fingerprint it raises
+    IdempotencyKeyReused and writes nothing (the token is bound to the request that placed
+    its order, docs.stripe.com/idempotency). Raises CheckoutError when the cart is empty, has
+    lines that cannot be ordered, or changed since the review; ShippingUnavailable when the
+    method cannot ship it; VoucherError when the code cannot be used (checked again under its
+    lock); CheckoutBusy; InsufficientStock or StockBusy from inventory.
 
     `view` is cart_view(cart) when the caller has just read it (three queries saved); the
     stock is checked again under its lock whatever it says.
@@ -154,11 +158,28 @@ def checkout_place_order(
         voucher_code=voucher_code,
         user=user,
         view=view,
+        idempotency_key=checkout_token,
     )[0]
 
 
-def _placed(checkout_token: str) -> Order | None:
-    return Order.objects.filter(checkout_token=checkout_token).first()
+def _placed_before(*, checkout_token: str, reviewed_fingerprint: str, idempotency_key: str) -> Order | None:
+    """The one "already placed?" check: the order `checkout_token` placed before if this
+    request (`reviewed_fingerprint`) is the one that placed it; None if it placed none.
+    Raises IdempotencyKeyReused (naming `idempotency_key`, the key as the client sent it)
+    when it placed one for another fingerprint: that order is not this request's answer."""
+    order = (
+        Order.objects.filter(checkout_token=checkout_token)
+        .annotate(placed_for=F("placed_request__reviewed_fingerprint"))
+        .first()
+    )
+    if order is None:
+        return None
+    # An order with no PlacedRequest was placed before requests were recorded (or straight
+    # through orders.order_create): there is nothing to compare with, so it is the answer,
+    # as it always was.
+    if order.placed_for is not None and order.placed_for != reviewed_fingerprint:
+        raise IdempotencyKeyReused(key=idempotency_key)
+    return order
 
 
 def _place_order(
@@ -170,10 +191,12 @@ def _place_order(
     reviewed_fingerprint: str,
     voucher_code: str,
     user,
+    idempotency_key: str,
     view: CartView | None = None,
 ) -> tuple[Order, bool]:
     """checkout_place_order, answering (order, created): created is False when the order
-    is the one `checkout_token` placed before."""
+    is the one `checkout_token` placed before for this same request. `idempotency_key` is
+    what the client calls the token, for IdempotencyKeyReused's message."""
     # No lookup of `checkout_token` up front: a token placed before has emptied the cart (or
     # taken its units), found by the lookup below, or is refused by order_create's unique
     # token and returned from there; a new order costs no lookup at all.
@@ -195,15 +218,20 @@ def _place_order(
     except CheckoutError:
         # Why look: the same checkout placed before (a double click, a retried request) has
         # emptied the cart (or taken its last units, or the voucher's last use); that order
-        # is the answer.
-        existing = _placed(checkout_token)
+        # is the answer if it was placed for this request.
+        existing = _placed_before(
+            checkout_token=checkout_token, reviewed_fingerprint=reviewed_fingerprint, idempotency_key=idempotency_key
+        )
         if existing:
             return existing, False
         raise
 
     def on_create(order: Order) -> None:
-        # Inside the order's transaction: the voucher's use and the emptied cart commit with
-        # the order, or neither does.
+        # Inside the order's transaction: the voucher's use, the emptied cart and the request
+        # the token is bound to commit with the order, or none does. Bound in the same
+        # transaction, so whoever finds the order (a retry, a racing duplicate) finds the
+        # request that placed it too: never an order without its request to compare with.
+        PlacedRequest.objects.create(order=order, reviewed_fingerprint=reviewed_fingerprint)
         if pricing.voucher_id is not None:
             voucher_redeem(voucher=Voucher(pk=pricing.voucher_id), order=order, subtotal=pricing.subtotal, user=user)
         cart_empty_for_order(cart=cart)
@@ -245,10 +273,23 @@ def _place_order(
     except VoucherError:
         # The code was used up (or by this email) between our check and our turn at its lock.
         # A double click's first request may be the one that used it: then its order is ours.
-        existing = _placed(checkout_token)
+        existing = _placed_before(
+            checkout_token=checkout_token, reviewed_fingerprint=reviewed_fingerprint, idempotency_key=idempotency_key
+        )
         if existing:
             return existing, False
         raise
+    if not created:
+        # order_create found the token's order (the unique token, or the units it took) and
+        # rolled ours back: it answers only the request that placed it. A different one (the
+        # cart grew and its new fingerprint came with the old key) is refused, and its new
+        # lines stay in the cart.
+        order = (
+            _placed_before(
+                checkout_token=checkout_token, reviewed_fingerprint=reviewed_fingerprint, idempotency_key=idempotency_key
+            )
+            or order
+        )
     return order, created
 
 
@@ -297,15 +338,20 @@ def checkout_session_token(*, checkout: CheckoutSession, idempotency_key: str) -
 def checkout_session_place_order(
     *, checkout: CheckoutSession, idempotency_key: str, reviewed_fingerprint: str, user=None
 ) -> tuple[Order, bool]:
-    """Places `checkout` through checkout_place_order, once per `idempotency_key`: the same
-    key again returns the same order (created=False) and writes nothing. Returns (order,
-    created).
+    """Places `checkout` through checkout_place_order, once per `idempotency_key`: the key
+    is bound to the request that placed its order (this checkout and `reviewed_fingerprint`)
+    in the order's own transaction. The same key with the same fingerprint again returns the
+    same order (created=False) and writes nothing; with another fingerprint it raises
+    IdempotencyKeyReused and writes nothing (Stripe's contract, docs.stripe.com/idempotency).
+    A request refused before its order was placed (CheckoutChanged, InsufficientStock, …)
+    binds nothing: the same key may be sent again, e.g. with the new fingerprint. Returns
+    (order, created).
 
     Raises CheckoutIncomplete naming missing details; CheckoutCartEmpty (a different key after
     the order was placed finds the cart empty); CheckoutChanged when the checkout priced now
-    does not match `reviewed_fingerprint`; InsufficientStock naming the short lines (also
-    when the stock ran out between the review and the lock); StockBusy; CheckoutBusy;
-    ShippingUnavailable; VoucherError.
+    does not match `reviewed_fingerprint`; IdempotencyKeyReused; InsufficientStock naming the
+    short lines (also when the stock ran out between the review and the lock); StockBusy;
+    CheckoutBusy; ShippingUnavailable; VoucherError.
     """
     token = checkout_session_token(checkout=checkout, idempotency_key=idempotency_key)
     # No lookup of the key up front either (see _place_order): a checkout placed with it
@@ -313,7 +359,9 @@ def checkout_session_place_order(
     missing = [name for name in CHECKOUT_REQUIRED_FIELDS if not getattr(checkout, name)]
     if missing or checkout.cart is None:
         # Its cart may have gone since (deleted, merged at sign-in): look before refusing.
-        existing = _placed(token)
+        existing = _placed_before(
+            checkout_token=token, reviewed_fingerprint=reviewed_fingerprint, idempotency_key=idempotency_key
+        )
         if existing is not None:
             return existing, False
         if missing:
@@ -328,6 +376,7 @@ def checkout_session_place_order(
             reviewed_fingerprint=reviewed_fingerprint,
             voucher_code=checkout.voucher_code,
             user=user if user is not None and user.is_authenticated else None,
+            idempotency_key=idempotency_key,
         )
     except CheckoutError as exc:
         if exc.code == "cart_empty":

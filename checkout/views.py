@@ -11,7 +11,7 @@ from cart.services import CartError, cart_for_request, cart_reserve
 from inventory.exceptions import InsufficientStock, StockBusy
 from orders.services import ShippingDetails
 
-from .exceptions import CheckoutBusy, CheckoutError, ShippingUnavailable, VoucherError
+from .exceptions import MESSAGES, CheckoutBusy, CheckoutError, IdempotencyKeyReused, ShippingUnavailable, VoucherError
 from .forms import COUNTRY_NAMES, CheckoutForm, PlaceOrderForm, VoucherForm
 from .pricing import Goods, cart_goods, cart_rows
 from .selectors import SESSION_DETAILS, SESSION_VOUCHER, checkout_country, checkout_price, voucher_check
@@ -220,6 +220,13 @@ def place_order(request):
         # Back to the review, priced without the code, to be confirmed again.
         request.session.pop(SESSION_VOUCHER, None)
         messages.error(request, f"{exc.message} It was removed from your order: please check the new total.")
+        return redirect("checkout:review")
+    except IdempotencyKeyReused:
+        # Another window placed this token's order for what it reviewed there, and this
+        # request reviewed something else (the cart changed in between). That order is not
+        # this one's; a new token lets the shopper place what they now review.
+        request.session.pop(SESSION_TOKEN, None)
+        messages.error(request, MESSAGES["placed_meanwhile"])
         return redirect("checkout:review")
     except CheckoutError as exc:
         messages.error(request, exc.message)

@@ -16,7 +16,7 @@ from cart.api.views import CART_TOKEN_PARAMETER, cart_token, request_cart
 from checkout.exceptions import CheckoutChanged
 from checkout.selectors import checkout_session_for, checkout_session_summary
 from checkout.services import checkout_session_place_order, checkout_session_start, checkout_session_update
-from config.api.errors import error_body, error_responses
+from config.api.errors import ErrorSerializer, error_body, error_responses
 from config.api.throttling import ScopedRateThrottle
 from orders.models import Shipment
 
@@ -33,8 +33,13 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
-    description="1 to 64 printable ASCII characters, new for each order the client means to place. "
-    "The same key again returns the same order (200, same body) and never places a second one.",
+    description="1 to 64 printable ASCII characters, new for each order the client means to place, "
+    "scoped to the checkout. Once an order is placed the key is bound to that request (the checkout "
+    "and the `fingerprint` sent): the same key with the same body returns the same order (200, same "
+    "body) and never places a second one; the same key with a different body (e.g. the new fingerprint "
+    "after the cart changed) is refused with 422 `idempotency_key_reused` and changes nothing. A request "
+    "refused before an order was placed (4xx such as `checkout_changed`) binds nothing: the key may be "
+    "sent again with the new fingerprint.",
 )
 
 
@@ -110,16 +115,23 @@ class PlaceOrderView(CheckoutThrottled, APIView):
     @extend_schema(
         tags=["checkout"],
         summary="Place the order: reserve the stock, create the order pending payment",
-        description="201 with the order when placed; the same Idempotency-Key again answers 200 with the "
-        "same body. 409: `insufficient_stock` (with `lines`), `stock_busy` (Retry-After), "
-        "`checkout_changed` (with the new `checkout`: review it and send its fingerprint), voucher or "
-        "shipping problems. 400: `invalid`, `cart_empty`, `checkout_incomplete`.",
+        description="201 with the order when placed; the same Idempotency-Key with the same body again "
+        "answers 200 with the same body. 422 `idempotency_key_reused`: the key placed an order for a "
+        "different body; nothing was done (docs.stripe.com/idempotency). 409: `insufficient_stock` (with "
+        "`lines`), `stock_busy` (Retry-After), `checkout_changed` (with the new `checkout`: review it and "
+        "send its fingerprint), voucher or shipping problems. 400: `invalid`, `cart_empty`, "
+        "`checkout_incomplete`.",
         parameters=[CART_TOKEN_PARAMETER, IDEMPOTENCY_PARAMETER],
         request=PlaceOrderInputSerializer,
         responses={
             201: PlacedOrderSerializer,
-            200: OpenApiResponse(PlacedOrderSerializer, description="The order this key placed before."),
+            200: OpenApiResponse(PlacedOrderSerializer, description="The order this key placed before for this body."),
             **error_responses(400, 401, 404, 409, 429),
+            (422, "application/json"): OpenApiResponse(
+                ErrorSerializer,
+                description="`idempotency_key_reused`: the Idempotency-Key already placed an order for a "
+                "different request (another fingerprint); nothing was done. Use a new key.",
+            ),
         },
     )
     def post(self, request, checkout_id):

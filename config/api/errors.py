@@ -19,7 +19,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.services import AccountError, TokenRefused
 from cart.services import CartError
-from checkout.exceptions import CheckoutCartEmpty, CheckoutIncomplete
+from checkout.exceptions import CheckoutCartEmpty, CheckoutIncomplete, IdempotencyKeyReused
 from checkout.services import CheckoutError
 from inventory.exceptions import InsufficientStock, InventoryError, StockBusy
 from orders.invoices import InvoiceNotAllowed
@@ -43,6 +43,9 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     # Nothing to order, or details missing: the request, not the state, is short.
     CheckoutCartEmpty: status.HTTP_400_BAD_REQUEST,
     CheckoutIncomplete: status.HTTP_400_BAD_REQUEST,
+    # The Idempotency-Key already placed an order for another request: retrying cannot help,
+    # the client must send a new key (as Stripe answers, docs.stripe.com/idempotency).
+    IdempotencyKeyReused: status.HTTP_422_UNPROCESSABLE_ENTITY,
     OrderStateError: status.HTTP_409_CONFLICT,
     InvoiceNotAllowed: status.HTTP_409_CONFLICT,  # not paid (yet): no invoice
     PaymentError: status.HTTP_400_BAD_REQUEST,
