@@ -12,7 +12,10 @@ ignored.
 The import runs in two phases:
 1. Parse and validate every file given, and check the result against the database. Every
    problem is collected as a Problem(file, line, column, message); if there is any, nothing
-   is written and ImportRejected(problems) is raised.
+   is written and ImportRejected(problems) is raised. Besides each column's own rules, no
+   field of any row may hold a control character but tab and line breaks (NUL cannot be
+   stored at all), and a later row of a product leaves Option1..3 Name blank or repeats
+   the first row's.
 2. Write all products, variants and opening stock in one transaction. Images are downloaded
    (or replaced by generated placeholders) only after the commit, so that no transaction is
    held open across the network.
@@ -92,6 +95,14 @@ MAX_PRICE = Decimal("9999999999.99")
 # Plain digits only: int() and Decimal() would also take "1_000", "1e3" or "NaN".
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+# Control characters no field may hold: NUL, which PostgreSQL text cannot store at all (the
+# write would fail half-way), and the other C0 controls but TAB, LF and CR, DEL and the C1
+# controls, which XML 1.0 cannot hold (C0) and HTML parses as errors (all of them): a title
+# or description is shown in pages, feeds and invoices. Unicode category Cc minus \t \n \r.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What csv counts as the end of a physical line (its line_num), to place a character that
+# sits inside a quoted field spanning several lines.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _max_length(model, name: str) -> int:
@@ -294,6 +305,7 @@ class _FileParser:
             for cells in reader:
                 line = previous_end + 1
                 previous_end = reader.line_num
+                self.check_characters(name, line, cells, header)
                 if not any(c.strip() for c in cells):
                     continue
                 if header is None:
@@ -314,6 +326,33 @@ class _FileParser:
             return
         if header is None:
             self.problem(name, None, None, "the file is empty")
+
+    def check_characters(
+        self, name: str, line: int, cells: list[str], header: list[str] | None
+    ) -> None:
+        """Reports every field of the record starting at `line` that holds a control
+        character (see _CONTROL), at the physical line where the character is."""
+        for index, cell in enumerate(cells):
+            found = _CONTROL.search(cell)
+            if found is None:
+                continue
+            # A quoted field may span lines: count the breaks before the character.
+            before = "".join(cells[:index]) + cell[: found.start()]
+            at = line + len(_LINE_BREAK.findall(before))
+            char = f"U+{ord(found.group()):04X}"
+            if header is not None and index < len(header):
+                message = (
+                    f"contains a control character ({char}) at character {found.start() + 1}; "
+                    "remove it (only tab and line breaks are allowed)"
+                )
+                self.problem(name, at, header[index], message)
+            else:
+                what = "header field" if header is None else "field"
+                message = (
+                    f"{what} {index + 1} contains a control character ({char}); remove it "
+                    "(only tab and line breaks are allowed; is the file UTF-8 text?)"
+                )
+                self.problem(name, at, None, message)
 
     def check_header(self, name: str, line: int, header: list[str]) -> bool:
         """Reports missing required columns; False if the rows cannot be read at all."""
@@ -344,11 +383,37 @@ class _FileParser:
             )
             return
 
+        if not is_first:
+            self.check_option_names(file, line, row, product)
+
         has_variant = is_first or any(row.get(c) for c in VARIANT_COLUMNS)
         if has_variant:
             self.parse_variant(file, line, row, header, product)
         if row.get(IMAGE_SRC):
             self.parse_image(file, line, row, product)
+
+    def check_option_names(
+        self, file: str, line: int, row: dict[str, str], product: ParsedProduct
+    ) -> None:
+        """A later row of a product leaves Option1..3 Name blank (as Shopify's export does)
+        or repeats what the product's first row says: its option values are values of the
+        first row's options, so a different name would file them under the wrong option."""
+        for i, column in enumerate(OPTION_NAMES, start=1):
+            given = row.get(column, "")
+            defined = product.fields.get(f"option{i}_name", "")
+            if not given or given == defined:
+                continue
+            first_row = (
+                f'the first row of product "{product.handle}" ({product.file}:{product.line})'
+            )
+            if defined:
+                message = f'"{given}" contradicts {first_row}, which names this option "{defined}"'
+            else:
+                message = (
+                    f'"{given}" is not an option of the product: {first_row} names no option {i}'
+                )
+            message += "; leave it blank on the product's later rows"
+            self.problem(file, line, column, message)
 
     def parse_product(
         self, file: str, line: int, row: dict[str, str], header: list[str]
@@ -568,9 +633,10 @@ class _FileParser:
     # -- database ------------------------------------------------------------------------
     def check_database(self) -> None:
         """A SKU may already exist only on the product with the same handle."""
-        owners = ProductVariant.objects.filter(sku__in=list(self.skus)).values_list(
-            "sku", "product__handle"
-        )
+        # A SKU holding a control character is reported already, and PostgreSQL refuses even
+        # to compare with a NUL: it is not looked up.
+        skus = [sku for sku in self.skus if not _CONTROL.search(sku)]
+        owners = ProductVariant.objects.filter(sku__in=skus).values_list("sku", "product__handle")
         for sku, owner_handle in owners:
             seen = self.skus[sku]
             if owner_handle != seen.handle:
@@ -587,6 +653,7 @@ class _FileParser:
             for p in self.products.values()
             for v in p.variants
             if v.backorder_policy == StockItem.BackorderPolicy.DENY
+            and not _CONTROL.search(v.sku)
         }
         if not to_deny:
             return
