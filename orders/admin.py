@@ -109,7 +109,7 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
                 )
             },
         ),
-        ("Invoice and emails", {"fields": ("invoice_link", "emails_sent")}),
+        ("Invoice, credit notes and emails", {"fields": ("invoice_link", "credit_note_links", "emails_sent")}),
         ("Technical", {"fields": ("checkout_token", "updated_at"), "classes": ("collapse",)}),
     )
     readonly_fields = (
@@ -129,13 +129,14 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
         "checkout_token",
         "updated_at",
         "invoice_link",  # OrderInvoiceAdminMixin
+        "credit_note_links",  # OrderInvoiceAdminMixin
         "emails_sent",
         "shipments",  # OrderLifecycleAdminMixin
     )
     inlines = (OrderLineInline, OrderEventInline)
     actions = (
         "cancel_orders", "cancel_and_refund", "mark_delivered", "archive_orders", "resolve_attention",
-        "regenerate_invoices", "resend_confirmation",
+        "restore_invoice_pdfs", "resend_confirmation",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -1,7 +1,9 @@
-"""The order admin's invoice and email parts, mixed into OrderAdmin (orders/admin.py): the
-invoice's download link and the emails sent on the order page, a staff download URL, and the
-actions "Regenerate invoice" and "Resend confirmation". Everything goes through
-orders.invoices and orders.tasks; nothing here decides anything."""
+"""The order admin's invoice, credit note and email parts, mixed into OrderAdmin
+(orders/admin.py): the invoice's and credit notes' download links and the emails sent on the
+order page, staff download URLs, and the actions "Restore missing invoice PDFs" and "Resend
+confirmation". Issued documents are never rendered again over a stored file: the restore
+action renders only a PDF that is missing, from the document's snapshot. Everything goes
+through orders.invoices, orders.credit_notes and orders.tasks; nothing here decides anything."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -15,8 +17,9 @@ from django.utils.html import format_html, format_html_join
 
 from config.transactions import after_commit
 
-from .invoices import INVOICEABLE_STATUSES, InvoiceNotAllowed, invoice_generate
-from .models import EmailLog, Invoice, Order
+from .credit_notes import credit_note_generate, credit_note_of, credit_note_pdf_restore
+from .invoices import INVOICEABLE_STATUSES, InvoiceNotAllowed, StoredPdf, invoice_generate, invoice_pdf_restore
+from .models import CreditNote, EmailLog, Invoice, Order
 from .tasks import send_order_email
 
 # Rendering runs in the request: a few hundred milliseconds a page. More orders than this at
@@ -25,8 +28,9 @@ REGENERATE_MAX_ORDERS = 50
 
 
 class OrderInvoiceAdminMixin:
-    """For OrderAdmin: list "invoice_link" and "emails_sent" in its readonly_fields and
-    fieldsets, and "regenerate_invoices" and "resend_confirmation" in its actions."""
+    """For OrderAdmin: list "invoice_link", "credit_note_links" and "emails_sent" in its
+    readonly_fields and fieldsets, and "restore_invoice_pdfs" and "resend_confirmation" in
+    its actions."""
 
     @admin.display(description="invoice")
     def invoice_link(self, order: Order) -> str:
@@ -41,6 +45,29 @@ class OrderInvoiceAdminMixin:
         if order.status in INVOICEABLE_STATUSES:
             return format_html('None yet: <a href="{}">issue and download it</a>', url)
         return "None (the order is not paid)"
+
+    @admin.display(description="credit notes")
+    def credit_note_links(self, order: Order) -> str:
+        if order.pk is None:
+            return "—"
+        notes = CreditNote.objects.filter(order=order).select_related("invoice").order_by("year", "sequence")
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{} (PDF)</a>, issued {}: {} {} credited on {} ({})</li>',
+            (
+                (
+                    reverse("admin:orders_order_credit_note", args=[order.pk, note.number]),
+                    note.number,
+                    timezone.localtime(note.issued_at).date(),
+                    note.amount,
+                    order.currency,
+                    note.invoice.number,
+                    note.reason,
+                )
+                for note in notes
+            ),
+        )
+        return format_html('<ul class="order-credit-notes">{}</ul>', rows) if notes else "None"
 
     @admin.display(description="emails")
     def emails_sent(self, order: Order) -> str:
@@ -71,15 +98,24 @@ class OrderInvoiceAdminMixin:
                 self.admin_site.admin_view(self.invoice_view),
                 name="%s_%s_invoice" % info,
             ),
+            path(
+                "<path:object_id>/credit-notes/<str:number>/",
+                self.admin_site.admin_view(self.credit_note_view),
+                name="%s_%s_credit_note" % info,
+            ),
         ] + super().get_urls()
 
-    def invoice_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The order's invoice PDF for staff, issued and rendered now if it has none yet."""
+    def _viewable_order(self, request: HttpRequest, object_id: str) -> Order:
         order = self.get_object(request, unquote(object_id))
         if order is None:
             raise Http404("No such order")
         if not self.has_view_permission(request, order):
             raise PermissionDenied
+        return order
+
+    def invoice_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The order's invoice PDF for staff, issued and rendered now if it has none yet."""
+        order = self._viewable_order(request, object_id)
         try:
             invoice = invoice_generate(order=order)
         except InvoiceNotAllowed as exc:
@@ -87,8 +123,16 @@ class OrderInvoiceAdminMixin:
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         return FileResponse(invoice.pdf.open("rb"), filename=f"{invoice.number}.pdf", content_type="application/pdf")
 
-    @admin.action(description="Regenerate invoice (same number, new PDF)", permissions=["change"])
-    def regenerate_invoices(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    def credit_note_view(self, request: HttpRequest, object_id: str, number: str) -> HttpResponse:
+        """A credit note PDF of the order, for staff who may view it."""
+        note = credit_note_of(order=self._viewable_order(request, object_id), number=number)
+        if note is None:
+            raise Http404("No such credit note")
+        note = credit_note_generate(credit_note=note)
+        return FileResponse(note.pdf.open("rb"), filename=f"{note.number}.pdf", content_type="application/pdf")
+
+    @admin.action(description="Restore missing invoice PDFs (never replaces a stored one)", permissions=["change"])
+    def restore_invoice_pdfs(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         if queryset.count() > REGENERATE_MAX_ORDERS:
             self.message_user(
                 request,
@@ -96,16 +140,24 @@ class OrderInvoiceAdminMixin:
                 messages.ERROR,
             )
             return
-        done = []
+        rendered, present = [], []
         # One order at a time, each in its own transactions: an unpaid order in the selection
-        # is reported and does not stop the others.
+        # is reported and does not stop the others. An issued invoice (and its credit notes)
+        # is a document: a stored PDF is left as it is, a missing one rendered again from
+        # what was stored when it was issued, so it says what it said then.
         for order in queryset.order_by("pk"):
             try:
-                done.append(invoice_generate(order=order, regenerate=True).number)
+                results = [invoice_pdf_restore(order=order)]
             except InvoiceNotAllowed as exc:
                 self.message_user(request, exc.message, messages.ERROR)
-        if done:
-            self.message_user(request, f"Regenerated {', '.join(done)}.", messages.SUCCESS)
+                continue
+            results += [credit_note_pdf_restore(credit_note=note) for note in order.credit_notes.order_by("pk")]
+            for result in results:
+                (present if result.outcome == StoredPdf.PRESENT else rendered).append(result.document.number)
+        if rendered:
+            self.message_user(request, f"Rendered the missing PDF of {', '.join(rendered)}.", messages.SUCCESS)
+        if present:
+            self.message_user(request, f"Already stored, left as they are: {', '.join(present)}.", messages.INFO)
 
     @admin.action(description="Resend confirmation (with invoice)", permissions=["change"])
     def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

@@ -8,8 +8,9 @@ part, rendered from templates/emails/<template>.txt and .html (both extend the e
 layout), from DEFAULT_FROM_EMAIL.
 
 order_email_send() knows the order emails: which template, subject and attachments for each
-kind, and the key that makes the event unique (the order number, or the shipment for
-"order_shipped"). The tasks in orders.tasks call it.
+kind, and the key that makes the event unique (the order number, the shipment for
+"order_shipped", the credit note's number for "order_refunded"). The tasks in orders.tasks
+call it.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from .credit_notes import credit_note_generate, credit_note_pdf_bytes
 from .invoices import invoice_generate, invoice_pdf_bytes
-from .models import EmailLog, Order, OrderEvent, Shipment
+from .models import CreditNote, EmailLog, Order, OrderEvent, Shipment
 
 
 # A claim (EmailLog row without sent_at) older than this belongs to a sender that died
@@ -155,11 +157,35 @@ def _payment_failed(order: Order, key: str) -> OrderEmail | None:
     )
 
 
+def _credit_note_attachment(credit_note: CreditNote) -> Attachment:
+    # Stored once (rendered now if the file is not there yet), then attached as stored.
+    credit_note = credit_note_generate(credit_note=credit_note)
+    return (f"{credit_note.number}.pdf", credit_note_pdf_bytes(credit_note=credit_note), "application/pdf")
+
+
 def _cancelled(order: Order, key: str) -> OrderEmail:
+    # A paid order's cancellation issued a credit note (orders.services.order_cancel): the
+    # email carries it. An unpaid order has none.
+    credit_note = CreditNote.objects.filter(key=f"cancel:{order.pk}").first()
     return OrderEmail(
         subject=f"Order {order.number} has been cancelled",
         template="order_cancelled",
-        context={**_order_links(order), "lines": order.lines.all(), "was_paid": order.paid_at is not None},
+        context={
+            **_order_links(order), "lines": order.lines.all(), "was_paid": order.paid_at is not None,
+            "credit_note": credit_note,
+        },
+        attachments=[_credit_note_attachment(credit_note)] if credit_note else [],
+    )
+
+
+def _refunded(order: Order, key: str) -> OrderEmail:
+    # key is the credit note's number: one email per credit note (orders.credit_notes).
+    credit_note = CreditNote.objects.select_related("invoice").get(number=key, order=order)
+    return OrderEmail(
+        subject=f"Order {order.number}: we refunded {credit_note.amount} {order.currency}",
+        template="order_refunded",
+        context={**_order_links(order), "credit_note": credit_note},
+        attachments=[_credit_note_attachment(credit_note)],
     )
 
 
@@ -180,21 +206,26 @@ ORDER_EMAILS: dict[str, Callable[[Order, str], OrderEmail | None]] = {
     "payment_failed": _payment_failed,
     "order_cancelled": _cancelled,
     "order_shipped": _shipped,
+    "order_refunded": _refunded,
 }
+
+# Kinds whose key names the event (the order number would not tell two apart).
+KEYED_BY_EVENT = {"order_shipped": "the shipment's pk", "order_refunded": "the credit note's number"}
 
 
 def order_email_send(*, kind: str, order: Order, key: str = "") -> bool:
     """Sends the order email `kind` (a key of ORDER_EMAILS) to the order's address, once per
-    (kind, key); key defaults to the order number ("order_shipped" needs the shipment's pk).
-    Returns True if this call sent it. Raises ValueError for an unknown kind or a missing
-    shipment key, Shipment.DoesNotExist for a shipment of another order, InvoiceNotAllowed
-    for the confirmation of an order that is not paid, and what email_send_once raises.
+    (kind, key); key defaults to the order number ("order_shipped" needs the shipment's pk,
+    "order_refunded" the credit note's number). Returns True if this call sent it. Raises
+    ValueError for an unknown kind or a missing key, Shipment.DoesNotExist or
+    CreditNote.DoesNotExist for one of another order, InvoiceNotAllowed for the confirmation
+    of an order that is not paid, and what email_send_once raises.
     """
     build = ORDER_EMAILS.get(kind)
     if build is None:
         raise ValueError(f"unknown order email {kind!r}")
-    if kind == "order_shipped" and not key:
-        raise ValueError("order_shipped needs the shipment's pk as its key")
+    if kind in KEYED_BY_EVENT and not key:
+        raise ValueError(f"{kind} needs {KEYED_BY_EVENT[kind]} as its key")
     key = str(key or order.number)
     if EmailLog.objects.filter(kind=kind, key=key, sent_at__isnull=False).exists():
         return False  # sent already: do not even build it (the confirmation renders a PDF)

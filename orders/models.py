@@ -145,6 +145,7 @@ class OrderEvent(models.Model):
         SHIPPED = "shipped", "Shipped"
         DELIVERED = "delivered", "Delivered"
         INVOICED = "invoiced", "Invoice issued"
+        CREDITED = "credited", "Credit note issued"
         EMAIL_SENT = "email_sent", "Email sent"
         REFUNDED = "refunded", "Refunded"
         RESTOCKED = "restocked", "Restocked"
@@ -231,23 +232,83 @@ class ShipmentLine(models.Model):
 class InvoiceCounter(models.Model):
     """The last invoice number issued in a year. Its row is locked while a number is taken,
     so numbers are sequential and gap-free per year (a rolled-back transaction gives its
-    number back)."""
+    number back). After a database restore the next number also steps past every number in
+    the table and among the stored PDFs (orders.invoices.number_next), so none repeats."""
 
     year = models.PositiveIntegerField(primary_key=True)
     last_number = models.PositiveIntegerField(default=0)
 
 
+def invoice_pdf_path(instance: "Invoice", filename: str) -> str:
+    # By the invoice's year, not the day the file is written: a December invoice rendered in
+    # January stays with its year, so the number's file is found where number_next looks.
+    # (Files stored before this rule are under the year they were written; rows name them.)
+    return f"invoices/{instance.year}/{filename}"
+
+
 class Invoice(models.Model):
+    """An issued invoice: a document. `snapshot` holds everything it states, fixed when it
+    was issued (seller, buyer, addresses, lines, taxes, totals; money as decimal strings; see
+    orders.invoices.invoice_snapshot); the PDF is rendered from it alone, stored once and
+    never replaced. Corrections and money going back are CreditNotes."""
+
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="invoice")
     number = models.CharField(max_length=32, unique=True)  # e.g. INV-2026-000123
     year = models.PositiveIntegerField()
     sequence = models.PositiveIntegerField()
     issued_at = models.DateTimeField()
-    pdf = models.FileField(upload_to="invoices/%Y/", blank=True)
+    snapshot = models.JSONField(default=dict, editable=False)
+    pdf = models.FileField(upload_to=invoice_pdf_path, blank=True)
+    # Of the stored file, hex: a file restored from a backup can be checked against it.
+    pdf_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-year", "-sequence"]
         constraints = [models.UniqueConstraint(fields=["year", "sequence"], name="invoice_year_sequence_unique")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteCounter(models.Model):
+    """The last credit note number issued in a year: the same scheme as InvoiceCounter, a
+    sequence of its own (CN-<year>-<6 digits>)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+
+def credit_note_pdf_path(instance: "CreditNote", filename: str) -> str:
+    return f"credit_notes/{instance.year}/{filename}"
+
+
+class CreditNote(models.Model):
+    """A credit note: money going back on an invoice (a refund, a paid order cancelled), a
+    document like the invoice it corrects (orders.credit_notes). `amount` is what it credits
+    (Decimal, the order currency, > 0; tax included, as the invoice's total is), `tax_amount`
+    the tax within it. `key` names the event it documents ("cancel:<order pk>",
+    "refund:<refund pk>"), so asking twice issues it once."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=32, unique=True)  # e.g. CN-2026-000007
+    year = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField()
+    issued_at = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    tax_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    reason = models.CharField(max_length=255, blank=True)
+    key = models.CharField(max_length=100, unique=True)
+    snapshot = models.JSONField(default=dict, editable=False)
+    pdf = models.FileField(upload_to=credit_note_pdf_path, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["year", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="credit_note_year_sequence_unique"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="credit_note_amount_gt_0"),
+        ]
 
     def __str__(self) -> str:
         return self.number

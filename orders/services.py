@@ -35,6 +35,7 @@ from inventory.services import (
     stock_reserve,
 )
 
+from .credit_notes import credit_note_for_cancellation
 from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun
 from .selectors import bought_lines
 
@@ -449,6 +450,8 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
     reference the order number), restocked_quantity follows, and a RESTOCKED event records
     it. This does NOT refund: money is payments' business, so a paid order is cancelled
     through payments.services.order_cancel_and_refund, which calls this and then refunds.
+    It does document it: a credit note for what is left of the invoice (the invoice issued
+    first if the order had none; orders.credit_notes), attached to the email.
 
     `unpaid_only=True` refuses a paid order, for callers that cannot refund (the orders
     admin's bulk action): decided under the order's lock, so a payment landing at the same
@@ -476,6 +479,10 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
             if any(line.shipped_quantity for line in lines):
                 raise OrderStateError(order, "cancel it: part of it has shipped")
             restocked = _order_restock_for_cancel(order=order, lines=lines, actor=actor)
+            # Money going back is documented by a credit note for what is left of the invoice
+            # (issued first if need be), while the order is still paid and in this
+            # transaction: a rollback takes its number back. The email below attaches it.
+            credit_note_for_cancellation(order=order, reason=reason, actor=actor)
         _order_set_status(order, Order.Status.CANCELLED, event=OrderEvent.Type.CANCELLED, actor=actor, note=reason)
         logger.info("order cancelled", extra={"event": "order.cancelled", "order": order.number, "restocked": restocked})
         if restocked:

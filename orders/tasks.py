@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.selectors import staff_alert_recipients
 
 from .emails import order_email_send
-from .invoices import InvoiceNotAllowed, invoice_generate
+from .invoices import INVOICEABLE_STATUSES, InvoiceNotAllowed, invoice_generate
 from .models import Order, SweepRun
 from .selectors import orders_missing_followups
 from .services import sweep_run
@@ -53,8 +53,9 @@ EMAIL_RETRY = {
 @shared_task(bind=True, **EMAIL_RETRY)
 def send_order_email(self, kind: str, order_pk: int, key: str = "") -> str:
     """Sends the order email `kind` ("order_confirmation", "payment_failed", "order_cancelled",
-    "order_shipped", …) once per (kind, key); key defaults to the order number (for
-    "order_shipped" it is the shipment's pk). Returns "sent" or "already sent"."""
+    "order_shipped", "order_refunded", …) once per (kind, key); key defaults to the order
+    number (for "order_shipped" it is the shipment's pk, for "order_refunded" the credit
+    note's number). Returns "sent" or "already sent"."""
     order = Order.objects.get(pk=order_pk)
     return "sent" if order_email_send(kind=kind, order=order, key=str(key) if key else "") else "already sent"
 
@@ -83,6 +84,10 @@ def order_paid_followups(self, order_pk: int) -> str:
     a failure in either redoes nothing that was done. Returns the invoice number, or "" when
     the order is no longer paid by the time this runs (nothing is sent then)."""
     order = Order.objects.get(pk=order_pk)
+    if order.status not in INVOICEABLE_STATUSES:
+        # Cancelled (a paid order cancelled is invoiced by its cancellation, with a credit
+        # note) or never paid: no confirmation goes out now.
+        return ""
     try:
         invoice = invoice_generate(order=order)
     except InvoiceNotAllowed:

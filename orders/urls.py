@@ -10,6 +10,12 @@ urlpatterns = [
     path("<str:number>/", views.order_detail, name="detail"),
     # Before the guest link: "<number>/<token>/" would take "invoice" for a token.
     path("<str:number>/invoice/", views.order_invoice, name="invoice"),
+    path("<str:number>/credit-notes/<str:credit_note>/", views.order_credit_note, name="credit_note"),
     path("<str:number>/<str:token>/", views.guest_order_detail, name="guest_detail"),
     path("<str:number>/<str:token>/invoice/", views.guest_order_invoice, name="guest_invoice"),
+    path(
+        "<str:number>/<str:token>/credit-notes/<str:credit_note>/",
+        views.guest_order_credit_note,
+        name="guest_credit_note",
+    ),
 ]

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.selectors import published_product
 
+from .credit_notes import credit_note_generate, credit_note_of
 from .forms import ReviewForm
 from .invoices import InvoiceNotAllowed, invoice_available, invoice_generate
 from .selectors import order_for_token, order_for_user, orders_for_user, review_eligibility
@@ -33,11 +34,23 @@ def _detail(request, order, *, token: str = ""):
             if token
             else reverse("orders:invoice", args=[order.number])
         )
+    credit_notes = [
+        (
+            note,
+            reverse("orders:guest_credit_note", args=[order.number, token, note.number])
+            if token
+            else reverse("orders:credit_note", args=[order.number, note.number]),
+        )
+        for note in order.credit_notes.select_related("invoice").order_by("year", "sequence")
+    ]
     return render(
         request,
         "orders/detail.html",
         # can_cancel: the "Cancel order" form, which posts to payments (a paid order is refunded).
-        {"order": order, "invoice_url": invoice_url, "can_cancel": order_can_cancel(order)},
+        {
+            "order": order, "invoice_url": invoice_url, "credit_notes": credit_notes,
+            "can_cancel": order_can_cancel(order),
+        },
     )
 
 
@@ -72,6 +85,30 @@ def order_invoice(request, number: str):
 @never_cache
 def guest_order_invoice(request, number: str, token: str):
     return _invoice(order_for_token(number=number, token=token))
+
+
+def _credit_note(order, number: str):
+    """The credit note `number` of `order` (whoever may see the order may download it)."""
+    if order is None:
+        raise Http404("No such order")
+    note = credit_note_of(order=order, number=number)
+    if note is None:
+        raise Http404("No such credit note")
+    note = credit_note_generate(credit_note=note)  # stored when it was emailed; again if lost
+    return FileResponse(
+        note.pdf.open("rb"), as_attachment=True, filename=f"{note.number}.pdf", content_type="application/pdf"
+    )
+
+
+@never_cache
+@login_required
+def order_credit_note(request, number: str, credit_note: str):
+    return _credit_note(order_for_user(user=request.user, number=number), credit_note)
+
+
+@never_cache
+def guest_order_credit_note(request, number: str, token: str, credit_note: str):
+    return _credit_note(order_for_token(number=number, token=token), credit_note)
 
 
 @login_required

@@ -299,18 +299,18 @@ class TestStaff:
         assert "is not paid" in response.content.decode()
         assert mailoutbox == []
 
-    def test_regenerate_action_keeps_the_number_and_reports_unpaid_orders(self, staff_client, order):
+    def test_restore_action_keeps_the_number_and_reports_unpaid_orders(self, staff_client, order):
         paid(order)
         unpaid = place_order((stocked_variant(), 1))
 
         response = staff_client.post(
             reverse("admin:orders_order_changelist"),
-            {"action": "regenerate_invoices", "_selected_action": [order.pk, unpaid.pk]},
+            {"action": "restore_invoice_pdfs", "_selected_action": [order.pk, unpaid.pk]},
             follow=True,
         )
 
         page = response.content.decode()
-        assert f"Regenerated INV-{YEAR}-000001." in page
+        assert f"Rendered the missing PDF of INV-{YEAR}-000001." in page
         assert f"Order {unpaid.number} is pending payment: it has no invoice." in page
         assert list(Invoice.objects.values_list("order_id", flat=True)) == [order.pk]
 

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -239,21 +240,6 @@ class TestGeneratingAndRegenerating:
         assert generate_invoice.delay(order.pk).get() == ""
         assert not Invoice.objects.exists()
 
-    def test_regenerating_renders_the_same_invoice_again_and_replaces_the_file(self, django_capture_on_commit_callbacks):
-        order = paid_order((stocked_variant(), 1))
-        invoice = invoice_generate(order=order)
-        old_name = invoice.pdf.name
-        Order.objects.filter(pk=order.pk).update(shipping_name="Augusta Ada King")  # staff corrected it
-
-        with django_capture_on_commit_callbacks(execute=True):
-            again = invoice_generate(order=order, regenerate=True)
-
-        again.refresh_from_db()
-        assert again.number == invoice.number and Invoice.objects.count() == 1
-        assert again.pdf.name != old_name
-        assert not again.pdf.storage.exists(old_name)
-        assert "Augusta Ada King" in pdf_text(again.pdf.read())
-
     def test_a_lost_file_is_rendered_again(self):
         order = paid_order((stocked_variant(), 1))
         invoice = invoice_generate(order=order)
@@ -265,16 +251,155 @@ class TestGeneratingAndRegenerating:
         assert again.number == invoice.number
 
 
+def staff_corrects(client, order: Order, **changes) -> None:
+    """Staff correct the order's contact or address on its admin page (the form as the page
+    gives it, with `changes`): what the back office lets them edit."""
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() if form[name].value() is not None else "" for name in form.fields}
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data.update({f"{management.prefix}-{key}": value for key, value in management.initial.items()})
+        data.update({f"{formset.formset.prefix}-{i}-id": f.instance.pk for i, f in enumerate(formset.formset.forms)})
+        data.update({f"{formset.formset.prefix}-{i}-order": order.pk for i, _ in enumerate(formset.formset.forms)})
+    data.update(changes)
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+
+
+@pytest.mark.django_db
+class TestAnIssuedInvoiceNeverChanges:
+    """An issued invoice states what it stated when it was issued: staff corrections of the
+    order never reach it, and a lost PDF comes back with the same content."""
+
+    @pytest.fixture
+    def staff_client(self, client):
+        client.force_login(UserFactory(is_staff=True, is_superuser=True))
+        return client
+
+    @pytest.fixture
+    def invoiced(self):
+        order = paid_order((stocked_variant(sku="SHIRT-L", product__title="Linen Shirt"), 2))
+        invoice = invoice_generate(order=order)
+        return order, invoice, invoice.pdf.read()
+
+    def test_the_snapshot_holds_what_the_invoice_states(self, settings):
+        settings.SHOP_ADDRESS = "Small Shop Ltd\n1 High Street"
+        order = with_tax(paid_order((stocked_variant(sku="SHIRT-L", price=Decimal("24.00")), 2)), rate="0.2000")
+
+        snapshot = invoice_issue(order=order).snapshot
+
+        assert snapshot["version"] == 1 and snapshot["number"] == f"INV-{YEAR}-000001"
+        assert snapshot["seller"]["address"] == "Small Shop Ltd\n1 High Street"
+        assert (snapshot["buyer"]["email"], snapshot["buyer"]["name"]) == ("ada@example.com", "Ada Lovelace")
+        assert snapshot["ship_to"]["line1"] == "12 Analytical Row" and snapshot["ship_to"]["method"] == "Standard"
+        assert snapshot["order"]["number"] == order.number
+        [line] = snapshot["lines"]
+        assert (line["sku"], line["quantity"], line["unit_price"], line["line_total"]) == ("SHIRT-L", 2, "24.00", "48.00")
+        assert (line["tax_rate"], line["tax_amount"]) == ("0.2000", "8.00")
+        assert (snapshot["subtotal"], snapshot["shipping"]["price"], snapshot["tax_total"], snapshot["total"]) == (
+            "48.00", "5.00", "8.00", "53.00",
+        )
+
+    def test_a_lost_pdf_restored_by_the_command_after_staff_corrected_the_order_says_what_it_said(
+        self, staff_client, invoiced
+    ):
+        order, invoice, original = invoiced
+        staff_corrects(
+            staff_client, order, shipping_name="Augusta Ada King", email="countess@example.com",
+            shipping_line1="1 Ockham Park",
+        )
+        assert Order.objects.get(pk=order.pk).shipping_name == "Augusta Ada King"
+        invoice.pdf.storage.delete(invoice.pdf.name)
+        out = io.StringIO()
+
+        call_command("regenerate_invoice", order.number, stdout=out)
+
+        invoice.refresh_from_db()
+        restored = invoice.pdf.read()
+        assert invoice.pdf.name == f"invoices/{YEAR}/INV-{YEAR}-000001.pdf"
+        assert pdf_text(restored) == pdf_text(original)
+        assert "Ada Lovelace" in pdf_text(restored) and "12 Analytical Row" in pdf_text(restored)
+        assert "Augusta" not in pdf_text(restored) and "countess@" not in pdf_text(restored)
+        assert restored == original  # the same snapshot renders to the same bytes
+        assert f"Invoice INV-{YEAR}-000001 of order {order.number}: {invoice.pdf.name} was missing" in out.getvalue()
+        assert order.events.filter(note=f"INV-{YEAR}-000001: missing PDF rendered again").count() == 1
+
+    def test_the_command_leaves_a_stored_pdf_as_it_is(self, staff_client, invoiced):
+        order, invoice, original = invoiced
+        staff_corrects(staff_client, order, shipping_name="Augusta Ada King")
+        out = io.StringIO()
+
+        call_command("regenerate_invoice", order.number, stdout=out)
+        call_command("regenerate_invoice", order.number, stdout=out)
+
+        again = Invoice.objects.get()
+        assert again.pdf.name == invoice.pdf.name and again.pdf.read() == original
+        assert again.pdf.storage.listdir(f"invoices/{YEAR}")[1] == [f"INV-{YEAR}-000001.pdf"]
+        assert out.getvalue().count(f"{invoice.pdf.name} stored, left as it is") == 2
+
+    def test_the_admin_action_restores_only_missing_pdfs_and_never_replaces_one(self, staff_client):
+        variant = stocked_variant()
+        kept_order, lost_order = paid_order((variant, 1)), paid_order((variant, 1))
+        kept, lost = invoice_generate(order=kept_order), invoice_generate(order=lost_order)
+        kept_bytes, lost_bytes = kept.pdf.read(), lost.pdf.read()
+        staff_corrects(staff_client, lost_order, shipping_name="Augusta Ada King")
+        staff_corrects(staff_client, kept_order, shipping_name="Someone Else")
+        lost.pdf.storage.delete(lost.pdf.name)
+
+        response = staff_client.post(
+            reverse("admin:orders_order_changelist"),
+            {"action": "restore_invoice_pdfs", "_selected_action": [kept_order.pk, lost_order.pk]},
+            follow=True,
+        )
+
+        page = response.content.decode()
+        assert f"Rendered the missing PDF of {lost.number}." in page
+        assert f"Already stored, left as they are: {kept.number}." in page
+        kept.refresh_from_db()
+        lost.refresh_from_db()
+        assert kept.pdf.read() == kept_bytes
+        assert lost.pdf.read() == lost_bytes and "Augusta" not in pdf_text(lost_bytes)
+        assert sorted(kept.pdf.storage.listdir(f"invoices/{YEAR}")[1]) == [f"{kept.number}.pdf", f"{lost.number}.pdf"]
+
+    def test_a_download_after_a_correction_is_the_invoice_as_issued(self, client, staff_client):
+        owner = UserFactory()
+        order = paid_order((stocked_variant(), 1), user=owner)
+        invoice_issue(order=order)  # issued when the order was paid; its PDF not stored yet
+        staff_corrects(staff_client, order, shipping_name="Augusta Ada King", email="countess@example.com")
+
+        text = pdf_text(b"".join(Client().get(f"/orders/{order.number}/{order.access_token}/invoice/").streaming_content))
+
+        assert "Ada Lovelace" in text and "ada@example.com" in text
+        assert "Augusta" not in text and "countess" not in text
+
+    def test_invoices_issued_before_snapshots_get_one_from_their_order_at_the_migration(self):
+        from importlib import import_module
+
+        from django.apps import apps
+
+        migration = import_module("orders.migrations.0006_invoice_snapshots_fill")
+        order = with_tax(paid_order((stocked_variant(), 2)), rate="0.2000", discount="3.00", voucher="SPRING")
+        invoice = invoice_issue(order=order)
+        expected = invoice.snapshot
+        Invoice.objects.filter(pk=invoice.pk).update(snapshot={})
+
+        migration.fill_snapshots(apps, None)
+
+        assert Invoice.objects.get(pk=invoice.pk).snapshot == expected
+
+
 @pytest.mark.django_db
 class TestTheRegenerateCommand:
-    def test_it_regenerates_the_invoice_of_a_paid_order(self):
+    def test_it_stores_the_invoice_of_a_paid_order_not_yet_invoiced(self):
         order = paid_order((stocked_variant(), 1))
         out = io.StringIO()
 
         call_command("regenerate_invoice", order.number.lower(), stdout=out)
 
         invoice = Invoice.objects.get(order=order)
-        assert f"Invoice {invoice.number} of order {order.number} regenerated" in out.getvalue()
+        assert f"Invoice {invoice.number} of order {order.number}: {invoice.pdf.name} rendered and stored" in out.getvalue()
         assert invoice.pdf.storage.exists(invoice.pdf.name)
 
     def test_it_keeps_the_number_when_run_again(self):
