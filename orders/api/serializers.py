@@ -1,7 +1,8 @@
 """Output shapes of the orders API (money as decimal strings in the order's currency)."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from orders.models import Order, OrderEvent, OrderLine, Shipment
+from orders.models import CreditNote, Invoice, Order, OrderEvent, OrderLine, Shipment
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -47,12 +48,35 @@ class ShippingAddressSerializer(serializers.Serializer):
     phone = serializers.CharField(source="shipping_phone")
 
 
+class InvoiceSerializer(serializers.ModelSerializer):
+    """An issued invoice; its PDF at orders/<number>/invoice/."""
+
+    total = serializers.DecimalField(source="snapshot.total", read_only=True, **MONEY)
+
+    class Meta:
+        model = Invoice
+        fields = ("number", "issued_at", "total")
+
+
+class CreditNoteSerializer(serializers.ModelSerializer):
+    """A credit note: `amount` credited (tax included, the order currency), `tax_amount` the
+    tax within it; its PDF at orders/<number>/credit-notes/<credit note number>/."""
+
+    invoice_number = serializers.CharField(source="invoice.number")
+
+    class Meta:
+        model = CreditNote
+        fields = ("number", "invoice_number", "issued_at", "amount", "tax_amount", "reason")
+
+
 class OrderDetailSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display")
     shipping_address = ShippingAddressSerializer(source="*")
     lines = OrderLineSerializer(many=True)
     events = OrderEventSerializer(many=True)
     shipments = ShipmentSerializer(many=True)
+    invoice = serializers.SerializerMethodField()
+    credit_notes = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -60,5 +84,16 @@ class OrderDetailSerializer(serializers.ModelSerializer):
             "number", "status", "status_display", "email", "currency", "subtotal", "discount_total",
             "shipping_total", "tax_total", "total", "prices_include_tax", "refunded_total",
             "voucher_code", "shipping_method_name", "shipping_address", "reservation_expires_at",
-            "paid_at", "created_at", "lines", "events", "shipments",
+            "paid_at", "created_at", "lines", "events", "shipments", "invoice", "credit_notes",
         )
+
+    @extend_schema_field(InvoiceSerializer(allow_null=True))
+    def get_invoice(self, order: Order) -> dict | None:
+        # null until it is issued (when the payment's follow-up runs, or at the first download).
+        invoice = Invoice.objects.filter(order=order).first()
+        return InvoiceSerializer(invoice).data if invoice else None
+
+    @extend_schema_field(CreditNoteSerializer(many=True))
+    def get_credit_notes(self, order: Order) -> list[dict]:
+        notes = CreditNote.objects.filter(order=order).select_related("invoice").order_by("year", "sequence")
+        return CreditNoteSerializer(notes, many=True).data

@@ -10,4 +10,9 @@ urlpatterns = [
     re_path(
         r"^orders/(?P<number>[A-Za-z0-9]{1,16})/invoice/$", views.OrderInvoiceView.as_view(), name="order_invoice"
     ),
+    re_path(
+        r"^orders/(?P<number>[A-Za-z0-9]{1,16})/credit-notes/(?P<credit_note>CN-[0-9]{4}-[0-9]{6})/$",
+        views.OrderCreditNoteView.as_view(),
+        name="order_credit_note",
+    ),
 ]

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.api.errors import error_responses
 from orders import selectors
+from orders.credit_notes import credit_note_generate, credit_note_of
 from orders.invoices import invoice_generate
 
 from .serializers import OrderDetailSerializer, OrderListItemSerializer
@@ -81,11 +82,27 @@ class OrderDetailView(APIView):
         return Response(OrderDetailSerializer(_visible_order(request, number)).data)
 
 
-class OrderInvoiceView(APIView):
+class PDFDownloadView(APIView):
+    """A document of an order as a PDF; errors are still answered in JSON (below)."""
+
     permission_classes = [AllowAny]
-    # A client may ask for application/pdf; errors are still answered in JSON (below).
+    # A client may ask for application/pdf.
     renderer_classes = [JSONRenderer, PDFRenderer]
 
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    def pdf(self, document) -> FileResponse:
+        return FileResponse(
+            document.pdf.open("rb"), as_attachment=True, filename=f"{document.number}.pdf",
+            content_type="application/pdf",
+        )
+
+
+class OrderInvoiceView(PDFDownloadView):
     @extend_schema(
         tags=["orders"],
         summary="The order's invoice as a PDF (paid orders; issued on first download)",
@@ -93,13 +110,21 @@ class OrderInvoiceView(APIView):
         responses={(200, "application/pdf"): OpenApiTypes.BINARY, **error_responses(401, 404, 409)},
     )
     def get(self, request, number: str):
-        invoice = invoice_generate(order=_visible_order(request, number))
-        return FileResponse(
-            invoice.pdf.open("rb"), as_attachment=True, filename=f"{invoice.number}.pdf", content_type="application/pdf"
-        )
+        return self.pdf(invoice_generate(order=_visible_order(request, number)))
 
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return response
+
+class OrderCreditNoteView(PDFDownloadView):
+    """A credit note of the order: for whoever may see the order (owner, or guest with
+    X-Order-Token), 404 otherwise. Numbers are listed in the order's credit_notes."""
+
+    @extend_schema(
+        tags=["orders"],
+        summary="A credit note of the order as a PDF (refunds, cancellation of a paid order)",
+        parameters=[ORDER_TOKEN_PARAMETER],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **error_responses(401, 404)},
+    )
+    def get(self, request, number: str, credit_note: str):
+        note = credit_note_of(order=_visible_order(request, number), number=credit_note)
+        if note is None:
+            raise Http404
+        return self.pdf(credit_note_generate(credit_note=note))

@@ -111,3 +111,49 @@ def test_a_guest_downloads_the_invoice_with_the_token_and_others_get_404(api, ou
 
 def test_an_unpaid_order_has_no_invoice_409(user_api, order):
     assert_error(user_api.get(f"/api/v1/orders/{order.number}/invoice/"), 409, "invoice_not_allowed")
+
+
+def credit(order, amount: str, key: str):
+    from decimal import Decimal
+
+    from orders.credit_notes import credit_note_for_refund
+
+    return credit_note_for_refund(order=order, amount=Decimal(amount), reason="Scratched", key=key)
+
+
+def test_the_detail_lists_the_invoice_and_the_credit_notes(user_api, order):
+    assert user_api.get(f"/api/v1/orders/{order.number}/").json()["invoice"] is None
+    paid(order)
+    note = credit(order, "10.00", "refund:1")
+
+    body = user_api.get(f"/api/v1/orders/{order.number}/").json()
+
+    invoice = note.invoice
+    assert body["invoice"] == {
+        "number": invoice.number, "issued_at": invoice.issued_at.isoformat().replace("+00:00", "Z"), "total": "51.00",
+    }
+    assert [(n["number"], n["invoice_number"], n["amount"], n["reason"]) for n in body["credit_notes"]] == [
+        (note.number, invoice.number, "10.00", "Scratched"),
+    ]
+
+
+def test_the_owner_and_a_guest_with_the_token_download_a_credit_note_and_others_get_404(
+    user_api, outsider_api, api, order, guest_order
+):
+    paid(order), paid(guest_order)
+    note, guest_note = credit(order, "10.00", "refund:1"), credit(guest_order, "5.00", "refund:2")
+    url = f"/api/v1/orders/{order.number}/credit-notes/{note.number}/"
+    guest_url = f"/api/v1/orders/{guest_order.number}/credit-notes/{guest_note.number}/"
+
+    response = user_api.get(url, HTTP_ACCEPT="application/pdf")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert f'filename="{note.number}.pdf"' in response["Content-Disposition"]
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert api.get(guest_url, HTTP_X_ORDER_TOKEN=guest_order.access_token).status_code == 200
+    assert_error(api.get(guest_url), 404, "not_found")
+    assert_error(outsider_api.get(url, HTTP_ACCEPT="application/pdf"), 404, "not_found")
+    # Another order's credit note through this order, an unknown one, a malformed number.
+    assert_error(user_api.get(f"/api/v1/orders/{order.number}/credit-notes/{guest_note.number}/"), 404, "not_found")
+    assert_error(user_api.get(f"/api/v1/orders/{order.number}/credit-notes/CN-2020-000009/"), 404, "not_found")
+    assert_error(user_api.get(f"/api/v1/orders/{order.number}/credit-notes/nope/"), 404, "not_found")

@@ -37,6 +37,7 @@ def test_the_schema_documents_every_endpoint(schema):
         "/api/v1/orders/",
         "/api/v1/orders/{number}/",
         "/api/v1/orders/{number}/invoice/",
+        "/api/v1/orders/{number}/credit-notes/{credit_note}/",
         "/api/v1/orders/{number}/payments/",
         "/api/v1/orders/{number}/cancel/",
         "/api/v1/payments/razorpay/verify/",
