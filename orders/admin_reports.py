@@ -1,6 +1,7 @@
-"""The shop's reports: sales per day (with a bar chart), orders by status, top products,
-most viewed products, low stock and reservations, for a date range, as an admin page and
-each table as CSV (?export=sales|status|top|viewed|low_stock|reservations).
+"""The shop's reports: sales per day (with a bar chart), orders by status, invoices and
+credit notes, top products, most viewed products, low stock and reservations, for a date
+range, as an admin page and each table as CSV
+(?export=sales|status|invoices|credit_notes|top|viewed|low_stock|reservations).
 
 Mounted under the Order admin (orders/admin.py, get_urls), so it needs the permission to view
 orders; linked from the admin home. Read-only. Every table is one set-based query
@@ -12,6 +13,10 @@ What counts:
   refunded in part or in full) in the shop currency, by the day they were paid (paid_at).
   Revenue is the order total; refunds are shown beside it, net = revenue − refunded.
 - Orders by status: every order placed (created_at) in the period, by its status now.
+- Invoices and credit notes: those issued in the period (issued_at) in the shop currency,
+  with what they state (the invoice's snapshot total; the credit note's amount and tax).
+  Net invoiced = invoiced − credited. The page lists the first CREDIT_NOTES_ON_PAGE credit
+  notes; the CSVs list them all.
 - Top products: units and line totals (before order discounts and shipping) of the lines
   of those paid orders, by product (the snapshot title when the variant is gone).
 - Most viewed: page views since counting began (not per period), as of the last flush.
@@ -30,8 +35,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, DecimalField, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -40,13 +46,14 @@ from django.utils import timezone
 from catalog.selectors import most_viewed_products
 from inventory.selectors import low_stock_variants, reservation_counts
 
-from .models import Order, OrderLine
+from .models import CreditNote, Invoice, Order, OrderLine
 from .selectors import PAID_OR_LATER
 
 DEFAULT_DAYS = 30
 # A longer period would make a chart of hair-thin bars; a year is the useful maximum.
 MAX_DAYS = 366
 TOP_ON_PAGE = 10
+CREDIT_NOTES_ON_PAGE = 50
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -205,6 +212,64 @@ def orders_by_status(period: Period) -> list[StatusRow]:
     ]
 
 
+def _issued_in(period: Period) -> dict:
+    return {"issued_at__gte": period.since, "issued_at__lt": period.until}
+
+
+def invoices_issued(period: Period) -> QuerySet[Invoice]:
+    """Invoices issued in the period in the shop currency, oldest first, annotated with
+    `stated_total` (Decimal): the total the invoice states (its snapshot)."""
+    return (
+        Invoice.objects.filter(snapshot__currency=settings.SHOP_CURRENCY, **_issued_in(period))
+        .annotate(stated_total=Cast(KeyTextTransform("total", "snapshot"), MONEY))
+        .select_related("order")
+        .order_by("issued_at", "pk")
+    )
+
+
+def credit_notes_issued(period: Period) -> QuerySet[CreditNote]:
+    """Credit notes issued in the period on orders in the shop currency, oldest first."""
+    return (
+        CreditNote.objects.filter(order__currency=settings.SHOP_CURRENCY, **_issued_in(period))
+        .select_related("order", "invoice")
+        .order_by("issued_at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class DocumentTotals:
+    invoices: int
+    first_invoice: str | None
+    last_invoice: str | None
+    invoiced: Decimal
+    credit_notes: int
+    credited: Decimal
+    credited_tax: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.invoiced - self.credited
+
+
+def document_totals(period: Period) -> DocumentTotals:
+    """How many invoices and credit notes were issued in the period and what they add up to;
+    two queries."""
+    invoices = invoices_issued(period).order_by().aggregate(
+        count=Count("pk"), first=Min("number"), last=Max("number"),
+        total=Coalesce(Sum("stated_total"), Value(ZERO), output_field=MONEY),
+    )
+    notes = credit_notes_issued(period).order_by().aggregate(
+        count=Count("pk"),
+        amount=Coalesce(Sum("amount"), Value(ZERO), output_field=MONEY),
+        tax=Coalesce(Sum("tax_amount"), Value(ZERO), output_field=MONEY),
+    )
+    return DocumentTotals(
+        invoices=invoices["count"], first_invoice=invoices["first"], last_invoice=invoices["last"],
+        invoiced=_money(invoices["total"]), credit_notes=notes["count"], credited=_money(notes["amount"]),
+        credited_tax=_money(notes["tax"]),
+    )
+
+
 def top_products(period: Period) -> QuerySet:
     """Products by units sold in paid-or-later orders paid in the period, then by revenue
     (Σ line totals); rows of dicts: variant__product_id (None when the variant was deleted),
@@ -326,6 +391,9 @@ def reports_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRes
         "chart": sales_chart(sales),
         "statuses": statuses,
         "status_total": sum(row.orders for row in statuses),
+        "documents": document_totals(period),
+        "credit_notes": list(credit_notes_issued(period)[:CREDIT_NOTES_ON_PAGE]),
+        "credit_notes_on_page": CREDIT_NOTES_ON_PAGE,
         "top": [top_row(row) for row in top_products(period)[:TOP_ON_PAGE]],
         "viewed": list(most_viewed_products(TOP_ON_PAGE)),
         "low_stock": list(low_stock_variants()),
@@ -362,6 +430,22 @@ def _status_rows(period: Period) -> Iterable[list]:
         yield [row.status, row.label, row.orders, row.total]
 
 
+def _invoice_rows(period: Period) -> Iterable[list]:
+    for invoice in invoices_issued(period).iterator(chunk_size=2000):
+        yield [
+            invoice.number, timezone.localtime(invoice.issued_at).date().isoformat(), invoice.order.number,
+            _money(invoice.stated_total),
+        ]
+
+
+def _credit_note_rows(period: Period) -> Iterable[list]:
+    for note in credit_notes_issued(period).iterator(chunk_size=2000):
+        yield [
+            note.number, timezone.localtime(note.issued_at).date().isoformat(), note.order.number,
+            note.invoice.number, note.amount, note.tax_amount, _cell(note.reason),
+        ]
+
+
 def _top_rows(period: Period) -> Iterable[list]:
     for row in map(top_row, top_products(period).iterator(chunk_size=2000)):
         yield [row["variant__product_id"] or "", _cell(row["title"]), row["units"], row["revenue"]]
@@ -394,6 +478,11 @@ def _reservation_rows(period: Period) -> Iterable[list]:
 EXPORTS: dict[str, tuple[list[str], Callable[[Period], Iterable[list]]]] = {
     "sales": (["Day", "Orders", "Revenue ({currency})", "Refunded ({currency})", "Net ({currency})"], _sales_rows),
     "status": (["Status", "Label", "Orders", "Total ({currency})"], _status_rows),
+    "invoices": (["Invoice", "Issued", "Order", "Total ({currency})"], _invoice_rows),
+    "credit_notes": (
+        ["Credit note", "Issued", "Order", "Invoice", "Credited ({currency})", "Tax in it ({currency})", "Reason"],
+        _credit_note_rows,
+    ),
     "top": (["Product id", "Product", "Units", "Revenue ({currency})"], _top_rows),
     "viewed": (["Product id", "Product", "Views"], _viewed_rows),
     "low_stock": (["SKU", "Product", "Options", "On hand", "Available", "Low-stock threshold"], _low_stock_rows),

@@ -1,7 +1,7 @@
 """The reports page in the back office: sales per day (paid or later, shop currency) with a
-chart, orders by status, top products, most viewed products, low stock and reservations for a
-date range (the last 30 days by default); every table as CSV; staff who may view orders only;
-a fixed number of queries however much data there is."""
+chart, orders by status, invoices and credit notes, top products, most viewed products, low
+stock and reservations for a date range (the last 30 days by default); every table as CSV;
+staff who may view orders only; a fixed number of queries however much data there is."""
 import csv
 import io
 from datetime import timedelta
@@ -18,9 +18,11 @@ from django.utils import timezone
 from catalog.services import product_view_record, product_views_flush
 from inventory.models import Reservation, StockItem
 from inventory.services import StockLine, stock_reserve
+from orders.credit_notes import credit_note_for_refund
+from orders.invoices import invoice_issue
 from orders.models import Order
 from orders.services import order_cancel, sweep_run
-from payments.services import payment_refund
+from payments.services import order_cancel_and_refund, payment_refund
 from tests.factories import ProductFactory, UserFactory, stocked_variant
 from tests.orders.helpers import place_order
 from tests.payments.helpers import pay_by_dummy_webhook
@@ -213,6 +215,67 @@ def test_a_bad_period_is_a_form_error_and_the_default_period_is_shown(staff_clie
     assert staff_client.get(REPORTS, {**params, "export": "sales"}).status_code == 400
 
 
+@pytest.fixture
+def credited(shop):
+    """The shop, with #1 (65.00) and #2 (75.00) invoiced today; #1 then cancelled (a credit
+    note of 65.00) and a refund of 10.00 on #2 credited (10.00)."""
+    first, second = Order.objects.get(total=Decimal("65.00")), Order.objects.get(total=Decimal("75.00"))
+    invoice_issue(order=first)
+    invoice_issue(order=second)
+    order_cancel_and_refund(order=first, reason="Changed my mind")
+    credit_note_for_refund(order=second, amount=Decimal("10.00"), reason="Scratched", key="refund:scratched")
+    return first, second
+
+
+def test_invoices_and_credit_notes_issued_in_the_period_are_shown_with_net_invoiced(staff_client, credited):
+    first, second = credited
+    year = timezone.localtime().year
+
+    response = staff_client.get(REPORTS)
+
+    documents = response.context["documents"]
+    assert (documents.invoices, documents.first_invoice, documents.last_invoice, documents.invoiced) == (
+        2, f"INV-{year}-000001", f"INV-{year}-000002", Decimal("140.00"),
+    )
+    assert (documents.credit_notes, documents.credited, documents.net) == (2, Decimal("75.00"), Decimal("65.00"))
+    assert [(n.number, n.order, n.amount) for n in response.context["credit_notes"]] == [
+        (f"CN-{year}-000001", first, Decimal("65.00")),
+        (f"CN-{year}-000002", second, Decimal("10.00")),
+    ]
+    page = response.content.decode()
+    assert f'href="{reverse("admin:orders_order_credit_note", args=[first.pk, f"CN-{year}-000001"])}"' in page
+    assert "Net invoiced" in page
+
+
+def test_invoices_and_credit_notes_download_as_csv(staff_client, credited):
+    first, second = credited
+    year = timezone.localtime().year
+    today = timezone.localdate().isoformat()
+
+    invoices = read_csv(staff_client.get(REPORTS, {"export": "invoices"}))
+    notes = read_csv(staff_client.get(REPORTS, {"export": "credit_notes"}))
+
+    assert invoices == [
+        ["Invoice", "Issued", "Order", "Total (USD)"],
+        [f"INV-{year}-000001", today, first.number, "65.00"],
+        [f"INV-{year}-000002", today, second.number, "75.00"],
+    ]
+    assert notes == [
+        ["Credit note", "Issued", "Order", "Invoice", "Credited (USD)", "Tax in it (USD)", "Reason"],
+        [f"CN-{year}-000001", today, first.number, f"INV-{year}-000001", "65.00", "0.00", "Order cancelled: Changed my mind"],
+        [f"CN-{year}-000002", today, second.number, f"INV-{year}-000002", "10.00", "0.00", "Scratched"],
+    ]
+
+
+def test_documents_outside_the_period_are_left_out(staff_client, credited):
+    old_day = (timezone.localdate() - timedelta(days=40)).isoformat()
+
+    response = staff_client.get(REPORTS, {"start": old_day, "end": old_day})
+
+    assert (response.context["documents"].invoices, response.context["documents"].credit_notes) == (0, 0)
+    assert response.context["credit_notes"] == []
+
+
 # The chart --------------------------------------------------------------------------------
 
 
@@ -302,7 +365,9 @@ def _more_of_everything(n: int) -> None:
     for i in range(n):
         variant = stocked_variant(on_hand=3, product=ProductFactory(title=f"Extra {i}"))
         threshold(variant, 3)
-        pay(place_order((variant, 1)))
+        paid = pay(place_order((variant, 1)))
+        invoice_issue(order=paid)
+        credit_note_for_refund(order=paid, amount=Decimal("1.00"), reason="Goodwill", key=f"refund:more-{i}")
         place_order((variant, 1))
         view(variant.product, i + 1)
     product_views_flush()
@@ -316,11 +381,13 @@ def test_the_page_costs_the_same_queries_however_much_data_there_is(staff_client
 
     assert after == before
     # session, user, then one query per table: sales, statuses, top, viewed, low stock,
-    # reservations.
-    assert before <= 8
+    # reservations; and invoice totals, credit note totals, the credit notes listed.
+    assert before <= 11
 
 
-@pytest.mark.parametrize("export", ["sales", "status", "top", "viewed", "low_stock", "reservations"])
+@pytest.mark.parametrize(
+    "export", ["sales", "status", "invoices", "credit_notes", "top", "viewed", "low_stock", "reservations"]
+)
 def test_each_csv_costs_the_same_queries_however_much_data_there_is(staff_client, shop, export):
     before = _queries(staff_client, {"export": export})
     _more_of_everything(5)
