@@ -90,10 +90,16 @@ class OrderDetailSerializer(serializers.ModelSerializer):
     @extend_schema_field(InvoiceSerializer(allow_null=True))
     def get_invoice(self, order: Order) -> dict | None:
         # null until it is issued (when the payment's follow-up runs, or at the first download).
+        # An order never paid has no invoice, hence no credit notes either: no query for it
+        # (an order placed just now is answered with none).
+        if order.paid_at is None:
+            return None
         invoice = Invoice.objects.filter(order=order).first()
         return InvoiceSerializer(invoice).data if invoice else None
 
     @extend_schema_field(CreditNoteSerializer(many=True))
     def get_credit_notes(self, order: Order) -> list[dict]:
+        if order.paid_at is None:
+            return []
         notes = CreditNote.objects.filter(order=order).select_related("invoice").order_by("year", "sequence")
         return CreditNoteSerializer(notes, many=True).data
