@@ -98,11 +98,16 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     _S.PAID: frozenset({_S.PARTIALLY_FULFILLED, _S.FULFILLED, _S.CANCELLED, _S.PARTIALLY_REFUNDED, _S.REFUNDED}),
     # Part of the money went back (a goodwill gesture, one line): the rest still ships, or the
     # order is cancelled and the remainder refunded.
-    _S.PARTIALLY_REFUNDED: frozenset({_S.PARTIALLY_FULFILLED, _S.FULFILLED, _S.CANCELLED, _S.REFUNDED}),
+    # → paid, and refunded → partially_refunded / paid: a refund the provider reported
+    # succeeded can fail afterwards (Stripe: https://docs.stripe.com/refunds#failed-refunds);
+    # the money is back with us, so order_record_refund takes back what it counted. Only
+    # order_record_refund makes these moves: order_mark_paid never sells a refunded order's
+    # stock a second time (it refuses an order that was paid before).
+    _S.PARTIALLY_REFUNDED: frozenset({_S.PARTIALLY_FULFILLED, _S.FULFILLED, _S.CANCELLED, _S.REFUNDED, _S.PAID}),
     _S.PARTIALLY_FULFILLED: frozenset({_S.FULFILLED}),
     _S.FULFILLED: frozenset({_S.DELIVERED}),
     _S.DELIVERED: frozenset(),
-    _S.REFUNDED: frozenset(),
+    _S.REFUNDED: frozenset({_S.PARTIALLY_REFUNDED, _S.PAID}),
     _S.CANCELLED: frozenset(),
 }
 
@@ -377,6 +382,10 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
     """
     with transaction.atomic():
         order = order_lock(order=order)
+        if order.paid_at is not None and order.status != Order.Status.PAID:
+            # Paid before and refunded (in part or in full): its stock was sold once. Only a
+            # refund that failed afterwards brings it back to paid (order_record_refund).
+            raise OrderStateError(order, "mark it paid")
         # Money for a lapsed or failed order is honoured when the stock is still there.
         if not _order_transition(order, Order.Status.PAID, action="mark it paid"):
             return order
@@ -668,6 +677,9 @@ def order_record_refund(*, order: Order, refunded_total: Decimal, actor=None, no
     it covers the total, else partially_refunded. An order that has shipped, been delivered
     or been cancelled after payment keeps its status (see ORDER_TRANSITIONS): only
     refunded_total changes. Recording the same total again changes nothing.
+
+    The total may also go down, when a refund that succeeded fails afterwards: a refunded
+    order becomes partially_refunded, or paid again when nothing is left refunded.
     Raises OrderStateError for an order that was never paid."""
     keeps_status = (Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.DELIVERED)
     with transaction.atomic():
@@ -680,7 +692,12 @@ def order_record_refund(*, order: Order, refunded_total: Decimal, actor=None, no
         if order.status in keeps_status or order.status == Order.Status.CANCELLED:
             order.save(update_fields=["refunded_total", "updated_at"])
         else:
-            status = Order.Status.REFUNDED if refunded_total >= order.total else Order.Status.PARTIALLY_REFUNDED
+            if refunded_total >= order.total:
+                status = Order.Status.REFUNDED
+            elif refunded_total > 0:
+                status = Order.Status.PARTIALLY_REFUNDED
+            else:  # every refund of it was taken back
+                status = Order.Status.PAID
             _order_transition(order, status, action="refund it")
             order.status = status
             order.save(update_fields=["refunded_total", "status", "updated_at"])

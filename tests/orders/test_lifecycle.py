@@ -9,6 +9,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from inventory.models import StockMovement
 from orders.models import Order, OrderEvent
 from orders.services import (
     ORDER_TRANSITIONS,
@@ -52,7 +53,13 @@ EXPECTED_TRANSITIONS = {
     (S.PARTIALLY_REFUNDED, S.REFUNDED),
     (S.PARTIALLY_FULFILLED, S.FULFILLED),
     (S.FULFILLED, S.DELIVERED),
+    # A refund that failed after it succeeded is taken back (order_record_refund).
+    (S.PARTIALLY_REFUNDED, S.PAID),
+    (S.REFUNDED, S.PARTIALLY_REFUNDED),
+    (S.REFUNDED, S.PAID),
 }
+# The moves back towards paid that only a refund taken back makes: not a second payment.
+REFUND_TAKEN_BACK = {(S.PARTIALLY_REFUNDED, S.PAID), (S.REFUNDED, S.PARTIALLY_REFUNDED), (S.REFUNDED, S.PAID)}
 # A refund of a shipped or delivered order is recorded without changing its status.
 KEEP_STATUS_ON_REFUND = {S.PARTIALLY_FULFILLED, S.FULFILLED, S.DELIVERED}
 
@@ -93,7 +100,9 @@ def order_in(status: str) -> Order:
 
 def attempt(order: Order, target: str) -> None:
     """Asks the service that moves an order to `target` to do so."""
-    if target == S.PAID:
+    if (order.status, target) in REFUND_TAKEN_BACK:
+        order_record_refund(order=order, refunded_total=Decimal("0") if target == S.PAID else Decimal("2.00"))
+    elif target == S.PAID:
         order_mark_paid(order=order, reference="pay_2", reservation_ttl=TTL)
     elif target == S.PAYMENT_FAILED:
         order_mark_payment_failed(order=order, note="declined")
@@ -155,7 +164,24 @@ def test_every_allowed_transition_moves_the_order_and_writes_its_event(source, t
     order = Order.objects.get(pk=order.pk)
     assert order.status == target
     new_events = list(order.events.order_by("pk").values_list("type", flat=True)[events_before:])
-    assert EVENT_OF[target] in new_events
+    assert (E.REFUNDED if (source, target) in REFUND_TAKEN_BACK else EVENT_OF[target]) in new_events
+    assert_stock_consistent()
+
+
+@pytest.mark.parametrize("status", [S.PARTIALLY_REFUNDED, S.REFUNDED], ids=str)
+def test_a_refund_taken_back_makes_the_order_paid_again_without_a_second_sale(status):
+    order = order_in(status)
+    sales = StockMovement.objects.filter(reason=StockMovement.Reason.SALE).count()
+
+    # A second payment cannot pay it again (its stock was sold once) …
+    with pytest.raises(OrderStateError):
+        order_mark_paid(order=order, reference="pay_2", reservation_ttl=TTL)
+    # … only the refund taken back brings it back to paid (order_record_refund).
+    order = order_record_refund(order=order, refunded_total=Decimal("0"), note="the refund failed")
+
+    assert (order.status, order.refunded_total) == (S.PAID, Decimal("0"))
+    assert order.events.filter(type=E.PAID).count() == 1
+    assert StockMovement.objects.filter(reason=StockMovement.Reason.SALE).count() == sales
     assert_stock_consistent()
 
 
