@@ -3,12 +3,18 @@ status changes only through payments.services, when the provider answers (webhoo
 page or reconciliation). Staff act through two doors that call services:
 
 - the "Refund" page of a captured (or rejected) payment: payment_refund, with an optional
-  restock of the order's lines;
-- the "Replay selected events" action of the webhook inbox: webhook_replay of failed events;
+  restock of the order's lines; each form shown carries its own idempotency key, so posting
+  it twice makes one refund;
+- the "Replay selected events" action of the webhook inbox: webhook_replay of every event
+  that was not processed (failed, ignored, waiting, pending);
+- the "Send selected pending refunds to the provider again" action of the refunds list:
+  refund_submit of refunds the provider has not answered (same row, same key);
 - the "Cancel order" page of an order (linked from the order's page and its "Cancel (and
   refund if paid)" action): order_cancel_and_refund. It lives here because orders cannot
   refund: payments is the higher app.
 """
+from collections import Counter
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -26,8 +32,8 @@ from orders.services import OrderStateError, order_can_cancel
 from .forms import OrderCancelForm, RefundForm
 from .gateways import GatewayError
 from .models import Payment, Refund, WebhookEvent
-from .selectors import order_refundable_payments, payment_refundable_amount
-from .services import PaymentError, order_cancel_and_refund, payment_refund, webhook_replay
+from .selectors import order_refundable_payments, payment_refundable_amount, refund_for_key
+from .services import PaymentError, order_cancel_and_refund, payment_refund, refund_submit, webhook_replay
 
 # Who may refund: holders of "add refund". RefundAdmin itself never adds rows (read-only);
 # the permission names the capability, as inventory's "change stock item" does for adjusting.
@@ -47,7 +53,9 @@ def _order_link(order) -> str:
 
 class RefundInline(ReadOnlyTabularInline):
     model = Refund
-    fields = ("created_at", "amount", "currency", "status", "restock", "reason", "actor", "provider_refund_id", "error")
+    fields = (
+        "created_at", "amount", "currency", "status", "restock", "reason", "actor", "provider_refund_id", "attempts", "error",
+    )
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
@@ -140,6 +148,12 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
         if not self.has_refund_permission(request):
             raise PermissionDenied
+        made = refund_for_key(payment=payment, key=request.POST.get("intent", "")) if request.method == "POST" else None
+        if made is not None:
+            # This form was posted before (a double click, a resubmission after a timeout):
+            # it made this refund; say where it stands rather than make a second one.
+            self.message_user(request, self._refund_message(made, made.restock), self._refund_level(made))
+            return HttpResponseRedirect(self._change_url(payment))
         left = payment_refundable_amount(payment)
         if payment.status not in REFUNDABLE or left <= 0:
             self.message_user(
@@ -158,13 +172,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     reason=form.cleaned_data["reason"],
                     actor=request.user,
                     restock=form.restock,
+                    key=form.cleaned_data["intent"],
                 )
             except (PaymentError, GatewayError, StockBusy) as exc:
                 # The service re-checks under the lock (another refund may have landed since
                 # this form was shown) and the provider may refuse: a form error, never a 500.
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, self._refund_message(refund, form.restock), messages.SUCCESS)
+                self.message_user(request, self._refund_message(refund, form.restock), self._refund_level(refund))
                 return HttpResponseRedirect(self._change_url(payment))
         context = {
             **self.admin_site.each_context(request),
@@ -230,7 +245,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         order = cancellation.order
         refunded = f"; refunded {cancellation.refunded} {order.currency}" if cancellation.refunds else ""
         self.message_user(request, f"Cancelled order {order.number}{refunded}.", messages.SUCCESS)
-        if any(refund.status == Refund.Status.PENDING for refund in cancellation.refunds):
+        if any(refund.status == Refund.Status.PENDING and refund.error for refund in cancellation.refunds):
+            self.message_user(
+                request,
+                "The payment provider could not be reached for a refund; it stays pending and is sent again "
+                "automatically with the same idempotency key.",
+                messages.WARNING,
+            )
+        elif any(refund.status == Refund.Status.PENDING for refund in cancellation.refunds):
             self.message_user(
                 request, "The provider has not confirmed every refund yet; each is recorded when it does.", messages.INFO
             )
@@ -242,24 +264,40 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
 
     @staticmethod
-    def _refund_message(refund: Refund, restock: dict[int, int]) -> str:
-        units = sum(restock.values())
-        restocked = f"; {units} unit(s) back on hand" if units and refund.status == Refund.Status.SUCCEEDED else ""
+    def _refund_message(refund: Refund, restock: dict) -> str:
+        units = sum(int(n) for n in restock.values())
+        money = f"{refund.amount} {refund.currency}"
         if refund.status == Refund.Status.SUCCEEDED:
-            return f"Refunded {refund.amount} {refund.currency}{restocked}."
-        return (
-            f"Refund of {refund.amount} {refund.currency} requested; the provider has not confirmed it "
-            "yet. It is recorded when it does."
-        )
+            restocked = f"; {units} unit(s) back on hand" if units else ""
+            return f"Refunded {money}{restocked}."
+        if refund.status in (Refund.Status.FAILED, Refund.Status.CANCELED):
+            return f"The refund of {money} {refund.get_status_display().lower()}: {refund.error}"
+        if refund.error and not refund.provider_refund_id:
+            return (
+                f"The refund of {money} is pending: {refund.error} It is sent again automatically with the "
+                "same idempotency key, so it is made once; there is nothing more to do."
+            )
+        return f"Refund of {money} requested; the provider has not confirmed it yet. It is recorded when it does."
+
+    @staticmethod
+    def _refund_level(refund: Refund) -> int:
+        if refund.status == Refund.Status.SUCCEEDED:
+            return messages.SUCCESS
+        if refund.status in (Refund.Status.FAILED, Refund.Status.CANCELED):
+            return messages.ERROR
+        return messages.WARNING if refund.error else messages.INFO
 
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "payment_link", "order_link", "amount", "currency", "status", "restock", "actor", "reason")
+    list_display = (
+        "created_at", "payment_link", "order_link", "amount", "currency", "status", "attempts", "restock", "actor", "reason",
+    )
     list_select_related = ("payment__order", "actor")
     list_filter = ("status", "restock", "created_at")
     search_fields = ("=provider_refund_id", "=payment__reference", "payment__order__number", "reason")
     date_hierarchy = "created_at"
+    actions = ("send_again",)
     fields = (
         "payment_link",
         "order_link",
@@ -269,7 +307,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "restock",
         "actor",
         ("provider_refund_id", "idempotency_key"),
-        "error",
+        ("attempts", "error"),
         ("created_at", "updated_at"),
     )
     readonly_fields = (
@@ -283,6 +321,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "actor",
         "provider_refund_id",
         "idempotency_key",
+        "attempts",
         "error",
         "created_at",
         "updated_at",
@@ -296,6 +335,29 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="order", ordering="payment__order__number")
     def order_link(self, refund: Refund) -> str:
         return _order_link(refund.payment.order)
+
+    def has_send_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REFUND_PERMISSION)
+
+    @admin.action(description="Send selected pending refunds to the provider again", permissions=["send"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
+        # What the beat does every RECONCILE_INTERVAL_MINUTES (refunds_resubmit), now: for a
+        # refund the provider has not answered (a timeout, a task waiting for a worker). The
+        # same row and key are sent, so it is made once; one being sent right now is skipped.
+        sent: Counter[str] = Counter()
+        for refund in queryset.filter(status=Refund.Status.PENDING, provider_refund_id__isnull=True).order_by("pk"):
+            try:
+                sent[refund_submit(refund=refund).status] += 1
+            except GatewayError as exc:
+                sent[Refund.Status.FAILED] += 1
+                self.message_user(request, f"Refund {refund.pk}: {exc.message}", messages.ERROR)
+        skipped = queryset.count() - sent.total()
+        if sent:
+            self.message_user(request, f"Sent {sent.total()} refund(s) again: now {_counts(sent)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} refund(s) already had the provider's answer and were left as they are.", messages.INFO
+            )
 
 
 @admin.register(WebhookEvent)
@@ -311,18 +373,19 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "processed_at",
     )
     list_filter = ("status", "provider", "event_type")
-    search_fields = ("=event_id",)
+    search_fields = ("=event_id", "=provider_payment_id")
     date_hierarchy = "received_at"
     fields = (
         ("provider", "event_type"),
-        "event_id",
+        ("event_id", "provider_payment_id"),
         ("status", "attempts"),
         "error",
         ("received_at", "processed_at"),
         "payload",
     )
     readonly_fields = (
-        "provider", "event_type", "event_id", "status", "attempts", "error", "received_at", "processed_at", "payload",
+        "provider", "event_type", "event_id", "provider_payment_id", "status", "attempts", "error", "received_at",
+        "processed_at", "payload",
     )
     actions = ("replay_events",)
 
@@ -335,13 +398,27 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Replay selected events", permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        # Only failed events: a processed one has done its work (replaying it would change
-        # nothing anyway), a pending one is already queued.
-        failed = list(queryset.filter(status=WebhookEvent.Status.FAILED).order_by("pk"))
-        for event in failed:
-            webhook_replay(event=event)
-        if failed:
-            self.message_user(request, f"Queued {len(failed)} failed event(s) for processing again.", messages.SUCCESS)
-        skipped = queryset.count() - len(failed)
-        if skipped:
-            self.message_user(request, f"{skipped} event(s) had not failed and were left as they are.", messages.INFO)
+        # Every event that has not done its work: failed, ignored (nothing we acted on then,
+        # perhaps something now), waiting (for the payment it refunds), pending (its queueing
+        # may have been lost). A processed one is left alone: replaying it would change nothing.
+        was: Counter[str] = Counter()
+        left = 0
+        for event in queryset.order_by("pk"):
+            status = webhook_replay(event=event)
+            if status is None:
+                left += 1
+            else:
+                was[status] += 1
+        if was:
+            self.message_user(
+                request,
+                f"Queued {was.total()} event(s) for processing again: {_counts(was)}. The list shows how each ends.",
+                messages.SUCCESS,
+            )
+        if left:
+            self.message_user(request, f"{left} processed event(s) were left as they are: they have done their work.", messages.INFO)
+
+
+def _counts(statuses: Counter) -> str:
+    """Counter({"failed": 2, "waiting": 1}) → "2 failed, 1 waiting"."""
+    return ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))

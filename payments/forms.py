@@ -1,6 +1,7 @@
 """Forms for payments in the back office. They validate input only; the refund itself is
 payments.services.payment_refund, which checks the amount and the restock again under the
 payment's row lock."""
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -19,6 +20,13 @@ class RefundForm(forms.Form):
     amount = forms.DecimalField(max_digits=12, decimal_places=2)  # set per currency in __init__
     reason = forms.CharField(
         max_length=255, help_text="Why: kept with the refund and shown on the order's timeline."
+    )
+    # One refund per form shown: a new token each time the page is rendered, sent as the
+    # refund's idempotency key, so the same form posted twice (a double click, a resubmission
+    # after a timeout) finds the refund it made instead of making another.
+    intent = forms.RegexField(
+        regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex,
+        error_messages={"invalid": "This form has expired; reload the page."},
     )
 
     def __init__(self, *args, payment: Payment, left: Decimal, **kwargs):

@@ -54,10 +54,21 @@ class Payment(models.Model):
 
 
 class Refund(models.Model):
+    """One refund: ours (staff, a cancellation, the automatic refund of money we could not
+    keep), made as an intent with its idempotency key before the provider is called, or one
+    made at the provider (its dashboard) that a webhook reported.
+
+    Lifecycle (Stripe's refund statuses, https://docs.stripe.com/api/refunds/object#refund_object-status;
+    Razorpay's refund.processed / refund.failed): pending → succeeded | failed | canceled.
+    Only a succeeded refund counts towards Payment.refunded_amount and the order's refunded
+    total; failed and canceled are final. Stripe may still fail a refund that succeeded
+    (https://docs.stripe.com/refunds#failed-refunds): what it counted is then taken back."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
@@ -72,31 +83,55 @@ class Refund(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The provider's reason for a failed or canceled refund, or why the last submission got
+    # no answer (the refund is then still pending and is submitted again).
     error = models.TextField(blank=True)
+    # Times we sent this refund to the provider (always with idempotency_key).
+    attempts = models.PositiveIntegerField(default=0)
+    # Set while one process is sending the refund to the provider: nobody else sends it then
+    # (payments.services.refund_submit). A process that died mid-call holds it only until then.
+    submitting_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0")]
+        indexes = [
+            # Refunds still waiting for the provider's first answer: what the beat resubmits.
+            models.Index(
+                fields=["updated_at"],
+                name="refund_unanswered_idx",
+                condition=Q(status="pending", provider_refund_id__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Refund {self.amount} {self.currency} of {self.payment} ({self.status})"
 
 
 class WebhookEvent(models.Model):
-    """The inbox: every verified provider event, stored once, processed by a Celery task."""
+    """The inbox: every verified provider event, stored once, processed by a Celery task.
+
+    A refund event about a payment we cannot match yet (providers guarantee no order: the
+    refund may arrive before the capture it refunds) waits: it is retried with backoff, and
+    capturing that payment queues it again (payments.services.payment_capture)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         PROCESSED = "processed", "Processed"
         FAILED = "failed", "Failed (will retry)"
+        WAITING = "waiting", "Waiting (for the payment it refers to)"
         IGNORED = "ignored", "Ignored (not an event we act on)"
 
     provider = models.CharField(max_length=20)
     event_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=100)
     payload = models.JSONField()
+    # For refund events: the provider's payment id the refund refers to (Stripe PaymentIntent,
+    # Razorpay payment), read when the event is stored, so that capturing that payment finds
+    # the events waiting for it without scanning payloads.
+    provider_payment_id = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -107,6 +142,13 @@ class WebhookEvent(models.Model):
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["provider", "provider_payment_id"],
+                name="webhook_event_payment_idx",
+                condition=~Q(provider_payment_id=""),
+            ),
         ]
 
     def __str__(self) -> str:

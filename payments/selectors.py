@@ -22,6 +22,14 @@ def payment_refundable_amount(payment: Payment) -> Decimal:
     return payment.amount - payment.refunded_amount - (pending or Decimal("0"))
 
 
+def refund_for_key(*, payment: Payment, key: str) -> Refund | None:
+    """The refund of `payment` made with idempotency key `key` (an admin refund form's
+    token), or None."""
+    if not key:
+        return None
+    return Refund.objects.filter(payment=payment, idempotency_key=key).first()
+
+
 def order_refundable_payments(order) -> list[tuple[Payment, Decimal]]:
     """The captured payments of `order` with money left to refund, each with that amount
     (Decimal, its currency), oldest first: what cancelling the order would refund."""

@@ -9,6 +9,7 @@ urlpatterns = [
     path("return/<str:reference>/", views.provider_return, name="return"),
     path("cancel/<str:reference>/", views.provider_cancel, name="cancel"),
     path("callback/<str:reference>/", views.provider_callback, name="callback"),
+    path("abandon/<str:reference>/", views.provider_abandon, name="abandon"),
     path("webhooks/<slug:provider>/", views.webhook, name="webhook"),
     path("dummy/<str:reference>/", views.dummy, name="dummy"),
     path("dummy/<str:reference>/complete/", views.dummy_complete, name="dummy_complete"),

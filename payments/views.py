@@ -24,6 +24,7 @@ from .services import (
     PaymentError,
     order_cancel_and_refund,
     payment_apply,
+    payment_fail,
     payment_start,
     webhook_process,
     webhook_receive,
@@ -31,6 +32,9 @@ from .services import (
 from .tasks import process_webhook_event
 
 logger = logging.getLogger(__name__)
+
+# Orders whose reservation is gone: what a failed payment's page may say was released.
+RELEASED = (Order.Status.PAYMENT_FAILED, Order.Status.EXPIRED, Order.Status.CANCELLED)
 
 
 def return_urls(request) -> ReturnUrls:
@@ -128,6 +132,20 @@ def provider_cancel(request, reference: str):
 
 
 @require_POST
+def provider_abandon(request, reference: str):
+    """An embedded checkout the shopper closed without paying (Razorpay Checkout.js's
+    modal.ondismiss posts here through our page's form, with its CSRF token): the payment
+    fails and the order's reservation is released at once. A payment that was captured
+    meanwhile stays captured (payment_fail never un-pays)."""
+    payment = _payment_or_404(reference)
+    try:
+        payment_fail(payment=payment, reason="The shopper closed the payment window")
+    except StockBusy as exc:
+        return render(request, "checkout/busy.html", {"message": exc.message}, status=409)
+    return _show_result(request, payment)
+
+
+@require_POST
 def provider_callback(request, reference: str):
     """A gateway's client-side callback (Razorpay Checkout.js posts its signed result here)."""
     payment = _payment_or_404(reference)
@@ -151,8 +169,11 @@ def _show_result(request, payment: Payment):
         messages.success(request, "Thank you! Your payment was received.")
     elif payment.status == Payment.Status.REJECTED:
         messages.error(request, "We could not accept this payment and are refunding it. " + payment.error)
-    elif payment.status == Payment.Status.FAILED:
+    elif payment.status == Payment.Status.FAILED and order.status in RELEASED:
         messages.error(request, "Your payment failed and your reservation was released.")
+    elif payment.status == Payment.Status.FAILED:
+        # The order is still awaiting payment, or another payment paid it: nothing was released.
+        messages.error(request, "This payment did not go through.")
     else:
         messages.info(request, "We are waiting for the payment provider to confirm your payment.")
     return redirect(order.get_guest_url())

@@ -322,6 +322,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.reconcile_payments",
         "schedule": timedelta(minutes=env.int("RECONCILE_INTERVAL_MINUTES", default=10)),
     },
+    # Answers get lost too: refunds the provider never answered are sent again (same key), and
+    # refund events that overtook their payment's capture are tried again.
+    "retry-waiting-payments-work": {
+        "task": "payments.tasks.retry_waiting_payments_work",
+        "schedule": timedelta(minutes=env.int("RECONCILE_INTERVAL_MINUTES", default=10)),
+    },
     # Paid orders whose invoice or confirmation was never sent (the broker was down when they
     # were paid): their follow-ups are queued again (orders.tasks.resume_order_followups).
     "resume-order-followups": {

@@ -20,12 +20,19 @@ if TYPE_CHECKING:
 
 
 class GatewayError(Exception):
-    """The provider refused or could not be reached; `message` is safe to show to staff."""
+    """The provider refused or could not be reached; `message` is safe to show to staff.
+
+    `retryable` is True when we cannot tell whether the provider did what we asked (no
+    answer: a connection error or timeout; an error on its side: 5xx; "come back later": 409
+    idempotency key in use, 429), so the same request, with the same idempotency key, may be
+    sent again. False for a definite refusal (4xx: invalid request, card error, bad keys):
+    nothing was done and sending it again would be refused again."""
 
     code = "gateway_error"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, retryable: bool = False):
         self.message = message
+        self.retryable = retryable
         super().__init__(message)
 
 
@@ -52,15 +59,26 @@ class ProviderPayment:
     reason: str = ""
 
 
+class RefundStatus(str, Enum):
+    """A refund's status as the provider reports it (Stripe: pending and requires_action →
+    PENDING; Razorpay: pending → PENDING, processed → SUCCEEDED, failed → FAILED)."""
+
+    PENDING = "pending"  # the provider is still processing it: no money has gone back yet
+    SUCCEEDED = "succeeded"  # the money went back
+    FAILED = "failed"  # the provider gave up: no money went back (or it came back to us)
+    CANCELED = "canceled"  # cancelled before it was made (Stripe): no money went back
+
+
 @dataclass(frozen=True)
 class ProviderRefund:
-    """A refund the provider reports (webhook or API answer)."""
+    """A refund the provider reports (webhook or API answer). `amount_minor` in minor units;
+    `reason` is the provider's reason for a failed or canceled refund."""
 
     provider_refund_id: str
     provider_payment_id: str = ""
     amount_minor: int | None = None
-    succeeded: bool = True  # False while the provider still processes it (pending)
-    failed: bool = False  # the provider gave up: no money went back
+    status: RefundStatus = RefundStatus.SUCCEEDED
+    reason: str = ""
     idempotency_key: str = ""
 
 
@@ -101,6 +119,10 @@ class ReturnUrls:
         """Where an embedded checkout (Razorpay Checkout.js) posts its signed result."""
         return self.build("payments:callback", reference)
 
+    def abandon(self, reference: str) -> str:
+        """Where an embedded checkout posts that the shopper closed it without paying."""
+        return self.build("payments:abandon", reference)
+
 
 class Gateway:
     name: str = ""
@@ -137,5 +159,8 @@ class Gateway:
 
     def refund(self, refund: Refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
         """Refunds `amount_minor` of a captured payment, with refund.idempotency_key as the
-        provider's idempotency key. Raises GatewayError."""
+        provider's idempotency key, and reports the provider's answer as it is (a refund it
+        made pending or failed at once is reported so, not raised). refund.attempts > 1 means
+        an earlier request may have reached the provider. Raises GatewayError (see its
+        `retryable`) when the provider refuses or gives no answer."""
         raise GatewayError(f"{self.name} cannot refund")

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from ..money import to_minor
-from .base import Gateway, InboxEvent, Outcome, ProviderPayment, ProviderRefund, ReturnUrls, StartAction
+from .base import Gateway, InboxEvent, Outcome, ProviderPayment, ProviderRefund, RefundStatus, ReturnUrls, StartAction
 
 
 class DummyGateway(Gateway):
@@ -49,5 +49,6 @@ class DummyGateway(Gateway):
             provider_refund_id=f"dummy_refund_{refund.idempotency_key}",
             provider_payment_id=provider_payment_id,
             amount_minor=amount_minor,
+            status=RefundStatus.SUCCEEDED,
             idempotency_key=refund.idempotency_key,
         )

@@ -8,8 +8,15 @@ The flow (https://razorpay.com/docs/payments/payment-gateway/web-integration/sta
    checks the signature, HMAC-SHA256(order_id|payment_id, key secret), and then asks the API
    what the payment is, because the signature proves only that Razorpay saw it succeed, not
    that it was captured, nor for how much.
-3. Webhooks (payment.captured, order.paid, payment.failed, refund.processed) report the same
-   facts again; payments.services applies each at most once, in any order.
+3. Webhooks (payment.captured, order.paid, payment.failed, refund.created / .processed /
+   .failed) report the same facts again; payments.services applies each at most once, in
+   any order.
+
+A failed attempt is not the end of a Razorpay Order: Checkout.js lets the shopper try again
+on it (another card, UPI app, bank). So payment.failed, and reconciliation finding only failed
+attempts while the order's reservation is still live, leave the payment pending; it ends when
+the shopper pays, closes the Checkout.js window (payments:abandon), cancels the order, or the
+reservation lapses (reconciliation then reports the failed attempts as failed).
 
 Orders are created with payment_capture=1, so Razorpay captures authorised payments itself.
 
@@ -33,8 +40,11 @@ import django
 import razorpay
 import requests
 from django.conf import settings
+from django.utils import timezone
 from razorpay.errors import BadRequestError, ServerError, SignatureVerificationError
 from razorpay.errors import GatewayError as RazorpayGatewayError
+
+from orders.models import Order
 
 from ..money import to_minor
 from .base import (
@@ -45,6 +55,7 @@ from .base import (
     Outcome,
     ProviderPayment,
     ProviderRefund,
+    RefundStatus,
     ReturnUrls,
     StartAction,
 )
@@ -63,10 +74,12 @@ API_ERRORS = (BadRequestError, RazorpayGatewayError, ServerError, requests.Reque
 
 def _api_error(doing: str, exc: Exception) -> GatewayError:
     """A GatewayError whose message can be shown: Razorpay's own description when it answered,
-    a plain "could not be reached" when it did not (no URLs or tracebacks for shoppers)."""
+    a plain "could not be reached" when it did not (no URLs or tracebacks for shoppers).
+    Retryable unless Razorpay refused the request (BadRequestError: a 4xx)."""
     if isinstance(exc, requests.RequestException):
-        return GatewayError(f"Razorpay could not be reached to {doing}. Please try again in a moment.")
-    return GatewayError(f"Razorpay could not {doing}: {str(exc) or type(exc).__name__}")
+        return GatewayError(f"Razorpay could not be reached to {doing}. Please try again in a moment.", retryable=True)
+    retryable = not isinstance(exc, BadRequestError)
+    return GatewayError(f"Razorpay could not {doing}: {str(exc) or type(exc).__name__}", retryable=retryable)
 
 
 def _notes(entity: dict[str, Any]) -> dict[str, Any]:
@@ -102,15 +115,29 @@ def _payment_info(entity: dict[str, Any], *, order_id: str = "") -> ProviderPaym
     )
 
 
+# Refund entity statuses (https://razorpay.com/docs/api/refunds/#refund-entity): pending
+# refunds end as processed (refund.processed) or failed (refund.failed).
+REFUND_STATUSES = {"pending": RefundStatus.PENDING, "processed": RefundStatus.SUCCEEDED, "failed": RefundStatus.FAILED}
+
+
 def _refund_info(entity: dict[str, Any]) -> ProviderRefund:
+    status = REFUND_STATUSES.get(entity.get("status") or "", RefundStatus.PENDING)
     return ProviderRefund(
         provider_refund_id=entity["id"],
         provider_payment_id=entity.get("payment_id", ""),
         amount_minor=entity.get("amount"),
-        # "pending" refunds are confirmed later by the refund.processed webhook.
-        succeeded=entity.get("status") == "processed",
-        failed=entity.get("status") == "failed",
+        status=status,
+        reason="Razorpay could not make the refund" if status is RefundStatus.FAILED else "",
         idempotency_key=str(_notes(entity).get("idempotency_key") or entity.get("receipt") or ""),
+    )
+
+
+def _reservation_live(order: Order) -> bool:
+    """Whether `order` still awaits payment with its items reserved."""
+    return (
+        order.status == Order.Status.PENDING_PAYMENT
+        and order.reservation_expires_at is not None
+        and order.reservation_expires_at > timezone.now()
     )
 
 
@@ -179,6 +206,7 @@ class RazorpayGateway(Gateway):
                     "notes": {"payment_reference": payment.reference, "order_number": order.number},
                 },
                 "callback_url": urls.callback(payment.reference),
+                "abandon_url": urls.abandon(payment.reference),
             },
         )
 
@@ -236,10 +264,11 @@ class RazorpayGateway(Gateway):
         return InboxEvent(event_id=event_id, event_type=payload["event"], payload=payload)
 
     def read_event(self, event: InboxEvent) -> ProviderPayment | ProviderRefund | None:
-        """payment.captured and order.paid → succeeded; payment.failed → failed (one attempt
-        failed; a later success on the same Razorpay Order still pays, see payment_capture);
-        refund.processed → a refund. Anything else, and payments that belong to no Razorpay
-        Order (payment links, QR codes: not the shop's), → None."""
+        """payment.captured and order.paid → succeeded; payment.failed → pending with the
+        attempt's reason (one attempt failed; Checkout.js lets the shopper try again on the
+        same Razorpay Order: see the module docstring); refund.created / .processed / .failed
+        → a refund, pending / succeeded / failed. Anything else, and payments that belong to
+        no Razorpay Order (payment links, QR codes: not the shop's), → None."""
         body = event.payload.get("payload", {})
         payment = body.get("payment", {}).get("entity", {})
         order = body.get("order", {}).get("entity", {})
@@ -249,7 +278,7 @@ class RazorpayGateway(Gateway):
             info = _payment_info(payment)
             if event.event_type == "payment.captured":
                 return replace(info, outcome=Outcome.SUCCEEDED)
-            return replace(info, outcome=Outcome.FAILED, reason=info.reason or "Declined at Razorpay")
+            return replace(info, outcome=Outcome.PENDING, reason=info.reason or "Declined at Razorpay")
         if event.event_type == "order.paid":
             # Sent once a payment of the order is captured; it carries both entities. Without
             # the payment entity the order's own figures stand in for it.
@@ -261,20 +290,23 @@ class RazorpayGateway(Gateway):
                 amount_minor=order.get("amount_paid") if info.amount_minor is None else info.amount_minor,
                 currency=info.currency or order.get("currency", ""),
             )
-        if event.event_type == "refund.processed":
+        if event.event_type in ("refund.created", "refund.processed", "refund.failed"):
             # Razorpay also refunds, by itself, authorisations that were never captured
-            # (payment.captured false): no money of ours moved, nothing to record.
-            if payment and payment.get("captured") is False:
+            # (payment.captured false): no money of ours moved, nothing to record. A payment
+            # of no Razorpay Order is not the shop's (as above).
+            if payment and (payment.get("captured") is False or not payment.get("order_id")):
                 return None
-            return _refund_info(body.get("refund", {}).get("entity", {}))
+            refund = body.get("refund", {}).get("entity", {})
+            return _refund_info(refund) if refund.get("id") else None
         return None
 
     # -- asking and refunding -----------------------------------------------------------------
 
     def fetch(self, payment) -> ProviderPayment:
         """What happened to the payment's Razorpay Order: a captured payment → succeeded;
-        only failed attempts → failed; no attempt yet (or one still authorised) → pending.
-        Raises GatewayError."""
+        only failed attempts → failed once the order's reservation is over, pending (with the
+        latest attempt's reason) while it is live, since the shopper may still try again; no
+        attempt yet (or one still authorised) → pending. Raises GatewayError."""
         if not payment.provider_order_id:
             return ProviderPayment(outcome=Outcome.PENDING, reference=payment.reference)
         try:
@@ -287,16 +319,23 @@ class RazorpayGateway(Gateway):
             if info.outcome is Outcome.SUCCEEDED:
                 return replace(info, reference=payment.reference)
         if infos and all(info.outcome is Outcome.FAILED for info in infos):
-            # Every attempt failed and the shopper left: report the latest attempt's reason.
             latest = max(zip(attempts, infos), key=lambda pair: pair[0].get("created_at") or 0)[1]
-            return replace(latest, reference=payment.reference, reason=latest.reason or "Declined at Razorpay")
+            latest = replace(latest, reference=payment.reference, reason=latest.reason or "Declined at Razorpay")
+            if _reservation_live(payment.order):
+                # The shopper may still be trying again in Checkout.js on this Razorpay Order:
+                # failing the payment now would release their items under their feet.
+                return replace(latest, outcome=Outcome.PENDING)
+            # Every attempt failed and the reservation is over: the shopper has left.
+            return latest
         return ProviderPayment(
             outcome=Outcome.PENDING, reference=payment.reference, provider_order_id=payment.provider_order_id
         )
 
     def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
         """Refunds `amount_minor` paise of a captured Razorpay payment, at most once per
-        refund.idempotency_key (see the module docstring). Raises GatewayError."""
+        refund.idempotency_key (see the module docstring), and reports it as Razorpay answers
+        (pending, processed or failed). Raises GatewayError (retryable unless Razorpay
+        refused the request)."""
         key = refund.idempotency_key
         if not provider_payment_id.startswith("pay_"):
             raise GatewayError(f"No Razorpay payment id to refund (have {provider_payment_id!r}).")
@@ -321,6 +360,4 @@ class RazorpayGateway(Gateway):
             )
         except API_ERRORS as exc:
             raise _api_error("make the refund", exc) from exc
-        if entity.get("status") == "failed":
-            raise GatewayError(f"Razorpay could not make refund {entity.get('id', '')}.")
         return _refund_info(entity)

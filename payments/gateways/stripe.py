@@ -31,6 +31,7 @@ from .base import (
     Outcome,
     ProviderPayment,
     ProviderRefund,
+    RefundStatus,
     ReturnUrls,
     StartAction,
 )
@@ -53,9 +54,16 @@ HTTP_TIMEOUT = (5, 30)
 NETWORK_RETRIES = 2
 
 # Refund statuses: https://docs.stripe.com/api/refunds/object#refund_object-status.
-# "pending" is normal (the money is on its way back); "requires_action" waits for the
-# customer's bank details and still ends up refunded.
-REFUND_ACCEPTED = {"succeeded", "pending", "requires_action"}
+# "pending": the money is on its way back, not back yet; "requires_action" waits for the
+# customer's bank details (https://docs.stripe.com/refunds#refund-destinations). Both end as
+# succeeded, failed or canceled, which Stripe reports by refund.updated / refund.failed.
+REFUND_STATUSES = {
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.PENDING,
+    "succeeded": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.CANCELED,
+}
 
 
 class StripeGateway(Gateway):
@@ -151,7 +159,7 @@ class StripeGateway(Gateway):
             return _intent_failed(obj)
         if kind == "charge.refunded":
             return _charge_refund(obj)
-        if kind in ("refund.created", "refund.updated", "refund.failed"):
+        if kind in ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated"):
             return _refund(obj)
         return None
 
@@ -184,13 +192,26 @@ class StripeGateway(Gateway):
         return _session_payment(session, Outcome.PENDING)
 
     def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
-        """Refunds `amount_minor` of the PaymentIntent, with our refund's idempotency key, so
-        a retried call refunds once. Pending refunds are accepted: Stripe completes them.
-        Raises GatewayError when Stripe refuses or reports the refund failed."""
+        """Refunds `amount_minor` of the PaymentIntent with our refund's idempotency key, so a
+        retried call refunds once, and reports the refund as Stripe answers it (pending stays
+        pending: refund.updated says how it ends). Raises GatewayError (retryable when Stripe
+        gave no answer, failed on its side or asked us to come back later).
+
+        Stripe replays an answer for a repeated Idempotency-Key only for 24 hours
+        (https://docs.stripe.com/api/idempotent_requests). So when this refund was sent before
+        (refund.attempts > 1: the answer may have been lost), the PaymentIntent's refunds are
+        listed first and the one carrying our key in its metadata is the answer: a refund
+        resubmitted days later is still made once."""
         if not provider_payment_id.startswith("pi_"):
             raise GatewayError("This Stripe payment has no PaymentIntent yet; nothing was charged to refund.")
+        client = self._client()
         try:
-            answer = self._client().v1.refunds.create(
+            if refund.attempts > 1:
+                made = client.v1.refunds.list({"payment_intent": provider_payment_id, "limit": 100}).to_dict()
+                for existing in made.get("data") or []:
+                    if (existing.get("metadata") or {}).get("refund_key") == refund.idempotency_key:
+                        return _refund(existing)
+            answer = client.v1.refunds.create(
                 {
                     "payment_intent": provider_payment_id,
                     "amount": amount_minor,
@@ -202,15 +223,7 @@ class StripeGateway(Gateway):
             )
         except stripe.StripeError as exc:
             raise _gateway_error("refund the payment", exc) from exc
-        if answer.status not in REFUND_ACCEPTED:
-            raise GatewayError(f"Stripe reports the refund {answer.id} as {answer.status}.")
-        return ProviderRefund(
-            provider_refund_id=answer.id,
-            provider_payment_id=provider_payment_id,
-            amount_minor=answer.amount,
-            succeeded=True,
-            idempotency_key=refund.idempotency_key,
-        )
+        return _refund(answer.to_dict())
 
 
 @functools.lru_cache(maxsize=4)
@@ -273,11 +286,16 @@ def _gateway_error(action: str, exc: stripe.StripeError) -> GatewayError:
     # message that names no keys or internals.
     logger.warning("Stripe could not %s: %r (request %s)", action, exc, getattr(exc, "request_id", None))
     if isinstance(exc, stripe.APIConnectionError):
-        return GatewayError(f"Could not reach Stripe to {action}. Please try again in a moment.")
+        # No answer (the SDK already retried NETWORK_RETRIES times): the request may or may
+        # not have been carried out.
+        return GatewayError(f"Could not reach Stripe to {action}. Please try again in a moment.", retryable=True)
     if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
         return GatewayError(f"Stripe refused our credentials; could not {action}. Staff have to check the Stripe keys.")
     code = f" ({exc.code})" if getattr(exc, "code", None) else ""
-    return GatewayError(f"Stripe could not {action}{code}.")
+    # APIError: 5xx, or 409 (the same Idempotency-Key still in progress); RateLimitError: 429.
+    # Anything else the SDK raises for an answer is a 4xx: Stripe refused, nothing was done.
+    retryable = isinstance(exc, (stripe.APIError, stripe.RateLimitError))
+    return GatewayError(f"Stripe could not {action}{code}.", retryable=retryable)
 
 
 # -- reading Stripe objects ----------------------------------------------------------------
@@ -326,16 +344,21 @@ def _intent_failed(intent: dict) -> ProviderPayment | None:
 
 
 def _refund(refund: dict) -> ProviderRefund | None:
-    """A Refund object (refund.* events, or one listed on a charge). Refunds that failed or
-    were cancelled gave no money back: nothing to record."""
-    if refund.get("status") not in REFUND_ACCEPTED:
-        logger.warning("Stripe refund %s is %s", refund.get("id"), refund.get("status"))
+    """A Refund object (refund.* events, an API answer, or one listed on a charge), its status
+    as Stripe says (REFUND_STATUSES) with Stripe's failure_reason for a failed one."""
+    status = REFUND_STATUSES.get(refund.get("status") or "")
+    if status is None or not refund.get("id"):
+        logger.warning("Stripe refund %s has an unknown status %r", refund.get("id"), refund.get("status"))
         return None
+    reason = refund.get("failure_reason") or ""
+    if status is RefundStatus.CANCELED and not reason:
+        reason = "canceled at Stripe"
     return ProviderRefund(
-        provider_refund_id=refund.get("id") or "",
+        provider_refund_id=refund["id"],
         provider_payment_id=_id(refund.get("payment_intent")),
         amount_minor=refund.get("amount"),
-        succeeded=True,
+        status=status,
+        reason=reason,
         idempotency_key=(refund.get("metadata") or {}).get("refund_key", ""),
     )
 

@@ -1,11 +1,13 @@
 // Opens Razorpay Checkout.js on the Razorpay Order of templates/payments/razorpay_checkout.html
 // and posts its signed result (payment id, order id, signature) to our callback through the
 // page's own form, so the CSRF token travels with it. The server verifies the signature and
-// asks Razorpay about the payment; nothing here is trusted.
+// asks Razorpay about the payment; nothing here is trusted. Closing the window without
+// paying posts the page's other form to payments:abandon, which releases the items at once.
 (function () {
   "use strict";
   var data = document.getElementById("razorpay-options");
   var form = document.getElementById("razorpay-callback");
+  var abandon = document.getElementById("razorpay-abandon");
   var button = document.querySelector("[data-razorpay-open]");
   var status = document.querySelector("[data-razorpay-status]");
   if (!data || !form || !button) { return; }
@@ -29,9 +31,10 @@
     description: options.description,
     prefill: options.prefill,
     notes: options.notes,
-    // A failed payment releases the reservation at once (payment.failed webhook), so an
-    // attempt is final here: the shopper starts a new payment from our page instead.
-    retry: { enabled: false },
+    // A failed attempt is not the end: the shopper may try again in this window, on the same
+    // Razorpay Order, while the items stay reserved (the payment.failed webhook keeps the
+    // payment pending). Closing the window is what gives up (modal.ondismiss below).
+    retry: { enabled: true },
     handler: function (response) {
       submitted = true;
       button.disabled = true;
@@ -43,13 +46,22 @@
     },
     modal: {
       ondismiss: function () {
-        if (!submitted) { say("The payment window was closed. Press Pay to open it again while your items are reserved."); }
+        if (submitted) { return; }
+        submitted = true;
+        button.disabled = true;
+        if (abandon) {
+          say("The payment window was closed. Releasing your items…");
+          abandon.submit();
+        } else {
+          say("The payment window was closed.");
+        }
       }
     }
   });
   checkout.on("payment.failed", function (response) {
     var reason = response && response.error && response.error.description;
-    say((reason ? "The payment failed: " + reason : "The payment failed.") + " Your reservation was released.");
+    say((reason ? "The payment failed: " + reason + "." : "The payment failed.") +
+        " You can try again in the payment window while your items are reserved.");
   });
   button.addEventListener("click", function () { checkout.open(); });
   checkout.open();

@@ -1,10 +1,13 @@
 """Payments in the admin: read-only payments, refunds and webhook events; the "Refund" page of
-a payment (payments.services.payment_refund, with restock) and the "Replay selected events"
+a payment (payments.services.payment_refund, with restock; one refund per form shown), the
+"Send … again" action of the refunds list (refund_submit) and the "Replay selected events"
 action of the webhook inbox (webhook_replay). All with the dummy gateway: no money moves."""
+import re
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
 
 from inventory.models import StockMovement
@@ -14,8 +17,9 @@ from payments.gateways.base import InboxEvent
 from payments.models import Payment, Refund, WebhookEvent
 from payments.services import PaymentError, payment_capture, payment_refund, payment_start, webhook_process, webhook_receive
 from tests.factories import UserFactory, stocked_variant
-from tests.inventory.helpers import assert_stock_consistent, on_hand
+from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together
 from tests.orders.helpers import place_order
+from tests.payments.helpers import second_payment_of_a_paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +38,18 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
+def refund_form_token(client, payment: Payment) -> str:
+    """The token of the refund form on the page as the browser gets it (its hidden field)."""
+    page = client.get(refund_url(payment)).content.decode()
+    return re.search(r'<input type="hidden" name="intent" value="([0-9a-f]{32})"', page).group(1)
+
+
+def post_refund(client, payment: Payment, data: dict, **kwargs):
+    """Posts the refund form as a browser does: `data` typed into the page just shown, with
+    the form's own token."""
+    return client.post(refund_url(payment), {"intent": refund_form_token(client, payment), **data}, **kwargs)
+
+
 def paid(*lines) -> Payment:
     """A captured dummy payment of a new order of `lines` ((variant, quantity), …)."""
     payment, _action = payment_start(order=place_order(*lines), gateway="dummy")
@@ -45,7 +61,7 @@ def dummy_event(reference: str, outcome: str = "pay", amount: str = "25.00") -> 
         provider="dummy",
         event=InboxEvent(
             event_id=f"{reference}:{outcome}",
-            event_type="payment.succeeded" if outcome == "pay" else "payment.failed",
+            event_type={"pay": "payment.succeeded", "fail": "payment.failed"}.get(outcome, f"payment.{outcome}"),
             payload={"reference": reference, "amount": amount, "currency": "USD"},
         ),
     )
@@ -114,10 +130,8 @@ def test_a_full_refund_with_restock_refunds_the_order_and_puts_the_units_back(st
     line = payment.order.lines.get()
     assert on_hand(variant) == 3
 
-    response = staff_client.post(
-        refund_url(payment),
-        {"amount": "45.00", "reason": "Returned unworn", f"restock_{line.pk}": "2"},
-        follow=True,
+    response = post_refund(
+        staff_client, payment, {"amount": "45.00", "reason": "Returned unworn", f"restock_{line.pk}": "2"}, follow=True
     )
 
     assert response.redirect_chain == [(change_url(payment), 302)]
@@ -143,7 +157,7 @@ def test_a_partial_refund_without_restock_leaves_the_stock_alone(staff_client):
     variant = stocked_variant(on_hand=5)
     payment = paid((variant, 2))
 
-    response = staff_client.post(refund_url(payment), {"amount": "5.00", "reason": "Shipping refunded"})
+    response = post_refund(staff_client, payment, {"amount": "5.00", "reason": "Shipping refunded"})
 
     assert response.status_code == 302
     order = Order.objects.get(pk=payment.order_id)
@@ -177,7 +191,7 @@ def test_bad_input_is_a_form_error_and_changes_nothing(staff_client, data):
     if "restock" in data:
         data = {**data, f"restock_{line.pk}": data.pop("restock")}
 
-    response = staff_client.post(refund_url(payment), data)
+    response = post_refund(staff_client, payment, data)
 
     assert response.status_code == 200
     assert response.context["form"].errors
@@ -192,7 +206,7 @@ def test_refunding_more_than_is_left_after_an_earlier_refund_is_a_form_error(sta
     payment = paid((stocked_variant(on_hand=5), 2))
     payment_refund(payment=payment, amount=Decimal("40.00"), reason="Most of it")
 
-    response = staff_client.post(refund_url(payment), {"amount": "5.01", "reason": "x"})
+    response = post_refund(staff_client, payment, {"amount": "5.01", "reason": "x"})
 
     assert response.status_code == 200
     assert "At most 5.00 USD is left to refund." in response.context["form"].errors["amount"]
@@ -207,7 +221,7 @@ def test_units_restocked_already_cannot_be_restocked_again(staff_client):
 
     form = staff_client.get(refund_url(payment)).context["form"]
     assert form.fields[f"restock_{line.pk}"].max_value == 1
-    response = staff_client.post(refund_url(payment), {"amount": "5.00", "reason": "x", f"restock_{line.pk}": "2"})
+    response = post_refund(staff_client, payment, {"amount": "5.00", "reason": "x", f"restock_{line.pk}": "2"})
 
     assert response.status_code == 200
     assert response.context["form"].errors[f"restock_{line.pk}"]
@@ -222,7 +236,7 @@ def test_a_refund_the_gateway_cannot_make_is_a_form_error_not_a_500(staff_client
     line = payment.order.lines.get()
     settings.PAYMENT_GATEWAYS = []  # the gateway was switched off since the payment
 
-    response = staff_client.post(refund_url(payment), {"amount": "45.00", "reason": "x", f"restock_{line.pk}": "2"})
+    response = post_refund(staff_client, payment, {"amount": "45.00", "reason": "x", f"restock_{line.pk}": "2"})
 
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == ["The dummy gateway is not enabled."]
@@ -233,22 +247,24 @@ def test_a_refund_the_gateway_cannot_make_is_a_form_error_not_a_500(staff_client
     assert on_hand(variant) == 3
 
 
-def test_a_rejected_payment_can_be_refunded_but_offers_no_restock(staff_client, django_capture_on_commit_callbacks):
+def test_a_rejected_payment_can_be_refunded_but_offers_no_restock(
+    staff_client, settings, django_capture_on_commit_callbacks
+):
     variant = stocked_variant(on_hand=5)
     order = place_order((variant, 1))
-    first, _ = payment_start(order=order, gateway="dummy")
-    second = Payment(order=order, gateway="dummy", amount=order.total, currency=order.currency)
-    second.provider_order_id = second.reference
-    second.save()
-    payment_capture(payment=first)
-    # No on_commit callbacks run here: the automatic refund does not happen, as when its
-    # task is still waiting for a worker; staff refund by hand.
-    second = payment_capture(payment=second)
+    second = second_payment_of_a_paid_order(order)
+    # The automatic refund cannot be made (the gateway was switched off meanwhile): it fails,
+    # and the amount is free again for staff to refund by hand.
+    settings.PAYMENT_GATEWAYS = []
+    with django_capture_on_commit_callbacks(execute=True):
+        second = payment_capture(payment=second)
+    settings.PAYMENT_GATEWAYS = ["dummy"]
     assert second.status == Payment.Status.REJECTED
+    assert Refund.objects.get(payment=second).status == Refund.Status.FAILED
 
     form = staff_client.get(refund_url(second)).context["form"]
-    assert set(form.fields) == {"amount", "reason"}
-    response = staff_client.post(refund_url(second), {"amount": "25.00", "reason": "Paid twice"})
+    assert set(form.fields) == {"amount", "reason", "intent"}
+    response = post_refund(staff_client, second, {"amount": "25.00", "reason": "Paid twice"})
 
     assert response.status_code == 302
     second.refresh_from_db()
@@ -320,7 +336,7 @@ def test_replaying_a_failed_event_after_its_cause_is_fixed_processes_it(
             WEBHOOKS, {"action": "replay_events", "_selected_action": [event.pk]}, follow=True
         )
 
-    assert messages_of(response) == ["Queued 1 failed event(s) for processing again."]
+    assert messages_of(response) == ["Queued 1 event(s) for processing again: 1 failed. The list shows how each ends."]
     event.refresh_from_db()
     assert (event.status, event.attempts, event.error) == (WebhookEvent.Status.PROCESSED, 2, "")
     assert Order.objects.get(pk=payment.order_id).status == Order.Status.PAID
@@ -334,7 +350,7 @@ def test_replay_leaves_events_that_did_not_fail_alone_and_says_so(staff_client, 
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(WEBHOOKS, {"action": "replay_events", "_selected_action": [done.pk]}, follow=True)
 
-    assert messages_of(response) == ["1 event(s) had not failed and were left as they are."]
+    assert messages_of(response) == ["1 processed event(s) were left as they are: they have done their work."]
     done.refresh_from_db()
     assert (done.status, done.attempts) == (WebhookEvent.Status.PROCESSED, 1)
 
@@ -393,3 +409,102 @@ def test_the_order_page_shows_refunded_total_and_links_to_its_payments(staff_cli
     listing = staff_client.get(listing_url)
     assert listing.status_code == 200
     assert [p.pk for p in listing.context["cl"].result_list] == [payment.pk]
+
+
+# -- one refund per form, and refunds sent again ---------------------------------------------
+
+
+def test_the_same_refund_form_posted_twice_makes_one_refund_and_says_so(staff_client):
+    payment = paid((stocked_variant(on_hand=5), 2))
+    data = {"intent": refund_form_token(staff_client, payment), "amount": "5.00", "reason": "Shipping refunded"}
+
+    first = staff_client.post(refund_url(payment), data, follow=True)
+    again = staff_client.post(refund_url(payment), data, follow=True)
+
+    assert messages_of(first) == ["Refunded 5.00 USD."]
+    assert messages_of(again) == ["Refunded 5.00 USD."]
+    assert again.redirect_chain == [(change_url(payment), 302)]
+    payment.refresh_from_db()
+    assert Refund.objects.count() == 1
+    assert payment.refunded_amount == Decimal("5.00")
+    # A page shown anew is a new form: a second refund on purpose is still possible.
+    assert post_refund(staff_client, payment, {"amount": "5.00", "reason": "More"}).status_code == 302
+    assert Refund.objects.count() == 2
+
+
+def test_a_refund_form_with_a_tampered_token_is_a_form_error(staff_client):
+    payment = paid((stocked_variant(on_hand=5), 2))
+
+    response = staff_client.post(refund_url(payment), {"intent": "x' OR 1=1", "amount": "5.00", "reason": "x"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["intent"] == ["This form has expired; reload the page."]
+    assert "This form has expired; reload the page." in response.content.decode()
+    assert not Refund.objects.exists()
+
+
+def test_an_automatic_refund_waiting_for_a_worker_holds_its_amount_and_staff_can_send_it_now(staff_client):
+    variant = stocked_variant(on_hand=5)
+    order = place_order((variant, 1))
+    second = second_payment_of_a_paid_order(order)
+    # No on_commit callbacks run here: the automatic refund's task is still waiting for a
+    # worker. Its intent is written already and holds the amount: no second refund by hand.
+    second = payment_capture(payment=second)
+    automatic = Refund.objects.get(payment=second)
+    assert (automatic.status, automatic.attempts, automatic.amount) == (Refund.Status.PENDING, 0, Decimal("25.00"))
+    response = staff_client.get(refund_url(second), follow=True)
+    assert "nothing to refund" in messages_of(response)[0]
+
+    response = staff_client.post(
+        reverse("admin:payments_refund_changelist"),
+        {"action": "send_again", "_selected_action": [automatic.pk]},
+        follow=True,
+    )
+
+    assert messages_of(response) == ["Sent 1 refund(s) again: now 1 succeeded."]
+    automatic.refresh_from_db()
+    second.refresh_from_db()
+    assert (automatic.status, automatic.attempts) == (Refund.Status.SUCCEEDED, 1)
+    assert second.refunded_amount == Decimal("25.00")
+    assert Refund.objects.count() == 1
+
+
+def test_replay_queues_every_event_that_was_not_processed_and_says_what_each_was(
+    staff_client, settings, django_capture_on_commit_callbacks
+):
+    payment, _ = payment_start(order=place_order((stocked_variant(on_hand=5), 1)), gateway="dummy")
+    done = webhook_process(event=dummy_event(payment.reference))
+    ignored = webhook_process(event=dummy_event(payment.reference, outcome="created"))  # not an event we act on
+    pending = dummy_event("another-reference")  # stored; its processing was never queued
+    failed = dummy_event("no-such-reference", outcome="fail")
+    with pytest.raises(PaymentError):
+        webhook_process(event=failed)
+    assert ignored.status == WebhookEvent.Status.IGNORED
+    picked = [done.pk, ignored.pk, pending.pk, failed.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(WEBHOOKS, {"action": "replay_events", "_selected_action": picked}, follow=True)
+
+    assert messages_of(response) == [
+        "Queued 3 event(s) for processing again: 1 failed, 1 ignored, 1 pending. The list shows how each ends.",
+        "1 processed event(s) were left as they are: they have done their work.",
+    ]
+    attempts = dict(WebhookEvent.objects.values_list("pk", "attempts"))
+    assert (attempts[done.pk], attempts[ignored.pk], attempts[pending.pk], attempts[failed.pk]) == (1, 2, 1, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_on_the_refund_form_makes_one_refund_even_when_both_clicks_land_at_once(staff):
+    for _ in range(3):
+        payment = paid((stocked_variant(on_hand=5), 2))
+        browsers = [Client(), Client()]
+        for browser in browsers:
+            browser.force_login(staff)
+        data = {"intent": refund_form_token(browsers[0], payment), "amount": "5.00", "reason": "Shipping refunded"}
+
+        outcomes = run_together(2, lambda i: browsers[i].post(refund_url(payment), data).status_code)
+
+        assert [(o.error, o.value) for o in outcomes] == [(None, 302), (None, 302)]
+        payment.refresh_from_db()
+        assert Refund.objects.filter(payment=payment).count() == 1
+        assert payment.refunded_amount == Decimal("5.00")

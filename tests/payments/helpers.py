@@ -1,10 +1,14 @@
-"""Paying an order in tests the way the dummy gateway does: a payment, then its webhook."""
+"""Paying an order in tests the way the dummy gateway does: a payment, then its webhook; and
+running what Celery beat schedules, as a worker would."""
 from __future__ import annotations
 
+from django.conf import settings
+
+from config.celery_app import app as celery_app
 from orders.models import Order
 from payments.gateways.base import InboxEvent
 from payments.models import Payment
-from payments.services import payment_start, webhook_process, webhook_receive
+from payments.services import payment_capture, payment_start, webhook_process, webhook_receive
 
 
 def dummy_paid_event(payment: Payment) -> InboxEvent:
@@ -24,3 +28,22 @@ def pay_by_dummy_webhook(order: Order) -> Payment:
     webhook_process(event=event)
     order.refresh_from_db()
     return payment
+
+
+def run_beat_entry(name: str):
+    """Runs the task that Celery beat's schedule entry `name` (CELERY_BEAT_SCHEDULE) sends, as
+    a worker would (by its name, eagerly here), and returns its result. Raises KeyError when
+    beat has no such entry."""
+    celery_app.loader.import_default_modules()  # what a worker does at start
+    return celery_app.tasks[settings.CELERY_BEAT_SCHEDULE[name]["task"]].delay().get()
+
+
+def second_payment_of_a_paid_order(order: Order) -> Payment:
+    """Pays `order` through one dummy payment and returns a second dummy payment of it, still
+    pending: capturing it rejects it (the order is paid already) and refunds it automatically."""
+    first, _action = payment_start(order=order, gateway="dummy")
+    second = Payment(order=order, gateway="dummy", amount=order.total, currency=order.currency)
+    second.provider_order_id = second.reference
+    second.save()
+    payment_capture(payment=first)
+    return second

@@ -16,14 +16,16 @@ from payments.services import PaymentError, payment_capture, payment_fail, payme
 from tests.factories import UserFactory, stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together
 from tests.orders.helpers import place_order
+from tests.payments.helpers import second_payment_of_a_paid_order
 
 pytestmark = pytest.mark.django_db
 
 
 def paid(*lines) -> Payment:
-    """A captured dummy payment of a new order of `lines` ((variant, quantity), …)."""
+    """A captured dummy payment of a new order of `lines` ((variant, quantity), …), its
+    provider payment id its reference, as the dummy gateway's webhook reports it."""
     payment, _action = payment_start(order=place_order(*lines), gateway="dummy")
-    return payment_capture(payment=payment)
+    return payment_capture(payment=payment, provider_payment_id=payment.reference)
 
 
 def returns():
@@ -143,15 +145,16 @@ def test_restocking_a_line_of_another_order_is_refused_and_nothing_changes():
     assert on_hand(variant) == 3
 
 
-def test_a_rejected_payment_is_refunded_without_restock(django_capture_on_commit_callbacks):
+def test_a_rejected_payment_is_refunded_without_restock(settings, django_capture_on_commit_callbacks):
     variant = stocked_variant(on_hand=5)
     order = place_order((variant, 1))
-    first, _ = payment_start(order=order, gateway="dummy")
-    second = Payment(order=order, gateway="dummy", amount=order.total, currency=order.currency)
-    second.provider_order_id = second.reference
-    second.save()
-    payment_capture(payment=first)
-    second = payment_capture(payment=second)  # rejected: already paid (its automatic refund not run here)
+    second = second_payment_of_a_paid_order(order)
+    # Rejected (already paid); its automatic refund cannot be made (the gateway was switched
+    # off meanwhile): it fails, and the amount is free for a refund by hand.
+    settings.PAYMENT_GATEWAYS = []
+    with django_capture_on_commit_callbacks(execute=True):
+        second = payment_capture(payment=second)
+    settings.PAYMENT_GATEWAYS = ["dummy"]
     line = order.lines.get()
 
     with pytest.raises(PaymentError, match="sold nothing"):
@@ -272,9 +275,11 @@ def test_a_refund_made_at_the_provider_is_recorded_once():
     assert (order.status, order.refunded_total) == (Order.Status.PARTIALLY_REFUNDED, Decimal("10.00"))
 
 
-def test_a_refund_report_for_no_payment_of_ours_is_not_recorded():
+def test_a_refund_report_for_no_payment_of_ours_waits_and_records_nothing():
     answer = ProviderRefund(provider_refund_id="re_x", provider_payment_id="not-ours", amount_minor=100)
-    assert refund_apply(gateway="dummy", answer=answer) is None
+    # RefundWaits: the inbox keeps the event waiting for the payment (test_inbox.py).
+    with pytest.raises(PaymentError, match="waiting for its capture"):
+        refund_apply(gateway="dummy", answer=answer)
     assert not Refund.objects.exists()
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 import pytest
 import requests
 import responses
+from django.test import Client
 from django.urls import reverse
 
 from orders.models import Order
@@ -62,6 +63,8 @@ class FakeRazorpay:
 
     Refunds deliberately ignore the X-Refund-Idempotency header (as on accounts where
     Razorpay does not offer idempotent refunds): the adapter must not rely on it alone.
+    `lost_refund_answers = n`: the next n refund requests are carried out but their answer
+    never arrives (requests' ReadTimeout).
     """
 
     def __init__(self, mock: responses.RequestsMock):
@@ -74,6 +77,7 @@ class FakeRazorpay:
         self.down = False  # every API call answers 503
         self.unreachable = False  # every API call fails to connect
         self.refuse_orders = ""  # a description: order creation answers 400
+        self.lost_refund_answers = 0
         self._seq = itertools.count(1)
         pay = r"(pay_[A-Za-z0-9]+)"
         query = r"(?:\?.*)?$"
@@ -278,6 +282,9 @@ class FakeRazorpay:
             if amount > payment["amount"] - payment["amount_refunded"]:
                 return _error(400, "BAD_REQUEST_ERROR", "The refund amount provided is greater than amount captured")
             entity = self._refund(payment_id, amount, data.get("notes") or {}, receipt=data.get("receipt"), status=self.refund_status)
+            if self.lost_refund_answers:
+                self.lost_refund_answers -= 1
+                raise requests.exceptions.ReadTimeout("HTTPSConnectionPool(host='api.razorpay.com', port=443): Read timed out.")
             return 200, {}, json.dumps(entity)
 
 
@@ -344,3 +351,23 @@ def start_paying(client, *variants_and_quantities) -> tuple[Order, Payment]:
     response, payment = choose_razorpay(client, order)
     assert response.status_code == 200, response.content
     return order, payment
+
+
+def checkout_in_browser(order: Order) -> tuple[Client, Payment, str]:
+    """A shopper's browser that enforces CSRF, as a real one does: opens the payment page,
+    chooses Razorpay with the page's token; returns (browser, payment, Checkout.js page)."""
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get(f"/payments/order/{order.access_token}/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    checkout = browser.post(f"/payments/order/{order.access_token}/", {"gateway": "razorpay", "csrfmiddlewaretoken": token})
+    return browser, Payment.objects.get(order=order), checkout.content.decode()
+
+
+def page_form(page: str, form_id: str) -> tuple[str, str]:
+    """The action and CSRF token of the form `form_id` on `page`."""
+    form = re.search(
+        rf'<form id="{form_id}" method="post" action="([^"]+)">\s*'
+        r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)"',
+        page,
+    )
+    return form.group(1), form.group(2)

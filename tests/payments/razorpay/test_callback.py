@@ -1,5 +1,4 @@
 """Checkout.js's signed result, posted by our page to payments:callback."""
-import re
 from decimal import Decimal
 
 import pytest
@@ -11,7 +10,7 @@ from payments.models import Payment
 from tests.factories import stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, on_hand
 
-from .conftest import inr_order, start_paying
+from .conftest import checkout_in_browser, inr_order, page_form, start_paying
 
 pytestmark = pytest.mark.django_db
 
@@ -141,22 +140,14 @@ def test_the_callback_answers_only_post(client, razorpay_api):
 
 
 def test_our_page_posts_the_callback_with_a_csrf_token_that_is_accepted(razorpay_api):
-    browser = Client(enforce_csrf_checks=True)
     order = inr_order((stocked_variant(on_hand=3), 1))
-    page = browser.get(f"/payments/order/{order.access_token}/").content.decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    checkout = browser.post(f"/payments/order/{order.access_token}/", {"gateway": "razorpay", "csrfmiddlewaretoken": token})
-    payment = Payment.objects.get(order=order)
-    form = re.search(
-        r'<form id="razorpay-callback" method="post" action="([^"]+)">\s*'
-        r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)"',
-        checkout.content.decode(),
-    )
+    browser, payment, checkout = checkout_in_browser(order)
+    action, token = page_form(checkout, "razorpay-callback")
     paid = razorpay_api.pay(payment.provider_order_id)
 
-    response = browser.post(form.group(1), {**razorpay_api.callback_data(paid), "csrfmiddlewaretoken": form.group(2)})
+    response = browser.post(action, {**razorpay_api.callback_data(paid), "csrfmiddlewaretoken": token})
 
     assert response.status_code == 302
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
     # Without the page's token the same post is refused: the callback is not csrf-exempt.
-    assert Client(enforce_csrf_checks=True).post(form.group(1), razorpay_api.callback_data(paid)).status_code == 403
+    assert Client(enforce_csrf_checks=True).post(action, razorpay_api.callback_data(paid)).status_code == 403

@@ -3,10 +3,12 @@ from datetime import timedelta
 
 import pytest
 
+from inventory.models import Reservation
 from orders.models import Order
 from payments.models import Payment
 from payments.services import payments_reconcile
 from tests.factories import stocked_variant
+from tests.orders.helpers import lapse
 
 from .conftest import start_paying
 
@@ -30,10 +32,26 @@ def test_a_captured_payment_whose_webhook_was_lost_pays_the_order(client, razorp
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
 
 
-def test_an_order_with_only_failed_attempts_fails_the_payment(client, razorpay_api):
+def test_only_failed_attempts_leave_the_payment_pending_while_the_shopper_may_still_try_again(client, razorpay_api):
     order, payment = start_paying(client, (stocked_variant(on_hand=3), 1))
     razorpay_api.pay(payment.provider_order_id, status="failed", error_description="Card declined")
     razorpay_api.pay(payment.provider_order_id, status="failed", error_description="UPI request expired")
+
+    result = payments_reconcile(older_than=NOW)
+
+    assert result.still_pending == 1
+    payment.refresh_from_db()
+    assert (payment.status, payment.error) == (Payment.Status.PENDING, "UPI request expired")
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING_PAYMENT
+    assert Reservation.objects.get(owner=order.reservation_owner).status == Reservation.Status.ACTIVE
+
+
+def test_only_failed_attempts_fail_the_payment_once_the_reservation_is_over(client, razorpay_api):
+    order, payment = start_paying(client, (stocked_variant(on_hand=3), 1))
+    razorpay_api.pay(payment.provider_order_id, status="failed", error_description="Card declined")
+    razorpay_api.pay(payment.provider_order_id, status="failed", error_description="UPI request expired")
+    lapse(order)
 
     result = payments_reconcile(older_than=NOW)
 

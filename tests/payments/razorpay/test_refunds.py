@@ -8,7 +8,8 @@ import pytest
 from inventory.models import StockMovement
 from orders.models import Order, OrderEvent
 from payments.gateways.razorpay import RazorpayGateway
-from payments.models import Payment, Refund
+from payments.models import Payment, Refund, WebhookEvent
+from payments.selectors import payment_refundable_amount
 from payments.services import payment_refund
 from payments.tasks import refund_rejected_payment
 from tests.factories import stocked_variant
@@ -155,3 +156,81 @@ def test_an_auto_refund_of_a_never_captured_payment_is_ignored(client, razorpay_
 
     assert not Refund.objects.exists()
     assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING_PAYMENT
+
+
+def test_an_automatic_refund_whose_answer_was_lost_is_retried_with_the_same_row_and_key_and_refunds_once(
+    client, razorpay_api, deliver
+):
+    variant = stocked_variant(on_hand=2, price=Decimal("499.50"))
+    order, payment = start_paying(client, (variant, 2))
+    lapse(order)
+    place_order((variant, 1))  # the lapsed units were free again, and one went
+    razorpay_api.lost_refund_answers = 1  # Razorpay makes the refund; its answer never arrives
+    paid = razorpay_api.pay(payment.provider_order_id)
+    captured = razorpay_api.event("payment.captured", payment=paid)
+
+    deliver(captured, razorpay_api.webhook_headers(captured))
+
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.REJECTED
+    refund = Refund.objects.get()
+    assert refund.status == Refund.Status.PENDING
+    assert "could not be reached" in refund.error
+    assert len(razorpay_api.refunds) == 1
+
+    refund_rejected_payment.delay(payment.pk)  # the task's retry
+
+    assert len(razorpay_api.refunds) == 1
+    [made] = razorpay_api.refunds.values()
+    assert made["notes"]["idempotency_key"] == refund.idempotency_key
+    assert {json.loads(r.body)["notes"]["idempotency_key"] for r in razorpay_api.calls("POST", "/payments/.*/refund")} == {
+        refund.idempotency_key
+    }
+    assert Refund.objects.count() == 1
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert (refund.status, refund.provider_refund_id) == (Refund.Status.SUCCEEDED, made["id"])
+    assert payment.refunded_amount == payment.amount
+
+
+def test_a_refund_razorpay_reports_failed_frees_its_amount_and_flags_the_order(client, razorpay_api, deliver):
+    order, payment, paid = _paid(client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
+    razorpay_api.refund_status = "pending"
+    refund = payment_refund(payment=payment, amount=Decimal("499.50"), reason="One returned")
+    [entity] = razorpay_api.refunds.values()
+    entity["status"] = "failed"
+    body = razorpay_api.event("refund.failed", refund=entity)
+
+    deliver(body, razorpay_api.webhook_headers(body))
+
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED
+    assert (payment.refunded_amount, order.refunded_total, order.status) == (0, 0, Order.Status.PAID)
+    assert payment_refundable_amount(payment) == payment.amount
+    assert order.needs_attention
+    assert order.events.filter(type=OrderEvent.Type.FLAGGED, note__contains=f"Refund {refund.pk} of 499.50 INR").exists()
+
+
+def test_refund_processed_before_payment_captured_waits_and_is_applied_once_with_the_capture(client, razorpay_api, deliver):
+    order, payment = start_paying(client, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
+    paid = razorpay_api.pay(payment.provider_order_id)
+    captured = razorpay_api.event("payment.captured", payment=paid)
+    refunded = razorpay_api.event("refund.processed", refund=razorpay_api.refund_in_dashboard(paid["id"], 20000))
+    refund_headers = razorpay_api.webhook_headers(refunded)
+
+    for _ in range(5):
+        deliver(refunded, refund_headers)
+
+    waiting = WebhookEvent.objects.get()
+    assert (waiting.status, waiting.provider_payment_id) == (WebhookEvent.Status.WAITING, paid["id"])
+    assert not Refund.objects.exists()
+
+    deliver(captured, razorpay_api.webhook_headers(captured))
+
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
+    refund = Refund.objects.get()
+    assert (refund.status, refund.amount) == (Refund.Status.SUCCEEDED, Decimal("200.00"))
+    order.refresh_from_db()
+    assert (order.status, order.refunded_total) == (Order.Status.PARTIALLY_REFUNDED, Decimal("200.00"))

@@ -2,14 +2,16 @@
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from inventory.models import Reservation, StockMovement
+from inventory.selectors import availability
 from orders.models import Order, OrderEvent
 from payments.models import Payment, WebhookEvent
 from tests.factories import stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, on_hand
 
-from .conftest import start_paying
+from .conftest import checkout_in_browser, inr_order, page_form, start_paying
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +105,9 @@ def test_payment_failed_arriving_after_payment_captured_does_not_unpay(client, r
     assert_stock_consistent()
 
 
-def test_payment_failed_fails_the_payment_and_releases_the_hold(client, razorpay_api, deliver):
+def test_a_failed_attempt_keeps_the_order_pending_with_its_reservation_for_another_try(client, razorpay_api, deliver):
+    # Checkout.js lets the shopper try again on the same Razorpay Order after a failed attempt:
+    # treated as Stripe's declined card, it ends nothing.
     variant = stocked_variant(on_hand=3)
     order, payment = start_paying(client, (variant, 2))
     failed = razorpay_api.pay(payment.provider_order_id, status="failed", error_description="Payment was cancelled by the bank")
@@ -113,10 +117,48 @@ def test_payment_failed_fails_the_payment_and_releases_the_hold(client, razorpay
 
     payment.refresh_from_db()
     order.refresh_from_db()
-    assert payment.status == Payment.Status.FAILED
+    assert payment.status == Payment.Status.PENDING
     assert payment.error == "Payment was cancelled by the bank"
+    assert order.status == Order.Status.PENDING_PAYMENT
+    assert not order.events.filter(type=OrderEvent.Type.PAYMENT_FAILED).exists()
+    assert Reservation.objects.get(owner=order.reservation_owner).status == Reservation.Status.ACTIVE
+    assert availability([variant.pk]) == {variant.pk: 1}
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+
+
+def test_closing_the_checkout_window_fails_the_payment_and_releases_the_hold_at_once(razorpay_api):
+    variant = stocked_variant(on_hand=3)
+    order = inr_order((variant, 2))
+    browser, payment, checkout = checkout_in_browser(order)
+    # What static/js/razorpay-checkout.js posts on modal.ondismiss: the page's own form.
+    action, token = page_form(checkout, "razorpay-abandon")
+    assert action == f"http://testserver/payments/abandon/{payment.reference}/"
+    # Without the page's token the post is refused: the door is not csrf-exempt.
+    assert Client(enforce_csrf_checks=True).post(action).status_code == 403
+
+    response = browser.post(action, {"csrfmiddlewaretoken": token}, follow=True)
+
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    assert payment.status == Payment.Status.FAILED
+    assert payment.error == "The shopper closed the payment window"
     assert order.status == Order.Status.PAYMENT_FAILED
-    assert not Reservation.objects.filter(owner=order.reservation_owner, status=Reservation.Status.ACTIVE).exists()
+    assert availability([variant.pk]) == {variant.pk: 3}
+    assert "Your payment failed and your reservation was released." in response.content.decode()
+
+
+def test_closing_the_window_after_the_payment_was_captured_changes_nothing(client, razorpay_api, deliver):
+    variant = stocked_variant(on_hand=3)
+    order, payment = start_paying(client, (variant, 1))
+    body = razorpay_api.event("payment.captured", payment=razorpay_api.pay(payment.provider_order_id))
+    deliver(body, razorpay_api.webhook_headers(body))
+
+    response = client.post(f"/payments/abandon/{payment.reference}/", follow=True)
+
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.CAPTURED
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+    assert "Thank you! Your payment was received." in response.content.decode()
+    assert client.get(f"/payments/abandon/{payment.reference}/").status_code == 405
 
 
 def test_a_success_after_a_failed_attempt_in_the_same_checkout_still_pays(client, razorpay_api, deliver):

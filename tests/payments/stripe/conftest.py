@@ -13,6 +13,7 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 
 import pytest
+import requests
 import responses
 import stripe
 
@@ -70,8 +71,13 @@ def error(status: int, type_: str, message: str, code: str | None = None, param:
 class FakeStripe:
     """The part of Stripe's API the gateway uses, over HTTP, with its state:
     POST /v1/checkout/sessions, GET /v1/checkout/sessions/<id> (expand[]=payment_intent),
-    POST /v1/refunds. Like Stripe, a repeated Idempotency-Key with the same parameters
-    replays the first answer, and with other parameters is refused."""
+    POST /v1/refunds, GET /v1/refunds?payment_intent=<id>. Like Stripe, a repeated
+    Idempotency-Key with the same parameters replays the first answer, and with other
+    parameters is refused.
+
+    `lost_refund_answers = n`: the next n POST /v1/refunds are carried out (the first makes
+    the refund, repeats of its key replay it) but their answer never arrives: the request
+    times out on the way back, as requests' ReadTimeout."""
 
     def __init__(self, mock: responses.RequestsMock):
         self.mock = mock
@@ -81,11 +87,15 @@ class FakeStripe:
         self.replays: dict[str, tuple[dict, tuple]] = {}
         self.queued_errors: list[tuple] = []
         self.refund_status = "succeeded"
+        self.lost_refund_answers = 0
         mock.add_callback("POST", f"{API}/v1/checkout/sessions", callback=self._create_session, content_type="application/json")
         mock.add_callback(
             "GET", re.compile(rf"{re.escape(API)}/v1/checkout/sessions/[^/?]+"), callback=self._retrieve_session, content_type="application/json"
         )
         mock.add_callback("POST", f"{API}/v1/refunds", callback=self._create_refund, content_type="application/json")
+        mock.add_callback(
+            "GET", re.compile(rf"{re.escape(API)}/v1/refunds(\?.*)?$"), callback=self._list_refunds, content_type="application/json"
+        )
 
     # -- what the shop sent ------------------------------------------------------------------
 
@@ -175,7 +185,22 @@ class FakeStripe:
             refund = self.refund_object(intent["id"], int(fields.get("amount") or intent["amount"]), status=self.refund_status, metadata=nested(fields, "metadata"))
             return 200, {"Request-Id": "req_test_fake"}, json.dumps(refund)
 
-        return self._idempotent(request, make)
+        answer = self._idempotent(request, make)
+        if self.lost_refund_answers:
+            self.lost_refund_answers -= 1
+            raise requests.exceptions.ReadTimeout("HTTPSConnectionPool(host='api.stripe.com', port=443): Read timed out.")
+        return answer
+
+    def _list_refunds(self, request):
+        query = dict(parse_qsl(request.url.split("?", 1)[1] if "?" in request.url else ""))
+        made = [r for r in self.refunds.values() if r["payment_intent"] == query.get("payment_intent")]
+        made.sort(key=lambda r: r["created"], reverse=True)
+        body = {"object": "list", "data": copy.deepcopy(made), "has_more": False, "url": "/v1/refunds"}
+        return 200, {"Request-Id": "req_test_fake"}, json.dumps(body)
+
+    def refund_keys(self) -> list[str]:
+        """The Idempotency-Key of every POST /v1/refunds the shop sent, in order."""
+        return [request.headers.get("Idempotency-Key") for request in self.refund_creates()]
 
     # -- Stripe-side happenings (the shopper on the hosted page, time passing) ---------------
 
@@ -241,7 +266,10 @@ class FakeStripe:
         self.intents.setdefault(intent_id, intent)
         return copy.deepcopy(intent)
 
-    def refund_object(self, intent_id: str, amount: int, *, status: str = "succeeded", metadata: dict | None = None) -> dict:
+    def refund_object(
+        self, intent_id: str, amount: int, *, status: str = "succeeded", metadata: dict | None = None,
+        failure_reason: str | None = None,
+    ) -> dict:
         intent = self.intents[intent_id]
         refund = {
             "id": stripe_id("re"),
@@ -255,9 +283,16 @@ class FakeStripe:
             "payment_intent": intent_id,
             "reason": None,
             "status": status,
+            "failure_reason": failure_reason,
         }
         self.refunds[refund["id"]] = refund
         return copy.deepcopy(refund)
+
+    def refund_update(self, refund_id: str, *, status: str, failure_reason: str | None = None) -> dict:
+        """Stripe moves a refund on (pending → succeeded, succeeded → failed …): the Refund
+        object as refund.updated / refund.failed then carry it."""
+        self.refunds[refund_id].update(status=status, failure_reason=failure_reason)
+        return copy.deepcopy(self.refunds[refund_id])
 
     def charge(self, intent_id: str, *, refunds: list[dict] | None, amount_refunded: int) -> dict:
         """The Charge of a PaymentIntent as charge.refunded carries it; API versions before
@@ -366,3 +401,13 @@ def started(client, order, fake_stripe, django_capture_on_commit_callbacks):
     assert response.status_code == 302, response
     payment = Payment.objects.get(order=order, gateway="stripe")
     return payment, payment.provider_order_id
+
+
+@pytest.fixture
+def paid(started, fake_stripe, deliver):
+    """The order (63.50 USD) paid through its Checkout Session: its captured Payment."""
+    payment, session_id = started
+    deliver(event("checkout.session.completed", fake_stripe.complete(session_id)))
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CAPTURED
+    return payment

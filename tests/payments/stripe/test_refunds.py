@@ -6,21 +6,13 @@ import pytest
 
 from orders.models import Order
 from payments.gateways import GatewayError
-from payments.models import Payment, Refund, WebhookEvent
+from payments.models import Refund, WebhookEvent
+from payments.selectors import payment_refundable_amount
 from payments.services import payment_refund
 
 from .conftest import event
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def paid(started, fake_stripe, deliver, order):
-    payment, session_id = started
-    deliver(event("checkout.session.completed", fake_stripe.complete(session_id)))
-    payment.refresh_from_db()
-    assert payment.status == Payment.Status.CAPTURED
-    return payment
 
 
 def test_a_partial_refund_made_in_the_stripe_dashboard_is_recorded_from_charge_refunded(paid, fake_stripe, deliver, order):
@@ -112,13 +104,26 @@ def test_a_refund_webhook_arriving_before_stripes_answer_confirms_our_pending_re
     assert ours.status == Refund.Status.SUCCEEDED and ours.provider_refund_id == refund["id"]
 
 
-def test_a_pending_refund_at_stripe_counts_as_accepted(paid, fake_stripe, order):
+def test_a_refund_stripe_answers_pending_stays_pending_until_refund_updated_says_it_succeeded(paid, fake_stripe, deliver, order):
     fake_stripe.refund_status = "pending"
 
     refund = payment_refund(payment=paid)
 
-    assert refund.status == Refund.Status.SUCCEEDED
+    # Pending: the money is not back with the customer yet, so nothing counts as refunded,
+    # but the amount is held: it cannot be refunded a second time meanwhile.
+    assert refund.status == Refund.Status.PENDING
+    paid.refresh_from_db()
     order.refresh_from_db()
+    assert (paid.refunded_amount, order.refunded_total, order.status) == (0, 0, Order.Status.PAID)
+    assert payment_refundable_amount(paid) == 0
+
+    deliver(event("refund.updated", fake_stripe.refund_update(refund.provider_refund_id, status="succeeded")))
+
+    refund.refresh_from_db()
+    paid.refresh_from_db()
+    order.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert paid.refunded_amount == order.refunded_total == Decimal("63.50")
     assert order.status == Order.Status.REFUNDED
 
 
