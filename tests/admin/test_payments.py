@@ -2,7 +2,6 @@
 a payment (payments.services.payment_refund, with restock; one refund per form shown), the
 "Send … again" action of the refunds list (refund_submit) and the "Replay selected events"
 action of the webhook inbox (webhook_replay). All with the dummy gateway: no money moves."""
-import re
 from decimal import Decimal
 
 import pytest
@@ -19,7 +18,7 @@ from payments.services import PaymentError, payment_capture, payment_refund, pay
 from tests.factories import UserFactory, stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together
 from tests.orders.helpers import place_order
-from tests.payments.helpers import second_payment_of_a_paid_order
+from tests.payments.helpers import refund_form_token, second_payment_of_a_paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +35,6 @@ def change_url(payment: Payment) -> str:
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
-
-
-def refund_form_token(client, payment: Payment) -> str:
-    """The token of the refund form on the page as the browser gets it (its hidden field)."""
-    page = client.get(refund_url(payment)).content.decode()
-    return re.search(r'<input type="hidden" name="intent" value="([0-9a-f]{32})"', page).group(1)
 
 
 def post_refund(client, payment: Payment, data: dict, **kwargs):

@@ -2,7 +2,10 @@
 running what Celery beat schedules, as a worker would."""
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
+from django.urls import reverse
 
 from config.celery_app import app as celery_app
 from orders.models import Order
@@ -47,3 +50,11 @@ def second_payment_of_a_paid_order(order: Order) -> Payment:
     second.save()
     payment_capture(payment=first)
     return second
+
+
+def refund_form_token(client, payment: Payment) -> str:
+    """The token of the admin refund form of `payment`, as a browser gets the page (its hidden
+    `intent` field); "" when the page has none."""
+    page = client.get(reverse("admin:payments_payment_refund", args=[payment.pk])).content.decode()
+    found = re.search(r'<input type="hidden" name="intent" value="([0-9a-f]{32})"', page)
+    return found.group(1) if found else ""

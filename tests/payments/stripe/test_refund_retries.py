@@ -15,7 +15,7 @@ from payments.models import Payment, Refund
 from payments.tasks import refund_rejected_payment
 from tests.orders.helpers import lapse, place_order
 
-from tests.payments.helpers import run_beat_entry
+from tests.payments.helpers import refund_form_token, run_beat_entry
 
 from .conftest import event
 
@@ -55,7 +55,7 @@ def test_a_staff_refund_whose_answer_was_lost_says_pending_and_a_second_click_ma
     paid, fake_stripe, admin_client, order
 ):
     url = reverse("admin:payments_payment_refund", args=[paid.pk])
-    intent = admin_client.get(url).context["form"]["intent"].value()
+    intent = refund_form_token(admin_client, paid)
     fake_stripe.lost_refund_answers = NETWORK_RETRIES + 1
     data = {"intent": intent, "amount": "20.00", "reason": "Damaged in transit"}
 
@@ -89,7 +89,7 @@ def test_a_staff_refund_whose_answer_was_lost_says_pending_and_a_second_click_ma
 
 def test_a_refund_stripe_refuses_outright_is_failed_at_once_and_not_retried(paid, fake_stripe, admin_client, order):
     url = reverse("admin:payments_payment_refund", args=[paid.pk])
-    intent = admin_client.get(url).context["form"]["intent"].value()
+    intent = refund_form_token(admin_client, paid)
     fake_stripe.fail_next(status=400, type_="invalid_request_error", message="Charge has already been refunded.", code="charge_already_refunded")
 
     response = admin_client.post(url, {"intent": intent, "amount": "20.00", "reason": "x"})
