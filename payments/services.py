@@ -23,7 +23,8 @@ from django.utils import timezone
 from config.transactions import after_commit
 
 from inventory.exceptions import InsufficientStock, StockBusy
-from orders.models import Order
+from orders.credit_notes import credit_note_for_refund
+from orders.models import CreditNote, Order
 from orders.services import (
     OrderStateError,
     order_cancel,
@@ -554,6 +555,18 @@ def _refund_succeeded(refund: Refund) -> None:
     payment.save(update_fields=["refunded_amount", "updated_at"])
     if payment.status == Payment.Status.CAPTURED:
         order_record_refund(order=payment.order, refunded_total=payment.refunded_amount, actor=actor, note=refund.reason)
+        # Money going back on an invoiced sale is a credit note, issued with the refund in this
+        # transaction and emailed to the customer after the commit. Not for a rejected payment:
+        # it was never the order's invoiced payment. A cancelled order's refund is covered by
+        # the cancellation's credit note (credit_note_for_refund returns None then).
+        credit_note_for_refund(
+            order=payment.order,
+            amount=refund.amount,
+            reason=refund.reason or "Refund",
+            key=_credit_note_key(refund),
+            restocked_lines=restock,
+            actor=actor,
+        )
     if restock:
         try:
             with transaction.atomic():  # a savepoint: a refused restock keeps the refund recorded
@@ -580,11 +593,20 @@ def _refund_reversed(refund: Refund) -> None:
             note=f"refund {refund.pk} {_failed_word(refund)} after it had succeeded",
         )
     restocked = "; the units restocked with it stay on hand" if refund.restock else ""
+    # A credit note once issued is a document and stands: staff decide whether the law wants
+    # a new invoice for the amount, or the customer is refunded again (which needs none).
+    credit_note = CreditNote.objects.filter(key=_credit_note_key(refund)).first()
+    documented = f" Its credit note {credit_note.number} stands as issued." if credit_note else ""
     order_flag(
         order=payment.order,
         reason=f"{_refund_named(refund)} {_failed_word(refund)} after it had succeeded: {refund.error}. "
-        f"It no longer counts as refunded{restocked}; refund the customer again or contact them.",
+        f"It no longer counts as refunded{restocked}; refund the customer again or contact them.{documented}",
     )
+
+
+def _credit_note_key(refund: Refund) -> str:
+    """The key under which orders.credit_notes documents `refund`: one credit note per refund."""
+    return f"refund:{refund.pk}"
 
 
 class RefundWaits(PaymentError):
