@@ -36,7 +36,11 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Views by "namespace:name" (the URL paths may change; the names do not).
 STOCK_VIEWS = frozenset({"catalog:product_detail", "cart:line_update", "checkout:place_order", "payments:pay"})
-AUTH_VIEWS = frozenset({"accounts:login", "accounts:signup", "accounts:password_reset", "admin:login"})
+# Pages that check a password (or mail a link to reset one). Deleting the account asks for
+# the current password: a stolen session must not be able to guess it there at leisure.
+AUTH_VIEWS = frozenset(
+    {"accounts:login", "accounts:signup", "accounts:password_reset", "accounts:delete", "admin:login"}
+)
 WEBHOOK_VIEWS = frozenset({"payments:webhook"})
 
 # Retry-After when the auth tier refuses because the cache is down (nothing to count with).
@@ -156,8 +160,12 @@ class RateLimitMiddleware:
         match = request.resolver_match
         view_name = match.view_name if match else ""
         if view_name in AUTH_VIEWS:
-            # The login forms name the email field "username"; sign-up and reset "email".
-            limited = auth_hit(request, email=request.POST.get("username") or request.POST.get("email", ""))
+            # The login forms name the email field "username"; sign-up and reset "email"; the
+            # delete page asks the signed-in account's own password.
+            email = request.POST.get("username") or request.POST.get("email", "")
+            if not email and request.user.is_authenticated:
+                email = request.user.email
+            limited = auth_hit(request, email=email)
             if limited is None:
                 limited = ratelimit_hit(request, tier="general")
         else:

@@ -27,6 +27,16 @@ def test_the_eleventh_login_attempt_from_one_address_is_refused_with_429(client,
     assert "_auth_user_id" not in client.session  # the right password did not get in
 
 
+def test_the_eleventh_password_guess_on_the_delete_account_page_is_refused_and_deletes_nothing(client, user):
+    client.force_login(user)
+    for n in range(10):
+        response = client.post("/accounts/delete/", {"password": f"guess {n}", "confirm": "on"}, REMOTE_ADDR=f"198.51.100.{n + 1}")
+        assert response.status_code == 200  # the form again, with its error
+    response = client.post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"}, REMOTE_ADDR="198.51.100.200")
+    assert_limited(response)
+    user.refresh_from_db()  # still there: the right password did not get through
+
+
 def test_the_eleventh_login_attempt_on_one_account_from_many_addresses_is_refused(client, user):
     for n in range(10):
         assert _login(client, user.email, ip=f"198.51.100.{n + 1}").status_code == 200
