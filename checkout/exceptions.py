@@ -9,6 +9,7 @@ MESSAGES = {
     "shipping_unavailable": "{method} does not ship to {country} for this cart; please choose another shipping method.",
     "shipping_inactive": "That shipping method is no longer offered; please choose another.",
     "checkout_incomplete": "Please fill in: {fields}.",
+    "checkout_placed": "This checkout has been placed already; open a new checkout to order again.",
     "busy": "Many people are checking out right now. Please try again in a moment.",
     "idempotency_key_reused": "The Idempotency-Key “{key}” has already placed an order for a different request "
     "(another fingerprint); nothing was placed. Send a new key to place this checkout as it is now.",

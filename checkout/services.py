@@ -318,7 +318,7 @@ def checkout_session_update(*, checkout: CheckoutSession, **changes) -> Checkout
     (the API validates with the web shop's CheckoutForm rules); a placed checkout cannot
     change any more: CheckoutError(code="checkout_placed")."""
     if checkout.order_id:
-        raise CheckoutError("This checkout has been placed already.", code="checkout_placed")
+        raise CheckoutError(MESSAGES["checkout_placed"], code="checkout_placed")
     allowed = {*CHECKOUT_DETAIL_FIELDS, "shipping_method", "voucher_code"}
     unknown = set(changes) - allowed
     if unknown:
@@ -347,13 +347,24 @@ def checkout_session_place_order(
     binds nothing: the same key may be sent again, e.g. with the new fingerprint. Returns
     (order, created).
 
-    Raises CheckoutIncomplete naming missing details; CheckoutCartEmpty (a different key after
-    the order was placed finds the cart empty); CheckoutChanged when the checkout priced now
+    Raises CheckoutError(code="checkout_placed") for a new key on a checkout placed already
+    (a checkout is placed once: open a new one); CheckoutIncomplete naming missing details;
+    CheckoutCartEmpty; CheckoutChanged when the checkout priced now
     does not match `reviewed_fingerprint`; IdempotencyKeyReused; InsufficientStock naming the
     short lines (also when the stock ran out between the review and the lock); StockBusy;
     CheckoutBusy; ShippingUnavailable; VoucherError.
     """
     token = checkout_session_token(checkout=checkout, idempotency_key=idempotency_key)
+    if checkout.order_id is not None:
+        # A checkout is placed once. With its own key again, the answer is its order (or
+        # IdempotencyKeyReused); with a new key it must not order a refilled cart a second
+        # time under the same checkout: the client opens a new checkout for a new order.
+        existing = _placed_before(
+            checkout_token=token, reviewed_fingerprint=reviewed_fingerprint, idempotency_key=idempotency_key
+        )
+        if existing is not None:
+            return existing, False
+        raise CheckoutError(MESSAGES["checkout_placed"], code="checkout_placed")
     # No lookup of the key up front either (see _place_order): a checkout placed with it
     # keeps its details, and its emptied cart (or the unique token) leads to its order.
     missing = [name for name in CHECKOUT_REQUIRED_FIELDS if not getattr(checkout, name)]

@@ -175,11 +175,24 @@ def test_the_same_idempotency_key_returns_the_same_order_with_the_same_body(api,
     assert Order.objects.count() == 1
 
 
-def test_a_different_key_after_the_order_finds_the_cart_empty(api, variant, method):
+def test_a_different_key_on_a_placed_checkout_is_refused_it_was_placed_once(api, variant, method):
     token, checkout = ready_checkout(api, variant, method)
     assert place(api, token, checkout, key="first").status_code == 201
-    assert_error(place(api, token, checkout, key="second"), 400, "cart_empty")
+    assert_error(place(api, token, checkout, key="second"), 409, "checkout_placed")
     assert Order.objects.count() == 1
+
+
+def test_a_placed_checkout_does_not_order_a_refilled_cart_a_second_time(api, variant, method):
+    token, checkout = ready_checkout(api, variant, method)
+    assert place(api, token, checkout, key="first").status_code == 201
+    api.post("/api/v1/cart/items/", {"variant_id": variant.pk, "quantity": 1}, format="json", HTTP_X_CART_TOKEN=token)
+    priced = api.get(f"/api/v1/checkout/{checkout['id']}/", HTTP_X_CART_TOKEN=token).json()
+
+    error = assert_error(place(api, token, priced, key="second"), 409, "checkout_placed")
+
+    assert "open a new checkout" in error["message"]
+    assert Order.objects.count() == 1
+    assert len(api.get("/api/v1/cart/", HTTP_X_CART_TOKEN=token).json()["lines"]) == 1  # still in the cart
 
 
 @pytest.mark.parametrize("key", [None, "", "x" * 65, "tab\tkey", "ключ"])

@@ -16,7 +16,7 @@ from tests.factories import ShippingMethodFactory, stocked_variant
 from tests.inventory.helpers import run_together
 
 from .conftest import assert_error
-from .test_checkout import place, ready_checkout
+from .test_checkout import ADDRESS, place, ready_checkout
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,14 @@ def test_the_same_key_with_the_new_fingerprint_after_a_line_was_added_is_refused
     # The first request sent again is still answered with its order ...
     again = place(api, token, checkout, key="order-1")
     assert (again.status_code, again.json()) == (200, first.json())
-    # ... and a new key orders the mug.
-    second = place(api, token, reviewed, key="order-2")
+    # ... a new key on the placed checkout is refused (a checkout is placed once) ...
+    assert_error(place(api, token, reviewed, key="order-2"), 409, "checkout_placed")
+    # ... and a new checkout orders the mug.
+    fresh = api.post("/api/v1/checkout/", HTTP_X_CART_TOKEN=token).json()
+    priced = api.patch(
+        f"/api/v1/checkout/{fresh['id']}/", {**ADDRESS, "shipping_method": method.pk}, format="json", HTTP_X_CART_TOKEN=token
+    ).json()
+    second = place(api, token, priced, key="order-2")
     assert second.status_code == 201, second.content
     assert second.json()["order"]["number"] != first.json()["order"]["number"]
     assert availability([mug.pk]) == {mug.pk: 2}
