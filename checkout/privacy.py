@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.selectors import user_data
 from accounts.services import STAFF_SELF_DELETE, AccountError, password_confirm, user_delete
 from cart.services import cart_delete_for_user
+from inventory.services import back_in_stock_forget
 from orders.privacy import orders_anonymise_for_user, orders_data_for_user
 
 from .models import CheckoutSession, VoucherRedemption
@@ -38,7 +39,8 @@ def anonymous_email() -> str:
 
 def customer_delete(*, user, actor=None) -> None:
     """Deletes the account `user` and the personal data the shop holds about it: the user,
-    addresses, cart (its stock hold released), checkout sessions, product reviews, stored
+    addresses, cart (its stock hold released), checkout sessions, back-in-stock requests,
+    product reviews, stored
     sessions and refresh tokens (access tokens stop working with the account). Orders stay
     for the books, detached and anonymised with an event by `actor` (staff, or None when the
     customer asked); invoices already issued stay as issued. All or nothing.
@@ -60,6 +62,7 @@ def customer_delete(*, user, actor=None) -> None:
         # Before the orders are detached: a redemption is found through its order's user too.
         VoucherRedemption.objects.filter(Q(user=user) | Q(order__user=user)).update(user=None, email=email)
         CheckoutSession.objects.filter(user=user).delete()
+        back_in_stock_forget(email=user.email)
         orders_anonymise_for_user(user=user, email=email, actor=actor)
         user_delete(user=user)
 

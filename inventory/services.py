@@ -539,6 +539,14 @@ def back_in_stock_subscribe(*, variant: ProductVariant, email: str) -> tuple[Bac
         return pending.get(), False
 
 
+def back_in_stock_forget(*, email: str) -> int:
+    """Deletes every back-in-stock request of `email` (compared case-insensitively), pending
+    or notified: an address whose owner asked to be forgotten (checkout.privacy). Returns the
+    number deleted."""
+    deleted, _by_model = BackInStockRequest.objects.filter(email__iexact=email.strip()).delete()
+    return deleted
+
+
 def back_in_stock_notify(*, variant: ProductVariant) -> int:
     """Emails every pending back-in-stock request of `variant` once and marks it notified.
     Returns the number of emails sent.

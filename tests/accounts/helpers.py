@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from accounts.services import address_create
 from cart.services import cart_add, cart_for_api
+from inventory.services import back_in_stock_subscribe
 from orders.models import Order
 from orders.services import order_create, order_ship, review_submit
 from tests.factories import UserFactory, stocked_variant
@@ -55,7 +56,8 @@ def shipped_order_of(user, variant, *, quantity: int = 1) -> Order:
 
 def customer_with_history(email: str = "ada@example.com"):
     """A customer with a saved address, a shipped order (and a review of what it bought) and
-    a cart holding one line. Returns (user, variant, order)."""
+    a cart holding one line, and a back-in-stock request for a sold-out variant under the
+    email in another letter case. Returns (user, variant, order)."""
     user = UserFactory(email=email, first_name="Ada", last_name="Lovelace")
     variant = stocked_variant(on_hand=10, price=Decimal("23.00"), product__title="Linen Shirt")
     address_create(
@@ -65,4 +67,5 @@ def customer_with_history(email: str = "ada@example.com"):
     review_submit(user=user, product=variant.product, rating=5, text="Wears well.")
     cart, _ = cart_for_api(user=user, create=True)
     cart_add(cart=cart, variant_id=variant.pk, quantity=1)
+    back_in_stock_subscribe(variant=stocked_variant(on_hand=0), email=email.upper())
     return user, variant, order

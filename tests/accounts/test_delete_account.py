@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts.models import Address, User
 from cart.models import Cart
 from catalog.models import ProductReview
-from inventory.models import Reservation
+from inventory.models import BackInStockRequest, Reservation
 from orders.models import Order, OrderEvent
 from tests.factories import UserFactory, stocked_variant
 
@@ -44,6 +44,7 @@ def assert_account_gone(user, order: Order) -> None:
     assert not Address.objects.filter(user_id=user.pk).exists()
     assert not Cart.objects.filter(user_id=user.pk).exists()
     assert not ProductReview.objects.filter(user_id=user.pk).exists()
+    assert not BackInStockRequest.objects.filter(email__iexact=user.email).exists()
     order.refresh_from_db()
     assert order.user_id is None
     assert order.email.startswith("deleted-") and order.email.endswith("@deleted.invalid")
