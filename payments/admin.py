@@ -53,9 +53,10 @@ def _order_link(order) -> str:
 
 class RefundInline(ReadOnlyTabularInline):
     model = Refund
-    fields = (
-        "created_at", "amount", "currency", "status", "restock", "reason", "actor", "provider_refund_id", "attempts", "error",
-    )
+    # What fits the payment page's width: the currency is the payment's (shown above it), and
+    # the provider's id and the attempts are on each refund's own page.
+    fields = ("created_at", "amount", "status", "restock", "reason", "actor", "error")
+    show_change_link = True
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
