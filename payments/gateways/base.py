@@ -2,9 +2,10 @@
 
 A gateway turns a pending Payment into something the shopper can pay through (a redirect or
 an embedded checkout), verifies and reads the provider's webhooks, answers "what happened to
-this payment?" for reconciliation, and refunds. It speaks minor units to its provider; what it
-reports back to payments.services is in minor units too (ProviderPayment.amount_minor), and
-services convert with payments.money.
+this payment?" and "what happened to this refund?" for reconciliation, and refunds. It speaks
+minor units to its provider; what it reports back to payments.services is in minor units too
+(ProviderPayment.amount_minor, ProviderRefund.amount_minor), and services convert with
+payments.money.
 """
 from __future__ import annotations
 
@@ -156,6 +157,14 @@ class Gateway:
     def fetch(self, payment: Payment) -> ProviderPayment:
         """Asks the provider about `payment` now (reconciliation). Raises GatewayError."""
         raise GatewayError(f"{self.name} cannot be asked about payments")
+
+    def fetch_refund(self, refund: Refund) -> ProviderRefund:
+        """Asks the provider about `refund` now (reconciliation of a refund whose refund.*
+        webhook was lost), by the provider refund id it answered with
+        (refund.provider_refund_id), and reports its status exactly as the refund webhooks do
+        (`amount_minor` in minor units). Raises GatewayError when the provider cannot be asked
+        (no answer, refused, the refund unknown to it)."""
+        raise GatewayError(f"{self.name} cannot be asked about refunds")
 
     def refund(self, refund: Refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
         """Refunds `amount_minor` of a captured payment, with refund.idempotency_key as the

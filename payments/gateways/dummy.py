@@ -52,3 +52,13 @@ class DummyGateway(Gateway):
             status=RefundStatus.SUCCEEDED,
             idempotency_key=refund.idempotency_key,
         )
+
+    def fetch_refund(self, refund) -> ProviderRefund:
+        # No money moves: a dummy refund succeeded the moment it was made (refund() above).
+        return ProviderRefund(
+            provider_refund_id=refund.provider_refund_id or f"dummy_refund_{refund.idempotency_key}",
+            provider_payment_id=refund.payment.provider_payment_id or "",
+            amount_minor=to_minor(refund.amount, refund.currency),
+            status=RefundStatus.SUCCEEDED,
+            idempotency_key=refund.idempotency_key,
+        )

@@ -331,6 +331,21 @@ class RazorpayGateway(Gateway):
             outcome=Outcome.PENDING, reference=payment.reference, provider_order_id=payment.provider_order_id
         )
 
+    def fetch_refund(self, refund) -> ProviderRefund:
+        """What Razorpay says about `refund` now (GET /v1/payments/{pay_id}/refunds/{rfnd_id},
+        https://razorpay.com/docs/api/refunds/fetch-specific-refund-payment/), read as the
+        refund.* webhooks are (REFUND_STATUSES; amount in paise). Raises GatewayError when
+        Razorpay cannot be reached or answers with an error (retryable unless it refused the
+        request, e.g. an id it does not know)."""
+        payment_id = refund.payment.provider_payment_id or ""
+        if not payment_id.startswith("pay_") or not refund.provider_refund_id:
+            raise GatewayError(f"No Razorpay refund to ask about (have {payment_id!r}, {refund.provider_refund_id!r}).")
+        try:
+            entity = self._client().payment.fetch_refund_id(payment_id, refund.provider_refund_id, timeout=TIMEOUT)
+        except API_ERRORS as exc:
+            raise _api_error(f"report on refund {refund.provider_refund_id}", exc) from exc
+        return _refund_info(entity)
+
     def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
         """Refunds `amount_minor` paise of a captured Razorpay payment, at most once per
         refund.idempotency_key (see the module docstring), and reports it as Razorpay answers

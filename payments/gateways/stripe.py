@@ -1,6 +1,6 @@
 """Stripe: a hosted Checkout Session the shopper is redirected to (card data never touches
 us), webhooks for the outcome, the Checkout Session API for reconciliation and the return
-page, and the Refunds API.
+page, and the Refunds API (making refunds, and asking about one whose webhook was lost).
 
 What we keep at Stripe: Payment.provider_order_id is the Checkout Session id (cs_…),
 Payment.provider_payment_id the PaymentIntent id (pi_…), known once the session completes.
@@ -190,6 +190,23 @@ class StripeGateway(Gateway):
             # PaymentIntent says so.
             return _session_payment(session, Outcome.FAILED, reason="The delayed payment did not go through")
         return _session_payment(session, Outcome.PENDING)
+
+    def fetch_refund(self, refund) -> ProviderRefund:
+        """What Stripe says about `refund` now, looked up by the refund id Stripe gave us
+        (GET /v1/refunds/{id}, https://docs.stripe.com/api/refunds/retrieve) and read as the
+        refund.* webhooks are (REFUND_STATUSES, Stripe's failure_reason for a failed one;
+        amount in minor units). Raises GatewayError when Stripe cannot be reached (retryable),
+        refuses (an unknown refund id, bad keys) or reports a status we do not know."""
+        if not refund.provider_refund_id:
+            raise GatewayError("This refund has no Stripe refund id: Stripe has not answered it yet.")
+        try:
+            answer = self._client().v1.refunds.retrieve(refund.provider_refund_id)
+        except stripe.StripeError as exc:
+            raise _gateway_error("look up the refund", exc) from exc
+        info = _refund(answer.to_dict())
+        if info is None:
+            raise GatewayError(f"Stripe reports refund {refund.provider_refund_id} in a status we do not know.")
+        return info
 
     def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
         """Refunds `amount_minor` of the PaymentIntent with our refund's idempotency key, so a

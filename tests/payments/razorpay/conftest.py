@@ -85,6 +85,7 @@ class FakeRazorpay:
         mock.add_callback(responses.GET, re.compile(rf"{API}/orders/(order_[A-Za-z0-9]+)/payments{query}"), callback=self._order_payments)
         mock.add_callback(responses.GET, re.compile(rf"{API}/payments/{pay}{query}"), callback=self._fetch_payment)
         mock.add_callback(responses.GET, re.compile(rf"{API}/payments/{pay}/refunds{query}"), callback=self._payment_refunds)
+        mock.add_callback(responses.GET, re.compile(rf"{API}/payments/{pay}/refunds/(rfnd_[A-Za-z0-9]+){query}"), callback=self._fetch_refund)
         mock.add_callback(responses.POST, re.compile(rf"{API}/payments/{pay}/refund$"), callback=self._create_refund)
 
     # -- what the tests look at ------------------------------------------------------------
@@ -268,6 +269,16 @@ class FakeRazorpay:
         with self.lock:
             items = [r for r in self.refunds.values() if r["payment_id"] == payment_id]
             return 200, {}, json.dumps({"entity": "collection", "count": len(items), "items": items})
+
+    def _fetch_refund(self, request):
+        if refused := self._refused(request):
+            return refused
+        payment_id, refund_id = re.search(r"/payments/([^/]+)/refunds/([^/?]+)", request.path_url).groups()
+        with self.lock:
+            refund = self.refunds.get(refund_id)
+            if refund is None or refund["payment_id"] != payment_id:
+                return _error(400, "BAD_REQUEST_ERROR", "The id provided does not exist")
+            return 200, {}, json.dumps(refund)
 
     def _create_refund(self, request):
         if refused := self._refused(request):

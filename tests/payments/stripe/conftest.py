@@ -71,13 +71,14 @@ def error(status: int, type_: str, message: str, code: str | None = None, param:
 class FakeStripe:
     """The part of Stripe's API the gateway uses, over HTTP, with its state:
     POST /v1/checkout/sessions, GET /v1/checkout/sessions/<id> (expand[]=payment_intent),
-    POST /v1/refunds, GET /v1/refunds?payment_intent=<id>. Like Stripe, a repeated
-    Idempotency-Key with the same parameters replays the first answer, and with other
-    parameters is refused.
+    POST /v1/refunds, GET /v1/refunds?payment_intent=<id>, GET /v1/refunds/<id>. Like Stripe,
+    a repeated Idempotency-Key with the same parameters replays the first answer, and with
+    other parameters is refused.
 
     `lost_refund_answers = n`: the next n POST /v1/refunds are carried out (the first makes
     the refund, repeats of its key replay it) but their answer never arrives: the request
-    times out on the way back, as requests' ReadTimeout."""
+    times out on the way back, as requests' ReadTimeout.
+    `refund_lookups_unreachable = True`: every GET /v1/refunds/<id> fails to connect."""
 
     def __init__(self, mock: responses.RequestsMock):
         self.mock = mock
@@ -88,6 +89,7 @@ class FakeStripe:
         self.queued_errors: list[tuple] = []
         self.refund_status = "succeeded"
         self.lost_refund_answers = 0
+        self.refund_lookups_unreachable = False
         mock.add_callback("POST", f"{API}/v1/checkout/sessions", callback=self._create_session, content_type="application/json")
         mock.add_callback(
             "GET", re.compile(rf"{re.escape(API)}/v1/checkout/sessions/[^/?]+"), callback=self._retrieve_session, content_type="application/json"
@@ -95,6 +97,9 @@ class FakeStripe:
         mock.add_callback("POST", f"{API}/v1/refunds", callback=self._create_refund, content_type="application/json")
         mock.add_callback(
             "GET", re.compile(rf"{re.escape(API)}/v1/refunds(\?.*)?$"), callback=self._list_refunds, content_type="application/json"
+        )
+        mock.add_callback(
+            "GET", re.compile(rf"{re.escape(API)}/v1/refunds/[^/?]+$"), callback=self._retrieve_refund, content_type="application/json"
         )
 
     # -- what the shop sent ------------------------------------------------------------------
@@ -197,6 +202,19 @@ class FakeStripe:
         made.sort(key=lambda r: r["created"], reverse=True)
         body = {"object": "list", "data": copy.deepcopy(made), "has_more": False, "url": "/v1/refunds"}
         return 200, {"Request-Id": "req_test_fake"}, json.dumps(body)
+
+    def _retrieve_refund(self, request):
+        if self.refund_lookups_unreachable:
+            raise requests.ConnectionError("Failed to establish a new connection: [Errno 111] Connection refused")
+        refund_id = request.path_url.rsplit("/", 1)[-1]
+        refund = self.refunds.get(refund_id)
+        if refund is None:
+            return error(404, "invalid_request_error", f"No such refund: '{refund_id}'", "resource_missing", "id")
+        return 200, {"Request-Id": "req_test_fake"}, json.dumps(refund)
+
+    def refund_lookups(self) -> list:
+        """Every GET /v1/refunds/<id> the shop sent."""
+        return [c.request for c in self.mock.calls if c.request.method == "GET" and re.search(r"/v1/refunds/[^/?]+$", c.request.path_url)]
 
     def refund_keys(self) -> list[str]:
         """The Idempotency-Key of every POST /v1/refunds the shop sent, in order."""
