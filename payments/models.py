@@ -104,6 +104,13 @@ class Refund(models.Model):
                 name="refund_unanswered_idx",
                 condition=Q(status="pending", provider_refund_id__isnull=True),
             ),
+            # Refunds the provider accepted and has not ended yet: what reconciliation asks
+            # about (payments.services.payments_reconcile), a handful among all refunds ever.
+            models.Index(
+                fields=["created_at"],
+                name="refund_accepted_pending_idx",
+                condition=Q(status="pending", provider_refund_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

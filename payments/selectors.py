@@ -7,8 +7,10 @@ from django.db.models import Sum
 from .models import Payment, Refund
 
 # The last run of payments.tasks.reconcile_payments: {"at": ISO time, "checked", "captured",
-# "failed", "still_pending", "errors"}. A cache key, not a table: it is only for /health/detailed/
-# and an operator's eye, and losing it (a wiped cache) loses nothing that matters.
+# "failed", "still_pending", "errors", "refunds_checked", "refunds_succeeded", "refunds_failed",
+# "refunds_still_pending", "refund_errors"} (payments.services.ReconcileResult). A cache key,
+# not a table: it is only for /health/detailed/ and an operator's eye, and losing it (a wiped
+# cache) loses nothing that matters.
 RECONCILE_LAST_KEY = "payments:reconcile:last"
 
 

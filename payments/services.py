@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -860,16 +860,34 @@ def webhooks_retry_waiting() -> dict[str, int]:
 
 @dataclass
 class ReconcileResult:
+    """What payments_reconcile did. Payments: `checked` asked about, then `captured`,
+    `failed` (failed or rejected), `still_pending`, `errors` (could not be asked or settled).
+    Refunds (pending ones the provider had accepted): `refunds_checked` asked about, then
+    `refunds_succeeded`, `refunds_failed` (failed or canceled), `refunds_still_pending`,
+    `refund_errors`."""
+
     checked: int = 0
     captured: int = 0
     failed: int = 0
     still_pending: int = 0
     errors: int = 0
+    refunds_checked: int = 0
+    refunds_succeeded: int = 0
+    refunds_failed: int = 0
+    refunds_still_pending: int = 0
+    refund_errors: int = 0
+
+    @property
+    def refunds_settled(self) -> int:
+        """Refunds asked about that have ended (succeeded, failed or canceled)."""
+        return self.refunds_succeeded + self.refunds_failed
 
 
 def payments_reconcile(*, older_than: timedelta) -> ReconcileResult:
     """Asks each provider about payments still pending after `older_than` and applies its
-    answer (webhooks get lost). Provider errors are counted and logged, never raised."""
+    answer (payment_apply), then about refunds still pending after `older_than` that the
+    provider has accepted (it gave us their id) and applies its answer (refund_confirm):
+    webhooks get lost. Provider errors are counted and logged, never raised."""
     result = ReconcileResult()
     cutoff = timezone.now() - older_than
     pending = Payment.objects.filter(status=Payment.Status.PENDING, created_at__lte=cutoff).exclude(provider_order_id=None)
@@ -890,4 +908,40 @@ def payments_reconcile(*, older_than: timedelta) -> ReconcileResult:
             result.failed += 1
         else:
             result.still_pending += 1
+    _refunds_reconcile(cutoff=cutoff, result=result)
     return result
+
+
+def _refunds_reconcile(*, cutoff: datetime, result: ReconcileResult) -> None:
+    """payments_reconcile's second half: the refunds created before `cutoff` that are still
+    pending although the provider accepted them (they have a provider_refund_id), so only a
+    refund.* webhook would end them; if it was lost, their amount would stay held for good.
+    Each is asked about and the answer applied through refund_confirm, as the webhook's
+    would be: a success counts once (and issues its credit note), a failure frees the amount
+    and flags the order. Refunds the provider never answered are not here: the beat's
+    refunds_resubmit sends them again."""
+    pending = (
+        Refund.objects.filter(status=Refund.Status.PENDING, provider_refund_id__isnull=False, created_at__lte=cutoff)
+        .select_related("payment")
+        .order_by("pk")
+    )
+    for refund in pending.iterator():
+        result.refunds_checked += 1
+        try:
+            answer = get_gateway(refund.payment.gateway).fetch_refund(refund)
+            # A webhook for the same refund may be applied at this very moment: refund_confirm
+            # takes the refund's row lock and moves a status once, so it counts once either way.
+            refund = refund_confirm(refund=refund, answer=answer)
+        except (GatewayError, StockBusy, OrderStateError) as exc:
+            # Like a payment: one refund that cannot be settled now (provider down, rows
+            # busy) must not stop the others. Nothing of it was applied (refund_confirm is one
+            # transaction): it is still pending, its amount held, and asked about next run.
+            result.refund_errors += 1
+            logger.warning("reconcile failed for refund %s (%s): %s", refund.pk, refund.provider_refund_id, exc)
+            continue
+        if refund.status == Refund.Status.SUCCEEDED:
+            result.refunds_succeeded += 1
+        elif refund.status in _FINAL:
+            result.refunds_failed += 1
+        else:
+            result.refunds_still_pending += 1

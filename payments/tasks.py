@@ -104,7 +104,9 @@ def retry_waiting_payments_work() -> dict[str, dict[str, int]]:
 
 @shared_task
 def reconcile_payments(older_than_minutes: int | None = None) -> dict[str, int]:
-    """Beat, every RECONCILE_INTERVAL_MINUTES: asks providers about payments still pending."""
+    """Beat, every RECONCILE_INTERVAL_MINUTES: asks providers about payments, and refunds they
+    accepted, still pending after `older_than_minutes` (default RECONCILE_AFTER_MINUTES) and
+    applies their answers (payments_reconcile). Returns ReconcileResult's counts."""
     minutes = older_than_minutes if older_than_minutes is not None else settings.RECONCILE_AFTER_MINUTES
     counts = vars(payments_reconcile(older_than=timedelta(minutes=minutes)))
     logger.info("reconciliation finished", extra={"event": "payments.reconciled", **counts})

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from config.celery_app import app as celery_app
-from orders.models import Order
+from orders.models import CreditNote, Order, OrderEvent
 from payments.gateways.base import InboxEvent
-from payments.models import Payment
+from payments.models import Payment, Refund
+from payments.selectors import payment_refundable_amount
 from payments.services import payment_capture, payment_start, webhook_process, webhook_receive
 
 
@@ -58,3 +59,19 @@ def refund_form_token(client, payment: Payment) -> str:
     page = client.get(reverse("admin:payments_payment_refund", args=[payment.pk])).content.decode()
     found = re.search(r'<input type="hidden" name="intent" value="([0-9a-f]{32})"', page)
     return found.group(1) if found else ""
+
+
+def assert_refund_failed_and_freed(refund: Refund, *, reason: str) -> None:
+    """`refund` (of a paid order's only payment) ended failed with the provider's `reason`:
+    nothing counted as refunded, its amount can be refunded again, no credit note, and the
+    order flagged for staff with the refund and the reason."""
+    refund.refresh_from_db()
+    payment = Payment.objects.get(pk=refund.payment_id)
+    order = Order.objects.get(pk=payment.order_id)
+    assert (refund.status, refund.error) == (Refund.Status.FAILED, reason)
+    assert payment_refundable_amount(payment) == payment.amount
+    assert (payment.refunded_amount, order.refunded_total, order.status) == (0, 0, Order.Status.PAID)
+    assert not CreditNote.objects.filter(order=order).exists()
+    assert order.needs_attention
+    [flag] = order.events.filter(type=OrderEvent.Type.FLAGGED).values_list("note", flat=True)
+    assert f"Refund {refund.pk} of {refund.amount} {refund.currency}" in flag and f"failed: {reason}" in flag

@@ -18,6 +18,8 @@ from tests.orders.helpers import place_order
 
 pytestmark = pytest.mark.django_db
 
+NO_REFUNDS = "Checked 0 pending refund(s): 0 settled (0 succeeded, 0 failed), 0 still pending, 0 error(s).\n"
+
 
 def pending_payment(*, minutes_old: int) -> Payment:
     payment, _action = payment_start(order=place_order((stocked_variant(on_hand=5), 1)), gateway="dummy")
@@ -68,7 +70,7 @@ def test_the_command_prints_what_it_found_and_exits_0(capsys):
 
     call_command("reconcile_payments", "--older-than", "0")
 
-    assert capsys.readouterr().out == "Checked 2 payment(s): 0 captured, 0 failed, 2 still pending, 0 error(s).\n"
+    assert capsys.readouterr().out == "Checked 2 payment(s): 0 captured, 0 failed, 2 still pending, 0 error(s).\n" + NO_REFUNDS
 
 
 def test_the_command_defaults_to_reconcile_after_minutes(settings, capsys):
@@ -78,7 +80,7 @@ def test_the_command_defaults_to_reconcile_after_minutes(settings, capsys):
 
     call_command("reconcile_payments")
 
-    assert capsys.readouterr().out == "Checked 1 payment(s): 0 captured, 0 failed, 1 still pending, 0 error(s).\n"
+    assert capsys.readouterr().out == "Checked 1 payment(s): 0 captured, 0 failed, 1 still pending, 0 error(s).\n" + NO_REFUNDS
 
 
 def test_the_command_exits_1_when_a_payment_could_not_be_checked(settings, capsys):
@@ -89,7 +91,7 @@ def test_the_command_exits_1_when_a_payment_could_not_be_checked(settings, capsy
         call_command("reconcile_payments", "--older-than", "15")
 
     assert exc.value.returncode == 1
-    assert capsys.readouterr().out == "Checked 1 payment(s): 0 captured, 0 failed, 0 still pending, 1 error(s).\n"
+    assert capsys.readouterr().out == "Checked 1 payment(s): 0 captured, 0 failed, 0 still pending, 1 error(s).\n" + NO_REFUNDS
 
 
 def test_the_command_refuses_a_negative_age():
@@ -103,6 +105,7 @@ def test_the_beat_task_reconciles_with_the_default_age(settings):
 
     assert reconcile_payments.delay().get() == {
         "checked": 1, "captured": 0, "failed": 0, "still_pending": 1, "errors": 0,
+        "refunds_checked": 0, "refunds_succeeded": 0, "refunds_failed": 0, "refunds_still_pending": 0, "refund_errors": 0,
     }
 
 

@@ -8,9 +8,10 @@ from payments.services import payments_reconcile
 
 class Command(BaseCommand):
     help = (
-        "Asks the payment providers about payments still pending after --older-than minutes "
-        "and applies their answers (webhooks get lost). Celery beat runs the same every "
-        "RECONCILE_INTERVAL_MINUTES. Exits 1 if any payment could not be checked."
+        "Asks the payment providers about payments, and refunds they accepted, still pending "
+        "after --older-than minutes and applies their answers (webhooks get lost). Celery beat "
+        "runs the same every RECONCILE_INTERVAL_MINUTES. Exits 1 if any payment or refund "
+        "could not be checked."
     )
 
     def add_arguments(self, parser):
@@ -19,7 +20,7 @@ class Command(BaseCommand):
             type=int,
             default=None,
             metavar="MINUTES",
-            help="Only payments pending longer than this (default: RECONCILE_AFTER_MINUTES, "
+            help="Only payments and refunds pending longer than this (default: RECONCILE_AFTER_MINUTES, "
             f"now {settings.RECONCILE_AFTER_MINUTES}).",
         )
 
@@ -32,6 +33,12 @@ class Command(BaseCommand):
             f"Checked {result.checked} payment(s): {result.captured} captured, {result.failed} failed, "
             f"{result.still_pending} still pending, {result.errors} error(s)."
         )
-        if result.errors:
+        self.stdout.write(
+            f"Checked {result.refunds_checked} pending refund(s): {result.refunds_settled} settled "
+            f"({result.refunds_succeeded} succeeded, {result.refunds_failed} failed), "
+            f"{result.refunds_still_pending} still pending, {result.refund_errors} error(s)."
+        )
+        if result.errors or result.refund_errors:
             # A non-zero exit for cron and monitoring; the details are in the log.
-            raise CommandError(f"{result.errors} payment(s) could not be checked; see the log.", returncode=1)
+            unchecked = [f"{n} {what}(s)" for n, what in ((result.errors, "payment"), (result.refund_errors, "refund")) if n]
+            raise CommandError(f"{' and '.join(unchecked)} could not be checked; see the log.", returncode=1)
