@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 from importlib import import_module
 
 from django.conf import settings
@@ -19,7 +20,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from config.transactions import after_commit
+from kernel.errors import DomainError
+from kernel.transactions import after_commit
 
 from .forms import DUPLICATE_EMAIL_ERROR
 from .models import Address
@@ -30,11 +32,12 @@ User = get_user_model()
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country", "phone")
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """An account change that cannot be made; `message` is for the shopper and `field` names
     the input it is about (or is empty)."""
 
     code = "account_error"
+    http_status = HTTPStatus.BAD_REQUEST
 
     def __init__(self, message: str, *, code: str | None = None, field: str = ""):
         self.message = message
@@ -179,6 +182,7 @@ class TokenRefused(AccountError):
     `token_not_valid`): the client signs in again."""
 
     code = "token_not_valid"
+    http_status = HTTPStatus.UNAUTHORIZED  # sign in again
 
     def __init__(self) -> None:
         super().__init__(TOKEN_REFUSED)

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 from django.views.generic import CreateView, FormView
 
 from checkout.privacy import customer_data, customer_delete_own
-from config.transactions import after_commit
+from kernel.transactions import after_commit
 from orders.privacy import OrdersInProgress, orders_in_progress
 
 from .forms import DUPLICATE_EMAIL_ERROR, AccountDeleteForm, SignUpForm

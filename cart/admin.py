@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .models import Cart, CartLine
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from http import HTTPStatus
 from typing import TypeVar
 
 from django.conf import settings
@@ -24,16 +25,20 @@ from catalog.models import ProductVariant
 from inventory.exceptions import InsufficientStock, StockBusy
 from inventory.selectors import availability, hold_of, sellable_quantity
 from inventory.services import StockLine, stock_release, stock_reserve
+from kernel.auth import user_or_none
+from kernel.errors import DomainError
 
 from .models import MAX_LINE_QUANTITY, Cart, CartLine
 
 CART_SESSION_KEY = "cart_id"
 
 
-class CartError(Exception):
-    """A cart change that cannot be made; `message` is for the shopper."""
+class CartError(DomainError):
+    """A cart change that cannot be made; `message` is for the shopper. Input is validated
+    first, so what reaches this is the state of the cart disagreeing with the request."""
 
     code = "cart_error"
+    http_status = HTTPStatus.CONFLICT
 
     def __init__(self, message: str):
         self.message = message
@@ -88,7 +93,7 @@ def cart_for_api(*, user, token: str = "", create: bool = False) -> tuple[Cart |
     `token`; with create=True a missing or unknown one is replaced by a new cart (with a new
     token). Never raises for lack of stock.
     """
-    if user is not None and user.is_authenticated:
+    if user_or_none(user) is not None:
         notes: list[str] = []
         if token and cart_for_token(token) is not None:
             target = _user_cart(user, create=True)

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from config.transactions import after_commit
+from kernel.transactions import after_commit
 
 _T = TypeVar("_T")
 

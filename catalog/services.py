@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from http import HTTPStatus
 
 from django.conf import settings
 
@@ -28,6 +29,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
+
+from kernel.errors import DomainError
 
 from .cache import catalog_edited
 from .models import Product, ProductReview, ProductViewStat
@@ -177,8 +180,12 @@ def product_views_flush() -> int:
     return moved
 
 
-class DuplicateReview(Exception):
+class DuplicateReview(DomainError):
     """The user has already reviewed this product (one review per user and product)."""
+
+    code = "duplicate_review"
+    http_status = HTTPStatus.CONFLICT
+    message = "You have already reviewed this product."
 
 
 def review_create(*, product: Product, user, rating: int, text: str, title: str = "") -> ProductReview:

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .models import ShippingMethod, ShippingMethodCountry, ShippingRateBand, TaxRate, Voucher, VoucherRedemption
 

@@ -1,6 +1,10 @@
 """Checkout's domain errors. User-facing wording lives in MESSAGES, in one place."""
 from __future__ import annotations
 
+from http import HTTPStatus
+
+from kernel.errors import DomainError
+
 MESSAGES = {
     "cart_empty": "Your cart is empty.",
     "cart_problems": "Some items in your cart are not available as they are; please review your cart.",
@@ -25,10 +29,13 @@ MESSAGES = {
 }
 
 
-class CheckoutError(Exception):
-    """The cart cannot be ordered as it is; `message` is for the shopper, `code` names why."""
+class CheckoutError(DomainError):
+    """The cart cannot be ordered as it is; `message` is for the shopper, `code` names why.
+    Input is validated first, so what reaches this is the state of the cart or checkout
+    disagreeing with the request."""
 
     code = "checkout_error"
+    http_status = HTTPStatus.CONFLICT
 
     def __init__(self, message: str, *, code: str | None = None):
         self.message = message
@@ -67,6 +74,7 @@ class CheckoutCartEmpty(CheckoutError):
     """There is nothing to check out: the cart is empty (or gone)."""
 
     code = "cart_empty"
+    http_status = HTTPStatus.BAD_REQUEST  # the request, not the state, is short
 
     def __init__(self):
         super().__init__(MESSAGES["cart_empty"])
@@ -76,6 +84,7 @@ class CheckoutIncomplete(CheckoutError):
     """A checkout placed before its details are all there; `fields` names what is missing."""
 
     code = "checkout_incomplete"
+    http_status = HTTPStatus.BAD_REQUEST  # the request, not the state, is short
 
     def __init__(self, fields: list[str]):
         self.fields = fields
@@ -100,6 +109,8 @@ class IdempotencyKeyReused(CheckoutError):
     an error, never the first request's result. `key` is the key as the client sent it."""
 
     code = "idempotency_key_reused"
+    # Retrying cannot help: the client must send a new key (as Stripe answers).
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
 
     def __init__(self, *, key: str):
         self.key = key

@@ -30,28 +30,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 
 from cart.selectors import CartLineView, CartView
-from payments.money import exponent
+from kernel.money import currency_quantum, round_money
 
 from .exceptions import MESSAGES, ShippingUnavailable
 from .models import ShippingMethod, TaxRate, Voucher
 
 ZERO = Decimal("0")
-
-
-def currency_quantum(currency: str) -> Decimal:
-    """The smallest amount of `currency` we price in: Decimal("0.01") for USD, Decimal("1")
-    for JPY. Three-decimal currencies are priced in two places, as orders store two."""
-    return Decimal(1).scaleb(-min(exponent(currency), 2))
-
-
-def round_money(amount: Decimal, currency: str) -> Decimal:
-    """`amount` rounded half up to the precision of `currency`."""
-    return amount.quantize(currency_quantum(currency), rounding=ROUND_HALF_UP)
 
 
 def percent(rate: Decimal) -> str:

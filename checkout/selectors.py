@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cart.selectors import CartView, cart_view
+from kernel.auth import user_or_none
 
 from .exceptions import MESSAGES, ShippingUnavailable, VoucherError
 from .models import CheckoutSession, ShippingMethod, Voucher, VoucherRedemption
@@ -138,7 +139,8 @@ def checkout_session_for(*, public_id, user=None, cart_token: str = "") -> Check
     if checkout is None:
         return None
     if checkout.user_id is not None:
-        return checkout if user is not None and user.is_authenticated and user.pk == checkout.user_id else None
+        user = user_or_none(user)
+        return checkout if user is not None and user.pk == checkout.user_id else None
     if cart_token and checkout.cart is not None and checkout.cart.token == cart_token:
         return checkout
     return None

@@ -12,13 +12,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import connection
 from django.db.models import F, Q
 
 from cart.models import Cart
 from cart.selectors import CartView, cart_view
 from cart.services import cart_empty_for_order
 from inventory.exceptions import InsufficientStock, ShortLine
+from kernel.auth import user_or_none
+from kernel.locking import rows_lock
 from orders.models import Order
 from orders.services import LineSnapshot, ShippingDetails, order_create
 
@@ -66,21 +68,13 @@ def voucher_redeem(*, voucher: Voucher, order: Order, subtotal: Decimal, user=No
     """
     if not connection.in_atomic_block:
         raise RuntimeError("voucher_redeem must run inside the transaction that creates the order")
-    try:
-        if connection.vendor == "postgresql":
-            # Why a bound: a popular code is one row every buyer queues on; past this wait the
-            # shopper is better served by "busy, try again" than by a hanging page.
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = {int(settings.STOCK_LOCK_TIMEOUT_MS)}")
-        # Why lock the row: usage_limit is checked against used_count, and the per-customer
-        # limit against a count of redemptions; both must not change between our check and our
-        # write. Everyone redeeming this voucher queues here, one at a time, until commit. The
-        # stock rows are always locked before (in order_create), never after, so no deadlock.
-        locked = Voucher.objects.select_for_update().get(pk=voucher.pk)
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) in ("55P03", "40P01"):
-            raise CheckoutBusy() from exc
-        raise
+    # Why lock the row: usage_limit is checked against used_count, and the per-customer limit
+    # against a count of redemptions; both must not change between our check and our write.
+    # Everyone redeeming this voucher queues here, one at a time, until commit. The stock rows
+    # are always locked before (in order_create), never after, so no deadlock. Why a bound on
+    # the wait (STOCK_LOCK_TIMEOUT_MS): a popular code is one row every buyer queues on; past
+    # it the shopper is better served by "busy, try again" than by a hanging page.
+    [locked] = rows_lock(Voucher.objects.filter(pk=voucher.pk), busy=CheckoutBusy)
     problem = voucher_problem(
         locked, code=locked.code, subtotal=subtotal, email=order.email, currency=order.currency
     )
@@ -99,7 +93,7 @@ def voucher_redeem(*, voucher: Voucher, order: Order, subtotal: Decimal, user=No
         voucher=locked,
         order=order,
         email=order.email.strip().lower(),
-        user=user if user is not None and user.is_authenticated else None,
+        user=user_or_none(user),
     )
 
 
@@ -306,10 +300,8 @@ def checkout_session_start(*, cart: Cart | None, user=None) -> CheckoutSession:
     empty or missing."""
     if cart is None or not cart.lines.exists():
         raise CheckoutCartEmpty()
-    signed_in = user is not None and user.is_authenticated
-    return CheckoutSession.objects.create(
-        cart=cart, user=user if signed_in else None, email=user.email if signed_in else ""
-    )
+    user = user_or_none(user)
+    return CheckoutSession.objects.create(cart=cart, user=user, email=user.email if user else "")
 
 
 def checkout_session_update(*, checkout: CheckoutSession, **changes) -> CheckoutSession:
@@ -386,7 +378,7 @@ def checkout_session_place_order(
             shipping_method=checkout.shipping_method,
             reviewed_fingerprint=reviewed_fingerprint,
             voucher_code=checkout.voucher_code,
-            user=user if user is not None and user.is_authenticated else None,
+            user=user_or_none(user),
             idempotency_key=idempotency_key,
         )
     except CheckoutError as exc:

@@ -30,6 +30,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
+from kernel.client_ip import client_ip
+
 logger = logging.getLogger(__name__)
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -57,18 +59,9 @@ class Limited:
     retry_after: int
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address for rate limits: config/client_ip.py's helper (trusted proxies
-    only) when it exists, else REMOTE_ADDR."""
-    try:
-        from config.client_ip import client_ip as trusted_client_ip  # noqa: PLC0415
-    except ImportError:
-        return request.META.get("REMOTE_ADDR", "") or "unknown"
-    return trusted_client_ip(request) or "unknown"
-
-
 def _ip_key(group: str, request: HttpRequest) -> str:
-    return client_ip(request)
+    # X-Forwarded-For believed from trusted proxies only (kernel/client_ip.py).
+    return client_ip(request) or "unknown"
 
 
 def _tier_rate(tier: str) -> str | None:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from catalog.models import ProductVariant
-from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .admin_report import stock_report_urls
 from .exceptions import BackordersOutstanding, InsufficientStock, StockBusy

@@ -1,5 +1,8 @@
 """Inventory's domain errors. User-facing wording lives in MESSAGES, in one place."""
 from dataclasses import dataclass
+from http import HTTPStatus
+
+from kernel.errors import DomainError
 
 MESSAGES = {
     "insufficient_stock": "Sorry, we don't have enough in stock: {details}.",
@@ -23,8 +26,10 @@ class ShortLine:
     sku: str = ""
 
 
-class InventoryError(Exception):
+class InventoryError(DomainError):
+    # The stock is there or not, right now: the same request may work later.
     code = "inventory_error"
+    http_status = HTTPStatus.CONFLICT
 
 
 class InsufficientStock(InventoryError):

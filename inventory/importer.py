@@ -50,6 +50,7 @@ from django.utils.text import slugify
 
 from catalog.images import fetch_image, image_extension, make_thumbnails, placeholder_image
 from catalog.models import Category, Product, ProductImage, ProductVariant
+from kernel.errors import DomainError
 
 from .exceptions import BackordersOutstanding
 from .models import StockItem, StockMovement
@@ -140,12 +141,18 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class ImportRejected(Exception):
-    """Raised when the input has at least one problem; nothing was written."""
+class ImportRejected(DomainError):
+    """Raised when the input has at least one problem (`problems`); nothing was written."""
+
+    code = "import_rejected"
 
     def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
-        super().__init__(f"the import was rejected: {len(self.problems)} problem(s)")
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return f"the import was rejected: {len(self.problems)} problem(s)"
 
 
 @dataclass

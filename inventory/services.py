@@ -4,7 +4,7 @@ Writes to stock: reserve, release, commit, adjust, and the expiry sweep.
 Every function that changes on_hand or takes stock locks the StockItem rows it touches with
 SELECT … FOR UPDATE in primary-key order (so two buyers of the same two variants can never
 deadlock), under a short lock_timeout (settings.STOCK_LOCK_TIMEOUT_MS) that turns a pile-up
-into StockBusy instead of a hang. Quantities are integers (units).
+into StockBusy instead of a hang (kernel.locking). Quantities are integers (units).
 
 Backorders: a variant whose backorder_policy is "continue" is never refused for lack of stock
 and its on_hand may fall below zero through sales; "deny" (the default) never oversells.
@@ -24,14 +24,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.core.mail import send_mail
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -40,7 +39,8 @@ from django.utils import timezone
 
 from accounts.selectors import staff_alert_recipients
 from catalog.models import ProductVariant
-from config.transactions import after_commit
+from kernel.locking import busy_on_lock_timeout, rows_lock
+from kernel.transactions import after_commit
 
 from . import signals, tasks
 from .exceptions import (
@@ -74,32 +74,17 @@ class StockLine:
     quantity: int
 
 
-@contextmanager
-def _stock_lock_errors():
-    """Turns PostgreSQL's lock_timeout error (SQLState 55P03), and a deadlock it broke
-    (40P01, a backstop: locks are taken in a fixed order), into StockBusy."""
-    try:
-        yield
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) in ("55P03", "40P01"):
-            raise StockBusy() from exc
-        raise
-
-
 def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
-    """Locks the StockItem rows of `variant_ids` in primary-key order; returns them by variant id.
+    """Locks the StockItem rows of `variant_ids` in primary-key order, waiting at most
+    STOCK_LOCK_TIMEOUT_MS (kernel.locking: a flash sale piles hundreds of buyers onto one row,
+    and waiting longer only makes the page hang); returns them by variant id.
 
     Must run inside a transaction. Variants without a StockItem row get one (on_hand 0), so
-    that every caller locks a real row.
+    that every caller locks a real row. Raises StockBusy when the wait runs out.
     """
     ids = sorted(set(variant_ids))
-    if connection.vendor == "postgresql":
-        # Why: a flash sale piles hundreds of buyers onto one row; waiting longer than this
-        # only makes the page hang. SET LOCAL ends with the transaction.
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {int(settings.STOCK_LOCK_TIMEOUT_MS)}")
-    locked = StockItem.objects.filter(variant_id__in=ids).order_by("pk").select_for_update(of=("self",))
-    items = {item.variant_id: item for item in locked}
+    rows = StockItem.objects.filter(variant_id__in=ids)
+    items = {item.variant_id: item for item in rows_lock(rows, busy=StockBusy)}
     missing = [vid for vid in ids if vid not in items]
     if missing:
         # Rare (a variant never stocked), so it pays the second statement, not every call.
@@ -108,7 +93,7 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
         StockItem.objects.bulk_create(
             [StockItem(variant_id=vid, on_hand=0) for vid in missing], ignore_conflicts=True
         )
-        items = {item.variant_id: item for item in locked.all()}
+        items = {item.variant_id: item for item in rows_lock(rows, busy=StockBusy)}
     return items
 
 
@@ -221,7 +206,7 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
     wanted = _merge_lines(lines)
     now = timezone.now()
     expires_at = now + ttl
-    with _stock_lock_errors(), transaction.atomic():
+    with busy_on_lock_timeout(StockBusy), transaction.atomic():
         items = _lock_stock(wanted)
         # Recomputed under the lock: only now is the figure final.
         reserved = reserved_quantities(wanted.keys(), now=now)
@@ -265,7 +250,7 @@ def stock_release(*, owner: str) -> int:
     Clears the low-stock claim of a variant that is above its threshold again.
     """
     now = timezone.now()
-    with _stock_lock_errors(), transaction.atomic():
+    with busy_on_lock_timeout(StockBusy), transaction.atomic():
         active = Reservation.objects.filter(owner=owner, status=Reservation.Status.ACTIVE)
         # Rows locked in primary-key order, as the sweep locks them: the two never deadlock.
         variant_ids = list(active.order_by("pk").select_for_update().values_list("variant_id", flat=True))
@@ -292,7 +277,7 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
     reservation (they expired or were released: the caller may re-reserve), StockBusy on lock
     timeout.
     """
-    with _stock_lock_errors(), transaction.atomic():
+    with busy_on_lock_timeout(StockBusy), transaction.atomic():
         variant_ids = Reservation.objects.filter(
             owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=timezone.now()
         ).values_list("variant_id", flat=True)
@@ -363,7 +348,7 @@ def stock_adjust(
         raise ValueError("quantity must not be zero")
     if reason not in StockMovement.Reason.values:
         raise ValueError(f"unknown stock movement reason {reason!r}")
-    with _stock_lock_errors(), transaction.atomic():
+    with busy_on_lock_timeout(StockBusy), transaction.atomic():
         item = _lock_stock([variant.pk])[variant.pk]
         reserved = reserved_quantities([variant.pk]).get(variant.pk, 0)
         # Under "continue" reservations may exceed on_hand by design; a removal can still
@@ -431,7 +416,7 @@ def stock_policy_set(*, variant: ProductVariant, backorder_policy: str) -> bool:
     """
     if backorder_policy not in StockItem.BackorderPolicy.values:
         raise ValueError(f"unknown backorder policy {backorder_policy!r}")
-    with _stock_lock_errors(), transaction.atomic():
+    with busy_on_lock_timeout(StockBusy), transaction.atomic():
         # Locked: a sale committing meanwhile could take on_hand below zero under "continue"
         # right after we checked it was safe to switch to "deny".
         item = _lock_stock([variant.pk])[variant.pk]
@@ -456,7 +441,7 @@ def stock_threshold_set(*, variant: ProductVariant, low_stock_threshold: int | N
     """
     if low_stock_threshold is not None and low_stock_threshold < 1:
         raise ValueError(f"low_stock_threshold must be at least 1, got {low_stock_threshold!r}")
-    with _stock_lock_errors(), transaction.atomic():
+    with busy_on_lock_timeout(StockBusy), transaction.atomic():
         item = _lock_stock([variant.pk])[variant.pk]
         if item.low_stock_threshold == low_stock_threshold:
             return False

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .admin_invoices import OrderInvoiceAdminMixin
 from .admin_lifecycle import ArchivedFilter, OrderLifecycleAdminMixin, change_each

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from config.transactions import after_commit
+from kernel.transactions import after_commit
 
 from .credit_notes import credit_note_generate, credit_note_of, credit_note_pdf_restore
 from .invoices import INVOICEABLE_STATUSES, InvoiceNotAllowed, StoredPdf, invoice_generate, invoice_pdf_restore

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from config.transactions import after_commit
+from kernel.transactions import after_commit
 
 from .invoices import (
     SNAPSHOT_VERSION,

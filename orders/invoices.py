@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -36,6 +37,8 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from kernel.errors import DomainError
 
 from .models import Invoice, InvoiceCounter, Order, OrderEvent
 from .selectors import PAID_OR_LATER
@@ -57,10 +60,11 @@ SNAPSHOT_VERSION = 1
 CENT = Decimal("0.01")
 
 
-class InvoiceNotAllowed(ValueError):
+class InvoiceNotAllowed(DomainError, ValueError):
     """The order has no invoice and cannot get one (it was never paid)."""
 
     code = "invoice_not_allowed"
+    http_status = HTTPStatus.CONFLICT  # not paid (yet)
 
     def __init__(self, order: Order):
         self.order = order

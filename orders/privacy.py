@@ -10,9 +10,13 @@ shipments stay as they are, the personal fields are replaced. What stays:
 """
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
+
+from kernel.errors import DomainError
 
 from .models import EmailLog, Invoice, Order, OrderEvent, OrderLine, Shipment, new_access_token
 from .services import SHIPPABLE, order_can_ship
@@ -22,11 +26,12 @@ ANONYMISED = "Deleted"
 ANONYMISED_NOTE = "Customer account deleted: personal details removed from the order."
 
 
-class OrdersInProgress(Exception):
+class OrdersInProgress(DomainError):
     """The customer has orders that still need their details (`orders`): awaiting payment,
     or paid with units left to ship. `message` is for the customer (and staff)."""
 
     code = "orders_in_progress"
+    http_status = HTTPStatus.CONFLICT
 
     def __init__(self, orders: list[Order]):
         self.orders = orders

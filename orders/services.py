@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from http import HTTPStatus
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -23,7 +24,6 @@ from django.utils import timezone
 
 from catalog.models import Product, ProductReview
 from catalog.services import DuplicateReview, review_create
-from config.transactions import after_commit
 from inventory.exceptions import InventoryError, ReservationExpired
 from inventory.models import StockMovement
 from inventory.services import (
@@ -34,6 +34,10 @@ from inventory.services import (
     stock_release,
     stock_reserve,
 )
+from kernel.auth import user_or_none
+from kernel.errors import DomainError
+from kernel.locking import lock_timeout_set
+from kernel.transactions import after_commit
 
 from .credit_notes import credit_note_for_cancellation
 from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun
@@ -48,10 +52,11 @@ TWO_PLACES = Decimal("0.01")
 SWEEP_LOCK_TIMEOUT_MS = 10_000
 
 
-class OrderStateError(Exception):
+class OrderStateError(DomainError):
     """Raised when a transition is not allowed from the order's current status."""
 
     code = "order_state"
+    http_status = HTTPStatus.CONFLICT
 
     def __init__(self, order: Order, action: str):
         self.order = order
@@ -63,7 +68,7 @@ class OrderStateError(Exception):
         return str(self)
 
 
-class ShipmentError(Exception):
+class ShipmentError(DomainError):
     """Raised for a shipment that cannot be made as asked (no units, more units than are left
     to ship, a line of another order, no carrier or tracking number, a bad tracking URL).
     `message` is for staff."""
@@ -312,7 +317,7 @@ def _order_insert(
             stock_release(owner=transfer_from)
         order = Order(
             checkout_token=checkout_token,
-            user=user if user is not None and user.is_authenticated else None,
+            user=user_or_none(user),
             email=shipping.email,
             currency=currency,
             subtotal=subtotal,
@@ -573,12 +578,12 @@ def _orders_expire_returning_ids(now: datetime) -> list[int]:
     # expired, and returned for its event, by exactly one sweep. The payment path holds only
     # its own order row while it waits for nothing we hold, so this cannot deadlock.
     table = connection.ops.quote_name(Order._meta.db_table)
+    # Why a bound on the wait: a transaction stuck on an order row would otherwise hold this
+    # sweep, and each one beat starts after it, forever. Timed out, the run fails with the
+    # error on record (not "busy": nobody is waiting for an answer) and the next one tries
+    # again. It lasts until the transaction ends.
+    lock_timeout_set(SWEEP_LOCK_TIMEOUT_MS)
     with connection.cursor() as cursor:
-        # Why a bound on the wait: a transaction stuck on an order row would otherwise hold
-        # this sweep, and each one beat starts after it, forever. Timed out, the run fails
-        # with the error on record and the next one tries again. SET LOCAL ends with the
-        # transaction.
-        cursor.execute(f"SET LOCAL lock_timeout = {int(SWEEP_LOCK_TIMEOUT_MS)}")
         cursor.execute(
             f"UPDATE {table} SET status = %s, updated_at = %s "
             "WHERE status = ANY(%s) AND reservation_expires_at <= %s RETURNING id",
@@ -862,9 +867,12 @@ def order_archive(*, order: Order, actor=None) -> Order:
 # who bought what (catalog must not know orders).
 
 
-class ReviewNotAllowed(Exception):
+class ReviewNotAllowed(DomainError):
     """The shopper may not review this product. `reason` is one of MESSAGES' keys; `message`
     is the text to show them."""
+
+    code = "review_not_allowed"
+    http_status = HTTPStatus.FORBIDDEN
 
     MESSAGES = {
         "anonymous": "Please sign in to review a product.",

@@ -23,9 +23,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.admin_mixins import ReadOnlyAdminMixin, ReadOnlyTabularInline
 from inventory.exceptions import StockBusy
-
+from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 from orders.models import Order
 from orders.services import OrderStateError, order_can_cancel
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from django import forms
 
+from kernel.money import exponent
+
 from .models import Payment
-from .money import exponent
 
 
 class RefundForm(forms.Form):

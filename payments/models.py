@@ -2,7 +2,7 @@
 Payments against orders, refunds, and the webhook inbox.
 
 Amounts are Decimal in currency units here; gateways convert to minor units (cents, paise)
-at their own boundary (payments/money.py). A provider's payment id is unique, so one provider
+at their own boundary (kernel/money.py). A provider's payment id is unique, so one provider
 payment can mark its order paid at most once.
 """
 import uuid

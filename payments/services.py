@@ -3,7 +3,7 @@ Payment state. Every provider answer (webhook, the shopper's return page, reconc
 goes through payment_capture / payment_fail, which lock the payment row and then the
 order row and change a status at most once, so the same answer applied twice, or two answers
 racing, leave one transition. Amounts are Decimal in currency units here; minor units come in
-from gateways and are converted with payments.money.
+from gateways and are converted with kernel.money.
 
 Never called inside a transaction that also talks to a provider: HTTP calls to Stripe or
 Razorpay happen outside any database transaction (STYLE.md, practice 5).
@@ -14,15 +14,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from http import HTTPStatus
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.transactions import after_commit
-
 from inventory.exceptions import InsufficientStock, StockBusy
+from kernel.errors import DomainError
+from kernel.money import from_minor, to_minor
+from kernel.transactions import after_commit
 from orders.credit_notes import credit_note_for_refund
 from orders.models import CreditNote, Order
 from orders.services import (
@@ -48,16 +50,16 @@ from .gateways.base import (
     StartAction,
 )
 from .models import Payment, Refund, WebhookEvent
-from .money import from_minor, to_minor
 from .selectors import payment_refundable_amount
 
 logger = logging.getLogger(__name__)
 
 
-class PaymentError(Exception):
+class PaymentError(DomainError):
     """A payment request that cannot be served; `message` is for the shopper or staff."""
 
     code = "payment_error"
+    http_status = HTTPStatus.BAD_REQUEST
 
     def __init__(self, message: str):
         self.message = message

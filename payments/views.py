@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from inventory.exceptions import StockBusy
+from kernel.auth import user_or_none
 from orders.models import Order
 from orders.services import OrderStateError, order_expire_if_due
 
@@ -77,7 +78,7 @@ def order_cancel(request, token: str):
     try:
         cancellation = order_cancel_and_refund(
             order=order,
-            actor=request.user if request.user.is_authenticated else None,
+            actor=user_or_none(request.user),
             reason=f"By the customer: {form.cleaned_data['reason']}",
         )
     except (OrderStateError, StockBusy) as exc:

@@ -4,7 +4,9 @@
 
 `code` is stable and meant for programs, `message` for people, `fields` maps an input field
 to its problems (empty when the error is not about one field). Domain errors raised by the
-services become 4xx through DOMAIN_ERRORS, never a 500: a view does not catch them itself.
+services (kernel.errors.DomainError: every app's exceptions subclass it) become the status
+they carry (`http_status`: 4xx, or 502 for a payment provider), never a 500: a view does not
+catch them itself, and this module needs no list of every app's exceptions.
 """
 from __future__ import annotations
 
@@ -13,60 +15,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.services import AccountError, TokenRefused
-from cart.services import CartError
-from checkout.exceptions import CheckoutCartEmpty, CheckoutIncomplete, IdempotencyKeyReused
-from checkout.services import CheckoutError
-from inventory.exceptions import InsufficientStock, InventoryError, StockBusy
-from orders.invoices import InvoiceNotAllowed
-from orders.privacy import OrdersInProgress
-from orders.services import OrderStateError
-from payments.gateways import GatewayError
-from payments.services import PaymentError
-
-# Domain exception → HTTP status. Looked up along the exception's MRO, so a subclass gets its
-# parent's status unless it is listed itself. Every class here has `.code` and `.message`.
-# Add a row when a new domain error can reach the API.
-DOMAIN_ERRORS: dict[type[Exception], int] = {
-    # The stock is there or not, right now: retrying the same request may work later.
-    InsufficientStock: status.HTTP_409_CONFLICT,
-    StockBusy: status.HTTP_409_CONFLICT,
-    InventoryError: status.HTTP_409_CONFLICT,
-    # Input is validated by the serializers first, so what reaches these is the state of
-    # the cart / checkout / order disagreeing with the request.
-    CartError: status.HTTP_409_CONFLICT,
-    CheckoutError: status.HTTP_409_CONFLICT,
-    # Nothing to order, or details missing: the request, not the state, is short.
-    CheckoutCartEmpty: status.HTTP_400_BAD_REQUEST,
-    CheckoutIncomplete: status.HTTP_400_BAD_REQUEST,
-    # The Idempotency-Key already placed an order for another request: retrying cannot help,
-    # the client must send a new key (as Stripe answers, docs.stripe.com/idempotency).
-    IdempotencyKeyReused: status.HTTP_422_UNPROCESSABLE_ENTITY,
-    OrderStateError: status.HTTP_409_CONFLICT,
-    InvoiceNotAllowed: status.HTTP_409_CONFLICT,  # not paid (yet): no invoice
-    PaymentError: status.HTTP_400_BAD_REQUEST,
-    AccountError: status.HTTP_400_BAD_REQUEST,
-    # A refresh token that is used, revoked, expired or not ours: sign in again.
-    TokenRefused: status.HTTP_401_UNAUTHORIZED,
-    # Deleting an account while an order awaits payment or shipping.
-    OrdersInProgress: status.HTTP_409_CONFLICT,
-    # The payment provider refused or could not be reached: not the client's fault.
-    GatewayError: status.HTTP_502_BAD_GATEWAY,
-}
+from inventory.exceptions import InsufficientStock, StockBusy
+from kernel.errors import DomainError
 
 # Seconds a client should wait before retrying a "busy" answer (the lock wait is ~2 s).
 STOCK_BUSY_RETRY_AFTER = "1"
-
-
-def _domain_status(exc: Exception) -> int | None:
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_ERRORS:
-            return DOMAIN_ERRORS[cls]
-    return None
 
 
 def error_body(code: str, message: str, fields: dict | None = None, **extra: Any) -> dict:
@@ -89,7 +46,7 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(item) for item in items]}
 
 
-def _domain_response(exc: Exception, status_code: int) -> Response:
+def _domain_response(exc: DomainError) -> Response:
     extra: dict[str, Any] = {}
     fields: dict[str, list[str]] = {}
     headers: dict[str, str] = {}
@@ -103,7 +60,7 @@ def _domain_response(exc: Exception, status_code: int) -> Response:
     field = getattr(exc, "field", None)
     if field:
         fields[field] = [exc.message]
-    return Response(error_body(exc.code, exc.message, fields, **extra), status=status_code, headers=headers)
+    return Response(error_body(exc.code, exc.message, fields, **extra), status=exc.http_status, headers=headers)
 
 
 def _api_exception_parts(exc: exceptions.APIException) -> tuple[str, str, dict]:
@@ -123,12 +80,11 @@ def _api_exception_parts(exc: exceptions.APIException) -> tuple[str, str, dict]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: domain errors by DOMAIN_ERRORS, DRF's own errors (validation,
-    authentication, permission, 404, 405, throttling with its Retry-After) re-shaped.
-    Anything else is a bug and stays a 500."""
-    status_code = _domain_status(exc)
-    if status_code is not None:
-        return _domain_response(exc, status_code)
+    """DRF's EXCEPTION_HANDLER: domain errors by their http_status, DRF's own errors
+    (validation, authentication, permission, 404, 405, throttling with its Retry-After)
+    re-shaped. Anything else is a bug and stays a 500."""
+    if isinstance(exc, DomainError):
+        return _domain_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

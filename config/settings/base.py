@@ -150,7 +150,7 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 # report back to our window; "same-origin-allow-popups" keeps that link and still isolates us
 # from windows that open the shop.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
-# Client IP (config/client_ip.py): X-Forwarded-For is believed only when the request comes
+# Client IP (kernel/client_ip.py): X-Forwarded-For is believed only when the request comes
 # straight from one of these proxies (IPs or CIDRs, e.g. 10.0.0.0/8); empty trusts no header.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Content Security Policy, django-csp 4 (https://django-csp.readthedocs.io/en/latest/configuration.html).

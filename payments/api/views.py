@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.errors import error_responses
+from kernel.auth import user_or_none
 from orders.api.views import ORDER_TOKEN_PARAMETER, _visible_order
 from payments.gateways import InvalidSignature, get_gateway
 from payments.selectors import payment_for_provider_order
@@ -108,7 +109,7 @@ class OrderCancelView(APIView):
         params.is_valid(raise_exception=True)
         cancellation = order_cancel_and_refund(
             order=order,
-            actor=request.user if request.user.is_authenticated else None,
+            actor=user_or_none(request.user),
             reason=f"By the customer: {params.validated_data['reason']}",
         )
         order = _visible_order(request, number)  # re-read with its events

@@ -5,14 +5,17 @@ an embedded checkout), verifies and reads the provider's webhooks, answers "what
 this payment?" and "what happened to this refund?" for reconciliation, and refunds. It speaks
 minor units to its provider; what it reports back to payments.services is in minor units too
 (ProviderPayment.amount_minor, ProviderRefund.amount_minor), and services convert with
-payments.money.
+kernel.money.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from collections.abc import Callable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+
+from kernel.errors import DomainError
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from ..models import Payment, Refund
 
 
-class GatewayError(Exception):
+class GatewayError(DomainError):
     """The provider refused or could not be reached; `message` is safe to show to staff.
 
     `retryable` is True when we cannot tell whether the provider did what we asked (no
@@ -30,6 +33,7 @@ class GatewayError(Exception):
     nothing was done and sending it again would be refused again."""
 
     code = "gateway_error"
+    http_status = HTTPStatus.BAD_GATEWAY  # not the client's fault; try again later
 
     def __init__(self, message: str, *, retryable: bool = False):
         self.message = message
@@ -37,8 +41,14 @@ class GatewayError(Exception):
         super().__init__(message)
 
 
-class InvalidSignature(Exception):
+class InvalidSignature(DomainError):
     """A webhook or callback whose signature does not verify: answer 400, store nothing."""
+
+    code = "invalid_signature"
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 class Outcome(str, Enum):

@@ -7,7 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.urls import reverse
 
-from ..money import to_minor
+from kernel.money import to_minor
+
 from .base import Gateway, InboxEvent, Outcome, ProviderPayment, ProviderRefund, RefundStatus, ReturnUrls, StartAction
 
 

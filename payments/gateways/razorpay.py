@@ -26,7 +26,7 @@ https://razorpay.com/docs/api/refunds/normal-refunds-idempotent/, India and Mala
 since that header is not honoured on every account, in the refund's notes and receipt too;
 before creating a refund we list the payment's refunds and return the one carrying that key.
 
-Amounts are minor units (paise) everywhere in this module; payments.money converts.
+Amounts are minor units (paise) everywhere in this module; kernel.money converts.
 """
 from __future__ import annotations
 
@@ -44,9 +44,9 @@ from django.utils import timezone
 from razorpay.errors import BadRequestError, ServerError, SignatureVerificationError
 from razorpay.errors import GatewayError as RazorpayGatewayError
 
+from kernel.money import to_minor
 from orders.models import Order
 
-from ..money import to_minor
 from .base import (
     Gateway,
     GatewayError,

@@ -22,7 +22,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from ..money import to_minor
+from kernel.money import to_minor
+
 from .base import (
     Gateway,
     GatewayError,

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from inventory.models import StockMovement
+from kernel.money import to_minor
 from orders.models import Order, OrderEvent
 from payments.gateways import GatewayError
 from payments.gateways.base import ProviderRefund
 from payments.models import Payment, Refund
-from payments.money import to_minor
 from payments.services import PaymentError, payment_capture, payment_fail, payment_refund, payment_start, refund_apply
 from tests.factories import UserFactory, stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together

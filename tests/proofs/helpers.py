@@ -49,7 +49,7 @@ def provider_reports_success(payment):
     """The provider says it took the money for `payment` (the full amount, in minor units, as
     the dummy gateway reports it); returns the payment as recorded afterwards: captured, or
     rejected when the shop cannot honour it."""
-    from payments.money import to_minor
+    from kernel.money import to_minor
     from payments.services import payment_capture
 
     payment_capture(

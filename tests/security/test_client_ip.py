@@ -1,8 +1,8 @@
-"""The client IP trusts X-Forwarded-For only from configured proxies (config/client_ip.py)."""
+"""The client IP trusts X-Forwarded-For only from configured proxies (kernel/client_ip.py)."""
 import pytest
 from django.test import RequestFactory
 
-from config.client_ip import client_ip
+from kernel.client_ip import client_ip
 
 
 def _request(remote: str, forwarded: str | None = None):
