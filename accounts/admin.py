@@ -15,10 +15,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 
 from checkout.privacy import customer_data, customer_delete
+from kernel.http import json_attachment
 from orders.privacy import OrdersInProgress, orders_in_progress
 
 from .models import User
-from .views import json_download
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -121,4 +121,4 @@ class UserAdmin(DjangoUserAdmin):
             self.message_user(request, "Select one user to download their personal data.", messages.WARNING)
             return None
         user = users[0]
-        return json_download(customer_data(user=user), filename=f"personal-data-user-{user.pk}.json")
+        return json_attachment(customer_data(user=user), filename=f"personal-data-user-{user.pk}.json")

@@ -1,8 +1,8 @@
-"""Writes to accounts: sign-up, profile, the address book, API tokens (issue, rotate once,
-revoke) and the accounts part of deleting an account (checkout.privacy runs the whole flow)."""
+"""Writes to accounts: sign-up, email verification, profile, the address book and the
+accounts part of deleting an account (checkout.privacy runs the whole flow). The API's
+tokens are the API's own (api.accounts.tokens)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
 from importlib import import_module
@@ -14,22 +14,18 @@ from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from kernel.errors import DomainError
 from kernel.transactions import after_commit
 
-from .forms import DUPLICATE_EMAIL_ERROR
 from .models import Address
 from .tasks import delete_user_sessions, send_welcome_email
 
 User = get_user_model()
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country", "phone")
+
+DUPLICATE_EMAIL_ERROR = "An account with this email address already exists. Try logging in instead."
 
 
 class AccountError(DomainError):
@@ -170,107 +166,6 @@ def address_delete(*, address: Address) -> None:
                 Address.objects.filter(pk=successor.pk).update(is_default=True)
 
 
-# -- API tokens (JWT) -----------------------------------------------------------------------
-
-TOKEN_REFUSED = "This token is not valid: it has expired, was used or revoked already, or is not ours. Please sign in again."
-
-
-class TokenRefused(AccountError):
-    """A refresh token that cannot be used or revoked: malformed, expired, not an outstanding
-    token of ours, used or revoked already, its account deleted or disabled, or the password
-    changed since it was issued. One answer whatever the reason (API: 401
-    `token_not_valid`): the client signs in again."""
-
-    code = "token_not_valid"
-    http_status = HTTPStatus.UNAUTHORIZED  # sign in again
-
-    def __init__(self) -> None:
-        super().__init__(TOKEN_REFUSED)
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access: str  # Bearer token, good for SIMPLE_JWT ACCESS_TOKEN_LIFETIME
-    refresh: str  # good once, for REFRESH_TOKEN_LIFETIME
-
-
-def token_pair_issue(*, user: User) -> TokenPair:
-    """A new access token and refresh token for `user`. The refresh token is recorded as
-    outstanding (token_blacklist), and both carry the digest of the current password hash
-    (SIMPLE_JWT CHECK_REVOKE_TOKEN), so a password change revokes them."""
-    refresh = RefreshToken.for_user(user)
-    return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
-
-
-def _refresh_token_claim(raw: str) -> User:
-    """Spends the refresh token `raw` (the encoded JWT) inside the caller's transaction:
-    blacklists it and returns its user. Raises TokenRefused (nothing written) otherwise."""
-    try:
-        # Signature, expiry, type and a first look at the blacklist.
-        token = RefreshToken(raw)
-    except TokenError as exc:
-        raise TokenRefused() from exc
-    # Only a token we recorded when we issued it: one issued before the blacklist app, or
-    # forged with our key, has no row and is refused rather than recorded now.
-    outstanding = OutstandingToken.objects.filter(jti=token.get(jwt_settings.JTI_CLAIM)).first()
-    if outstanding is None or outstanding.user_id is None:  # no row, or the account is gone
-        raise TokenRefused()
-    if str(outstanding.user_id) != str(token.get(jwt_settings.USER_ID_CLAIM)):
-        raise TokenRefused()
-    user = User._default_manager.filter(pk=outstanding.user_id, is_active=True).first()
-    if user is None:
-        raise TokenRefused()
-    # A token issued before the password last changed (any path: page, API reset, admin,
-    # changepassword) is revoked by that change. Tokens without the claim predate
-    # CHECK_REVOKE_TOKEN and are refused too: we cannot tell when they were issued.
-    if jwt_settings.CHECK_REVOKE_TOKEN and token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
-        user.password
-    ):
-        raise TokenRefused()
-    try:
-        # The one use, decided by the database: BlacklistedToken.token is unique, so of any
-        # number of concurrent claims of the same token exactly one INSERT succeeds; the
-        # others wait on the unique index until it commits and then fail here. Checking the
-        # blacklist first and inserting after (simplejwt's get_or_create) lets them all pass.
-        with transaction.atomic():
-            BlacklistedToken.objects.create(token=outstanding)
-    except IntegrityError as exc:
-        raise TokenRefused() from exc
-    return user
-
-
-def refresh_token_rotate(*, refresh: str) -> TokenPair:
-    """Trades the refresh token `refresh` (encoded JWT) for a new pair: its one use. Of any
-    number of concurrent calls with the same token exactly one succeeds.
-
-    Raises TokenRefused (see there) for a token that cannot be used."""
-    with transaction.atomic():
-        user = _refresh_token_claim(refresh)
-        return token_pair_issue(user=user)
-
-
-def refresh_token_revoke(*, refresh: str) -> None:
-    """Logs an API client out: blacklists the refresh token `refresh` (encoded JWT), which
-    proves the right to do so. The access tokens issued with it are not tracked and stay
-    good until they expire (SIMPLE_JWT ACCESS_TOKEN_LIFETIME, minutes).
-
-    Raises TokenRefused for a token that is not valid, or used or revoked already."""
-    with transaction.atomic():
-        _refresh_token_claim(refresh)
-
-
-def user_tokens_revoke(*, user: User) -> int:
-    """Blacklists every refresh token of `user` that is neither expired nor blacklisted yet;
-    returns how many. Access tokens are not tracked: they die with the account or the
-    password they were issued for (CHECK_REVOKE_TOKEN), else when they expire."""
-    pending = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
-    ids = list(pending.values_list("pk", flat=True))
-    # ignore_conflicts: a refresh or logout racing us may blacklist one of them first; it is
-    # revoked either way.
-    BlacklistedToken.objects.bulk_create([BlacklistedToken(token_id=pk) for pk in ids], ignore_conflicts=True)
-    return len(ids)
-
-
 # -- deleting an account ---------------------------------------------------------------------
 
 WRONG_PASSWORD = "That is not your current password."
@@ -286,16 +181,17 @@ def password_confirm(*, user: User, password: str) -> None:
 
 def user_delete(*, user: User) -> None:
     """The accounts part of deleting an account, run last by checkout.privacy.customer_delete
-    once the apps above have let go of the user: blacklists the user's refresh tokens,
-    deletes the address book and the user row, and once that commits, the user's stored
-    sessions (a task: see user_sessions_delete). The rows of other apps that still point at
-    the user follow their foreign keys (product reviews are deleted, admin log entries too).
+    once the apps above have let go of the user: deletes the address book and the user row,
+    and once that commits, the user's stored sessions (a task: see user_sessions_delete). The
+    rows of other apps that still point at the user follow their foreign keys (product
+    reviews are deleted, admin log entries too).
 
     The account is dead at once: access tokens and sessions name a user that no longer
-    exists, so JWTAuthentication and django.contrib.auth treat them as signed out."""
+    exists, so JWTAuthentication and django.contrib.auth treat them as signed out, and its
+    refresh tokens lose their user (token_blacklist's OutstandingToken.user is SET NULL),
+    which the API's token claim refuses (api.accounts.tokens)."""
     user_pk = user.pk
     with transaction.atomic():
-        user_tokens_revoke(user=user)
         Address.objects.filter(user=user).delete()
         user.delete()
         after_commit(delete_user_sessions.delay, user_pk)

@@ -11,6 +11,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from catalog.models import ProductVariant
 from inventory.selectors import hold_of, with_availability
+from kernel.auth import user_or_none
 
 from .models import Cart, CartLine
 
@@ -108,3 +109,15 @@ def _lines_with_availability(cart: Cart) -> QuerySet[CartLine]:
 def cart_has_line(cart: Cart | None, line_id: int) -> bool:
     """Whether `line_id` is a line of `cart` (a line of another cart is not)."""
     return cart is not None and CartLine.objects.filter(cart=cart, pk=line_id).exists()
+
+
+def cart_units(*, user, guest_cart_id: int | None = None) -> int:
+    """Units (Σ quantities) in a web shopper's cart, for the header: the signed-in `user`'s
+    own cart, else the guest cart `guest_cart_id`. One query; none for a guest without one."""
+    if user_or_none(user) is not None:
+        lines = CartLine.objects.filter(cart__user=user)
+    elif guest_cart_id:
+        lines = CartLine.objects.filter(cart_id=guest_cart_id, cart__user__isnull=True)
+    else:
+        return 0
+    return sum(lines.values_list("quantity", flat=True))

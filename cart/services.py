@@ -1,6 +1,7 @@
 """
-Writes to carts. A guest's cart id lives in the session under CART_SESSION_KEY; a signed-in
-shopper has one cart of their own. Quantities are integers from 1 to MAX_LINE_QUANTITY.
+Writes to carts. A guest's cart is found by its id (the storefront keeps it in the session)
+or, through the API, by its token; a signed-in shopper has one cart of their own. Quantities
+are integers from 1 to MAX_LINE_QUANTITY.
 
 When stock is reserved is settings.STOCK_RESERVE_ON:
 - "checkout" (default): adding checks availability for display only; the final check happens
@@ -30,9 +31,6 @@ from kernel.errors import DomainError
 
 from .models import MAX_LINE_QUANTITY, Cart, CartLine
 
-CART_SESSION_KEY = "cart_id"
-
-
 class CartError(DomainError):
     """A cart change that cannot be made; `message` is for the shopper. Input is validated
     first, so what reaches this is the state of the cart disagreeing with the request."""
@@ -45,24 +43,15 @@ class CartError(DomainError):
         super().__init__(message)
 
 
-def cart_for_request(request, *, create: bool = False) -> Cart | None:
-    """The request's cart: the user's own when signed in, else the session's guest cart.
-    With create=True a missing cart is created (and a guest's remembered in the session)."""
-    user = request.user
-    if user.is_authenticated:
-        cart = Cart.objects.filter(user=user).first()
-        if cart is None and create:
-            try:
-                with transaction.atomic():
-                    cart = Cart.objects.create(user=user)
-            except IntegrityError:  # two tabs created it at once
-                cart = Cart.objects.get(user=user)
-        return cart
-    cart_id = request.session.get(CART_SESSION_KEY)
-    cart = Cart.objects.filter(pk=cart_id, user__isnull=True).first() if cart_id else None
+def cart_for_shopper(*, user, guest_cart_id: int | None = None, create: bool = False) -> Cart | None:
+    """The cart of a web shopper: the signed-in `user`'s own, else the guest cart
+    `guest_cart_id` (the id the storefront keeps in the shopper's session). With create=True
+    a missing cart is created; a new guest cart's pk is for the caller to remember."""
+    if user_or_none(user) is not None:
+        return _user_cart(user, create=create)
+    cart = Cart.objects.filter(pk=guest_cart_id, user__isnull=True).first() if guest_cart_id else None
     if cart is None and create:
         cart = Cart.objects.create()
-        request.session[CART_SESSION_KEY] = cart.pk
     return cart
 
 
@@ -79,7 +68,7 @@ def _user_cart(user, *, create: bool) -> Cart | None:
         try:
             with transaction.atomic():
                 cart = Cart.objects.create(user=user)
-        except IntegrityError:  # two requests created it at once
+        except IntegrityError:  # two requests (or tabs) created it at once
             cart = Cart.objects.get(user=user)
     return cart
 

@@ -18,7 +18,7 @@ CATALOG_CACHE_SECONDS):
 
 Why a stale entry can never match: a reader takes the tokens before it reads the database,
 and writers replace tokens only after their transaction commits
-(inventory.signals.availability_changed is sent on commit; model signals go through
+(catalog.signals.availability_changed is sent on commit; model signals go through
 after_commit). A reader that read the database before a commit stored its entry with the old
 token, which no longer matches.
 

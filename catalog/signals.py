@@ -1,12 +1,20 @@
 """Keeps the catalog page cache (catalog.cache) true: staff edits retire every entry, stock
-changes retire the listings and the affected products' pages. Connected in CatalogConfig.ready."""
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+changes retire the listings and the affected products' pages. Connected in CatalogConfig.ready.
 
-from inventory.signals import availability_changed
+availability_changed is declared here, where it is heard, and sent by inventory.services:
+inventory knows catalog, catalog must not know inventory. It is sent after the commit of
+every write that changes what a variant shows as available (reserve, release, adjustment,
+receipt, expiry sweep, backorder policy; not a sale, which turns held units into sold ones),
+with `variant_ids`, a frozenset of ProductVariant primary keys, and `sold_out_changed`,
+whether one of them may have gone from sellable to sold out or back.
+"""
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal, receiver
 
 from . import cache
 from .models import Category, Product, ProductImage, ProductReview, ProductVariant
+
+availability_changed = Signal()
 
 EDITED_MODELS = (Category, Product, ProductVariant, ProductImage, ProductReview)
 

@@ -1,3 +1,7 @@
+"""The shipping details of a checkout and the rules they must meet (address, country, a
+method that ships this cart there): one form, used by the checkout pages
+(storefront.checkout) and the checkout API (api.checkout), so both accept exactly the same
+details. It validates input only; pricing and placing are checkout's services."""
 from decimal import Decimal
 
 from django import forms
@@ -108,11 +112,3 @@ class CheckoutForm(forms.Form):
         data["shipping_method"] = data["shipping_method"].pk
         return data
 
-
-class PlaceOrderForm(forms.Form):
-    # What the shopper reviewed; place-order refuses if the checkout no longer matches it.
-    fingerprint = forms.CharField(max_length=64, widget=forms.HiddenInput)
-
-
-class VoucherForm(forms.Form):
-    code = forms.CharField(max_length=40, label="Discount code", strip=True)

@@ -1,5 +1,5 @@
 """Reads for checkout: which shipping methods can take a cart, whether a voucher code may be
-used, and the country a shopper's prices are taxed for."""
+used, what a checkout costs (and its fingerprint), and the API's checkouts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,19 +15,6 @@ from kernel.auth import user_or_none
 from .exceptions import MESSAGES, ShippingUnavailable, VoucherError
 from .models import CheckoutSession, ShippingMethod, Voucher, VoucherRedemption
 from .pricing import Pricing, cart_goods, cart_pricing, shipping_price
-
-# The shipping details the shopper entered (a dict, see CheckoutForm.session_data) and the
-# voucher code they applied, kept in their session between the checkout pages.
-SESSION_DETAILS = "checkout_details"
-SESSION_VOUCHER = "checkout_voucher"
-
-
-def checkout_country(session) -> str:
-    """The country a shopper's cart is taxed for before they reach the review: the one they
-    already chose at checkout, else SHOP_COUNTRY."""
-    details = session.get(SESSION_DETAILS) or {}
-    return details.get("country") or settings.SHOP_COUNTRY
-
 
 def shipping_methods_for(
     *, country: str, weight_grams: int, goods_after_discount: Decimal

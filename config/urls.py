@@ -10,20 +10,20 @@ from config import health
 urlpatterns = [
     # DJANGO_ADMIN_URL, "admin/" unless set (config/settings/base.py).
     path(settings.ADMIN_URL, admin.site.urls),
-    path("api/v1/", include("config.api.urls")),
-    path("accounts/", include("accounts.urls")),
-    path("cart/", include("cart.urls")),
-    path("checkout/", include("checkout.urls")),
-    path("orders/", include("orders.urls")),
-    path("payments/", include("payments.urls")),
-    path("stock/", include("inventory.urls")),
+    path("api/v1/", include("api.urls")),
+    path("accounts/", include("storefront.accounts.urls")),
+    path("cart/", include("storefront.cart.urls")),
+    path("checkout/", include("storefront.checkout.urls")),
+    path("orders/", include("storefront.orders.urls")),
+    path("payments/", include("storefront.payments.urls")),
+    path("stock/", include("storefront.inventory.urls")),
     # Load balancers, monitors and Prometheus (config/health.py; docs/RUNBOOK.md).
     path("health/", health.health, name="health"),
     path("health/detailed/", health.health_detailed, name="health-detailed"),
     path("metrics", health.metrics, name="metrics"),
     # Browsers ask every site for /favicon.ico, the admin's pages included.
     path("favicon.ico", lambda request: redirect(static_url("img/favicon.svg"))),
-    path("", include("catalog.urls")),
+    path("", include("storefront.catalog.urls")),
 ]
 # Product images in development (a no-op unless DEBUG); in production the web server or a
 # CDN serves MEDIA_ROOT.

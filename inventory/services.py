@@ -39,10 +39,11 @@ from django.utils import timezone
 
 from accounts.selectors import staff_alert_recipients
 from catalog.models import ProductVariant
+from catalog.signals import availability_changed
 from kernel.locking import busy_on_lock_timeout, rows_lock
 from kernel.transactions import after_commit
 
-from . import signals, tasks
+from . import tasks
 from .exceptions import (
     BackordersOutstanding,
     InsufficientStock,
@@ -98,14 +99,14 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
 
 
 def _availability_changed(variant_ids: Iterable[int], *, sold_out_changed: bool = True) -> None:
-    """Sends signals.availability_changed for `variant_ids` once the current transaction
+    """Sends catalog.signals.availability_changed for `variant_ids` once the current transaction
     commits (never for a rolled-back one); a failing receiver is logged, never raised.
     `sold_out_changed`: whether a variant may have gone from sellable to sold out or back
     (True when the caller cannot tell)."""
     ids = frozenset(variant_ids)
     if ids:
         after_commit(
-            signals.availability_changed.send, sender=StockItem, variant_ids=ids, sold_out_changed=sold_out_changed
+            availability_changed.send, sender=StockItem, variant_ids=ids, sold_out_changed=sold_out_changed
         )
 
 
@@ -381,7 +382,7 @@ def reservations_expire() -> int:
     """Marks active reservations whose expires_at has passed as expired.
 
     Availability does not change: they stopped counting when they expired (the catalog page
-    cache is told now, through signals.availability_changed). Returns the number
+    cache is told now, through catalog.signals.availability_changed). Returns the number
     of reservations marked. Safe to run concurrently with itself and with checkout. Also
     clears the low-stock claim of variants whose availability rose above their threshold
     (reservations lapse without any service noticing), so that their next dip alerts again.

@@ -1,19 +1,7 @@
+"""Forms for input about orders that more than one top-layer package validates with: the
+reason for a cancellation (the shopper's order page, the back office's cancel page, the API's
+cancel endpoint takes its length). They validate input only; the services decide."""
 from django import forms
-
-from catalog.models import ProductReview
-
-# Best first: "★★★★★ 5/5" … "★ 1/5".
-RATING_CHOICES = [
-    (n, "★" * n + f" {n}/5") for n in range(ProductReview.MAX_RATING, ProductReview.MIN_RATING - 1, -1)
-]
-
-
-class ReviewForm(forms.Form):
-    """A buyer's review. Anything but a whole number 1–5, or a blank text, is a form error."""
-
-    rating = forms.TypedChoiceField(choices=RATING_CHOICES, coerce=int, widget=forms.RadioSelect)
-    title = forms.CharField(required=False, max_length=120)
-    text = forms.CharField(label="Your review", max_length=5000, widget=forms.Textarea(attrs={"rows": 5}))
 
 
 class ShipmentForm(forms.Form):
@@ -61,3 +49,14 @@ class ShipmentForm(forms.Form):
     def units(self) -> dict[int, int]:
         """{order line id: units} of the lines with units to ship (after is_valid())."""
         return {line.pk: self.cleaned_data[name] for name, line in self.line_fields if self.cleaned_data.get(name)}
+
+
+class OrderCancelForm(forms.Form):
+    """Why an order is cancelled (shopper or staff): required, kept on the order's timeline
+    and with the refund."""
+
+    reason = forms.CharField(
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 200}),
+        help_text="Why: kept with the order and shown on its timeline.",
+    )

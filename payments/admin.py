@@ -25,10 +25,11 @@ from django.utils.html import format_html
 
 from inventory.exceptions import StockBusy
 from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from orders.forms import OrderCancelForm
 from orders.models import Order
 from orders.services import OrderStateError, order_can_cancel
 
-from .forms import OrderCancelForm, RefundForm
+from .forms import RefundForm
 from .gateways import GatewayError
 from .models import Payment, Refund, WebhookEvent
 from .selectors import order_refundable_payments, payment_refundable_amount, refund_for_key

@@ -84,14 +84,3 @@ class RefundForm(forms.Form):
             for name, line in self.restock_lines
             if self.cleaned_data.get(name)
         }
-
-
-class OrderCancelForm(forms.Form):
-    """Why an order is cancelled (shopper or staff): required, kept on the order's timeline
-    and with the refund."""
-
-    reason = forms.CharField(
-        max_length=200,
-        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 200}),
-        help_text="Why: kept with the order and shown on its timeline.",
-    )

@@ -75,6 +75,9 @@ THIRD_PARTY_APPS: list[str] = [
     "django_ratelimit",  # its system checks verify the cache can count (config/ratelimit.py)
     "django_prometheus",  # request/response metrics at /metrics (config/health.py)
 ]
+# The domain apps, then the top layer (docs/ARCHITECTURE.md): storefront (pages, template
+# tags, the login receiver), backoffice (its admin registrations extend the domain apps',
+# so it comes after them), ops (management commands).
 LOCAL_APPS = [
     "accounts",
     "catalog",
@@ -83,6 +86,7 @@ LOCAL_APPS = [
     "payments",
     "cart",
     "checkout",
+    "storefront",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -190,8 +194,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "cart.context_processors.cart_summary",
-                "catalog.context_processors.shop",
+                "storefront.context_processors.cart_summary",
+                "storefront.context_processors.shop",
             ],
         },
     }
@@ -419,18 +423,18 @@ SHOP_TAX_ID = env("SHOP_TAX_ID", default="")
 # https://www.django-rest-framework.org/api-guide/settings/
 # Mobile clients send a short-lived JWT access token (Authorization: Bearer …); the browser
 # may use its session. Every error answers {"error": {"code", "message", "fields"}}
-# (config/api/errors.py), every list {"data", "total", "page", "totalPages"}
-# (config/api/pagination.py).
+# (api/errors.py), every list {"data", "total", "page", "totalPages"}
+# (api/pagination.py).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # https://www.django-rest-framework.org/api-guide/throttling/ (answered 429 + Retry-After)
     "DEFAULT_THROTTLE_RATES": {
@@ -442,7 +446,7 @@ REST_FRAMEWORK = {
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 # A stolen access token is good for minutes only; a refresh token is good once: using it
 # returns a new one and blacklists the old (token_blacklist app). The refresh and logout
-# endpoints are ours (accounts.services.refresh_token_rotate / refresh_token_revoke), which
+# endpoints are ours (api.accounts.tokens.refresh_token_rotate / refresh_token_revoke), which
 # claim the token atomically; simplejwt's own refresh serializer would let concurrent
 # refreshes of one token all succeed.
 SIMPLE_JWT = {
@@ -454,7 +458,7 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     # Every token carries a digest of the account's password hash (claim "hash_password");
     # a token whose digest no longer matches is refused: access tokens by JWTAuthentication,
-    # refresh tokens by accounts.services. So changing or resetting the password by any path
+    # refresh tokens by api.accounts.tokens. So changing or resetting the password by any path
     # (page, admin, changepassword, User.set_password) revokes every token issued before.
     "CHECK_REVOKE_TOKEN": True,
 }

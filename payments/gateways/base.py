@@ -15,6 +15,8 @@ from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from django.urls import reverse
+
 from kernel.errors import DomainError
 
 if TYPE_CHECKING:
@@ -117,6 +119,11 @@ class ReturnUrls:
     build(url name, payment reference) -> "https://shop.example.com/payments/return/<ref>/"."""
 
     build: Callable[[str, str], str]
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> ReturnUrls:
+        """Our URLs on the host `request` came in on (the pages and the API alike)."""
+        return cls(build=lambda name, reference: request.build_absolute_uri(reverse(name, args=[reference])))
 
     def success(self, reference: str) -> str:
         """Where the provider sends the shopper after paying."""

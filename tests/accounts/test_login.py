@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from accounts.forms import INVALID_LOGIN_ERROR
+from storefront.accounts.forms import INVALID_LOGIN_ERROR
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.urls import reverse
 
-from accounts.forms import DUPLICATE_EMAIL_ERROR
-from accounts.views import WELCOME_MESSAGE
+from accounts.services import DUPLICATE_EMAIL_ERROR
+from storefront.accounts.views import WELCOME_MESSAGE
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +115,7 @@ def test_it_rerenders_bad_input_with_errors(client, data, field):
 def test_it_turns_a_lost_race_for_the_email_into_a_form_error(client, monkeypatch):
     # Another sign-up with the same address commits after every check has passed, just
     # before our insert: the unique index refuses it and the shopper sees a form error.
-    from accounts.forms import SignUpForm
+    from storefront.accounts.forms import SignUpForm
 
     original_clean_email = SignUpForm.clean_email
 

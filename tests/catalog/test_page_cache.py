@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.cache import product_cached
-from catalog.selectors import product_detail
 from catalog.services import reviews_moderate
 from inventory.models import Reservation
+from inventory.selectors import product_detail
 from inventory.services import (
     StockLine,
     reservations_expire,

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.forms import INVALID_LOGIN_ERROR
 from accounts.services import email_verification_token
 from accounts.tasks import send_welcome_email
+from storefront.accounts.forms import INVALID_LOGIN_ERROR
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

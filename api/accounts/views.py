@@ -1,0 +1,263 @@
+"""Accounts API: sign-up, JWT sign-in, refresh and logout, password reset, profile, address
+book, the account's data export and deletion. Thin: validate, call one service or selector,
+answer.
+
+The export and the deletion call checkout.privacy, the flow that spans the apps: this module
+is API (top layer in DESIGN.md) that lives in accounts until the API gets its own package."""
+from dataclasses import asdict
+
+from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView
+
+from accounts import selectors, services
+from api.errors import error_responses
+from api.throttling import AuthTierThrottle, ScopedRateThrottle
+from checkout.privacy import customer_data, customer_delete_own
+
+from . import tokens
+from .serializers import (
+    AddressSerializer,
+    DetailSerializer,
+    EmailTokenObtainSerializer,
+    PasswordConfirmInputSerializer,
+    PasswordResetInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    RegisterOutputSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+    UserUpdateInputSerializer,
+)
+
+PASSWORD_RESET_ANSWER = "If an account uses this email address, we have sent it a link to choose a new password."
+
+
+class AuthThrottled:
+    """Sign-up, sign-in, refresh and reset: rate limited per client address (scope "auth"),
+    and by the site-wide auth tier per IP and per account (config/ratelimit.py)."""
+
+    throttle_classes = [ScopedRateThrottle, AuthTierThrottle]
+    throttle_scope = "auth"
+
+
+class RegisterView(AuthThrottled, APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Create an account",
+        request=RegisterInputSerializer,
+        responses={201: RegisterOutputSerializer, **error_responses(400, 429)},
+    )
+    def post(self, request):
+        params = RegisterInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        user = services.user_register(**params.validated_data)
+        pair = tokens.token_pair_issue(user=user)
+        return Response({"user": UserSerializer(user).data, **asdict(pair)}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="Sign in: email and password for an access and a refresh token",
+    responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
+)
+class TokenView(AuthThrottled, TokenObtainPairView):
+    serializer_class = EmailTokenObtainSerializer
+
+
+class RefreshTokenView(AuthThrottled, APIView):
+    """A request whose proof is the refresh token in its body: no access token needed (an app
+    often refreshes or logs out because its access token has expired)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    # Not the auth tier: this is no password guess, and apps behind one NAT refresh often.
+    throttle_classes = [ScopedRateThrottle]
+
+    def refresh_token(self, request) -> str:
+        params = RefreshInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        return params.validated_data["refresh"]
+
+
+class TokenRefreshRotateView(RefreshTokenView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Trade a refresh token for a new pair (the old refresh token stops working)",
+        description="A refresh token is good once, also when sent several times at once: one "
+        "request gets the new pair, the others 401 `token_not_valid`. A token issued before the "
+        "account's password last changed, or of a deleted or disabled account, is 401 too.",
+        request=RefreshInputSerializer,
+        responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
+    )
+    def post(self, request):
+        pair = tokens.refresh_token_rotate(refresh=self.refresh_token(request))
+        return Response(asdict(pair))
+
+
+class LogoutView(RefreshTokenView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Log out: revoke a refresh token",
+        description="The refresh token stops working at once. Access tokens issued with it stay "
+        "good until they expire (minutes); the app forgets them.",
+        request=RefreshInputSerializer,
+        responses={204: OpenApiResponse(description="Revoked."), **error_responses(400, 401, 429)},
+    )
+    def post(self, request):
+        tokens.refresh_token_revoke(refresh=self.refresh_token(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetView(AuthThrottled, APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Email a password-reset link (same answer whether or not the account exists)",
+        request=PasswordResetInputSerializer,
+        responses={202: DetailSerializer, **error_responses(400, 429)},
+    )
+    def post(self, request):
+        params = PasswordResetInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        # Django's own reset: the same email and link as the web page (accounts/urls.py). It
+        # sends nothing for an unknown or inactive address, and we answer the same either way.
+        form = PasswordResetForm(data={"email": params.validated_data["email"]})
+        if form.is_valid():
+            form.save(
+                request=request,
+                use_https=request.is_secure(),
+                subject_template_name="accounts/password_reset_subject.txt",
+                email_template_name="accounts/password_reset_email.txt",
+                extra_email_context={"shop_name": settings.SITE_NAME},
+            )
+        return Response({"detail": PASSWORD_RESET_ANSWER}, status=status.HTTP_202_ACCEPTED)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "auth"
+
+    def get_throttles(self):
+        # DELETE checks the password: limited like sign-in, so a stolen access token cannot be
+        # used to guess it. Reading and renaming are not limited.
+        return [ScopedRateThrottle()] if self.request.method == "DELETE" else []
+
+    @extend_schema(tags=["me"], summary="The signed-in account", responses={200: UserSerializer, **error_responses(401)})
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Change names",
+        request=UserUpdateInputSerializer,
+        responses={200: UserSerializer, **error_responses(400, 401)},
+    )
+    def patch(self, request):
+        params = UserUpdateInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        user = services.user_update(user=request.user, **params.validated_data)
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Delete the account (confirm with the current password)",
+        description="Deletes the profile, saved addresses, cart, reviews, sessions and tokens; "
+        "orders stay for the books with the personal details removed. Refused with 409 "
+        "`orders_in_progress` while an order awaits payment or shipping, 400 `wrong_password` "
+        "for a wrong password, 400 `staff_account` for staff; nothing is deleted then.",
+        request=PasswordConfirmInputSerializer,
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(400, 401, 409, 429)},
+    )
+    def delete(self, request):
+        params = PasswordConfirmInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        customer_delete_own(user=request.user, password=params.validated_data["password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeDataView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["me"],
+        summary="Everything the shop holds about the account, as JSON",
+        description="`profile`, `addresses` and `orders` (with lines, events, shipments and the "
+        "invoice number); money as strings in the order's currency, times in ISO 8601.",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The data."), **error_responses(401)},
+    )
+    def get(self, request):
+        return Response(customer_data(user=request.user))
+
+
+class AddressListView(generics.GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = AddressSerializer
+
+    def get_queryset(self):
+        return selectors.addresses_for_user(self.request.user)
+
+    @extend_schema(tags=["me"], operation_id="auth_me_addresses_list", summary="Saved addresses, the default first", responses={200: AddressSerializer(many=True), **error_responses(400, 401)})
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AddressSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Save an address (the first one becomes the default)",
+        request=AddressSerializer,
+        responses={201: AddressSerializer, **error_responses(400, 401)},
+    )
+    def post(self, request):
+        params = AddressSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        address = services.address_create(user=request.user, **params.validated_data)
+        return Response(AddressSerializer(address).data, status=status.HTTP_201_CREATED)
+
+
+class AddressDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def _address(self, request, pk: int):
+        address = selectors.address_for_user(user=request.user, pk=pk)
+        if address is None:
+            raise Http404
+        return address
+
+    @extend_schema(tags=["me"], summary="One saved address", responses={200: AddressSerializer, **error_responses(401, 404)})
+    def get(self, request, pk: int):
+        return Response(AddressSerializer(self._address(request, pk)).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Change a saved address (is_default=true makes it the default)",
+        request=AddressSerializer(partial=True),
+        responses={200: AddressSerializer, **error_responses(400, 401, 404)},
+    )
+    def patch(self, request, pk: int):
+        address = self._address(request, pk)
+        params = AddressSerializer(address, data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        address = services.address_update(address=address, **params.validated_data)
+        return Response(AddressSerializer(address).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Forget a saved address",
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 404)},
+    )
+    def delete(self, request, pk: int):
+        services.address_delete(address=self._address(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

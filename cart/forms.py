@@ -1,7 +1,0 @@
-from django import forms
-
-from .models import MAX_LINE_QUANTITY
-
-
-class CartLineQuantityForm(forms.Form):
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)

@@ -1,0 +1,80 @@
+"""Sign-up and sign-in forms. Django's auth forms do the work; these only adapt them to an
+account whose identifier is its email address."""
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+
+from accounts.services import DUPLICATE_EMAIL_ERROR
+
+User = get_user_model()
+
+INVALID_LOGIN_ERROR = "That email and password don't match an account. Please try again."
+
+
+class SignUpForm(BaseUserCreationForm):
+    """Email + password twice. Passwords go through AUTH_PASSWORD_VALIDATORS (via the base
+    class), the email must not match an existing account in any letter case."""
+
+    # username mirrors the email (User.save) and is a varchar(150), so a longer email would
+    # pass EmailField's 254 and then fail in the database.
+    email = forms.EmailField(
+        label="Email",
+        max_length=150,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    class Meta(BaseUserCreationForm.Meta):
+        model = User
+        fields = ("email",)
+        field_classes: dict = {}
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"].strip())
+        # People type their address in whatever case they like; the database's unique
+        # index on lower(email) is the backstop for a race between two sign-ups.
+        if User._default_manager.filter(email__iexact=email).exists():
+            raise forms.ValidationError(DUPLICATE_EMAIL_ERROR, code="duplicate_email")
+        return email
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """Django's AuthenticationForm; its `username` field holds the email address."""
+
+    username = forms.EmailField(
+        label="Email",
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Same text whether the email is unknown, the password wrong or the account
+        # disabled: the form must not reveal which accounts exist.
+        "invalid_login": INVALID_LOGIN_ERROR,
+    }
+
+    def clean_username(self) -> str:
+        email = self.cleaned_data["username"].strip()
+        # The backend looks the email up exactly; map what was typed to the stored spelling
+        # so that "Ann@Example.com" can sign in as "ann@example.com". Authentication itself
+        # is still Django's (AuthenticationForm.clean -> authenticate()).
+        stored = (
+            User._default_manager.filter(email__iexact=email)
+            .order_by("pk")
+            .values_list("email", flat=True)
+            .first()
+        )
+        return stored or email
+
+
+class AccountDeleteForm(forms.Form):
+    """The current password and an explicit "yes" before an account is deleted. Whether the
+    password is right is the service's to say (checkout.privacy.customer_delete_own)."""
+
+    password = forms.CharField(
+        label="Your current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label="I understand that my account and personal data will be deleted, and that this cannot be undone.",
+        error_messages={"required": "Tick the box to confirm that you want your account deleted."},
+    )

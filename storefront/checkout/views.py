@@ -1,0 +1,247 @@
+import secrets
+from decimal import Decimal
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from cart.selectors import CartView, cart_view
+from cart.services import CartError, cart_reserve
+from checkout.exceptions import (
+    MESSAGES,
+    CheckoutBusy,
+    CheckoutError,
+    IdempotencyKeyReused,
+    ShippingUnavailable,
+    VoucherError,
+)
+from checkout.forms import COUNTRY_NAMES, CheckoutForm
+from checkout.pricing import Goods, cart_goods, cart_rows
+from checkout.selectors import checkout_price, voucher_check
+from checkout.services import checkout_place_order
+from inventory.exceptions import InsufficientStock, StockBusy
+from orders.services import ShippingDetails
+
+from ..session import SESSION_DETAILS, SESSION_VOUCHER, cart_for_request, checkout_country
+from .forms import PlaceOrderForm, VoucherForm
+
+SESSION_TOKEN = "checkout_token"
+SESSION_GUEST_ORDERS = "guest_orders"
+
+
+def _checkout_token(request) -> str:
+    # One token per checkout attempt: a second "Place order" with it returns the same order.
+    if SESSION_TOKEN not in request.session:
+        request.session[SESSION_TOKEN] = secrets.token_urlsafe(24)
+    return request.session[SESSION_TOKEN]
+
+
+def _busy(request, message: str, **context):
+    return render(request, "checkout/busy.html", {"message": message, **context}, status=409)
+
+
+def _goods_after_discount(request, goods: Goods, view: CartView, email: str) -> Decimal:
+    """`goods` (the cart's) after the voucher in the session, if it may still be used (for
+    the free-shipping threshold the shipping choices are quoted with)."""
+    code = request.session.get(SESSION_VOUCHER)
+    if not code:
+        return goods.subtotal
+    try:
+        voucher = voucher_check(code, subtotal=goods.subtotal, email=email)
+    except VoucherError:
+        return goods.subtotal
+    return cart_goods(view, voucher=voucher).after_discount
+
+
+def _checkout_form(request, view: CartView, data=None, initial=None, *, offer_methods=True) -> CheckoutForm:
+    initial = initial or {}
+    email = (data or {}).get("email") or initial.get("email") or ""
+    goods = cart_goods(view)
+    return CheckoutForm(
+        data,
+        initial=initial,
+        weight_grams=goods.weight_grams,
+        goods_after_discount=_goods_after_discount(request, goods, view, email),
+        offer_methods=offer_methods,
+    )
+
+
+def details(request):
+    cart = cart_for_request(request)
+    try:
+        # STOCK_RESERVE_ON=cart: proceeding to checkout refreshes the cart's hold (and takes
+        # a lapsed one again); with "checkout" this does nothing.
+        cart_reserve(cart=cart)
+    except CartError as exc:
+        messages.error(request, exc.message)
+        return redirect("cart:detail")
+    except StockBusy as exc:
+        return _busy(request, exc.message, back_url=reverse("cart:detail"), back_label="Back to your cart")
+    view = cart_view(cart)
+    if view.is_empty:
+        messages.info(request, "Your cart is empty.")
+        return redirect("cart:detail")
+    saved = request.session.get(SESSION_DETAILS)
+    if request.method == "POST":
+        form = _checkout_form(request, view, data=request.POST)
+    elif saved and request.GET.get("recheck"):
+        # Sent back because the saved details no longer work (e.g. the shipping method cannot
+        # take the cart any more): show them with the reason next to the field.
+        form = _checkout_form(request, view, data=saved)
+        form.is_valid()
+    else:
+        initial = saved or ({"email": request.user.email} if request.user.is_authenticated else {})
+        initial = {**initial, "country": initial.get("country") or checkout_country(request)}
+        form = _checkout_form(request, view, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        request.session[SESSION_DETAILS] = form.session_data()
+        return redirect("checkout:review")
+    return render(request, "checkout/details.html", {"form": form, "cart": view})
+
+
+def _saved_details(request, view: CartView):
+    """The shipping details saved in the session, validated again (a method may have been
+    switched off, or may no longer take this cart): (cleaned data, method), or (None, None)."""
+    data = request.session.get(SESSION_DETAILS)
+    if not data:
+        return None, None
+    form = _checkout_form(request, view, data=data, offer_methods=False)
+    if not form.is_valid():
+        return None, None
+    return form.cleaned_data, form.cleaned_data["shipping_method"]
+
+
+def _review_pricing(request, view: CartView, data, method):
+    """The checkout priced for the review, with the session's voucher. A voucher that can no
+    longer be used is dropped from the session with the reason as a message, and the
+    checkout priced without it. Raises ShippingUnavailable."""
+    code = request.session.get(SESSION_VOUCHER, "")
+    try:
+        return checkout_price(
+            view, country=data["country"], shipping_method=method, voucher_code=code, email=data["email"]
+        )
+    except VoucherError as exc:
+        request.session.pop(SESSION_VOUCHER, None)
+        messages.error(request, f"{exc.message} It was removed from your order.")
+        return checkout_price(view, country=data["country"], shipping_method=method, email=data["email"])
+
+
+def review(request):
+    view = cart_view(cart_for_request(request))
+    if view.is_empty:
+        return redirect("cart:detail")
+    data, method = _saved_details(request, view)
+    if data is None:
+        if request.session.get(SESSION_DETAILS):
+            messages.error(request, "Please check your shipping details: something changed.")
+            return redirect(reverse("checkout:details") + "?recheck=1")
+        return redirect("checkout:details")
+    try:
+        pricing = _review_pricing(request, view, data, method)
+    except ShippingUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("checkout:details") + "?recheck=1")
+    _checkout_token(request)
+    return render(
+        request,
+        "checkout/review.html",
+        {
+            "cart": view,
+            "rows": cart_rows(view, pricing),
+            "pricing": pricing,
+            "details": data,
+            "country_name": COUNTRY_NAMES.get(data["country"], data["country"]),
+            "method": method,
+            "voucher_form": VoucherForm(),
+            "form": PlaceOrderForm(initial={"fingerprint": pricing.fingerprint()}),
+        },
+    )
+
+
+@require_POST
+def voucher_apply(request):
+    view = cart_view(cart_for_request(request))
+    data, _method = _saved_details(request, view)
+    if data is None:
+        return redirect("checkout:details")
+    form = VoucherForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Please type a discount code.")
+        return redirect("checkout:review")
+    try:
+        voucher = voucher_check(form.cleaned_data["code"], subtotal=cart_goods(view).subtotal, email=data["email"])
+    except VoucherError as exc:
+        messages.error(request, exc.message)
+        return redirect("checkout:review")
+    request.session[SESSION_VOUCHER] = voucher.code
+    messages.success(request, f"The code “{voucher.code}” was applied.")
+    return redirect("checkout:review")
+
+
+@require_POST
+def voucher_remove(request):
+    if request.session.pop(SESSION_VOUCHER, None):
+        messages.success(request, "The discount code was removed.")
+    return redirect("checkout:review")
+
+
+@require_POST
+def place_order(request):
+    form = PlaceOrderForm(request.POST)
+    cart = cart_for_request(request)
+    view = cart_view(cart)
+    data, method = _saved_details(request, view)
+    if data is None:
+        return redirect(reverse("checkout:details") + ("?recheck=1" if request.session.get(SESSION_DETAILS) else ""))
+    if not form.is_valid():
+        messages.error(request, "Please review your order again.")
+        return redirect("checkout:review")
+    try:
+        order = checkout_place_order(
+            cart=cart,
+            view=view,
+            checkout_token=_checkout_token(request),
+            shipping=ShippingDetails(
+                email=data["email"],
+                name=data["name"],
+                line1=data["line1"],
+                line2=data["line2"],
+                city=data["city"],
+                postal_code=data["postal_code"],
+                country=data["country"],
+                phone=data["phone"],
+            ),
+            shipping_method=method,
+            reviewed_fingerprint=form.cleaned_data["fingerprint"],
+            voucher_code=request.session.get(SESSION_VOUCHER, ""),
+            user=request.user,
+        )
+    except (StockBusy, CheckoutBusy) as exc:
+        return _busy(request, exc.message)
+    except InsufficientStock as exc:
+        messages.error(request, exc.message)
+        return redirect("cart:detail")
+    except ShippingUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("checkout:details") + "?recheck=1")
+    except VoucherError as exc:
+        # Back to the review, priced without the code, to be confirmed again.
+        request.session.pop(SESSION_VOUCHER, None)
+        messages.error(request, f"{exc.message} It was removed from your order: please check the new total.")
+        return redirect("checkout:review")
+    except IdempotencyKeyReused:
+        # Another window placed this token's order for what it reviewed there, and this
+        # request reviewed something else (the cart changed in between). That order is not
+        # this one's; a new token lets the shopper place what they now review.
+        request.session.pop(SESSION_TOKEN, None)
+        messages.error(request, MESSAGES["placed_meanwhile"])
+        return redirect("checkout:review")
+    except CheckoutError as exc:
+        messages.error(request, exc.message)
+        return redirect("checkout:review")
+    request.session.pop(SESSION_TOKEN, None)
+    request.session.pop(SESSION_VOUCHER, None)
+    guest_orders = request.session.get(SESSION_GUEST_ORDERS, [])
+    request.session[SESSION_GUEST_ORDERS] = [*guest_orders, order.number][-20:]
+    return redirect("payments:pay", token=order.access_token)
