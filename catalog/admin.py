@@ -1,18 +1,17 @@
-"""The catalog in the back office: categories, products with their variants and images.
+"""The catalog in the back office: categories, products with their variants and images,
+review moderation.
 
 ProductVariant has its own admin in inventory/admin.py: its page is the stock page (on hand,
-ledger, "Adjust stock"), and catalog must not import inventory's models. Here the stock
-figures come only through inventory's selector, as on the shop's own pages.
+ledger, "Adjust stock"), and catalog must not import inventory. The stock figures beside the
+variants on a product's page are added by the back office (backoffice/catalog.py).
 """
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db import models
-from django.db.models import BigIntegerField, Count, IntegerField, QuerySet, Value
+from django.db.models import BigIntegerField, Count, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
-
-from inventory.selectors import with_availability
 
 from .models import Category, Product, ProductImage, ProductReview, ProductVariant
 from .services import reviews_moderate
@@ -37,28 +36,10 @@ class ProductVariantInline(admin.TabularInline):
         "grams",
         "barcode",
         "position",
-        "on_hand",
-        "available",
     )
-    readonly_fields = ("on_hand", "available")
     extra = 0
     # The variant's own page holds its stock ledger and the "Adjust stock" form.
     show_change_link = True
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ProductVariant]:
-        # Both figures in the formset's single query, not one query per row.
-        return with_availability(super().get_queryset(request)).annotate(
-            stock_on_hand=Coalesce("stock__on_hand", Value(0), output_field=IntegerField())
-        )
-
-    @admin.display(description="on hand")
-    def on_hand(self, variant: ProductVariant) -> int | str:
-        # An unsaved (extra) row has no annotation.
-        return getattr(variant, "stock_on_hand", "–")
-
-    @admin.display(description="available")
-    def available(self, variant: ProductVariant) -> int | str:
-        return getattr(variant, "available", "–")
 
 
 class ProductImageInline(admin.TabularInline):

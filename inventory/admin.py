@@ -8,7 +8,7 @@ StockMovement and Reservation are therefore read-only in the admin.
 ProductVariant is registered here rather than in catalog/admin.py because its page is the
 stock page: figures, ledger, the adjust form and the stock settings (backorder policy,
 low-stock threshold, saved through inventory.services) all belong to inventory, and catalog
-must not depend on inventory.
+must not depend on inventory. The stock report is the back office's (backoffice/stock_report.py).
 """
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -24,7 +24,6 @@ from django.utils.html import format_html
 from catalog.models import ProductVariant
 from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
-from .admin_report import stock_report_urls
 from .exceptions import BackordersOutstanding, InsufficientStock, StockBusy
 from .forms import StockAdjustmentForm, VariantStockSettingsForm
 from .models import BackInStockRequest, Reservation, StockItem, StockMovement
@@ -157,7 +156,6 @@ class ProductVariantAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.adjust_stock_view),
                 name="%s_%s_adjust_stock" % info,
             ),
-            *stock_report_urls(self),  # inventory/admin_report.py
         ] + super().get_urls()
 
     def has_adjust_stock_permission(self, request: HttpRequest) -> bool:

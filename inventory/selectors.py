@@ -256,6 +256,49 @@ def low_stock_variants() -> QuerySet:
     )
 
 
+# Sort keys of stock_report_rows (prefix "-" for descending) and the column each sorts by.
+STOCK_REPORT_SORTS = {
+    "sku": "sku",
+    "product": "product__title",
+    "on_hand": "on_hand",
+    "reserved": "reserved",
+    "available": "available",
+}
+
+
+def stock_report_rows(*, search: str = "", low_only: bool = False, sort: str = "sku") -> QuerySet:
+    """Every variant (with its product) annotated with on_hand, reserved (units in live
+    reservations), available (on_hand − reserved), threshold (the StockItem's
+    low_stock_threshold, None: no alerts) and low_stock (available <= threshold), in one query.
+
+    `search` keeps SKUs containing it (case-insensitive); `low_only` keeps low-stock rows;
+    `sort` is a key of STOCK_REPORT_SORTS, "-" first for descending (anything else: by SKU).
+    """
+    rows = (
+        with_availability(ProductVariant.objects.select_related("product"))
+        .annotate(on_hand=Coalesce("stock__on_hand", Value(0), output_field=IntegerField()))
+        .annotate(
+            reserved=F("on_hand") - F("available"),
+            threshold=F("stock__low_stock_threshold"),
+        )
+        .annotate(
+            low_stock=Case(
+                When(threshold__isnull=False, available__lte=F("threshold"), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+    )
+    if search:
+        rows = rows.filter(sku__icontains=search)
+    if low_only:
+        rows = rows.filter(low_stock=True)
+    descending = sort.startswith("-")
+    column = STOCK_REPORT_SORTS.get(sort.lstrip("-"), "sku")
+    # pk last: a stable order, so no row appears on two pages or on none.
+    return rows.order_by(f"-{column}" if descending else column, "pk")
+
+
 @dataclass(frozen=True)
 class ReservationCounts:
     """Reservations by state, counted (and units summed) over those created in a period.

@@ -8,21 +8,21 @@ Sweep runs are the record of the expiry sweep (orders.services.sweep_run): read-
 sweep, so staff looking at a "pending payment" order long past its hold can see why.
 
 Orders that need a person (a payment we could not accept, …) are flagged: filter the list by
-"needs attention" and read the timeline. Refunds are made on the order's payment page (linked
-from the order), through payments.services."""
+"needs attention" and read the timeline.
+
+What reaches higher apps is added by the back office (backoffice/orders.py): the order's
+payments and the filter by gateway, shipping, cancelling with a refund, and the reports."""
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
 
 from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .admin_invoices import OrderInvoiceAdminMixin
 from .admin_lifecycle import ArchivedFilter, OrderLifecycleAdminMixin, change_each
-from .admin_reports import report_urls
 from .models import Order, OrderEvent, OrderLine, SweepRun
 from .selectors import sweep_run_last
 from .services import order_cancel, order_resolve_attention, sweep_run
@@ -50,35 +50,13 @@ class OrderEventInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
-class PaymentGatewayFilter(admin.SimpleListFilter):
-    """Orders with at least one payment through the chosen gateway. An EXISTS subquery, not
-    a join: an order with two payments is listed once."""
-
-    title = "payment gateway"
-    parameter_name = "gateway"
-
-    @staticmethod
-    def _payments():
-        # Through the reverse relation's model: orders must not import payments.
-        return Order._meta.get_field("payments").related_model.objects
-
-    def lookups(self, request, model_admin):
-        gateways = self._payments().order_by("gateway").values_list("gateway", flat=True).distinct()
-        return [(gateway, gateway.capitalize()) for gateway in gateways]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(Exists(self._payments().filter(order=OuterRef("pk"), gateway=self.value())))
-        return queryset
-
-
 @admin.register(Order)
 class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
     list_display = (
         "number", "email", "status", "needs_attention", "total", "refunded_total", "currency", "created_at", "paid_at",
     )
-    list_filter = ("status", PaymentGatewayFilter, "needs_attention", ArchivedFilter, "created_at")
+    list_filter = ("status", "needs_attention", ArchivedFilter, "created_at")
     # And by SKU of a line: get_search_results.
     search_fields = ("number", "email")
     date_hierarchy = "created_at"
@@ -94,7 +72,7 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
                 )
             },
         ),
-        ("Money", {"fields": ("currency", "subtotal", "shipping_total", "total", "refunded_total", "payments")}),
+        ("Money", {"fields": ("currency", "subtotal", "shipping_total", "total", "refunded_total")}),
         (
             "Shipping",
             {
@@ -121,7 +99,6 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
         "total",
         "refunded_total",
         "needs_attention",
-        "payments",
         "shipping_method_name",
         "created_at",
         "paid_at",
@@ -135,8 +112,8 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
     )
     inlines = (OrderLineInline, OrderEventInline)
     actions = (
-        "cancel_orders", "cancel_and_refund", "mark_delivered", "archive_orders", "resolve_attention",
-        "restore_invoice_pdfs", "resend_confirmation",
+        "cancel_orders", "mark_delivered", "archive_orders", "resolve_attention", "restore_invoice_pdfs",
+        "resend_confirmation",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -153,31 +130,6 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
         if term:
             results |= queryset.filter(Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__icontains=term)))
         return results, may_have_duplicates
-
-    def get_urls(self):
-        return [*report_urls(self), *super().get_urls()]  # the reports page: orders/admin_reports.py
-
-    @admin.display(description="payments")
-    def payments(self, order: Order) -> str:
-        # Through the reverse relation and admin URLs only: orders must not import payments.
-        # Refunds are made on a payment's page.
-        rows = format_html_join(
-            "",
-            '<li><a href="{}">{}</a> {}: {} {}, {}</li>',
-            (
-                (
-                    reverse("admin:payments_payment_change", args=[payment.pk]),
-                    payment.reference,
-                    payment.gateway,
-                    payment.amount,
-                    payment.currency,
-                    payment.get_status_display().lower(),
-                )
-                for payment in order.payments.order_by("created_at")
-            ),
-        )
-        listing = reverse("admin:payments_payment_changelist") + f"?order__id__exact={order.pk}"
-        return format_html('<ul class="order-payments">{}</ul><a href="{}">All payments of this order</a>', rows, listing)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         extra_context = {**(extra_context or {}), "last_sweep": sweep_run_last()}

@@ -1,46 +1,24 @@
-"""The order admin's lifecycle parts, mixed into OrderAdmin (orders/admin.py): shipping,
-delivery, archiving, and the door to cancelling. Everything goes through orders.services;
-nothing here decides anything.
+"""The order admin's lifecycle parts, mixed into OrderAdmin (orders/admin.py): the order's
+shipments, delivery and archiving. Everything goes through orders.services; nothing here
+decides anything.
 
-- "Ship lines" (a button on the order page, for an order with units left to ship): a form
-  with carrier, tracking number, optional tracking URL and per line the units to ship
-  (defaulting to what is left) → order_ship. Bad input is a form error, never a 500.
 - Actions "Mark selected orders delivered" (order_mark_delivered) and "Archive selected
   orders" (order_archive). Orders are never deleted; archived ones are hidden from the list
   by default (ArchivedFilter).
-- "Cancel (and refund if paid)": orders cannot refund (payments is the higher app), so the
-  cancel page lives in payments/admin.py; the order page's "Cancel order" button and this
-  action lead there, by URL name only.
+- Shipping ("Ship lines") and cancelling ("Cancel (and refund if paid)") reach inventory and
+  payments: the back office adds them (backoffice/orders.py).
 """
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from inventory.exceptions import StockBusy
-
-from .forms import ShipmentForm
 from .models import Order
-from .services import (
-    OrderStateError,
-    ShipmentError,
-    order_archive,
-    order_can_cancel,
-    order_can_ship,
-    order_mark_delivered,
-    order_ship,
-)
-
-# The staff cancel page, in payments/admin.py (it refunds): named, never imported.
-CANCEL_URL_NAME = "admin:payments_payment_cancel_order"
+from .services import OrderStateError, order_archive, order_mark_delivered
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -93,8 +71,7 @@ def change_each(modeladmin, request: HttpRequest, orders, change) -> int:
 
 class OrderLifecycleAdminMixin:
     """For OrderAdmin: list ArchivedFilter in its list_filter, "shipments" in its
-    readonly_fields and fieldsets, and "cancel_and_refund", "mark_delivered",
-    "archive_orders" in its actions."""
+    readonly_fields and fieldsets, and "mark_delivered", "archive_orders" in its actions."""
 
     @admin.display(description="shipments")
     def shipments(self, order: Order) -> str:
@@ -117,84 +94,6 @@ class OrderLifecycleAdminMixin:
             ),
         )
         return format_html('<ul class="order-shipments">{}</ul>', rows) if rows else "None yet"
-
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        # Before the default URLs: "<path:object_id>/" would swallow ".../ship/".
-        return [
-            path("<path:object_id>/ship/", self.admin_site.admin_view(self.ship_view), name="%s_%s_ship" % info),
-        ] + super().get_urls()
-
-    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
-        order = self.get_object(request, unquote(object_id))
-        can_change = order is not None and self.has_change_permission(request, order)
-        extra_context = {
-            **(extra_context or {}),
-            "can_ship": can_change and order_can_ship(order),
-            "can_cancel": can_change and order_can_cancel(order),
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _order_change_url(self, order: Order) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
-
-    def ship_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        order = self.get_object(request, unquote(object_id))
-        if order is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, order):
-            raise PermissionDenied
-        if not order_can_ship(order):
-            self.message_user(
-                request,
-                f"Order {order.number} is {order.get_status_display().lower()} with nothing left to ship.",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(self._order_change_url(order))
-        form = ShipmentForm(request.POST or None, order=order)
-        if request.method == "POST" and form.is_valid():
-            try:
-                shipment = order_ship(
-                    order=order,
-                    lines=form.units,
-                    carrier=form.cleaned_data["carrier"],
-                    tracking_number=form.cleaned_data["tracking_number"],
-                    tracking_url=form.cleaned_data["tracking_url"],
-                    actor=request.user,
-                )
-            except (OrderStateError, ShipmentError, StockBusy) as exc:
-                # The service checks again under the order's lock (someone may have shipped or
-                # cancelled since this form was shown): a form error, never a 500.
-                form.add_error(None, exc.message)
-            else:
-                units = sum(sl.quantity for sl in shipment.lines.all())
-                self.message_user(
-                    request,
-                    f"Shipped {units} unit(s) of order {order.number} with {shipment.carrier} "
-                    f"({shipment.tracking_number}).",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._order_change_url(order))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Ship order {order.number}",
-            "subtitle": str(order),
-            "opts": self.opts,
-            "original": order,
-            "form": form,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/orders/order/ship.html", context)
-
-    @admin.action(description="Cancel (and refund if paid)…", permissions=["change"])
-    def cancel_and_refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
-        # One order at a time: a cancellation may move money, and staff confirm it (with a
-        # reason) on the cancel page, which says what will be refunded and restocked.
-        orders = list(queryset.order_by("pk")[:2])
-        if len(orders) != 1:
-            self.message_user(request, "Choose one order to cancel: each is confirmed on its own page.", messages.WARNING)
-            return None
-        return HttpResponseRedirect(reverse(CANCEL_URL_NAME, args=[orders[0].pk]))
 
     @admin.action(description="Mark selected orders delivered", permissions=["change"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

@@ -87,6 +87,7 @@ LOCAL_APPS = [
     "cart",
     "checkout",
     "storefront",
+    "backoffice",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

@@ -1,40 +1,29 @@
 """The stock report: every variant with its stock figures, as an admin page and as CSV.
 
-Mounted under the ProductVariant admin (inventory/admin.py, get_urls), so it needs the
+Mounted under the ProductVariant admin (backoffice/inventory.py, get_urls), so it needs the
 permission to view variants. Read-only. Every figure comes from one query over all the rows
-(inventory.selectors.with_availability: on hand minus live reservations, computed in SQL), so
+(inventory.selectors.stock_report_rows: on hand minus live reservations, computed in SQL), so
 the page costs the same few queries for ten variants or ten thousand, and the CSV one query
 whatever its length.
 """
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import BooleanField, Case, F, IntegerField, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from catalog.models import ProductVariant
+from inventory.selectors import STOCK_REPORT_SORTS, stock_report_rows
 
-from .selectors import with_availability
+from .exports import csv_cell, csv_download
 
 PAGE_SIZE = 100
-
-# Sort keys the page accepts in ?o= (prefix "-" for descending) and the column each sorts by.
-SORTABLE = {
-    "sku": "sku",
-    "product": "product__title",
-    "on_hand": "on_hand",
-    "reserved": "reserved",
-    "available": "available",
-}
 DEFAULT_SORT = "sku"
 
 # (heading, sort key or None): the page's columns; the CSV has the same ones, in this order.
@@ -49,49 +38,12 @@ COLUMNS = (
     ("Low stock", None),
 )
 
-# A spreadsheet runs a cell that starts with one of these as a formula; product titles and
-# SKUs come from imported files, so they are not ours to trust.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def stock_report_rows(*, search: str = "", low_only: bool = False, sort: str = DEFAULT_SORT) -> QuerySet:
-    """Every variant (with its product) annotated with on_hand, reserved (units in live
-    reservations), available (on_hand − reserved), threshold (the StockItem's
-    low_stock_threshold, None: no alerts) and low_stock (available <= threshold), in one query.
-
-    `search` keeps SKUs containing it (case-insensitive); `low_only` keeps low-stock rows;
-    `sort` is a key of SORTABLE, "-" first for descending (anything else: by SKU).
-    """
-    rows = (
-        with_availability(ProductVariant.objects.select_related("product"))
-        .annotate(on_hand=Coalesce("stock__on_hand", Value(0), output_field=IntegerField()))
-        .annotate(
-            reserved=F("on_hand") - F("available"),
-            threshold=F("stock__low_stock_threshold"),
-        )
-        .annotate(
-            low_stock=Case(
-                When(threshold__isnull=False, available__lte=F("threshold"), then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            )
-        )
-    )
-    if search:
-        rows = rows.filter(sku__icontains=search)
-    if low_only:
-        rows = rows.filter(low_stock=True)
-    descending = sort.startswith("-")
-    column = SORTABLE.get(sort.lstrip("-"), SORTABLE[DEFAULT_SORT])
-    # pk last: a stable order, so no row appears on two pages or on none.
-    return rows.order_by(f"-{column}" if descending else column, "pk")
-
 
 def _params(request: HttpRequest) -> tuple[str, bool, str]:
     search = request.GET.get("q", "").strip()
     low_only = request.GET.get("low") == "1"
     sort = request.GET.get("o", DEFAULT_SORT)
-    if sort.lstrip("-") not in SORTABLE:
+    if sort.lstrip("-") not in STOCK_REPORT_SORTS:
         sort = DEFAULT_SORT
     return search, low_only, sort
 
@@ -135,37 +87,20 @@ def stock_report_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Ht
     return TemplateResponse(request, "admin/inventory/stock_report.html", context)
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back: csv.writer into a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value) -> str | int:
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _csv_lines(rows: QuerySet) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([heading for heading, _ in COLUMNS])
+def _csv_rows(rows: QuerySet) -> Iterator[list]:
     # iterator(): rows stream from the one query (a server-side cursor on PostgreSQL) instead
     # of being loaded into memory all at once.
     for variant in rows.iterator(chunk_size=2000):
-        yield writer.writerow(
-            [
-                _cell(variant.sku),
-                _cell(variant.product.title),
-                _cell(variant.title),
-                variant.on_hand,
-                variant.reserved,
-                variant.available,
-                "" if variant.threshold is None else variant.threshold,
-                "yes" if variant.low_stock else "no",
-            ]
-        )
+        yield [
+            csv_cell(variant.sku),
+            csv_cell(variant.product.title),
+            csv_cell(variant.title),
+            variant.on_hand,
+            variant.reserved,
+            variant.available,
+            "" if variant.threshold is None else variant.threshold,
+            "yes" if variant.low_stock else "no",
+        ]
 
 
 def stock_report_csv_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> StreamingHttpResponse:
@@ -174,11 +109,10 @@ def stock_report_csv_view(model_admin: admin.ModelAdmin, request: HttpRequest) -
     _check(model_admin, request)
     search, low_only, sort = _params(request)
     rows = stock_report_rows(search=search, low_only=low_only, sort=sort)
-    filename = f"stock-report-{timezone.localtime():%Y%m%d-%H%M}.csv"
-    return StreamingHttpResponse(
-        _csv_lines(rows),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return csv_download(
+        header=[heading for heading, _ in COLUMNS],
+        rows=_csv_rows(rows),
+        filename=f"stock-report-{timezone.localtime():%Y%m%d-%H%M}.csv",
     )
 
 
