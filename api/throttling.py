@@ -3,7 +3,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.throttling import ScopedRateThrottle as DRFScopedRateThrottle
 
-from config.ratelimit import UNSAFE_METHODS, auth_hit
+from kernel.ratelimit import UNSAFE_METHODS, auth_hit
 
 
 class ScopedRateThrottle(DRFScopedRateThrottle):
@@ -16,7 +16,7 @@ class ScopedRateThrottle(DRFScopedRateThrottle):
 
 
 class AuthTierThrottle(BaseThrottle):
-    """The auth tier of config/ratelimit.py (RATELIMIT_AUTH, per IP and per account) on the
+    """The auth tier of kernel/ratelimit.py (RATELIMIT_AUTH, per IP and per account) on the
     API's auth endpoints, so the pages and the API share one budget per account: a guesser
     cannot get ten tries on the login page and ten more on /api/v1/auth/token/."""
 

@@ -33,7 +33,7 @@ redis     Redis shut down: home, listing and product page answer 200 (latency re
           guest adds to cart, checks out and pays (JSON API + the dummy gateway's page) and the
           order is paid; the page add-to-cart POST (stock tier) is not limited (fail open);
           log in (page and API) answers 429 with Retry-After (auth tier fails closed,
-          config/ratelimit.py); /health/ answers 503 naming cache and broker. Then Redis
+          kernel/ratelimit.py); /health/ answers 503 naming cache and broker. Then Redis
           frozen (SIGSTOP: connections accepted, never answered): a product page's latency,
           bounded by REDIS_SOCKET_TIMEOUT per cache call. Redis back: /health/ 200.
 worker    (a) The whole worker (its process group) SIGKILLed while order_paid_followups is

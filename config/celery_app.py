@@ -3,8 +3,9 @@ import os
 
 from celery import Celery
 
-# Request ids travel from a request into the tasks it enqueues (Celery signals in there).
-import config.observability  # noqa: F401,E402
+# Request ids travel from a request into the tasks it enqueues (Celery signals in there),
+# connected before the app is made: in a worker or beat before Django is even set up.
+import ops.observability  # noqa: F401,E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 

@@ -5,8 +5,6 @@ from django.shortcuts import redirect
 from django.templatetags.static import static as static_url
 from django.urls import include, path
 
-from config import health
-
 urlpatterns = [
     # DJANGO_ADMIN_URL, "admin/" unless set (config/settings/base.py).
     path(settings.ADMIN_URL, admin.site.urls),
@@ -17,10 +15,8 @@ urlpatterns = [
     path("orders/", include("storefront.orders.urls")),
     path("payments/", include("storefront.payments.urls")),
     path("stock/", include("storefront.inventory.urls")),
-    # Load balancers, monitors and Prometheus (config/health.py; docs/RUNBOOK.md).
-    path("health/", health.health, name="health"),
-    path("health/detailed/", health.health_detailed, name="health-detailed"),
-    path("metrics", health.metrics, name="metrics"),
+    # Load balancers, monitors and Prometheus (ops/health.py; docs/RUNBOOK.md).
+    path("", include("ops.urls")),
     # Browsers ask every site for /favicon.ico, the admin's pages included.
     path("favicon.ico", lambda request: redirect(static_url("img/favicon.svg"))),
     path("", include("storefront.catalog.urls")),

@@ -8,5 +8,6 @@ errors        DomainError: the base of every app's domain errors (code, message,
 auth          user_or_none: a signed-in user or None
 admin         the admin mixins shared by the apps' admin modules
 client_ip     the address a request really came from
+ratelimit     rate-limit counters per tier on the shared cache (pages and API alike)
 http          json_attachment: a JSON file download
 """

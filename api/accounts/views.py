@@ -42,7 +42,7 @@ PASSWORD_RESET_ANSWER = "If an account uses this email address, we have sent it 
 
 class AuthThrottled:
     """Sign-up, sign-in, refresh and reset: rate limited per client address (scope "auth"),
-    and by the site-wide auth tier per IP and per account (config/ratelimit.py)."""
+    and by the site-wide auth tier per IP and per account (kernel/ratelimit.py)."""
 
     throttle_classes = [ScopedRateThrottle, AuthTierThrottle]
     throttle_scope = "auth"

@@ -72,8 +72,8 @@ THIRD_PARTY_APPS: list[str] = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served from our static files, not a CDN
     "csp",  # django-csp: its system checks flag settings in the pre-4.0 format
-    "django_ratelimit",  # its system checks verify the cache can count (config/ratelimit.py)
-    "django_prometheus",  # request/response metrics at /metrics (config/health.py)
+    "django_ratelimit",  # its system checks verify the cache can count (kernel/ratelimit.py)
+    "django_prometheus",  # request/response metrics at /metrics (ops/health.py)
 ]
 # The domain apps, then the top layer (docs/ARCHITECTURE.md): storefront (pages, template
 # tags, the login receiver), backoffice (its admin registrations extend the domain apps',
@@ -88,6 +88,7 @@ LOCAL_APPS = [
     "checkout",
     "storefront",
     "backoffice",
+    "ops",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -119,10 +120,10 @@ AUTH_PASSWORD_VALIDATORS = [
 MIDDLEWARE = [
     # First and last: django-prometheus times the whole stack (https://github.com/korfuri/django-prometheus).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    # Early, so every log line of the request carries its id (config/observability.py).
-    "config.observability.RequestIDMiddleware",
+    # Early, so every log line of the request carries its id (ops/observability.py).
+    "ops.observability.RequestIDMiddleware",
     # The database unreachable mid-request: 503 + Retry-After, not a bare 500.
-    "config.unavailable.DatabaseUnavailableMiddleware",
+    "ops.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -130,8 +131,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # After CSRF and auth: tiers go by URL name and request.user (config/ratelimit.py).
-    "config.ratelimit.RateLimitMiddleware",
+    # After CSRF and auth: tiers go by URL name and request.user (ops/ratelimit.py).
+    "ops.ratelimit.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -240,7 +241,7 @@ else:
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 # Redis down must not stop the shop: cache errors are logged and read as a miss
 # (https://github.com/jazzband/django-redis#memcached-exceptions-behavior). Rate limits then
-# fail open except the auth tier (config/ratelimit.py); stock never depends on the cache.
+# fail open except the auth tier (kernel/ratelimit.py); stock never depends on the cache.
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
@@ -248,7 +249,7 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # ------------------------------------------------------------------------------
 # django-ratelimit rate strings ("10/15m" = 10 per 15 minutes), counted in the default
 # cache on state-changing requests; a limited request gets 429 + Retry-After. Tiers and
-# their keys: config/ratelimit.py. https://django-ratelimit.readthedocs.io/en/stable/settings.html
+# their keys: ops/ratelimit.py. https://django-ratelimit.readthedocs.io/en/stable/settings.html
 RATELIMIT_GENERAL = env("RATELIMIT_GENERAL", default="100/15m")  # per IP, every POST page
 RATELIMIT_STOCK = env("RATELIMIT_STOCK", default="20/15m")  # add to cart, cart update, order, pay
 RATELIMIT_AUTH = env("RATELIMIT_AUTH", default="10/15m")  # per IP and per account
@@ -482,7 +483,7 @@ SPECTACULAR_SETTINGS = {
 # LOGGING
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/logging/
-# Every record carries the request id (config/observability.py). LOG_FORMAT=json writes one
+# Every record carries the request id (ops/observability.py). LOG_FORMAT=json writes one
 # JSON object per line (python-json-logger): time, level, logger, message, request_id and the
 # record's extras, e.g. the stable `event` field of the key events (docs/RUNBOOK.md).
 # Production defaults to json, everything else to plain.
@@ -492,7 +493,7 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.observability.RequestIDFilter"}},
+    "filters": {"request_id": {"()": "ops.observability.RequestIDFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -513,13 +514,13 @@ LOGGING = {
 # OBSERVABILITY
 # ------------------------------------------------------------------------------
 # /metrics (Prometheus text format) answers staff sessions, or `Authorization: Bearer
-# METRICS_TOKEN` for the scraper; empty: staff only. config/health.py.
+# METRICS_TOKEN` for the scraper; empty: staff only. ops/health.py.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Errors (web, worker, beat) and beat's schedule go to Sentry when SENTRY_DSN is set; no
 # personal data is sent. https://docs.sentry.io/platforms/python/integrations/django/
 SENTRY_DSN = env("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    from config.observability import sentry_init
+    from ops.observability import sentry_init
 
     sentry_init(
         dsn=SENTRY_DSN,

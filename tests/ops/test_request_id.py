@@ -6,7 +6,7 @@ from celery import shared_task
 
 from django.core.signals import request_finished
 
-from config.observability import REQUEST_ID_HEADER, request_id_get
+from ops.observability import REQUEST_ID_HEADER, request_id_get
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def _echo_request_id() -> str:
 
 
 def test_a_task_enqueued_during_a_request_runs_with_its_id(rf):
-    from config.observability import RequestIDMiddleware
+    from ops.observability import RequestIDMiddleware
 
     seen = {}
 
@@ -69,7 +69,7 @@ def test_a_task_enqueued_during_a_request_runs_with_its_id(rf):
 
 
 def test_the_publish_signal_puts_the_id_in_the_task_headers():
-    from config.observability import _request_id_to_task_headers, request_id_var
+    from ops.observability import _request_id_to_task_headers, request_id_var
 
     headers = {}
     token = request_id_var.set("req-9")

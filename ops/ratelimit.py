@@ -1,4 +1,6 @@
-"""Rate limits for the HTML pages, webhooks and the admin (django-ratelimit on the shared cache).
+"""Rate limits for the HTML pages, webhooks and the admin: which tiers a request counts in,
+and the 429 answer. The counters themselves are kernel/ratelimit.py's (django-ratelimit on
+the shared cache), shared with the API's auth throttle.
 
 Tiers (settings RATELIMIT_GENERAL/_STOCK/_AUTH/_WEBHOOK/_STAFF, django-ratelimit rate strings
 such as "10/15m"), counted on state-changing requests (POST, PUT, PATCH, DELETE) only:
@@ -12,29 +14,18 @@ such as "10/15m"), counted on state-changing requests (POST, PUT, PATCH, DELETE)
 
 A limited request is answered 429 with Retry-After (seconds until the window ends): the
 templates/429.html page, or the API's error shape under /api/. The API's own endpoints keep
-their DRF throttles (config/api/throttling.py); its auth endpoints also share the auth tier
+their DRF throttles (api/throttling.py); its auth endpoints also share the auth tier
 through AuthTierThrottle.
 
 When the cache cannot be reached (Redis down) the limits FAIL OPEN, except the auth tier:
-the shop must keep selling without Redis, but a login form that cannot count attempts would
-open the door to password guessing, so sign-in/sign-up/reset answer 429 until the cache is
-back. Either way a warning is logged.
+sign-in/sign-up/reset answer 429 until the cache is back (kernel/ratelimit.py says why).
 """
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
 
-from kernel.client_ip import client_ip
-
-logger = logging.getLogger(__name__)
-
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+from kernel.ratelimit import UNSAFE_METHODS, Limited, auth_hit, ratelimit_hit
 
 # Views by "namespace:name" (the URL paths may change; the names do not).
 STOCK_VIEWS = frozenset({"catalog:product_detail", "cart:line_update", "checkout:place_order", "payments:pay"})
@@ -45,71 +36,7 @@ AUTH_VIEWS = frozenset(
 )
 WEBHOOK_VIEWS = frozenset({"payments:webhook"})
 
-# Retry-After when the auth tier refuses because the cache is down (nothing to count with).
-CACHE_DOWN_RETRY_AFTER = 60
-
 LIMITED_MESSAGE = "Too many requests. Please wait a little and try again."
-
-
-@dataclass(frozen=True)
-class Limited:
-    """A refusal: which tier, and how many seconds until the client may try again."""
-
-    tier: str
-    retry_after: int
-
-
-def _ip_key(group: str, request: HttpRequest) -> str:
-    # X-Forwarded-For believed from trusted proxies only (kernel/client_ip.py).
-    return client_ip(request) or "unknown"
-
-
-def _tier_rate(tier: str) -> str | None:
-    return getattr(settings, f"RATELIMIT_{tier.upper()}", None) or None
-
-
-def ratelimit_hit(request: HttpRequest, *, tier: str, key: str | None = None) -> Limited | None:
-    """Counts this request against `tier` for `key` (default: the client IP) and answers
-    whether it is over the limit. `key` values are namespaced by tier, so the same email or
-    IP in two tiers are two counters. Cache errors: None (fail open), except the auth tier,
-    which refuses (fail closed); both logged."""
-    rate = _tier_rate(tier)
-    if rate is None:
-        return None
-    key_fn = _ip_key if key is None else (lambda group, request: key)
-    group = f"{tier}:{'ip' if key is None else 'account'}"
-    try:
-        usage = get_usage(request, group=group, key=key_fn, rate=rate, increment=True)
-    except Exception:  # noqa: BLE001 - a cache outage must not break the shop (see module doc)
-        logger.warning("rate limit %s: cache unavailable", tier, exc_info=True)
-        usage = {"limit": 0, "time_left": -1}
-    if usage is None:  # RATELIMIT_ENABLE off
-        return None
-    if usage["limit"] == 0 and usage["time_left"] == -1:
-        # django-ratelimit's answer when it could not read or bump the counter.
-        if tier == "auth":
-            logger.warning("rate limit %s: cache unavailable, refusing (fail closed)", tier)
-            return Limited(tier, CACHE_DOWN_RETRY_AFTER)
-        logger.warning("rate limit %s: cache unavailable, not limiting (fail open)", tier)
-        return None
-    if usage["should_limit"]:
-        logger.info("rate limit %s exceeded for %s", tier, group)
-        return Limited(tier, max(1, int(usage["time_left"])))
-    return None
-
-
-def auth_account_key(value: str) -> str | None:
-    """The per-account key for the auth tier: the email, normalised (None when blank)."""
-    value = (value or "").strip().lower()
-    return f"account:{value}" if value else None
-
-
-def auth_hit(request: HttpRequest, *, email: str) -> Limited | None:
-    """The auth tier, per IP and per account; both counters are bumped."""
-    by_ip = ratelimit_hit(request, tier="auth")
-    account = auth_account_key(email)
-    by_account = ratelimit_hit(request, tier="auth", key=account) if account else None
-    return by_ip or by_account
 
 
 def _tiers_for(request: HttpRequest, view_name: str) -> list[str]:

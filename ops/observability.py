@@ -11,7 +11,7 @@ Request ids, log records and error reporting: what an operator needs to follow o
 - sentry_init(): Django and Celery integrations, no personal data, beat monitoring.
 
 Nothing here imports models or settings: config/celery_app.py imports it before Django is
-set up.
+set up (and settings' LOGGING names RequestIDFilter, settings call sentry_init).
 """
 from __future__ import annotations
 
