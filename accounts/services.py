@@ -16,10 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kernel.errors import DomainError
-from kernel.transactions import after_commit
+from kernel.tasks import enqueue_on_commit
 
 from .models import Address
-from .tasks import delete_user_sessions, send_welcome_email
 
 User = get_user_model()
 
@@ -56,7 +55,7 @@ def user_register(*, email: str, password: str) -> User:
         # The unique index on lower(email) decides between two sign-ups racing past the check.
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password)
-            after_commit(send_welcome_email.delay, user.pk)
+            enqueue_on_commit("accounts.tasks.send_welcome_email", user.pk)
             return user
     except IntegrityError as exc:
         raise AccountError(DUPLICATE_EMAIL_ERROR, code="email_taken", field="email") from exc
@@ -194,7 +193,7 @@ def user_delete(*, user: User) -> None:
     with transaction.atomic():
         Address.objects.filter(user=user).delete()
         user.delete()
-        after_commit(delete_user_sessions.delay, user_pk)
+        enqueue_on_commit("accounts.tasks.delete_user_sessions", user_pk)
 
 
 def user_sessions_delete(*, user_pk: int) -> int:

@@ -1,5 +1,5 @@
 """Accounts' background jobs: the welcome email after sign-up (enqueued on commit by
-SignUpView), and removing a deleted account's stored sessions. Accounts sits below orders,
+user_register and the sign-up page), and removing a deleted account's stored sessions. Accounts sits below orders,
 so it sends through Django's mail API directly, with the shop's common email layout
 (templates/emails/)."""
 from anymail.exceptions import AnymailError
@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+
+from .services import email_verification_token, user_sessions_delete
 
 
 def _absolute(path: str) -> str:
@@ -29,9 +31,6 @@ def send_welcome_email(user_pk: int) -> int:
 
     Not guarded by a log of its own: a retry happens only when the send raised, so the one
     way to be welcomed twice is a worker dying between the send and the task's ack."""
-    # Imported here: services enqueues this task, so a module-level import would be circular.
-    from .services import email_verification_token
-
     user = get_user_model()._default_manager.filter(pk=user_pk, is_active=True).first()
     if user is None or not user.email:
         return 0
@@ -58,7 +57,4 @@ def send_welcome_email(user_pk: int) -> int:
 def delete_user_sessions(user_pk: int) -> int:
     """Removes the stored sessions of the deleted account `user_pk` (accounts.services
     .user_sessions_delete); returns how many. Safe to run twice: the second run finds none."""
-    # Imported here: services enqueues this task, so a module-level import would be circular.
-    from .services import user_sessions_delete
-
     return user_sessions_delete(user_pk=user_pk)

@@ -9,8 +9,8 @@ into StockBusy instead of a hang (kernel.locking). Quantities are integers (unit
 Backorders: a variant whose backorder_policy is "continue" is never refused for lack of stock
 and its on_hand may fall below zero through sales; "deny" (the default) never oversells.
 
-Notifications ride on those changes, always enqueued with transaction.on_commit (so a
-rolled-back sale sends nothing) and sent by inventory.tasks:
+Notifications ride on those changes, always enqueued once the transaction commits (so a
+rolled-back sale sends nothing; kernel.tasks.enqueue_on_commit) and sent by inventory.tasks:
 - low stock: when a variant's availability falls to its low_stock_threshold or below, one
   email to staff per crossing (a compare-and-swap on low_stock_alerted_at picks the one
   sale that sends it); the claim is cleared once availability is above the threshold again
@@ -41,9 +41,9 @@ from accounts.selectors import staff_alert_recipients
 from catalog.models import ProductVariant
 from catalog.signals import availability_changed
 from kernel.locking import busy_on_lock_timeout, rows_lock
+from kernel.tasks import enqueue_on_commit
 from kernel.transactions import after_commit
 
-from . import tasks
 from .exceptions import (
     BackordersOutstanding,
     InsufficientStock,
@@ -157,7 +157,7 @@ def _low_stock_sync(items: dict[int, StockItem], *, after: dict[int, int]) -> No
             if claimed:
                 # robust: the sale is committed by then; a failing email (eager mode) or broker
                 # must not turn it into an error page. Celery retries the sending itself.
-                after_commit(tasks.send_low_stock_alert.delay, vid)
+                enqueue_on_commit("inventory.tasks.send_low_stock_alert", vid)
 
 
 def _low_stock_rearm(items: QuerySet[StockItem]) -> int:
@@ -374,7 +374,7 @@ def stock_adjust(
         flips = _sold_out_flips({variant.pk: item}, {variant.pk: item.on_hand - reserved}, {variant.pk: after})
         _availability_changed([variant.pk], sold_out_changed=flips)
         if quantity > 0 and after > 0 and back_in_stock_pending(variant.pk).exists():
-            after_commit(tasks.send_back_in_stock_emails.delay, variant.pk)
+            enqueue_on_commit("inventory.tasks.send_back_in_stock_emails", variant.pk)
         return movement
 
 

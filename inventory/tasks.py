@@ -1,12 +1,11 @@
 """Inventory's background jobs. Each takes ids, loads the rows and calls one service; both
-are enqueued by inventory.services with transaction.on_commit and are safe to run twice."""
+are enqueued by inventory.services once its transaction commits (by name:
+kernel.tasks.enqueue_on_commit) and are safe to run twice."""
 from celery import shared_task
 
 from catalog.models import ProductVariant
 
-# `from . import services`, not `from .services import …`: services enqueues these tasks,
-# so the two modules import each other and names are looked up only when a task runs.
-from . import services
+from .services import back_in_stock_notify, low_stock_alert_send
 
 # Mail server trouble (smtplib.SMTPException and socket errors are OSErrors) passes; retry
 # with exponential backoff (1 s, 2 s, 4 s … capped at 10 minutes, jittered).
@@ -28,11 +27,11 @@ def _variant(variant_id: int) -> ProductVariant | None:
 def send_low_stock_alert(variant_id: int) -> int:
     """Emails staff that the variant is at or below its low-stock threshold."""
     variant = _variant(variant_id)
-    return services.low_stock_alert_send(variant=variant) if variant else 0
+    return low_stock_alert_send(variant=variant) if variant else 0
 
 
 @shared_task(**RETRY)
 def send_back_in_stock_emails(variant_id: int) -> int:
     """Emails everyone waiting for the variant, once each."""
     variant = _variant(variant_id)
-    return services.back_in_stock_notify(variant=variant) if variant else 0
+    return back_in_stock_notify(variant=variant) if variant else 0

@@ -1,7 +1,7 @@
 """The bottom layer: plumbing every app may use and that knows no app of ours (docs/ARCHITECTURE.md).
 
 transactions  after_commit: work that follows a commit without being able to undo it
-tasks         enqueue_on_commit: a Celery task by name, once the transaction commits
+tasks         enqueue_on_commit: a service enqueues its app's Celery task by name, on commit
 locking       rows locked in primary-key order under a short lock_timeout; busy, not a hang
 money         Decimal rounding to a currency's precision; minor units for the gateways
 errors        DomainError: the base of every app's domain errors (code, message, HTTP status)

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from kernel.transactions import after_commit
+from kernel.tasks import enqueue_on_commit
 
 from .invoices import (
     SNAPSHOT_VERSION,
@@ -185,11 +185,9 @@ def _credit_note_issue(
             + taken.skipped_note(CREDIT_NOTES, year=year),
         )
         if kind == REFUND:
-            from .tasks import send_order_email  # orders.tasks imports orders.services, which imports this
-
             # Once the credit note has committed (a rolled-back refund tells the shopper
             # nothing); one email per credit note, keyed by its number.
-            after_commit(send_order_email.delay, "order_refunded", order.pk, number)
+            enqueue_on_commit("orders.tasks.send_order_email", "order_refunded", order.pk, number)
     return note
 
 

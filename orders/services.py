@@ -37,7 +37,7 @@ from inventory.services import (
 from kernel.auth import user_or_none
 from kernel.errors import DomainError
 from kernel.locking import lock_timeout_set
-from kernel.transactions import after_commit
+from kernel.tasks import enqueue_on_commit
 
 from .credit_notes import credit_note_for_cancellation
 from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun
@@ -169,12 +169,10 @@ def _order_set_status(
 def _order_email_on_commit(kind: str, order: Order, key: str) -> None:
     """Enqueues the shopper's email `kind` once the transaction commits: an email about a
     change that was rolled back would tell the shopper something untrue."""
-    from .tasks import send_order_email  # orders.tasks imports this module
-
     # robust: by then the change has committed; a broker that is down (or, when tasks run
     # eagerly, a failing send) must not turn it into an error for whoever made the change.
     # The task itself retries, and its EmailLog row keeps a retried send from doubling.
-    after_commit(send_order_email.delay, kind, order.pk, key)
+    enqueue_on_commit("orders.tasks.send_order_email", kind, order.pk, key)
 
 
 @dataclass(frozen=True)
@@ -414,12 +412,10 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
             fields=["paid_at", "archived_at"],
         )
         logger.info("order paid", extra={"event": "order.paid", "order": order.number, "reference": reference})
-        from .tasks import order_paid_followups
-
         # Invoice, then the confirmation with it attached, once the payment has committed (a
         # rolled-back payment sends nothing). robust: without a broker the task runs right
         # here, and a failing PDF or mail server must not turn a taken payment into an error.
-        after_commit(order_paid_followups.delay, order.pk)
+        enqueue_on_commit("orders.tasks.order_paid_followups", order.pk)
     return order
 
 
@@ -445,11 +441,9 @@ def order_mark_payment_failed(*, order: Order, note: str = "", actor=None) -> Or
         actor=actor,
         note=note,
     )
-    from .tasks import send_order_email
-
     # Tell the shopper once the failure has committed; one email per order (EmailLog keyed
     # by its number), so applying this twice sends one.
-    after_commit(send_order_email.delay, "payment_failed", order.pk)
+    enqueue_on_commit("orders.tasks.send_order_email", "payment_failed", order.pk)
     return order
 
 
@@ -657,9 +651,7 @@ def order_flag(*, order: Order, reason: str) -> Order:
         order.archived_at = None  # a person must see it: archived orders are hidden by default
         order.save(update_fields=["needs_attention", "archived_at", "updated_at"])
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.FLAGGED, note=reason)
-        from .tasks import alert_staff_order_flagged
-
-        after_commit(alert_staff_order_flagged.delay, order.pk, reason)
+        enqueue_on_commit("orders.tasks.alert_staff_order_flagged", order.pk, reason)
     return order
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from inventory.exceptions import InsufficientStock, StockBusy
 from kernel.errors import DomainError
 from kernel.money import from_minor, to_minor
+from kernel.tasks import enqueue_on_commit
 from kernel.transactions import after_commit
 from orders.credit_notes import credit_note_for_refund
 from orders.models import CreditNote, Order
@@ -160,12 +161,10 @@ def _reject(payment: Payment, *, reason: str, refund: bool) -> None:
     order_flag(order=payment.order, reason=f"Payment {payment.reference}: {reason}")
     _queue_waiting_refund_events(payment)
     if refund:
-        from .tasks import submit_refund
-
         intent = _refund_intend(payment, amount=None, reason=_automatic_refund_reason(payment), key=_automatic_refund_key(payment))
         # robust: should the broker be down, the rejection stands and the refund row waits,
         # pending, for the beat's refunds_resubmit.
-        after_commit(submit_refund.delay, intent.pk)
+        enqueue_on_commit("payments.tasks.submit_refund", intent.pk)
 
 
 def _queue_waiting_refund_events(payment: Payment) -> None:
@@ -181,8 +180,6 @@ def _queue_waiting_refund_events(payment: Payment) -> None:
 
 
 def _queue_refund_events_of(gateway: str, provider_payment_id: str) -> None:
-    from .tasks import process_webhook_event
-
     events = (
         WebhookEvent.objects.filter(provider=gateway, provider_payment_id=provider_payment_id)
         .exclude(status__in=(WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED))
@@ -190,7 +187,7 @@ def _queue_refund_events_of(gateway: str, provider_payment_id: str) -> None:
         .values_list("pk", flat=True)
     )
     for pk in list(events):
-        process_webhook_event.delay(pk)
+        enqueue_on_commit("payments.tasks.process_webhook_event", pk)
 
 
 def payment_capture(
@@ -824,8 +821,6 @@ def webhook_replay(*, event: WebhookEvent) -> str | None:
     processed (it has done its work). Failed, ignored, waiting and pending events go back to
     pending and are processed once this commits. Returns the status the event had, or None
     for a processed event, which is left as it is."""
-    from .tasks import process_webhook_event
-
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event.pk)
         if event.status == WebhookEvent.Status.PROCESSED:
@@ -835,7 +830,7 @@ def webhook_replay(*, event: WebhookEvent) -> str | None:
         event.save(update_fields=["status"])
         # robust: with the broker down the error is logged and the event stays pending, to be
         # replayed again; staff get no error page for it.
-        after_commit(process_webhook_event.delay, event.pk)
+        enqueue_on_commit("payments.tasks.process_webhook_event", event.pk)
     return was
 
 

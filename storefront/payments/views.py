@@ -189,8 +189,9 @@ def webhook(request, provider: str):
     stored, created = webhook_receive(provider=provider, event=event)
     if created or stored.status == WebhookEvent.Status.PENDING:
         # A delivery of an event still pending is queued again: the first enqueue may have
-        # been lost (broker down). Not robust on purpose: if enqueueing fails the provider
-        # gets a 500 and delivers again. Processing twice is harmless (webhook_process).
+        # been lost (broker down). transaction.on_commit, not kernel's after_commit, on
+        # purpose: not robust, so if enqueueing fails the provider gets a 500 and delivers
+        # again. Processing twice is harmless (webhook_process).
         transaction.on_commit(partial(process_webhook_event.delay, stored.pk))
     return JsonResponse({"received": True, "duplicate": not created})
 
