@@ -11,8 +11,15 @@ from importlinter.application.use_cases import read_user_options
 from importlinter.contracts.forbidden import ForbiddenContract
 from importlinter.contracts.layers import LayersContract
 
-PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
 CONTRACT_TYPES = {"layers": LayersContract, "forbidden": ForbiddenContract}
+
+
+def _graph(session: dict) -> grimp.ImportGraph:
+    return grimp.build_graph(
+        *session["root_packages"], include_external_packages=session["include_external_packages"], cache_dir=None
+    )
 
 
 def broken_contracts(*, adding: tuple[str, str] | None = None) -> list[str]:
@@ -20,9 +27,7 @@ def broken_contracts(*, adding: tuple[str, str] | None = None) -> list[str]:
     (importer, imported) added to them when given."""
     options = read_user_options(str(PYPROJECT))
     session = options.session_options
-    graph = grimp.build_graph(
-        *session["root_packages"], include_external_packages=session["include_external_packages"], cache_dir=None
-    )
+    graph = _graph(session)
     if adding:
         importer, imported = adding
         graph.add_import(importer=importer, imported=imported, line_number=1, line_contents=f"import {imported}")
@@ -35,6 +40,20 @@ def broken_contracts(*, adding: tuple[str, str] | None = None) -> list[str]:
 
 def test_every_import_follows_the_layers():
     assert broken_contracts() == []
+
+
+def test_the_contracts_see_every_module_of_the_project():
+    # The graph holds regular packages only: a folder without __init__.py would hide its
+    # modules' imports from every contract.
+    session = read_user_options(str(PYPROJECT)).session_options
+    modules = _graph(session).modules
+    files = [
+        path.relative_to(ROOT).with_suffix("")
+        for package in session["root_packages"]
+        for path in (ROOT / package).rglob("*.py")
+    ]
+    names = {".".join(path.parts[:-1] if path.name == "__init__" else path.parts) for path in files}
+    assert sorted(names - modules) == []
 
 
 @pytest.mark.parametrize(
