@@ -31,6 +31,7 @@ from kernel.errors import DomainError
 
 from .models import MAX_LINE_QUANTITY, Cart, CartLine
 
+
 class CartError(DomainError):
     """A cart change that cannot be made; `message` is for the shopper. Input is validated
     first, so what reaches this is the state of the cart disagreeing with the request."""

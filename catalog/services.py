@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from http import HTTPStatus
 
 from django.conf import settings
-
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, QuerySet, Value, When

@@ -16,6 +16,7 @@ from .exceptions import MESSAGES, ShippingUnavailable, VoucherError
 from .models import CheckoutSession, ShippingMethod, Voucher, VoucherRedemption
 from .pricing import Pricing, cart_goods, cart_pricing, shipping_price
 
+
 def shipping_methods_for(
     *, country: str, weight_grams: int, goods_after_discount: Decimal
 ) -> list[tuple[ShippingMethod, Decimal]]:

@@ -23,7 +23,9 @@ from accounts.services import AccountError
 
 User = get_user_model()
 
-TOKEN_REFUSED = "This token is not valid: it has expired, was used or revoked already, or is not ours. Please sign in again."
+TOKEN_REFUSED = (
+    "This token is not valid: it has expired, was used or revoked already, or is not ours. Please sign in again."
+)
 
 
 class TokenRefused(AccountError):

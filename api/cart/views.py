@@ -14,11 +14,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.errors import error_responses
+from api.throttling import ScopedRateThrottle
 from cart.models import Cart
 from cart.selectors import CartView, cart_has_line, cart_view
 from cart.services import cart_add, cart_for_api, cart_remove_line, cart_set_quantity
-from api.errors import error_responses
-from api.throttling import ScopedRateThrottle
 
 from .serializers import (
     CartItemAddInputSerializer,

@@ -7,13 +7,13 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.orders.serializers import OrderDetailSerializer
 from cart.selectors import cart_view
 from checkout.exceptions import VoucherError
 from checkout.forms import COUNTRIES, CheckoutForm
 from checkout.pricing import cart_goods
 from checkout.selectors import CheckoutSummary, voucher_check
 from checkout.services import CHECKOUT_DETAIL_FIELDS, CHECKOUT_REQUIRED_FIELDS
-from api.orders.serializers import OrderDetailSerializer
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 MAX_ID = 2**31 - 1

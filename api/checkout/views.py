@@ -13,11 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.cart.views import CART_TOKEN_PARAMETER, cart_token, request_cart
+from api.errors import ErrorSerializer, error_body, error_responses
+from api.throttling import ScopedRateThrottle
 from checkout.exceptions import CheckoutChanged
 from checkout.selectors import checkout_session_for, checkout_session_summary
 from checkout.services import checkout_session_place_order, checkout_session_start, checkout_session_update
-from api.errors import ErrorSerializer, error_body, error_responses
-from api.throttling import ScopedRateThrottle
 from orders.models import Shipment
 
 from .serializers import (

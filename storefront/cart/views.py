@@ -7,8 +7,8 @@ from cart.selectors import cart_view
 from cart.services import CartError, cart_remove_line, cart_set_quantity
 from checkout.pricing import cart_pricing, cart_rows
 from inventory.exceptions import StockBusy
+from storefront.session import cart_for_request, checkout_country
 
-from ..session import cart_for_request, checkout_country
 from .forms import CartLineQuantityForm
 
 

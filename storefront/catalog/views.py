@@ -14,10 +14,10 @@ from catalog.services import product_view_record
 from inventory.exceptions import StockBusy
 from inventory.selectors import featured_products, product_detail, product_search
 from orders.selectors import review_eligibility
+from storefront.context_processors import shop
+from storefront.orders.forms import ReviewForm
+from storefront.session import cart_for_request
 
-from ..context_processors import shop
-from ..orders.forms import ReviewForm
-from ..session import cart_for_request
 from .forms import AddToCartForm, ProductFilterForm
 
 

@@ -22,8 +22,8 @@ from checkout.selectors import checkout_price, voucher_check
 from checkout.services import checkout_place_order
 from inventory.exceptions import InsufficientStock, StockBusy
 from orders.services import ShippingDetails
+from storefront.session import SESSION_DETAILS, SESSION_VOUCHER, cart_for_request, checkout_country
 
-from ..session import SESSION_DETAILS, SESSION_VOUCHER, cart_for_request, checkout_country
 from .forms import PlaceOrderForm, VoucherForm
 
 SESSION_TOKEN = "checkout_token"
