@@ -42,11 +42,12 @@ $(CHROMIUM):
 	-$(APT_INSTALL) || { $(SUDO) apt-get update -qq && $(APT_INSTALL); }
 
 ## test: install test dependencies and chromium, run the whole suite against PostgreSQL
-# with line coverage: printed after the tests, the run fails under the floor. What is measured
-# and the floor: pyproject.toml [tool.coverage].
+# under SlipCover: the files below 100% line coverage and the total are printed after the
+# tests. The exit status is pytest's, or 2 when the total is under the floor. What is
+# measured, the floor and why SlipCover: pyproject.toml [tool.slipcover].
 test: install-dev $(CHROMIUM)
 	DATABASE_URL=$(DATABASE_URL_TEST) DJANGO_SETTINGS_MODULE=config.settings.test \
-		$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --no-cov-on-fail
+		$(BIN)/python -m slipcover -m pytest
 
 ## lint: ruff (lint, then format check), mypy on the domain apps, import-linter's layer contracts
 # Settings in pyproject.toml. kernel/, the layer under the apps, is type-checked once it exists.
@@ -69,4 +70,4 @@ lock: install-dev
 	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
 
 clean:
-	rm -rf $(VENV) .test-media staticfiles .coverage .mypy_cache .ruff_cache
+	rm -rf $(VENV) .test-media staticfiles .mypy_cache .ruff_cache
