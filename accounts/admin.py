@@ -4,6 +4,7 @@ never shows or asks for it.
 
 Deleting a user and "Download personal data (JSON)" run flows across the apps
 (checkout.privacy): the back office adds them (backoffice/accounts.py)."""
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin

@@ -1,6 +1,7 @@
 """Writes to accounts: sign-up, email verification, profile, the address book and the
 accounts part of deleting an account (checkout.privacy runs the whole flow). The API's
 tokens are the API's own (api.accounts.tokens)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -64,7 +65,9 @@ def user_register(*, email: str, password: str) -> User:
 EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
 _EMAIL_VERIFICATION_SALT = "accounts.email-verification"
 INVALID_VERIFICATION_LINK = "This verification link is not valid. Please copy the whole link from the email."
-EXPIRED_VERIFICATION_LINK = "This verification link has expired: links work for 3 days. Please contact us for a new one."
+EXPIRED_VERIFICATION_LINK = (
+    "This verification link has expired: links work for 3 days. Please contact us for a new one."
+)
 
 
 def email_verification_token(*, user: User) -> str:

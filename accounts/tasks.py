@@ -2,6 +2,7 @@
 user_register and the sign-up page), and removing a deleted account's stored sessions. Accounts sits below orders,
 so it sends through Django's mail API directly, with the shop's common email layout
 (templates/emails/)."""
+
 from anymail.exceptions import AnymailError
 from celery import shared_task
 from django.conf import settings

@@ -8,6 +8,7 @@ services (kernel.errors.DomainError: every app's exceptions subclass it) become 
 they carry (`http_status`: 4xx, or 502 for a payment provider), never a 500: a view does not
 catch them itself, and this module needs no list of every app's exceptions.
 """
+
 from __future__ import annotations
 
 from typing import Any

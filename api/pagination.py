@@ -3,6 +3,7 @@
 `page` (from 1) and `limit` (1..MAX_LIMIT, default DEFAULT_LIMIT) come from the query string;
 a bad value is a 400 in the usual error shape, a page past the end an empty `data`.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,4 +72,3 @@ class PagePagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
             },
         ]
-

@@ -1,4 +1,5 @@
 """Rate limits (answered 429 with Retry-After by DRF, shaped by errors.py)."""
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.throttling import ScopedRateThrottle as DRFScopedRateThrottle

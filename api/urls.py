@@ -2,6 +2,7 @@
 
 To add an app's endpoints, give it `api/<app>/urls.py` (paths relative to /api/v1/) and
 include it below; the schema picks them up by itself."""
+
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 

@@ -5,6 +5,7 @@ Deleting a user (the delete page or the "Delete selected" action) runs the same 
 customer deleting their own account (checkout.privacy.customer_delete): orders are kept
 anonymised, not blocked or lost. "Download personal data (JSON)" gives what the customer's
 own download gives (checkout.privacy.customer_data)."""
+
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect

@@ -1,6 +1,7 @@
 """Puts the back office's ModelAdmins in place of the domain apps' own: each subclass adds the
 pages and flows that reach above its app. Importing each domain app's admin module first
 registers its own ModelAdmin, whatever the order of INSTALLED_APPS."""
+
 from django.contrib import admin
 
 from accounts.models import User

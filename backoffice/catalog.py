@@ -1,5 +1,6 @@
 """The stock figures beside the variants on a product's page, added to catalog's own
 ProductAdmin (catalog/admin.py): catalog knows nothing of inventory."""
+
 from django.contrib import admin
 from django.db.models import IntegerField, QuerySet, Value
 from django.db.models.functions import Coalesce

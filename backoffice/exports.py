@@ -1,4 +1,5 @@
 """CSV downloads of the back office's reports (reports.py, stock_report.py)."""
+
 from __future__ import annotations
 
 import csv

@@ -1,5 +1,6 @@
 """Forms of the back office's pages (refund, ship). They validate input only; the services
 check everything again under their locks."""
+
 import uuid
 from decimal import Decimal
 
@@ -17,14 +18,14 @@ class RefundForm(forms.Form):
     required_css_class = "required"
 
     amount = forms.DecimalField(max_digits=12, decimal_places=2)  # set per currency in __init__
-    reason = forms.CharField(
-        max_length=255, help_text="Why: kept with the refund and shown on the order's timeline."
-    )
+    reason = forms.CharField(max_length=255, help_text="Why: kept with the refund and shown on the order's timeline.")
     # One refund per form shown: a new token each time the page is rendered, sent as the
     # refund's idempotency key, so the same form posted twice (a double click, a resubmission
     # after a timeout) finds the refund it made instead of making another.
     intent = forms.RegexField(
-        regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex,
+        regex=r"^[0-9a-f]{32}$",
+        widget=forms.HiddenInput,
+        initial=lambda: uuid.uuid4().hex,
         error_messages={"invalid": "This form has expired; reload the page."},
     )
 
@@ -77,11 +78,7 @@ class RefundForm(forms.Form):
     @property
     def restock(self) -> dict[int, int]:
         """{order line id: units} of the lines with units to restock (after is_valid())."""
-        return {
-            line.pk: self.cleaned_data[name]
-            for name, line in self.restock_lines
-            if self.cleaned_data.get(name)
-        }
+        return {line.pk: self.cleaned_data[name] for name, line in self.restock_lines if self.cleaned_data.get(name)}
 
 
 class ShipmentForm(forms.Form):
@@ -95,7 +92,10 @@ class ShipmentForm(forms.Form):
     carrier = forms.CharField(max_length=100)
     tracking_number = forms.CharField(max_length=100)
     tracking_url = forms.URLField(
-        label="Tracking URL", max_length=500, required=False, assume_scheme="https",
+        label="Tracking URL",
+        max_length=500,
+        required=False,
+        assume_scheme="https",
         help_text="Optional: the carrier's tracking page, shown to the customer.",
     )
 

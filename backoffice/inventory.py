@@ -1,5 +1,6 @@
 """The stock report (backoffice/stock_report.py), added under inventory's own
 ProductVariantAdmin (inventory/admin.py): the variant list links to it."""
+
 from inventory import admin as inventory_admin
 
 from .stock_report import stock_report_urls

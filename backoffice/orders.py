@@ -10,6 +10,7 @@
   they lead to the cancel page, which refunds (backoffice/payments.py);
 - the reports page (backoffice/reports.py), under the order admin's URLs.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -82,7 +83,9 @@ class OrderAdmin(orders_admin.OrderAdmin):
             ),
         )
         listing = reverse("admin:payments_payment_changelist") + f"?order__id__exact={order.pk}"
-        return format_html('<ul class="order-payments">{}</ul><a href="{}">All payments of this order</a>', rows, listing)
+        return format_html(
+            '<ul class="order-payments">{}</ul><a href="{}">All payments of this order</a>', rows, listing
+        )
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -160,6 +163,8 @@ class OrderAdmin(orders_admin.OrderAdmin):
         # reason) on the cancel page, which says what will be refunded and restocked.
         orders = list(queryset.order_by("pk")[:2])
         if len(orders) != 1:
-            self.message_user(request, "Choose one order to cancel: each is confirmed on its own page.", messages.WARNING)
+            self.message_user(
+                request, "Choose one order to cancel: each is confirmed on its own page.", messages.WARNING
+            )
             return None
         return HttpResponseRedirect(reverse("admin:payments_payment_cancel_order", args=[orders[0].pk]))

@@ -9,6 +9,7 @@ own PaymentAdmin (payments/admin.py):
   (admin:payments_payment_cancel_order), as a cancellation that gives money back is a
   payments flow.
 """
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -138,7 +139,9 @@ class PaymentAdmin(payments_admin.PaymentAdmin):
         form = OrderCancelForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                cancellation = order_cancel_and_refund(order=order, actor=request.user, reason=form.cleaned_data["reason"])
+                cancellation = order_cancel_and_refund(
+                    order=order, actor=request.user, reason=form.cleaned_data["reason"]
+                )
             except (OrderStateError, StockBusy) as exc:
                 # Decided again under the order's lock (it may have shipped, or been paid,
                 # since this page was shown): a form error, never a 500.
@@ -177,7 +180,9 @@ class PaymentAdmin(payments_admin.PaymentAdmin):
             )
         elif any(refund.status == Refund.Status.PENDING for refund in cancellation.refunds):
             self.message_user(
-                request, "The provider has not confirmed every refund yet; each is recorded when it does.", messages.INFO
+                request,
+                "The provider has not confirmed every refund yet; each is recorded when it does.",
+                messages.INFO,
             )
         for error in cancellation.refund_errors:
             self.message_user(

@@ -13,6 +13,7 @@ figure counts: orders/reports.py; besides those:
 - Reservations: those created in the period, by state.
 The page lists the first CREDIT_NOTES_ON_PAGE credit notes; the CSVs list them all.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -220,7 +221,9 @@ def _status_rows(period: Period) -> Iterable[list]:
 def _invoice_rows(period: Period) -> Iterable[list]:
     for invoice in invoices_issued(period).iterator(chunk_size=2000):
         yield [
-            invoice.number, timezone.localtime(invoice.issued_at).date().isoformat(), invoice.order.number,
+            invoice.number,
+            timezone.localtime(invoice.issued_at).date().isoformat(),
+            invoice.order.number,
             cents(invoice.stated_total),
         ]
 
@@ -228,8 +231,13 @@ def _invoice_rows(period: Period) -> Iterable[list]:
 def _credit_note_rows(period: Period) -> Iterable[list]:
     for note in credit_notes_issued(period).iterator(chunk_size=2000):
         yield [
-            note.number, timezone.localtime(note.issued_at).date().isoformat(), note.order.number,
-            note.invoice.number, note.amount, note.tax_amount, csv_cell(note.reason),
+            note.number,
+            timezone.localtime(note.issued_at).date().isoformat(),
+            note.order.number,
+            note.invoice.number,
+            note.amount,
+            note.tax_amount,
+            csv_cell(note.reason),
         ]
 
 
@@ -246,8 +254,12 @@ def _viewed_rows(period: Period) -> Iterable[list]:
 def _low_stock_rows(period: Period) -> Iterable[list]:
     for variant in low_stock_variants().iterator(chunk_size=2000):
         yield [
-            csv_cell(variant.sku), csv_cell(variant.product.title), csv_cell(variant.title),
-            variant.on_hand, variant.available, variant.threshold,
+            csv_cell(variant.sku),
+            csv_cell(variant.product.title),
+            csv_cell(variant.title),
+            variant.on_hand,
+            variant.available,
+            variant.threshold,
         ]
 
 

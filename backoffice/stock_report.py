@@ -6,6 +6,7 @@ permission to view variants. Read-only. Every figure comes from one query over a
 the page costs the same few queries for ten variants or ten thousand, and the CSV one query
 whatever its length.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

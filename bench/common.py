@@ -6,6 +6,7 @@ stock invariants checked after every run.
 The server is the one DATABASE_URL points at (default postgres://postgres@127.0.0.1:5432);
 only the database name is replaced.
 """
+
 from __future__ import annotations
 
 import os

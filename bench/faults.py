@@ -57,6 +57,7 @@ database  --shoppers (40) threads, each from its own address, buy through the AP
 
 Not part of the test suite; the in-suite proofs are in tests/proofs/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -201,8 +202,21 @@ class Stack:
     def pg_create(self) -> None:
         self.pg_drop()  # a cluster left behind by a killed run
         # fsync off while the schema and the catalog load (see pg_durable()), on for the drills.
-        run(["pg_createcluster", PG_VERSION, PG_CLUSTER, "--port", str(PG_PORT), "--start-conf", "manual",
-             "-o", "fsync=off", "--", "--auth=trust"])
+        run(
+            [
+                "pg_createcluster",
+                PG_VERSION,
+                PG_CLUSTER,
+                "--port",
+                str(PG_PORT),
+                "--start-conf",
+                "manual",
+                "-o",
+                "fsync=off",
+                "--",
+                "--auth=trust",
+            ]
+        )
         self.pg_ctl("start")
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres", autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DB_NAME}")
@@ -233,7 +247,9 @@ class Stack:
         log = open(self.tmp / "redis.log", "a")  # noqa: SIM115 - closed with the process
         self.redis_proc = subprocess.Popen(
             ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for(lambda: self.broker().ping(), timeout=10, what="redis")
 
@@ -249,30 +265,74 @@ class Stack:
     # Django processes
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              check=check, timeout=300)
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=300,
+        )
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
         # A session of its own: the process group is what gets killed, children included.
-        return subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def web_start(self) -> None:
         # The Procfile's web line.
-        self.web = self._spawn("web", [
-            PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{WEB_PORT}", "--workers", "3",
-            "--timeout", str(HTTP_TIMEOUT), "--graceful-timeout", "30", "--preload", "--access-logfile", "-",
-        ])
-        wait_for(lambda: requests.get(f"{BASE}/health/", headers=PROXY_HEADERS, timeout=5).status_code in (200, 503),
-                 timeout=60, interval=0.5, what="gunicorn")
+        self.web = self._spawn(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{WEB_PORT}",
+                "--workers",
+                "3",
+                "--timeout",
+                str(HTTP_TIMEOUT),
+                "--graceful-timeout",
+                "30",
+                "--preload",
+                "--access-logfile",
+                "-",
+            ],
+        )
+        wait_for(
+            lambda: requests.get(f"{BASE}/health/", headers=PROXY_HEADERS, timeout=5).status_code in (200, 503),
+            timeout=60,
+            interval=0.5,
+            what="gunicorn",
+        )
 
     def worker_start(self, name: str) -> subprocess.Popen:
         """The Procfile's worker line, one pool process (CELERY_CONCURRENCY=1) so that "the
         process running the task" is unambiguous."""
-        proc = self._spawn(name, [
-            PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "1",
-            "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
-        ])
+        proc = self._spawn(
+            name,
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"{name}@%h",
+            ],
+        )
         self.workers[name] = proc
         wait_for(lambda: "ready." in self.log(name), timeout=60, interval=0.3, what=f"celery {name}")
         return proc
@@ -294,8 +354,11 @@ class Stack:
     # whole stack
 
     def start(self) -> None:
-        print(f"Stack: PostgreSQL {PG_VERSION} cluster {PG_CLUSTER} on {PG_PORT}, redis on {REDIS_PORT}, "
-              f"gunicorn on {WEB_PORT}; logs in {self.tmp}", flush=True)
+        print(
+            f"Stack: PostgreSQL {PG_VERSION} cluster {PG_CLUSTER} on {PG_PORT}, redis on {REDIS_PORT}, "
+            f"gunicorn on {WEB_PORT}; logs in {self.tmp}",
+            flush=True,
+        )
         steps = {
             "cluster": self.pg_create,
             "redis": self.redis_start,
@@ -345,8 +408,12 @@ class Shopper:
 
     def __init__(self, ip: str):
         self.http = requests.Session()
-        self.headers = {**PROXY_HEADERS, "X-Forwarded-For": ip, "Origin": f"https://127.0.0.1:{WEB_PORT}",
-                        "Referer": f"https://127.0.0.1:{WEB_PORT}/"}
+        self.headers = {
+            **PROXY_HEADERS,
+            "X-Forwarded-For": ip,
+            "Origin": f"https://127.0.0.1:{WEB_PORT}",
+            "Referer": f"https://127.0.0.1:{WEB_PORT}/",
+        }
         self.cookies: dict[str, str] = {}
         self.answers: list[tuple[str, str]] = []
         self.error_bodies: Counter = Counter()  # content types of the 5xx answers
@@ -354,8 +421,15 @@ class Shopper:
     def request(self, step: str, method: str, path: str, **kwargs) -> requests.Response | None:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         try:
-            response = self.http.request(method, BASE + path, headers=headers, cookies=self.cookies,
-                                         allow_redirects=False, timeout=HTTP_TIMEOUT, **kwargs)
+            response = self.http.request(
+                method,
+                BASE + path,
+                headers=headers,
+                cookies=self.cookies,
+                allow_redirects=False,
+                timeout=HTTP_TIMEOUT,
+                **kwargs,
+            )
         except requests.RequestException as exc:
             self.answers.append((step, type(exc).__name__))
             return None
@@ -387,12 +461,20 @@ class Shopper:
         if checkout is None or checkout.status_code != 201:
             return failed("checkout")
         body = checkout.json()
-        details = self.request("details", "PATCH", f"/api/v1/checkout/{body['id']}/", headers=cart_token,
-                               json={**ADDRESS, "shipping_method": body["shipping_methods"][0]["id"]})
+        details = self.request(
+            "details",
+            "PATCH",
+            f"/api/v1/checkout/{body['id']}/",
+            headers=cart_token,
+            json={**ADDRESS, "shipping_method": body["shipping_methods"][0]["id"]},
+        )
         if details is None or details.status_code != 200:
             return failed("details")
-        result["place"] = (f"/api/v1/checkout/{body['id']}/place-order/", details.json()["fingerprint"],
-                           {**cart_token, "Idempotency-Key": key or uuid.uuid4().hex})
+        result["place"] = (
+            f"/api/v1/checkout/{body['id']}/place-order/",
+            details.json()["fingerprint"],
+            {**cart_token, "Idempotency-Key": key or uuid.uuid4().hex},
+        )
         return self.place_again(result)
 
     def place_again(self, result: dict) -> dict:
@@ -408,8 +490,13 @@ class Shopper:
 
     def pay(self, result: dict) -> dict:
         order_token = {"X-Order-Token": result["token"]}
-        started = self.request("pay start", "POST", f"/api/v1/orders/{result['order']}/payments/",
-                               json={"gateway": "dummy"}, headers=order_token)
+        started = self.request(
+            "pay start",
+            "POST",
+            f"/api/v1/orders/{result['order']}/payments/",
+            json={"gateway": "dummy"},
+            headers=order_token,
+        )
         if started is None or started.status_code != 201:
             result["failed_step"] = "pay start"
             return result
@@ -418,8 +505,9 @@ class Shopper:
         if page is None or page.status_code != 200:
             result["failed_step"] = "pay page"
             return result
-        done = self.request("pay", "POST", path + "complete/",
-                            data={"outcome": "pay", "csrfmiddlewaretoken": self.form_token(page)})
+        done = self.request(
+            "pay", "POST", path + "complete/", data={"outcome": "pay", "csrfmiddlewaretoken": self.form_token(page)}
+        )
         if done is None or done.status_code != 302:
             result["failed_step"] = "pay"
             return result
@@ -481,41 +569,76 @@ def drill_redis(stack: Stack, results: Results) -> None:
     stack.redis_stop()
     for name, path in pages.items():
         codes, seconds = timed_get(path, times=5)
-        add(f"{name} 200 without redis", set(codes) == {200},
-            f"codes {sorted(set(codes))}, median {ms(statistics.median(seconds))}, max {ms(max(seconds))}")
+        add(
+            f"{name} 200 without redis",
+            set(codes) == {200},
+            f"codes {sorted(set(codes))}, median {ms(statistics.median(seconds))}, max {ms(max(seconds))}",
+        )
     add("product page latency, redis up", None, f"median {ms(statistics.median(before))}")
 
     shopper = Shopper("203.0.113.10")
     started = time.monotonic()
     bought = shopper.buy(variant_id)
-    status = stack.sql("SELECT status FROM orders_order WHERE number = %s", (bought["order"],)) if bought["order"] else []
-    add("guest buys and pays without redis", bought["paid"],
+    status = (
+        stack.sql("SELECT status FROM orders_order WHERE number = %s", (bought["order"],)) if bought["order"] else []
+    )
+    add(
+        "guest buys and pays without redis",
+        bought["paid"],
         f"order {bought['order']} {status[0][0] if status else 'not placed'} in the database, "
         f"failed step {bought['failed_step']}, {time.monotonic() - started:.1f} s, "
-        f"answers {' '.join(f'{s}={c}' for s, c in shopper.answers)}")
+        f"answers {' '.join(f'{s}={c}' for s, c in shopper.answers)}",
+    )
 
     page = shopper.request("product page", "GET", pages["product page"])
-    added = shopper.request("add to cart (page)", "POST", pages["product page"],
-                            data={"csrfmiddlewaretoken": shopper.form_token(page), "variant": variant_id, "quantity": 1})
-    add("page add-to-cart POST not limited (fail open)", added is not None and added.status_code == 302,
-        f"HTTP {added.status_code if added is not None else 'no answer'}")
+    added = shopper.request(
+        "add to cart (page)",
+        "POST",
+        pages["product page"],
+        data={"csrfmiddlewaretoken": shopper.form_token(page), "variant": variant_id, "quantity": 1},
+    )
+    add(
+        "page add-to-cart POST not limited (fail open)",
+        added is not None and added.status_code == 302,
+        f"HTTP {added.status_code if added is not None else 'no answer'}",
+    )
 
     login_page = shopper.request("login page", "GET", "/accounts/login/")
-    login = shopper.request("login", "POST", "/accounts/login/",
-                            data={"csrfmiddlewaretoken": shopper.form_token(login_page),
-                                  "username": "nobody@example.com", "password": "wrong password 123"})
-    add("page log-in refused 429 (auth fails closed)", login is not None and login.status_code == 429,
+    login = shopper.request(
+        "login",
+        "POST",
+        "/accounts/login/",
+        data={
+            "csrfmiddlewaretoken": shopper.form_token(login_page),
+            "username": "nobody@example.com",
+            "password": "wrong password 123",
+        },
+    )
+    add(
+        "page log-in refused 429 (auth fails closed)",
+        login is not None and login.status_code == 429,
         f"HTTP {login.status_code if login is not None else 'no answer'}, "
-        f"Retry-After {login.headers.get('Retry-After') if login is not None else None}")
-    token = shopper.request("api token", "POST", "/api/v1/auth/token/",
-                            json={"email": "nobody@example.com", "password": "wrong password 123"})
-    add("API token refused 429 (auth fails closed)", token is not None and token.status_code == 429,
+        f"Retry-After {login.headers.get('Retry-After') if login is not None else None}",
+    )
+    token = shopper.request(
+        "api token",
+        "POST",
+        "/api/v1/auth/token/",
+        json={"email": "nobody@example.com", "password": "wrong password 123"},
+    )
+    add(
+        "API token refused 429 (auth fails closed)",
+        token is not None and token.status_code == 429,
         f"HTTP {token.status_code if token is not None else 'no answer'}, "
-        f"Retry-After {token.headers.get('Retry-After') if token is not None else None}")
+        f"Retry-After {token.headers.get('Retry-After') if token is not None else None}",
+    )
 
     status, body = health()
-    add("health 503 naming the cache", status == 503 and "cache" in body.get("failing", []),
-        f"HTTP {status}, failing {body.get('failing')}, cache error {body.get('checks', {}).get('cache', {}).get('error')!r}")
+    add(
+        "health 503 naming the cache",
+        status == 503 and "cache" in body.get("failing", []),
+        f"HTTP {status}, failing {body.get('failing')}, cache error {body.get('checks', {}).get('cache', {}).get('error')!r}",
+    )
 
     # A Redis that accepts connections but never answers: every cache call waits out the
     # socket timeout (REDIS_SOCKET_TIMEOUT, 0.25 s) before it is read as a miss.
@@ -527,17 +650,32 @@ def drill_redis(stack: Stack, results: Results) -> None:
         status, body = health()
     finally:
         os.kill(stack.redis_proc.pid, signal.SIGCONT)
-    add("product page 200 with redis frozen, under the 30 s timeout", set(codes) == {200} and max(seconds) < HTTP_TIMEOUT,
-        f"codes {sorted(set(codes))}, median {ms(statistics.median(seconds))}, max {ms(max(seconds))}")
-    add("health 503 with redis frozen", status == 503 and "cache" in body.get("failing", []),
-        f"HTTP {status}, failing {body.get('failing')}, cache check {body.get('checks', {}).get('cache', {}).get('ms')} ms")
+    add(
+        "product page 200 with redis frozen, under the 30 s timeout",
+        set(codes) == {200} and max(seconds) < HTTP_TIMEOUT,
+        f"codes {sorted(set(codes))}, median {ms(statistics.median(seconds))}, max {ms(max(seconds))}",
+    )
+    add(
+        "health 503 with redis frozen",
+        status == 503 and "cache" in body.get("failing", []),
+        f"HTTP {status}, failing {body.get('failing')}, cache check {body.get('checks', {}).get('cache', {}).get('ms')} ms",
+    )
 
     status = wait_for(lambda: health()[0] == 200 and 200, timeout=15, interval=0.5, what="health 200")
     add("health 200 once redis is back", status == 200, f"HTTP {status}")
-    invoiced = stack.sql("SELECT count(*) FROM orders_invoice i JOIN orders_order o ON o.id = i.order_id"
-                         " WHERE o.number = %s", (bought["order"],))[0][0] if bought["order"] else 0
-    add("order paid during the outage has an invoice", None,
-        f"{invoiced} (the follow-up task could not be queued: RUNBOOK 'Redis is down' step 3)")
+    invoiced = (
+        stack.sql(
+            "SELECT count(*) FROM orders_invoice i JOIN orders_order o ON o.id = i.order_id WHERE o.number = %s",
+            (bought["order"],),
+        )[0][0]
+        if bought["order"]
+        else 0
+    )
+    add(
+        "order paid during the outage has an invoice",
+        None,
+        f"{invoiced} (the follow-up task could not be queued: RUNBOOK 'Redis is down' step 3)",
+    )
 
 
 # -- drill 2: a worker killed mid-task ---------------------------------------------------------
@@ -592,10 +730,19 @@ def drill_worker(stack: Stack, results: Results) -> None:
     task = "orders.tasks.order_paid_followups"
     add = lambda check, ok, detail="": results.add("worker", check, ok, detail)  # noqa: E731
     print("\n[worker] (a) the whole worker SIGKILLed mid-task", flush=True)
-    names = ("CELERY_TASK_ACKS_LATE", "CELERY_TASK_REJECT_ON_WORKER_LOST", "CELERY_WORKER_PREFETCH_MULTIPLIER",
-             "CELERY_BROKER_TRANSPORT_OPTIONS")
-    shown = stack.manage("shell", "--no-imports", "-c", f"from django.conf import settings; "
-                         f"print(', '.join(f'{{n}}={{getattr(settings, n, None)}}' for n in {names!r}))")
+    names = (
+        "CELERY_TASK_ACKS_LATE",
+        "CELERY_TASK_REJECT_ON_WORKER_LOST",
+        "CELERY_WORKER_PREFETCH_MULTIPLIER",
+        "CELERY_BROKER_TRANSPORT_OPTIONS",
+    )
+    shown = stack.manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        f"from django.conf import settings; "
+        f"print(', '.join(f'{{n}}={{getattr(settings, n, None)}}' for n in {names!r}))",
+    )
     add("late ack configured", None, shown.stdout.strip())
     variants = demo_variants(stack, synthetic=True)
     worker1 = stack.worker_start("worker1")
@@ -605,13 +752,19 @@ def drill_worker(stack: Stack, results: Results) -> None:
     at_kill = kill_mid_render(stack, number, lambda: os.killpg(worker1.pid, signal.SIGKILL))
     worker1.wait()
     stack.workers.pop("worker1")
-    add("killed inside the render", at_kill[:3] == (1, 0, 0),
-        f"at the kill: invoice rows {at_kill[0]}, with PDF {at_kill[1]}, email claims {at_kill[2]}")
+    add(
+        "killed inside the render",
+        at_kill[:3] == (1, 0, 0),
+        f"at the kill: invoice rows {at_kill[0]}, with PDF {at_kill[1]}, email claims {at_kill[2]}",
+    )
     broker = stack.broker()
     unacked = broker.zrange("unacked_index", 0, -1, withscores=True)
-    add("message held unacknowledged in the broker", len(unacked) == 1,
+    add(
+        "message held unacknowledged in the broker",
+        len(unacked) == 1,
         f"{len(unacked)} in 'unacked'; redelivered by a worker's sweep once older than the visibility "
-        f"timeout ({VISIBILITY_TIMEOUT} s)")
+        f"timeout ({VISIBILITY_TIMEOUT} s)",
+    )
     # The hour passes: the message's delivery time moves back by the visibility timeout.
     for tag, score in unacked:
         broker.zadd("unacked_index", {tag: score - VISIBILITY_TIMEOUT - 1})
@@ -624,12 +777,18 @@ def drill_worker(stack: Stack, results: Results) -> None:
     rerun_seconds = time.monotonic() - restarted
     first, second = task_lines(stack.log("worker1"), task), task_lines(stack.log("worker2"), task)
     ran_twice = [tid for tid in first if "received" in first[tid] and "succeeded" in second.get(tid, [])]
-    add("task ran again on the new worker", len(ran_twice) == 1,
+    add(
+        "task ran again on the new worker",
+        len(ran_twice) == 1,
         f"task {ran_twice[0] if ran_twice else '?'}: worker1 {first}, worker2 {second}, "
-        f"{rerun_seconds:.1f} s after the new worker started")
+        f"{rerun_seconds:.1f} s after the new worker started",
+    )
     state, mails = invoice_state(stack, number), emails_logged(stack, number)
-    add("effect once: 1 invoice with PDF, 1 email", state == (1, 1, 1, 1) and mails == 1,
-        f"invoice rows {state[0]}, with PDF {state[1]}, EmailLog {state[2]} (sent {state[3]}), emails in logs {mails}")
+    add(
+        "effect once: 1 invoice with PDF, 1 email",
+        state == (1, 1, 1, 1) and mails == 1,
+        f"invoice rows {state[0]}, with PDF {state[1]}, EmailLog {state[2]} (sent {state[3]}), emails in logs {mails}",
+    )
 
     print("\n[worker] (b) only the pool process running the task SIGKILLed (OOM killer)", flush=True)
     stack.worker_stop("worker2")
@@ -639,8 +798,11 @@ def drill_worker(stack: Stack, results: Results) -> None:
         return
     children = pool_children(worker3.pid)
     at_kill = kill_mid_render(stack, number, lambda: [os.kill(pid, signal.SIGKILL) for pid in children])
-    add("pool process killed inside the render", at_kill[:3] == (1, 0, 0),
-        f"pid {children}; at the kill: invoice rows {at_kill[0]}, with PDF {at_kill[1]}, email claims {at_kill[2]}")
+    add(
+        "pool process killed inside the render",
+        at_kill[:3] == (1, 0, 0),
+        f"pid {children}; at the kill: invoice rows {at_kill[0]}, with PDF {at_kill[1]}, email claims {at_kill[2]}",
+    )
     try:
         wait_for(lambda: invoice_state(stack, number) == (1, 1, 1, 1), timeout=20, interval=0.2, what="the rerun")
     except TimeoutError:
@@ -649,12 +811,19 @@ def drill_worker(stack: Stack, results: Results) -> None:
     runs = task_lines(log, task)
     state, mails = invoice_state(stack, number), emails_logged(stack, number)
     lost = "WorkerLostError" in log
-    add("task ran again after its pool process died", state == (1, 1, 1, 1) and mails == 1,
+    add(
+        "task ran again after its pool process died",
+        state == (1, 1, 1, 1) and mails == 1,
         f"worker3 {runs}, WorkerLostError logged: {lost}; invoice rows {state[0]}, with PDF {state[1]}, "
         f"EmailLog {state[2]} (sent {state[3]}), emails in logs {mails}"
-        + ("" if state == (1, 1, 1, 1) else "; with acks_late but without reject_on_worker_lost Celery "
-           "acknowledges the message of a lost pool process: fix CELERY_TASK_REJECT_ON_WORKER_LOST = True "
-           "in config/settings/base.py"))
+        + (
+            ""
+            if state == (1, 1, 1, 1)
+            else "; with acks_late but without reject_on_worker_lost Celery "
+            "acknowledges the message of a lost pool process: fix CELERY_TASK_REJECT_ON_WORKER_LOST = True "
+            "in config/settings/base.py"
+        ),
+    )
     unacked = broker.zcard("unacked_index")
     add("broker holds nothing unacknowledged", None, f"{unacked} in 'unacked'")
 
@@ -701,9 +870,12 @@ def drill_database(stack: Stack, results: Results, *, shoppers: int) -> None:
         outcomes = list(pool.map(shop, range(shoppers)))
     restarter.join()
     elapsed = time.monotonic() - started
-    add("database restarted mid-burst", "seconds" in restart,
+    add(
+        "database restarted mid-burst",
+        "seconds" in restart,
         f"pg_ctlcluster restart -m fast took {restart.get('seconds', 0):.1f} s, "
-        f"{restart.get('at', started) - started:.1f} s into the burst {restart.get('error', '')}".strip())
+        f"{restart.get('at', started) - started:.1f} s into the burst {restart.get('error', '')}".strip(),
+    )
 
     answers = Counter(f"{step} {code}" for shopper, _ in outcomes for step, code in shopper.answers)
     no_answer = {k: v for k, v in answers.items() if not k.split()[-1].isdigit()}
@@ -711,25 +883,37 @@ def drill_database(stack: Stack, results: Results, *, shoppers: int) -> None:
     paid = sum(1 for _, outcome in outcomes if outcome["paid"])
     failed_steps = Counter(outcome["failed_step"] for _, outcome in outcomes if outcome["failed_step"])
     add("shoppers paid", None, f"{paid} of {shoppers} in {elapsed:.1f} s; stopped at: {dict(failed_steps) or 'none'}")
-    add("every request got an HTTP answer", not no_answer,
-        f"{sum(answers.values())} requests; without answer: {no_answer or 'none'}")
+    add(
+        "every request got an HTTP answer",
+        not no_answer,
+        f"{sum(answers.values())} requests; without answer: {no_answer or 'none'}",
+    )
     bodies = sum((shopper.error_bodies for shopper, _ in outcomes), Counter())
     server_errors = {k: v for k, v in errors.items() if int(k.split()[-1]) >= 500}
-    add("every 5xx is a 503, none a 500", all(k.endswith(" 503") for k in server_errors),
-        f"{json.dumps(server_errors, sort_keys=True) if server_errors else 'no 5xx'}")
-    add("error answers by step and status", None,
-        (json.dumps(errors, sort_keys=True) if errors else "none") + f"; 5xx bodies by type {dict(bodies) or 'none'}")
+    add(
+        "every 5xx is a 503, none a 500",
+        all(k.endswith(" 503") for k in server_errors),
+        f"{json.dumps(server_errors, sort_keys=True) if server_errors else 'no 5xx'}",
+    )
+    add(
+        "error answers by step and status",
+        None,
+        (json.dumps(errors, sort_keys=True) if errors else "none") + f"; 5xx bodies by type {dict(bodies) or 'none'}",
+    )
 
     status = wait_for(lambda: health()[0] == 200 and 200, timeout=20, interval=0.5, what="health 200")
     add("health 200 after the restart", status == 200, f"HTTP {status}")
     # What a client does with a 5xx on place order: the same request, same Idempotency-Key.
     retried = [(shopper, o) for shopper, o in outcomes if o["failed_step"] == "place"]
     again = [shopper.place_again(o) for shopper, o in retried]
-    add("place order retried with the same Idempotency-Key", all(o["paid"] for o in again),
+    add(
+        "place order retried with the same Idempotency-Key",
+        all(o["paid"] for o in again),
         f"{sum(o['paid'] for o in again)} of {len(again)} placed and paid on the retry; "
-        f"still failing at {dict(Counter(o['failed_step'] for o in again if not o['paid'])) or 'none'}")
+        f"still failing at {dict(Counter(o['failed_step'] for o in again if not o['paid'])) or 'none'}",
+    )
     time.sleep(1)  # payments still being processed by gunicorn have finished
-    (orders, no_lines, bad_subtotal, paid_no_payment, captured_unpaid, pending), = stack.sql(
+    ((orders, no_lines, bad_subtotal, paid_no_payment, captured_unpaid, pending),) = stack.sql(
         """
         WITH totals AS (SELECT order_id, count(*) AS n, sum(line_total) AS s FROM orders_orderline GROUP BY order_id),
              captured AS (SELECT DISTINCT order_id FROM payments_payment WHERE status = 'captured')
@@ -743,27 +927,42 @@ def drill_database(stack: Stack, results: Results, *, shoppers: int) -> None:
         FROM orders_order o LEFT JOIN totals t ON t.order_id = o.id LEFT JOIN captured c ON c.order_id = o.id
         """
     )
-    add("no half-written order", no_lines == 0 and bad_subtotal == 0,
-        f"{orders} orders: without lines {no_lines}, lines not adding up to the subtotal {bad_subtotal}")
-    add("payments consistent with order status", paid_no_payment == 0 and captured_unpaid == 0,
+    add(
+        "no half-written order",
+        no_lines == 0 and bad_subtotal == 0,
+        f"{orders} orders: without lines {no_lines}, lines not adding up to the subtotal {bad_subtotal}",
+    )
+    add(
+        "payments consistent with order status",
+        paid_no_payment == 0 and captured_unpaid == 0,
         f"paid without captured payment {paid_no_payment}, captured on an unpaid order {captured_unpaid}; "
-        f"pending_payment {pending}")
+        f"pending_payment {pending}",
+    )
     client_orders = {o["order"] for _, o in outcomes if o["order"]}
     db_orders = {n for (n,) in stack.sql("SELECT number FROM orders_order")}
-    add("orders the clients were told of exist", client_orders <= db_orders,
-        f"{len(client_orders)} told, {len(client_orders - db_orders)} missing")
-    (variants_n, mismatched, negative), = stack.sql(
+    add(
+        "orders the clients were told of exist",
+        client_orders <= db_orders,
+        f"{len(client_orders)} told, {len(client_orders - db_orders)} missing",
+    )
+    ((variants_n, mismatched, negative),) = stack.sql(
         """
         WITH ledger AS (SELECT variant_id, sum(quantity) AS total FROM inventory_stockmovement GROUP BY variant_id)
         SELECT count(*), count(*) FILTER (WHERE s.on_hand <> COALESCE(l.total, 0)), count(*) FILTER (WHERE s.on_hand < 0)
         FROM inventory_stockitem s LEFT JOIN ledger l USING (variant_id)
         """
     )
-    add("on_hand == Σ ledger", mismatched == 0 and negative == 0,
-        f"{variants_n} variants: mismatched {mismatched}, negative {negative}")
+    add(
+        "on_hand == Σ ledger",
+        mismatched == 0 and negative == 0,
+        f"{variants_n} variants: mismatched {mismatched}, negative {negative}",
+    )
     check = stack.manage("check_stock", check=False)
-    add("manage.py check_stock exits 0", check.returncode == 0,
-        f"exit {check.returncode}: {(check.stdout + check.stderr).strip().splitlines()[-1:]}")
+    add(
+        "manage.py check_stock exits 0",
+        check.returncode == 0,
+        f"exit {check.returncode}: {(check.stdout + check.stderr).strip().splitlines()[-1:]}",
+    )
 
 
 # -- main ------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ Runs on bench/stack.py (one gunicorn instance, production settings, Redis; no Ce
 unless --celery: the follow-ups of a paid order, invoice and email, wait in the queue). Drops
 and recreates the database `bench_flash` (--database). The rate limits are raised for the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,18 @@ ADDRESS = {
     "postal_code": "12345",
     "country": "US",
 }
-BASELINE_COMMAND = [sys.executable, str(Path(__file__).resolve().parent / "hot_sku.py"),
-                    "--scenarios", "hot", "--workers", "8", "--duration", "5", "--database", "bench_hot_sku"]
+BASELINE_COMMAND = [
+    sys.executable,
+    str(Path(__file__).resolve().parent / "hot_sku.py"),
+    "--scenarios",
+    "hot",
+    "--workers",
+    "8",
+    "--duration",
+    "5",
+    "--database",
+    "bench_hot_sku",
+]
 
 
 class Refused(Exception):
@@ -114,13 +125,20 @@ def shop(base_url: str, variant_id: int, email: str, key: str, *, retries: int, 
         checkout = expect("shipping", client.request("PATCH", url, json=chosen, headers=as_owner), 200).json()
         while True:
             started = time.perf_counter()
-            placed = client.post(f"{url}place-order/", json={"fingerprint": checkout["fingerprint"]},
-                                 headers={**as_owner, "Idempotency-Key": key})
+            placed = client.post(
+                f"{url}place-order/",
+                json={"fingerprint": checkout["fingerprint"]},
+                headers={**as_owner, "Idempotency-Key": key},
+            )
             answered = time.perf_counter()
             journey.place_order_seconds.append(answered - started)
             first = journey.place_order_span[0] if journey.place_order_span else started
             journey.place_order_span = (first, answered)
-            if placed.status_code == 409 and error_kind("", placed).endswith("stock_busy") and journey.retried < retries:
+            if (
+                placed.status_code == 409
+                and error_kind("", placed).endswith("stock_busy")
+                and journey.retried < retries
+            ):
                 journey.retried += 1
                 time.sleep(min(float(placed.headers.get("Retry-After", 1)), 1.0))
                 continue
@@ -153,8 +171,15 @@ def run_shoppers(
     start = threading.Event()
     with ThreadPoolExecutor(max_workers=len(variant_ids)) as pool:
         futures = [
-            pool.submit(shop, base_urls[i % len(base_urls)], variant_id, f"{scenario}-{i}@example.com",
-                        f"{scenario}-{i}", retries=retries, start=start)
+            pool.submit(
+                shop,
+                base_urls[i % len(base_urls)],
+                variant_id,
+                f"{scenario}-{i}@example.com",
+                f"{scenario}-{i}",
+                retries=retries,
+                start=start,
+            )
             for i, variant_id in enumerate(variant_ids)
         ]
         time.sleep(0.5)  # every thread is waiting at the start line
@@ -246,13 +271,17 @@ def report(
     placed_rate = len(place_times) / window if window else 0.0
     rate = len(paid) / seconds
     print(f"\n### {scenario}: {len(journeys)} shoppers, {seconds:.1f} s from start to the last shopper's end")
-    print("| paid orders/s | shoppers done/s | place-order answers/s | paid | place-order p50 / p95 ms "
-          "| journey p50 / p95 ms (paid) | stock_busy retries |")
+    print(
+        "| paid orders/s | shoppers done/s | place-order answers/s | paid | place-order p50 / p95 ms "
+        "| journey p50 / p95 ms (paid) | stock_busy retries |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {rate:.1f} | {len(journeys) / seconds:.1f} | {placed_rate:.1f} | {len(paid)} | "
-          f"{percentile(place_times, .5):.0f} / {percentile(place_times, .95):.0f} | "
-          f"{percentile([j.seconds for j in paid], .5):.0f} / {percentile([j.seconds for j in paid], .95):.0f} | "
-          f"{sum(j.retried for j in journeys)} |")
+    print(
+        f"| {rate:.1f} | {len(journeys) / seconds:.1f} | {placed_rate:.1f} | {len(paid)} | "
+        f"{percentile(place_times, 0.5):.0f} / {percentile(place_times, 0.95):.0f} | "
+        f"{percentile([j.seconds for j in paid], 0.5):.0f} / {percentile([j.seconds for j in paid], 0.95):.0f} | "
+        f"{sum(j.retried for j in journeys)} |"
+    )
     print("outcomes: " + ", ".join(f"{kind}: {n}" for kind, n in Counter(j.outcome for j in journeys).most_common()))
     print("orders in the database: " + ", ".join(f"{k} {v}" for k, v in sorted(orders.items())))
     if orders.get("paid", 0) != len(paid):
@@ -281,11 +310,13 @@ def main() -> int:
     parser.add_argument("--hot-stock", type=int, default=50, help="units of the hot SKU (default 50)")
     parser.add_argument("--scenarios", choices=["hot", "spread", "both"], default="both")
     parser.add_argument("--retries", type=int, default=2, help="place-order retries after stock_busy (default 2)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default WEB_CONCURRENCY or 2 × cores + 1)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="gunicorn workers (default WEB_CONCURRENCY or 2 × cores + 1)"
+    )
     parser.add_argument("--celery", type=int, default=0, help="Celery workers for the follow-ups (default 0)")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also run bench/hot_sku.py's hot scenario (the raw-SQL baseline, ~30 s)")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also run bench/hot_sku.py's hot scenario (the raw-SQL baseline, ~30 s)"
+    )
     parser.add_argument("--database", default="bench_flash", help="database to (re)create (default bench_flash)")
     args = parser.parse_args()
 
@@ -293,8 +324,9 @@ def main() -> int:
     rng = random.Random(8)
     ok = True
     # 1,000 SKUs need 334 synthetic products (3 variants each); a few more for the hot one.
-    with stack.Stack(database=args.database, products=SPREAD_SKUS // 3 + 2, web=1, web_workers=args.workers,
-                     celery=args.celery) as running:
+    with stack.Stack(
+        database=args.database, products=SPREAD_SKUS // 3 + 2, web=1, web_workers=args.workers, celery=args.celery
+    ) as running:
         running.django()
         if args.scenarios in ("hot", "both"):
             hot = set_on_hand(HOT_SKU, args.hot_stock)
@@ -308,10 +340,14 @@ def main() -> int:
             _, passed = run_scenario(running, "spread", picks, retries=args.retries)
             ok &= passed
     if args.scenarios in ("hot", "both"):
-        print(f"\nhot SKU over HTTP: {hot_rate:.1f} paid orders/s, {hot_placing:.1f} place-order answers/s "
-              "(one gunicorn instance; every step of the journey over HTTP).")
-        print("Raw-SQL baseline of the same stock locking (reserve + commit, no HTTP): "
-              + " ".join(Path(part).name if part.endswith(".py") else part for part in BASELINE_COMMAND[1:]))
+        print(
+            f"\nhot SKU over HTTP: {hot_rate:.1f} paid orders/s, {hot_placing:.1f} place-order answers/s "
+            "(one gunicorn instance; every step of the journey over HTTP)."
+        )
+        print(
+            "Raw-SQL baseline of the same stock locking (reserve + commit, no HTTP): "
+            + " ".join(Path(part).name if part.endswith(".py") else part for part in BASELINE_COMMAND[1:])
+        )
         if args.baseline:
             result = subprocess.run(BASELINE_COMMAND, capture_output=True, text=True)
             table = [line for line in result.stdout.splitlines() if "|" in line or line.startswith("---")]

@@ -22,6 +22,7 @@ After each run it verifies: no oversell (min on_hand >= 0 and min available >= 0
 sold as counted by the workers == the fall of Σ on_hand == the SALE rows in the ledger, with
 on_hand == Σ ledger for every variant.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -226,14 +227,15 @@ def create_stock() -> dict[str, list[int]]:
             [ProductVariant(product=product, sku=f"BENCH-{i:05d}", price=Decimal("10.00")) for i in range(SPREAD_SKUS)],
             batch_size=2000,
         )
-        StockItem.objects.bulk_create(
-            [StockItem(variant=v, on_hand=SPREAD_STOCK) for v in variants], batch_size=2000
-        )
+        StockItem.objects.bulk_create([StockItem(variant=v, on_hand=SPREAD_STOCK) for v in variants], batch_size=2000)
         StockMovement.objects.bulk_create(
             [
                 StockMovement(
-                    variant=v, quantity=SPREAD_STOCK, reason=StockMovement.Reason.RECEIPT,
-                    reference="bench", on_hand_after=SPREAD_STOCK,
+                    variant=v,
+                    quantity=SPREAD_STOCK,
+                    reason=StockMovement.Reason.RECEIPT,
+                    reference="bench",
+                    on_hand_after=SPREAD_STOCK,
                 )
                 for v in variants
             ],
@@ -318,11 +320,17 @@ def main(argv=None) -> int:
         pool.close()
 
     print()
-    print(f"{'scenario':>11} | {'mode':>7} | {'workers':>7} | {'orders/s':>9} | {'p50 ms':>7} | {'p95 ms':>7} | {'busy':>4} | service/raw")
+    print(
+        f"{'scenario':>11} | {'mode':>7} | {'workers':>7} | {'orders/s':>9} | {'p50 ms':>7} | {'p95 ms':>7} | {'busy':>4} | service/raw"
+    )
     print("-" * 84)
     raw_rate = {(r.scenario, r.workers): r.rate for r in results if r.mode == "raw"}
     for r in results:
-        ratio = f"{r.rate / raw_rate[(r.scenario, r.workers)]:.2f}" if r.mode == "service" and raw_rate.get((r.scenario, r.workers)) else ""
+        ratio = (
+            f"{r.rate / raw_rate[(r.scenario, r.workers)]:.2f}"
+            if r.mode == "service" and raw_rate.get((r.scenario, r.workers))
+            else ""
+        )
         print(
             f"{r.scenario:>11} | {r.mode:>7} | {r.workers:>7} | {r.rate:9.1f} | {r.percentile(50):7.1f} | "
             f"{r.percentile(95):7.1f} | {r.busy:>4} | {ratio}"

@@ -11,6 +11,7 @@ Drops and recreates the database `shop_bench` (--database) on DATABASE_URL's ser
 migrates it. Not part of the test suite. Renders only (template + WeasyPrint): issuing the
 number and storing the file are single-row writes and not measured here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,12 +52,21 @@ def make_invoice(lines: int, tag: str):
     ]
     subtotal = sum((row.line_total for row in rows), Decimal("0"))
     order = Order.objects.create(
-        checkout_token=f"bench-invoice-{tag}", email="ada@example.com", currency="USD",
-        status=Order.Status.PAID, paid_at=timezone.now(),
-        subtotal=subtotal, shipping_total=Decimal("5.00"), total=subtotal + Decimal("5.00"),
+        checkout_token=f"bench-invoice-{tag}",
+        email="ada@example.com",
+        currency="USD",
+        status=Order.Status.PAID,
+        paid_at=timezone.now(),
+        subtotal=subtotal,
+        shipping_total=Decimal("5.00"),
+        total=subtotal + Decimal("5.00"),
         tax_total=sum((row.tax_amount for row in rows), Decimal("0")),
-        shipping_method_name="Standard", shipping_name="Ada Lovelace", shipping_line1="12 Analytical Row",
-        shipping_city="London", shipping_postal_code="N1 9GU", shipping_country="GB",
+        shipping_method_name="Standard",
+        shipping_name="Ada Lovelace",
+        shipping_line1="12 Analytical Row",
+        shipping_city="London",
+        shipping_postal_code="N1 9GU",
+        shipping_country="GB",
     )
     for row in rows:
         row.order = order

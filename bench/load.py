@@ -20,6 +20,7 @@ flushed. The rate limits are raised for the run (stack.py says which). Target on
 reference machine: listing and product pages p95 under 50 ms at 16 clients. Exits 1 when a
 page answered anything but 2xx or a connection failed (the figures would be meaningless).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,19 @@ class Cell:
 
 def wrk(url: str, *, clients: int, seconds: int, headers: dict[str, str]) -> dict:
     """One wrk run; answers wrk_report.lua's totals (latencies in microseconds)."""
-    command = ["wrk", "--threads", str(min(clients, 2)), "--connections", str(clients), "--duration",
-               f"{seconds}s", "--timeout", "10s", "--script", str(WRK_SCRIPT)]
+    command = [
+        "wrk",
+        "--threads",
+        str(min(clients, 2)),
+        "--connections",
+        str(clients),
+        "--duration",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(WRK_SCRIPT),
+    ]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     result = subprocess.run(command + [url], capture_output=True, text=True)
@@ -146,10 +158,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=10_000, help="synthetic products to seed (default 10000)")
     parser.add_argument("--duration", type=int, default=8, help="whole seconds per measured run (default 8)")
-    parser.add_argument("--warmup", type=int, default=2, help="whole seconds of warm-up per page, 0 for none (default 2)")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="whole seconds of warm-up per page, 0 for none (default 2)"
+    )
     parser.add_argument("--clients", default="1,16,64", help="comma-separated concurrencies (default 1,16,64)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help=f"gunicorn workers (default WEB_CONCURRENCY or 2 × cores + 1 = {stack.default_web_workers()})")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"gunicorn workers (default WEB_CONCURRENCY or 2 × cores + 1 = {stack.default_web_workers()})",
+    )
     parser.add_argument("--only", default="", help="only the pages whose name contains this, e.g. listing")
     parser.add_argument("--database", default="bench_load", help="database to (re)create (default bench_load)")
     args = parser.parse_args()
@@ -160,8 +178,10 @@ def main() -> int:
 
     print(f"machine: {stack.machine_summary()}; load average {stack.load_average()} at start")
     with stack.Stack(database=args.database, products=args.products, web=1, web_workers=args.workers) as running:
-        print(f"wrk, {args.duration} s per cell after a {args.warmup} s warm-up per page; "
-              f"{args.products} synthetic products")
+        print(
+            f"wrk, {args.duration} s per cell after a {args.warmup} s warm-up per page; "
+            f"{args.products} synthetic products"
+        )
         cells = measure(running.urls[0], clients=clients, seconds=args.duration, warmup=args.warmup, only=args.only)
     print(f"load average at the end: {stack.load_average()}")
     print()
@@ -170,7 +190,9 @@ def main() -> int:
     for c in cells:
         if c.clients == TARGET_CLIENTS and c.page.startswith(TARGET_PAGES):
             verdict = "met" if c.p95_ms < TARGET_P95_MS else "MISSED"
-            print(f"target p95 < {TARGET_P95_MS} ms at {TARGET_CLIENTS} clients, {c.page}: {c.p95_ms:.1f} ms, {verdict}")
+            print(
+                f"target p95 < {TARGET_P95_MS} ms at {TARGET_CLIENTS} clients, {c.page}: {c.p95_ms:.1f} ms, {verdict}"
+            )
     failed = [c for c in cells if c.non_2xx or c.socket_errors]
     for c in failed:
         print(f"FAILED: {c.page} × {c.clients}: {c.non_2xx} non-2xx responses, {c.socket_errors} socket errors")

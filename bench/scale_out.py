@@ -25,6 +25,7 @@ Exits 1 if any check fails.
 Drops and recreates the database `bench_scale` (--database). The rate limits are raised for
 the run (stack.py says which).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,10 @@ def followup_problems(mail_dir: Path) -> list[str]:
         want = 1 if status == "paid" else 0
         have = (invoices[number], logged[number], recorded[(email, CONFIRMATION_SUBJECT.format(number=number))])
         if have != (want, want, want):
-            problems.append(f"order {number} ({status}): invoices {have[0]}, confirmations logged {have[1]}, "
-                            f"mailed {have[2]}; expected {want} of each")
+            problems.append(
+                f"order {number} ({status}): invoices {have[0]}, confirmations logged {have[1]}, "
+                f"mailed {have[2]}; expected {want} of each"
+            )
     return problems
 
 
@@ -91,25 +94,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shoppers", type=int, default=200, help="virtual shoppers in all (default 200)")
     parser.add_argument("--hot-stock", type=int, default=50, help="units of the hot SKU (default 50)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers per instance (default WEB_CONCURRENCY or 2 × cores + 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gunicorn workers per instance (default WEB_CONCURRENCY or 2 × cores + 1)",
+    )
     parser.add_argument("--retries", type=int, default=2, help="place-order retries after stock_busy (default 2)")
-    parser.add_argument("--drain-timeout", type=float, default=240, help="seconds to wait for the follow-ups (default 240)")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=240, help="seconds to wait for the follow-ups (default 240)"
+    )
     parser.add_argument("--database", default="bench_scale", help="database to (re)create (default bench_scale)")
     args = parser.parse_args()
 
     print(f"machine: {stack.machine_summary()}; load average {stack.load_average()} at start")
     rng = random.Random(8)
-    with stack.Stack(database=args.database, products=flash_sale.SPREAD_SKUS // 3 + 2, web=2,
-                     web_workers=args.workers, celery=2) as running:
+    with stack.Stack(
+        database=args.database, products=flash_sale.SPREAD_SKUS // 3 + 2, web=2, web_workers=args.workers, celery=2
+    ) as running:
         running.django()
         hot = flash_sale.set_on_hand(flash_sale.HOT_SKU, args.hot_stock)
         spread = flash_sale.spread_variant_ids(flash_sale.SPREAD_SKUS)
         # Shopper i goes to instance i % 2: pairs alternate between the hot SKU and the
         # spread, so that both instances sell the hot SKU at the same time.
         variant_ids = [hot if (i // 2) % 2 == 0 else rng.choice(spread) for i in range(args.shoppers)]
-        print(f"\n{args.shoppers} shoppers over {' and '.join(running.urls)} at once, half of them "
-              f"on {flash_sale.HOT_SKU} ({args.hot_stock} in stock), half on a random one of {flash_sale.SPREAD_SKUS} SKUs")
+        print(
+            f"\n{args.shoppers} shoppers over {' and '.join(running.urls)} at once, half of them "
+            f"on {flash_sale.HOT_SKU} ({args.hot_stock} in stock), half on a random one of {flash_sale.SPREAD_SKUS} SKUs"
+        )
         before = common.stock_figures()
         journeys, seconds = flash_sale.run_shoppers(running.urls, variant_ids, SCENARIO, retries=args.retries)
         orders = flash_sale.scenario_orders(SCENARIO)
@@ -120,7 +132,9 @@ def main() -> int:
             print(f"  {url}: {sum(j.outcome == 'paid' for j in mine)} paid of {len(mine)} shoppers")
         try:
             waited = drain(running, args.drain_timeout)
-            print(f"follow-ups done {waited:.0f} s after the last shopper (2 Celery workers × {running.celery_concurrency})")
+            print(
+                f"follow-ups done {waited:.0f} s after the last shopper (2 Celery workers × {running.celery_concurrency})"
+            )
         except (TimeoutError, RuntimeError) as exc:
             problems.append(str(exc))
         problems += followup_problems(running.mail_dir)

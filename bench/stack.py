@@ -36,6 +36,7 @@ RecordingEmailBackend below, which writes each message to its own .eml file in
 `Stack.mail_dir`, so that several processes' emails can be counted afterwards
 (`recorded_emails`).
 """
+
 from __future__ import annotations
 
 import os
@@ -122,8 +123,11 @@ def free_port() -> int:
 def machine_summary() -> str:
     """One line: CPU model and count, RAM, OS, PostgreSQL and Redis versions."""
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor() or "?",
     )
     mem_kb = next(
@@ -260,18 +264,45 @@ class Stack:
             self._spawn(
                 f"web{n + 1}",
                 # The Procfile's web command, bound to 127.0.0.1.
-                [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                 "--workers", str(self.web_workers), "--timeout", "30", "--graceful-timeout", "30",
-                 "--max-requests", "10000", "--max-requests-jitter", "500", "--preload", "--access-logfile", "-"],
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "config.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(self.web_workers),
+                    "--timeout",
+                    "30",
+                    "--graceful-timeout",
+                    "30",
+                    "--max-requests",
+                    "10000",
+                    "--max-requests-jitter",
+                    "500",
+                    "--preload",
+                    "--access-logfile",
+                    "-",
+                ],
             )
             self.urls.append(f"http://127.0.0.1:{port}")
         for n in range(self.celery):
             self._spawn(
                 f"celery{n + 1}",
                 # The Procfile's worker command, with a node name of its own.
-                [str(VENV_BIN / "celery"), "-A", "config", "worker", "--loglevel", "WARNING",
-                 "--concurrency", str(self.celery_concurrency), "--without-gossip", "--without-mingle",
-                 "--hostname", f"bench{n + 1}@%h"],
+                [
+                    str(VENV_BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    str(self.celery_concurrency),
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--hostname",
+                    f"bench{n + 1}@%h",
+                ],
             )
         for url in self.urls:
             self._wait_healthy(url)
@@ -373,8 +404,12 @@ class Client:
         if self.cookies:
             sent["Cookie"] = self.cookie_header()
         response = self.session.request(
-            method, self.base_url + path, headers={**sent, **(headers or {})}, timeout=self.timeout,
-            allow_redirects=False, **kwargs,
+            method,
+            self.base_url + path,
+            headers={**sent, **(headers or {})},
+            timeout=self.timeout,
+            allow_redirects=False,
+            **kwargs,
         )
         self.cookies.update(response.cookies.items())
         return response

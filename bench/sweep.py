@@ -13,6 +13,7 @@ Drops and recreates the database `shop_bench` (--database) on DATABASE_URL's ser
 migrates it. Not part of the test suite. Rows are loaded with COPY; their values come from the
 models' own field defaults, so the loader keeps up with new columns.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,10 +75,18 @@ def load_backlog(*, reservations: int, orders: int) -> dict[str, int]:
 
         def order(i: int, expires_at) -> Order:
             return Order(
-                checkout_token=f"bench-sweep-{i}", email=f"buyer{i}@example.com", currency="USD",
-                subtotal=Decimal("10.00"), shipping_total=Decimal("5.00"), total=Decimal("15.00"),
-                shipping_method_name="Standard", shipping_name="Ada Lovelace", shipping_line1="12 Analytical Row",
-                shipping_city="London", shipping_postal_code="N1 9GU", shipping_country="GB",
+                checkout_token=f"bench-sweep-{i}",
+                email=f"buyer{i}@example.com",
+                currency="USD",
+                subtotal=Decimal("10.00"),
+                shipping_total=Decimal("5.00"),
+                total=Decimal("15.00"),
+                shipping_method_name="Standard",
+                shipping_name="Ada Lovelace",
+                shipping_line1="12 Analytical Row",
+                shipping_city="London",
+                shipping_postal_code="N1 9GU",
+                shipping_country="GB",
                 reservation_expires_at=expires_at,
             )
 
@@ -90,8 +99,13 @@ def load_backlog(*, reservations: int, orders: int) -> dict[str, int]:
             variant = variants[i % VARIANTS]
             lines.append(
                 OrderLine(
-                    order_id=ids[o.number], variant=variant, product_title="Swept item", sku=variant.sku,
-                    quantity=1, unit_price=Decimal("10.00"), line_total=Decimal("10.00"),
+                    order_id=ids[o.number],
+                    variant=variant,
+                    product_title="Swept item",
+                    sku=variant.sku,
+                    quantity=1,
+                    unit_price=Decimal("10.00"),
+                    line_total=Decimal("10.00"),
                 )
             )
             holds.append(
@@ -100,7 +114,12 @@ def load_backlog(*, reservations: int, orders: int) -> dict[str, int]:
         copy_rows(OrderLine, lines)
         carts = reservations - orders
         holds += [
-            Reservation(variant=variants[i % VARIANTS], quantity=1 + i % 3, owner=f"cart:{i}", expires_at=lapsed - timedelta(seconds=i % 600))
+            Reservation(
+                variant=variants[i % VARIANTS],
+                quantity=1 + i % 3,
+                owner=f"cart:{i}",
+                expires_at=lapsed - timedelta(seconds=i % 600),
+            )
             for i in range(carts)
         ]
         holds += [
@@ -183,8 +202,12 @@ def main(argv=None) -> int:
         after["expired_reservations"] - middle["expired_reservations"],
         after["expired_orders"] - middle["expired_orders"],
     )
-    print(f"pass 1: {first[0]:,} reservations and {first[1]:,} orders expired in {first_seconds:.2f} s  ({first_output})")
-    print(f"pass 2: {second[0]:,} reservations and {second[1]:,} orders expired in {second_seconds:.2f} s  ({second_output})")
+    print(
+        f"pass 1: {first[0]:,} reservations and {first[1]:,} orders expired in {first_seconds:.2f} s  ({first_output})"
+    )
+    print(
+        f"pass 2: {second[0]:,} reservations and {second[1]:,} orders expired in {second_seconds:.2f} s  ({second_output})"
+    )
     checks = {
         "pass 1 expired every due reservation": first[0] == before["due_reservations"],
         "pass 1 expired every due order": first[1] == before["due_orders"],

@@ -1,5 +1,6 @@
 """Carts in the back office, for support: what a shopper has in their cart. Read-only; carts
 change only through cart.services, as the shopper uses the shop."""
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest

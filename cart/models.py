@@ -1,4 +1,5 @@
 """Carts: one per signed-in user, or per guest session (the cart id lives in the session)."""
+
 import secrets
 
 from django.conf import settings

@@ -1,5 +1,6 @@
 """Reads of carts: lines priced from the catalog now, each checked against availability.
 A cart's own hold (STOCK_RESERVE_ON=cart) counts as available to that cart."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

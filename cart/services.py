@@ -11,6 +11,7 @@ When stock is reserved is settings.STOCK_RESERVE_ON:
   as the change. A change whose units cannot be held is refused (CartError) and leaves both
   the lines and the previous hold as they were. Place order hands the hold to the order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -116,11 +117,7 @@ def _check_quantity(variant: ProductVariant, quantity: int) -> None:
 
 
 def _sellable_variant(variant_id: int) -> ProductVariant:
-    variant = (
-        ProductVariant.objects.select_related("product")
-        .filter(pk=variant_id, product__published=True)
-        .first()
-    )
+    variant = ProductVariant.objects.select_related("product").filter(pk=variant_id, product__published=True).first()
     if variant is None:
         raise CartError("That product is not available.")
     return variant
@@ -150,9 +147,7 @@ def _hold(cart: Cart) -> None:
         stock_release(owner=cart.reservation_owner)
         lines = [
             StockLine(variant_id, quantity)
-            for variant_id, quantity in CartLine.objects.filter(cart=cart).values_list(
-                "variant_id", "quantity"
-            )
+            for variant_id, quantity in CartLine.objects.filter(cart=cart).values_list("variant_id", "quantity")
         ]
         if lines:
             stock_reserve(
@@ -211,9 +206,7 @@ def cart_add(*, cart: Cart, variant_id: int, quantity: int) -> CartLine:
     line = CartLine.objects.filter(cart=cart, variant=variant).first()
     _check_quantity(variant, quantity + (line.quantity if line else 0))
     if line is None:
-        line, created = CartLine.objects.get_or_create(
-            cart=cart, variant=variant, defaults={"quantity": quantity}
-        )
+        line, created = CartLine.objects.get_or_create(cart=cart, variant=variant, defaults={"quantity": quantity})
         if created:
             return line
     # F() so that two quick clicks add up instead of one overwriting the other.
@@ -333,15 +326,12 @@ def _hold_capped(cart: Cart) -> list[str]:
             # Someone took units between our display read and the lock: settle for what the
             # lock says is left. Each round lowers at least one line, so this ends.
             for short in exc.lines:
-                line = CartLine.objects.select_related("variant__product").get(
-                    cart=cart, variant_id=short.variant_id
-                )
+                line = CartLine.objects.select_related("variant__product").get(cart=cart, variant_id=short.variant_id)
                 if short.available > 0:
                     line.quantity = short.available
                     line.save(update_fields=["quantity"])
                     notes.append(
-                        f"{line.variant}: only {short.available} available, "
-                        f"your cart now holds {short.available}."
+                        f"{line.variant}: only {short.available} available, your cart now holds {short.available}."
                     )
                 else:
                     line.delete()
@@ -373,9 +363,7 @@ def cart_merge(*, source: Cart, target: Cart) -> list[str]:
         existing = {line.variant_id: line for line in target.lines.all()}
         available = availability([line.variant_id for line in source_lines])
         # Variants sold on backorder (inventory's policy) are capped only by MAX_LINE_QUANTITY.
-        unlimited = {
-            vid for vid, units in sellable_quantity(available).items() if units is None
-        }
+        unlimited = {vid for vid, units in sellable_quantity(available).items() if units is None}
         if holds:
             # The guest hold is already released in this transaction; the user's own hold is
             # theirs too, so add it back.

@@ -5,6 +5,7 @@ ProductVariant has its own admin in inventory/admin.py: its page is the stock pa
 ledger, "Adjust stock"), and catalog must not import inventory. The stock figures beside the
 variants on a product's page are added by the back office (backoffice/catalog.py).
 """
+
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db import models

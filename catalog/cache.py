@@ -33,6 +33,7 @@ it expired (orders.tasks.release_expired_reservations, every minute) or the entr
 Cache errors never fail a page: django-redis ignores them (DJANGO_REDIS_IGNORE_EXCEPTIONS)
 and a failed read is a miss.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ cannot be had, and writing WebP thumbnails at settings.THUMBNAIL_WIDTHS.
 
 Nothing here touches the database; callers save the ProductImage rows.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -31,9 +32,7 @@ MAX_IMAGE_BYTES = 15 * 1024 * 1024
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
 
 
-def fetch_image(
-    url: str, timeout: float, *, unreachable_hosts: set[str] | None = None
-) -> bytes | None:
+def fetch_image(url: str, timeout: float, *, unreachable_hosts: set[str] | None = None) -> bytes | None:
     """Downloads the image at `url` (http or https only), waiting at most `timeout` seconds
     for each network operation.
 
@@ -144,18 +143,14 @@ def placeholder_image(*, title: str, seed: str) -> bytes:
     while True:
         font = _font(font_size)
         spacing = font_size // 3
-        left, top, right, bottom = draw.multiline_textbbox(
-            (0, 0), block, font=font, spacing=spacing, align="center"
-        )
+        left, top, right, bottom = draw.multiline_textbbox((0, 0), block, font=font, spacing=spacing, align="center")
         if (right - left <= max_text and bottom - top <= max_text) or font_size <= 12:
             break
         font_size -= 4
     x = (size - (right - left)) / 2 - left
     y = (size - (bottom - top)) / 2 - top
     # A soft drop shadow keeps white text readable on the lighter end of the gradient.
-    draw.multiline_text(
-        (x + 4, y + 5), block, font=font, fill=(0, 0, 0, 110), spacing=spacing, align="center"
-    )
+    draw.multiline_text((x + 4, y + 5), block, font=font, fill=(0, 0, 0, 110), spacing=spacing, align="center")
     # Blur only around the text: blurring the whole canvas costs more than the rest together.
     pad = 24
     box = (
@@ -176,9 +171,7 @@ def placeholder_image(*, title: str, seed: str) -> bytes:
         outline=(255, 255, 255, 170),
         width=max(2, size // 266),
     )
-    draw.multiline_text(
-        (x, y), block, font=font, fill=(255, 255, 255, 255), spacing=spacing, align="center"
-    )
+    draw.multiline_text((x, y), block, font=font, fill=(255, 255, 255, 255), spacing=spacing, align="center")
 
     out = io.BytesIO()
     canvas.convert("RGB").save(out, format="JPEG", quality=90, optimize=True)

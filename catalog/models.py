@@ -3,6 +3,7 @@ The catalog: categories, products, variants (the unit that is stocked and sold, 
 and product images. Prices are Decimal amounts in the shop currency (settings.SHOP_CURRENCY).
 Field names follow Shopify's product CSV, which `import_products` reads.
 """
+
 from decimal import Decimal
 
 from django.conf import settings
@@ -31,9 +32,7 @@ class Product(models.Model):
     vendor = models.CharField(max_length=255, blank=True)
     product_type = models.CharField(max_length=255, blank=True)
     tags = models.CharField(max_length=1000, blank=True, help_text="Comma-separated.")
-    category = models.ForeignKey(
-        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
-    )
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
     published = models.BooleanField(default=True)
     featured = models.BooleanField(default=False)
     seo_title = models.CharField(max_length=255, blank=True)
@@ -77,9 +76,7 @@ class ProductVariant(models.Model):
     option1_value = models.CharField(max_length=255, blank=True)
     option2_value = models.CharField(max_length=255, blank=True)
     option3_value = models.CharField(max_length=255, blank=True)
-    price = models.DecimalField(
-        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
-    )
+    price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))])
     compare_at_price = models.DecimalField(
         max_digits=12,
         decimal_places=2,
@@ -106,7 +103,7 @@ class ProductVariant(models.Model):
 
     @property
     def title(self) -> str:
-        """"Small / Red"; empty for Shopify's single "Default Title" variant."""
+        """ "Small / Red"; empty for Shopify's single "Default Title" variant."""
         values = self.option_values
         return "" if values == ["Default Title"] else " / ".join(values)
 
@@ -154,7 +151,7 @@ class ProductImage(models.Model):
 
     @property
     def srcset(self) -> str:
-        """"<url> 200w, <url> 400w, …" for <img srcset>."""
+        """ "<url> 200w, <url> 400w, …" for <img srcset>."""
         return ", ".join(
             f"{default_storage.url(path)} {width}w"
             for width, path in sorted(self.thumbnails.items(), key=lambda item: int(item[0]))

@@ -1,5 +1,6 @@
 """Reads of the catalog. The catalog as the shop shows it, with live availability (listing,
 search, product detail), is inventory's to read: inventory.selectors, which knows both."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

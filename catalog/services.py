@@ -13,6 +13,7 @@ persistence, evicted keys) the views counted since the last flush are lost.
 A per-process memory cache (locmem, the embedded default) counts per process and is never
 seen by a worker in another process: counting needs the shared Redis cache to be useful.
 """
+
 from __future__ import annotations
 
 import atexit

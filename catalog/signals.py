@@ -8,6 +8,7 @@ receipt, expiry sweep, backorder policy; not a sale, which turns held units into
 with `variant_ids`, a frozenset of ProductVariant primary keys, and `sold_out_changed`,
 whether one of them may have gone from sellable to sold out or back.
 """
+
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
 

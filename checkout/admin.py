@@ -1,6 +1,7 @@
 """Checkout in the back office: shipping methods with their weight bands and countries, tax
 rates per country, vouchers. A voucher's uses are counted only by checkout (inside the order's
 transaction), so used_count and the redemptions are read-only here."""
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -62,8 +63,16 @@ class VoucherRedemptionInline(ReadOnlyTabularInline):
 @admin.register(Voucher)
 class VoucherAdmin(admin.ModelAdmin):
     list_display = (
-        "code", "kind", "value", "min_spend", "starts_at", "ends_at", "used_count", "usage_limit",
-        "per_customer_limit", "active",
+        "code",
+        "kind",
+        "value",
+        "min_spend",
+        "starts_at",
+        "ends_at",
+        "used_count",
+        "usage_limit",
+        "per_customer_limit",
+        "active",
     )
     list_filter = ("active", "kind")
     search_fields = ("code",)

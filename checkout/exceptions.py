@@ -1,4 +1,5 @@
 """Checkout's domain errors. User-facing wording lives in MESSAGES, in one place."""
+
 from __future__ import annotations
 
 from http import HTTPStatus

@@ -2,6 +2,7 @@
 method that ships this cart there): one form, used by the checkout pages
 (storefront.checkout) and the checkout API (api.checkout), so both accept exactly the same
 details. It validates input only; pricing and placing are checkout's services."""
+
 from decimal import Decimal
 
 from django import forms
@@ -14,11 +15,26 @@ from .pricing import shipping_price
 from .selectors import shipping_methods_for
 
 COUNTRIES = [
-    ("US", "United States"), ("CA", "Canada"), ("GB", "United Kingdom"), ("IE", "Ireland"),
-    ("DE", "Germany"), ("FR", "France"), ("NL", "Netherlands"), ("BE", "Belgium"),
-    ("ES", "Spain"), ("IT", "Italy"), ("SE", "Sweden"), ("DK", "Denmark"), ("AT", "Austria"),
-    ("CH", "Switzerland"), ("PL", "Poland"), ("IN", "India"), ("AU", "Australia"),
-    ("NZ", "New Zealand"), ("JP", "Japan"), ("SG", "Singapore"),
+    ("US", "United States"),
+    ("CA", "Canada"),
+    ("GB", "United Kingdom"),
+    ("IE", "Ireland"),
+    ("DE", "Germany"),
+    ("FR", "France"),
+    ("NL", "Netherlands"),
+    ("BE", "Belgium"),
+    ("ES", "Spain"),
+    ("IT", "Italy"),
+    ("SE", "Sweden"),
+    ("DK", "Denmark"),
+    ("AT", "Austria"),
+    ("CH", "Switzerland"),
+    ("PL", "Poland"),
+    ("IN", "India"),
+    ("AU", "Australia"),
+    ("NZ", "New Zealand"),
+    ("JP", "Japan"),
+    ("SG", "Singapore"),
 ]
 COUNTRY_NAMES = dict(COUNTRIES)
 
@@ -111,4 +127,3 @@ class CheckoutForm(forms.Form):
         data = dict(self.cleaned_data)
         data["shipping_method"] = data["shipping_method"].pk
         return data
-

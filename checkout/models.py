@@ -4,6 +4,7 @@ by weight band, limited to countries, free over a threshold), tax rates per coun
 vouchers with the record of every use. The arithmetic lives in checkout.pricing; these
 models only hold the figures.
 """
+
 import uuid
 from decimal import Decimal
 
@@ -225,7 +226,9 @@ class CheckoutSession(models.Model):
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, blank=True)
     phone = models.CharField(max_length=40, blank=True)
-    shipping_method = models.ForeignKey(ShippingMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    shipping_method = models.ForeignKey(
+        ShippingMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     voucher_code = models.CharField(max_length=40, blank=True)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -25,6 +25,7 @@ The rules, in the order they apply:
 Money is Decimal in the shop currency, rounded to the currency's precision (two places at
 most: orders store two).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -137,7 +138,9 @@ def shipping_price(
     if countries and country not in countries:
         return None
     if method.kind == ShippingMethod.Kind.WEIGHT:
-        band = next((b for b in sorted(method.bands.all(), key=lambda b: b.max_grams) if weight_grams <= b.max_grams), None)
+        band = next(
+            (b for b in sorted(method.bands.all(), key=lambda b: b.max_grams) if weight_grams <= b.max_grams), None
+        )
         if band is None:
             return None
         price = band.price
@@ -204,9 +207,13 @@ def _line_total(line: PricingInput, currency: str) -> Decimal:
     return round_money(line.unit_price * line.quantity, currency)
 
 
-def _goods(lines: Sequence[PricingInput], totals: Sequence[Decimal], *, voucher: Voucher | None, currency: str) -> Goods:
+def _goods(
+    lines: Sequence[PricingInput], totals: Sequence[Decimal], *, voucher: Voucher | None, currency: str
+) -> Goods:
     subtotal = sum(totals, round_money(ZERO, currency))
-    discount = voucher_discount(voucher, subtotal=subtotal, currency=currency) if voucher else round_money(ZERO, currency)
+    discount = (
+        voucher_discount(voucher, subtotal=subtotal, currency=currency) if voucher else round_money(ZERO, currency)
+    )
     return Goods(subtotal=subtotal, discount=discount, weight_grams=sum(line.grams * line.quantity for line in lines))
 
 

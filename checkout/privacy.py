@@ -10,6 +10,7 @@ highest of them (DESIGN.md); each app does its own part through its own services
                review is the customer's own words under their name, and keeping it
                anonymised would need a review without an author.
 """
+
 from __future__ import annotations
 
 import secrets

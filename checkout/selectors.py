@@ -1,5 +1,6 @@
 """Reads for checkout: which shipping methods can take a cart, whether a voucher code may be
 used, what a checkout costs (and its fingerprint), and the API's checkouts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -123,7 +124,9 @@ def checkout_fingerprint(
 def checkout_session_for(*, public_id, user=None, cart_token: str = "") -> CheckoutSession | None:
     """The checkout `public_id` if the caller may see it: its user, or (a guest checkout) the
     holder of its cart's token. None for anyone else, so ids cannot be probed."""
-    checkout = CheckoutSession.objects.select_related("cart", "shipping_method", "order").filter(public_id=public_id).first()
+    checkout = (
+        CheckoutSession.objects.select_related("cart", "shipping_method", "order").filter(public_id=public_id).first()
+    )
     if checkout is None:
         return None
     if checkout.user_id is not None:

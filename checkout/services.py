@@ -5,6 +5,7 @@ at the moment of placing and are priced by checkout.pricing, the same code that 
 review; the shopper's review is guarded by a fingerprint of everything they confirmed, so the
 total they saw is the total they are charged.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,9 +76,7 @@ def voucher_redeem(*, voucher: Voucher, order: Order, subtotal: Decimal, user=No
     # the wait (STOCK_LOCK_TIMEOUT_MS): a popular code is one row every buyer queues on; past
     # it the shopper is better served by "busy, try again" than by a hanging page.
     [locked] = rows_lock(Voucher.objects.filter(pk=voucher.pk), busy=CheckoutBusy)
-    problem = voucher_problem(
-        locked, code=locked.code, subtotal=subtotal, email=order.email, currency=order.currency
-    )
+    problem = voucher_problem(locked, code=locked.code, subtotal=subtotal, email=order.email, currency=order.currency)
     if problem:
         raise problem
     # Compare-and-swap on the count we just checked: under the lock it always matches; if it
@@ -280,7 +279,9 @@ def _place_order(
         # lines stay in the cart.
         order = (
             _placed_before(
-                checkout_token=checkout_token, reviewed_fingerprint=reviewed_fingerprint, idempotency_key=idempotency_key
+                checkout_token=checkout_token,
+                reviewed_fingerprint=reviewed_fingerprint,
+                idempotency_key=idempotency_key,
             )
             or order
         )
@@ -400,7 +401,9 @@ def checkout_session_place_order(
 
 def _short_lines(view: CartView) -> list[ShortLine]:
     return [
-        ShortLine(variant_id=item.variant.pk, requested=item.line.quantity, available=item.available, sku=item.variant.sku)
+        ShortLine(
+            variant_id=item.variant.pk, requested=item.line.quantity, available=item.available, sku=item.variant.sku
+        )
         for item in view.lines
         if item.problem and item.variant.product.published and item.line.quantity > item.available
     ]

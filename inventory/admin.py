@@ -10,6 +10,7 @@ stock page: figures, ledger, the adjust form and the stock settings (backorder p
 low-stock threshold, saved through inventory.services) all belong to inventory, and catalog
 must not depend on inventory. The stock report is the back office's (backoffice/stock_report.py).
 """
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, IntegerField, QuerySet, Value
@@ -165,8 +166,7 @@ class ProductVariantAdmin(admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_adjust_stock": self.has_adjust_stock_permission(request),
-            "ledger_url": reverse("admin:inventory_stockmovement_changelist")
-            + f"?variant__id__exact={object_id}",
+            "ledger_url": reverse("admin:inventory_stockmovement_changelist") + f"?variant__id__exact={object_id}",
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -267,9 +267,7 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def release_reservations(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> None:
         # A hold is all-or-nothing per owner (an order reserves all its lines together), and
         # stock_release works by owner: releasing one selected row releases the owner's others.
-        owners = sorted(
-            set(queryset.filter(status=Reservation.Status.ACTIVE).values_list("owner", flat=True))
-        )
+        owners = sorted(set(queryset.filter(status=Reservation.Status.ACTIVE).values_list("owner", flat=True)))
         released = sum(stock_release(owner=owner) for owner in owners)
         self.message_user(
             request,

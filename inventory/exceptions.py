@@ -1,4 +1,5 @@
 """Inventory's domain errors. User-facing wording lives in MESSAGES, in one place."""
+
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -10,8 +11,7 @@ MESSAGES = {
     "reservation_expired": "Your reservation has expired.",
     "variant_available": "{variant} is available: you can order it now.",
     "backorders_outstanding": (
-        "{sku} cannot stop selling on backorder while {owed} unit(s) are owed to buyers; "
-        "receive stock first."
+        "{sku} cannot stop selling on backorder while {owed} unit(s) are owed to buyers; receive stock first."
     ),
 }
 
@@ -44,8 +44,7 @@ class InsufficientStock(InventoryError):
     @property
     def message(self) -> str:
         details = "; ".join(
-            f"{line.sku or line.variant_id}: {line.available} left, {line.requested} wanted"
-            for line in self.lines
+            f"{line.sku or line.variant_id}: {line.available} left, {line.requested} wanted" for line in self.lines
         )
         return MESSAGES["insufficient_stock"].format(details=details)
 

@@ -1,6 +1,7 @@
 """Forms for stock changes and settings made by staff on the variant's stock page
 (inventory/admin.py). They validate input only; the change itself is an inventory service,
 which checks stock under the row lock."""
+
 from django import forms
 
 from catalog.models import ProductVariant
@@ -100,4 +101,3 @@ class VariantStockSettingsForm(forms.ModelForm):
                     params={"owed": owed},
                 )
         return policy
-

@@ -30,6 +30,7 @@ Inventory Policy ("deny", or "continue" to keep selling on backorder; blank mean
 set on new variants and updated on existing ones where it differs. Variants and images
 missing from a file are left alone, never deleted: orders refer to them.
 """
+
 from __future__ import annotations
 
 import csv
@@ -321,9 +322,7 @@ class _FileParser:
                         return
                     continue
                 if len(cells) > len(header):
-                    self.problem(
-                        name, line, None, f"{len(cells)} fields, but the header has {len(header)}"
-                    )
+                    self.problem(name, line, None, f"{len(cells)} fields, but the header has {len(header)}")
                     continue
                 cells += [""] * (len(header) - len(cells))
                 row = {col: cell.strip() for col, cell in zip(header, cells)}
@@ -334,9 +333,7 @@ class _FileParser:
         if header is None:
             self.problem(name, None, None, "the file is empty")
 
-    def check_characters(
-        self, name: str, line: int, cells: list[str], header: list[str] | None
-    ) -> None:
+    def check_characters(self, name: str, line: int, cells: list[str], header: list[str] | None) -> None:
         """Reports every field of the record starting at `line` that holds a control
         character (see _CONTROL), at the physical line where the character is."""
         for index, cell in enumerate(cells):
@@ -399,9 +396,7 @@ class _FileParser:
         if row.get(IMAGE_SRC):
             self.parse_image(file, line, row, product)
 
-    def check_option_names(
-        self, file: str, line: int, row: dict[str, str], product: ParsedProduct
-    ) -> None:
+    def check_option_names(self, file: str, line: int, row: dict[str, str], product: ParsedProduct) -> None:
         """A later row of a product leaves Option1..3 Name blank (as Shopify's export does)
         or repeats what the product's first row says: its option values are values of the
         first row's options, so a different name would file them under the wrong option."""
@@ -410,21 +405,15 @@ class _FileParser:
             defined = product.fields.get(f"option{i}_name", "")
             if not given or given == defined:
                 continue
-            first_row = (
-                f'the first row of product "{product.handle}" ({product.file}:{product.line})'
-            )
+            first_row = f'the first row of product "{product.handle}" ({product.file}:{product.line})'
             if defined:
                 message = f'"{given}" contradicts {first_row}, which names this option "{defined}"'
             else:
-                message = (
-                    f'"{given}" is not an option of the product: {first_row} names no option {i}'
-                )
+                message = f'"{given}" is not an option of the product: {first_row} names no option {i}'
             message += "; leave it blank on the product's later rows"
             self.problem(file, line, column, message)
 
-    def parse_product(
-        self, file: str, line: int, row: dict[str, str], header: list[str]
-    ) -> ParsedProduct:
+    def parse_product(self, file: str, line: int, row: dict[str, str], header: list[str]) -> ParsedProduct:
         handle = row[HANDLE]
         product = ParsedProduct(handle=handle, file=file, line=line)
         try:
@@ -494,9 +483,7 @@ class _FileParser:
             ok = False
         policy = row.get(POLICY, "").lower() or StockItem.BackorderPolicy.DENY
         if policy not in POLICIES:
-            self.problem(
-                file, line, POLICY, f'must be "deny" or "continue" (or blank), not "{row[POLICY]}"'
-            )
+            self.problem(file, line, POLICY, f'must be "deny" or "continue" (or blank), not "{row[POLICY]}"')
             ok = False
         if compare_at is None and row.get(COMPARE_AT):
             ok = False
@@ -562,9 +549,7 @@ class _FileParser:
             )
         )
 
-    def parse_image(
-        self, file: str, line: int, row: dict[str, str], product: ParsedProduct
-    ) -> None:
+    def parse_image(self, file: str, line: int, row: dict[str, str], product: ParsedProduct) -> None:
         src = row[IMAGE_SRC]
         ok = True
         try:
@@ -596,9 +581,7 @@ class _FileParser:
         product.images.append(ParsedImage(source_url=src, alt=alt, position=position))
 
     # -- values --------------------------------------------------------------------------
-    def parse_price(
-        self, file: str, line: int, row: dict[str, str], column: str, *, required: bool
-    ) -> Decimal | None:
+    def parse_price(self, file: str, line: int, row: dict[str, str], column: str, *, required: bool) -> Decimal | None:
         text = row.get(column, "")
         if not text:
             if required:
@@ -659,8 +642,7 @@ class _FileParser:
             v.sku: v
             for p in self.products.values()
             for v in p.variants
-            if v.backorder_policy == StockItem.BackorderPolicy.DENY
-            and not _CONTROL.search(v.sku)
+            if v.backorder_policy == StockItem.BackorderPolicy.DENY and not _CONTROL.search(v.sku)
         }
         if not to_deny:
             return
@@ -704,9 +686,7 @@ class _PendingImage:
     position: int
 
 
-def catalog_import(
-    *, paths: Sequence[str | Path], progress: ProgressCallback | None = None
-) -> ImportResult:
+def catalog_import(*, paths: Sequence[str | Path], progress: ProgressCallback | None = None) -> ImportResult:
     """Imports Shopify product CSV files: creates or updates categories, products and
     variants, sets opening stock, and adds product images.
 
@@ -746,10 +726,7 @@ def _categories(parsed: list[ParsedProduct], result: ImportResult) -> dict[str, 
             by_name[name] = None
             continue
         # Staff may have renamed a category in the admin: match on slug, then on name.
-        category = (
-            Category.objects.filter(slug=slug).first()
-            or Category.objects.filter(name__iexact=name).first()
-        )
+        category = Category.objects.filter(slug=slug).first() or Category.objects.filter(name__iexact=name).first()
         if category is None:
             category = Category.objects.create(name=name, slug=slug)
             result.categories_created += 1
@@ -762,17 +739,10 @@ def _write_products(
 ) -> list[_PendingImage]:
     categories = _categories(parsed, result)
     products = {p.handle: p for p in Product.objects.filter(handle__in=[p.handle for p in parsed])}
-    variants = {
-        v.sku: v
-        for v in ProductVariant.objects.filter(
-            sku__in=[v.sku for p in parsed for v in p.variants]
-        )
-    }
+    variants = {v.sku: v for v in ProductVariant.objects.filter(sku__in=[v.sku for p in parsed for v in p.variants])}
     # Variants without a stock row have the default policy.
     policies = dict(
-        StockItem.objects.filter(variant__in=list(variants.values())).values_list(
-            "variant_id", "backorder_policy"
-        )
+        StockItem.objects.filter(variant__in=list(variants.values())).values_list("variant_id", "backorder_policy")
     )
     existing_images: dict[int, dict[str, ProductImage]] = {}
     for image in ProductImage.objects.filter(product__in=list(products.values())):
@@ -876,9 +846,7 @@ def _set_policy(variant: ProductVariant, parsed: ParsedVariant) -> None:
         raise ImportRejected([Problem(parsed.file, parsed.line, POLICY, exc.message)]) from exc
 
 
-def _write_images(
-    pending: list[_PendingImage], result: ImportResult, progress: ProgressCallback | None
-) -> None:
+def _write_images(pending: list[_PendingImage], result: ImportResult, progress: ProgressCallback | None) -> None:
     """Runs after the commit: fetching can take seconds per image and must not hold a
     transaction open. Each image row is saved only once its files exist, so an interrupted
     run is completed by the next import (the missing source_urls are still missing)."""
@@ -893,9 +861,7 @@ def _write_images(
             try:
                 image = _save_image(item, data, extension=image_extension(data), placeholder=False)
             except Exception:  # noqa: BLE001 - a broken download falls back to a placeholder
-                logger.warning(
-                    "Unusable image %s; using a placeholder", item.source_url, exc_info=True
-                )
+                logger.warning("Unusable image %s; using a placeholder", item.source_url, exc_info=True)
         if image is None:
             data = placeholder_image(title=item.product.title, seed=item.product.handle)
             image = _save_image(item, data, extension=".jpg", placeholder=True)
@@ -905,9 +871,7 @@ def _write_images(
             progress("images", done, len(pending))
 
 
-def _save_image(
-    item: _PendingImage, data: bytes, *, extension: str, placeholder: bool
-) -> ProductImage:
+def _save_image(item: _PendingImage, data: bytes, *, extension: str, placeholder: bool) -> ProductImage:
     image = ProductImage(
         product=item.product,
         source_url=item.source_url,

@@ -10,6 +10,7 @@ Backorders: a variant whose StockItem.backorder_policy is "continue" may be sold
 stock, so its on_hand may fall below zero (units owed to buyers); a "deny" variant (the
 default) never can.
 """
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -29,9 +30,7 @@ class StockItem(models.Model):
     # Physical units in the warehouse (negative only under backorder: units owed to buyers).
     # Changed only by inventory.services, under a row lock.
     on_hand = models.IntegerField(default=0)
-    backorder_policy = models.CharField(
-        max_length=8, choices=BackorderPolicy.choices, default=BackorderPolicy.DENY
-    )
+    backorder_policy = models.CharField(max_length=8, choices=BackorderPolicy.choices, default=BackorderPolicy.DENY)
     low_stock_threshold = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -70,9 +69,7 @@ class Reservation(models.Model):
         RELEASED = "released", "Released"
         EXPIRED = "expired", "Expired"
 
-    variant = models.ForeignKey(
-        ProductVariant, on_delete=models.PROTECT, related_name="reservations"
-    )
+    variant = models.ForeignKey(ProductVariant, on_delete=models.PROTECT, related_name="reservations")
     quantity = models.PositiveIntegerField()
     # Who holds it, as "<kind>:<id>", e.g. "order:5KX2M9QH". Inventory knows no other app.
     owner = models.CharField(max_length=100, db_index=True)
@@ -110,17 +107,13 @@ class StockMovement(models.Model):
         RESTOCK = "restock", "Cancellation restock"
         RETURN = "return", "Return"
 
-    variant = models.ForeignKey(
-        ProductVariant, on_delete=models.PROTECT, related_name="stock_movements"
-    )
+    variant = models.ForeignKey(ProductVariant, on_delete=models.PROTECT, related_name="stock_movements")
     quantity = models.IntegerField(help_text="Change of on hand: positive in, negative out.")
     reason = models.CharField(max_length=12, choices=Reason.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reference = models.CharField(
-        max_length=255, blank=True, help_text="Order number, supplier reference or file name."
-    )
+    reference = models.CharField(max_length=255, blank=True, help_text="Order number, supplier reference or file name.")
     note = models.TextField(blank=True)
     on_hand_after = models.IntegerField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -139,9 +132,7 @@ class BackInStockRequest(models.Model):
     (case-insensitive), so asking twice is harmless.
     """
 
-    variant = models.ForeignKey(
-        ProductVariant, on_delete=models.CASCADE, related_name="back_in_stock_requests"
-    )
+    variant = models.ForeignKey(ProductVariant, on_delete=models.CASCADE, related_name="back_in_stock_requests")
     email = models.EmailField()
     created_at = models.DateTimeField(auto_now_add=True)
     notified_at = models.DateTimeField(null=True, blank=True)

@@ -2,6 +2,7 @@
 (listing, search, product detail), read here because inventory knows catalog and catalog
 must not know inventory. Availability = on_hand − live reservations; fine for display, final
 only when recomputed under the lock in inventory.services."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -42,9 +43,7 @@ CONTINUE = StockItem.BackorderPolicy.CONTINUE
 
 
 def _live(now: datetime | None = None) -> QuerySet[Reservation]:
-    return Reservation.objects.filter(
-        status=Reservation.Status.ACTIVE, expires_at__gt=now or timezone.now()
-    )
+    return Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__gt=now or timezone.now())
 
 
 def live_reservations() -> QuerySet[Reservation]:
@@ -101,9 +100,7 @@ def sellable_quantity(variant_ids: Iterable[int]) -> dict[int, int | None]:
     (never below 0) of a "deny" variant, None (no limit) for a variant sold on backorder."""
     ids = list(variant_ids)
     continuing = set(
-        StockItem.objects.filter(variant_id__in=ids, backorder_policy=CONTINUE).values_list(
-            "variant_id", flat=True
-        )
+        StockItem.objects.filter(variant_id__in=ids, backorder_policy=CONTINUE).values_list("variant_id", flat=True)
     )
     available = availability([vid for vid in ids if vid not in continuing])
     return {vid: None if vid in continuing else available[vid] for vid in ids}
@@ -114,11 +111,7 @@ def with_availability(variants: QuerySet) -> QuerySet:
     only for display maths) and `backorder` (True when the variant keeps selling when sold
     out), computed in the same query."""
     reserved = (
-        _live()
-        .filter(variant_id=OuterRef("pk"))
-        .values("variant_id")
-        .annotate(total=Sum("quantity"))
-        .values("total")
+        _live().filter(variant_id=OuterRef("pk")).values("variant_id").annotate(total=Sum("quantity")).values("total")
     )
     return variants.annotate(
         available=Coalesce("stock__on_hand", Value(0))
@@ -220,8 +213,9 @@ def product_detail(handle: str) -> Product | None:
                 Subquery(approved.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0
             ),
             rating_average=Subquery(
-                approved.annotate(average=Avg("rating", output_field=DecimalField(max_digits=3, decimal_places=2)))
-                .values("average"),
+                approved.annotate(
+                    average=Avg("rating", output_field=DecimalField(max_digits=3, decimal_places=2))
+                ).values("average"),
             ),
         )
         .prefetch_related(
@@ -333,9 +327,7 @@ def reservation_counts(*, created_from: datetime, created_to: datetime) -> Reser
 
 def ledger_total(variant_id: int) -> int:
     """Σ of the variant's ledger rows: what on_hand must equal."""
-    return StockMovement.objects.filter(variant_id=variant_id).aggregate(
-        total=Coalesce(Sum("quantity"), 0)
-    )["total"]
+    return StockMovement.objects.filter(variant_id=variant_id).aggregate(total=Coalesce(Sum("quantity"), 0))["total"]
 
 
 @dataclass(frozen=True)
@@ -349,11 +341,7 @@ class StockSettings:
 def stock_settings(variant_id: int) -> StockSettings:
     """The backorder policy and low-stock threshold (units, None: no alerts) of a variant;
     the defaults for a variant that has no stock row yet."""
-    row = (
-        StockItem.objects.filter(variant_id=variant_id)
-        .values("backorder_policy", "low_stock_threshold")
-        .first()
-    )
+    row = StockItem.objects.filter(variant_id=variant_id).values("backorder_policy", "low_stock_threshold").first()
     if row is None:
         return StockSettings(StockItem.BackorderPolicy.DENY, None)
     return StockSettings(**row)
@@ -362,17 +350,13 @@ def stock_settings(variant_id: int) -> StockSettings:
 def backorders_owed(variant_id: int) -> int:
     """Units promised to buyers beyond what is on hand (live reservations − on_hand, at
     least 0): what must come in before the variant may stop selling on backorder."""
-    on_hand = (
-        StockItem.objects.filter(variant_id=variant_id).values_list("on_hand", flat=True).first() or 0
-    )
+    on_hand = StockItem.objects.filter(variant_id=variant_id).values_list("on_hand", flat=True).first() or 0
     return max(reserved_quantities([variant_id]).get(variant_id, 0) - on_hand, 0)
 
 
 def back_in_stock_pending(variant_id: int) -> QuerySet[BackInStockRequest]:
     """The requests for `variant_id` that have not been emailed yet, oldest first."""
-    return BackInStockRequest.objects.filter(variant_id=variant_id, notified_at__isnull=True).order_by(
-        "pk"
-    )
+    return BackInStockRequest.objects.filter(variant_id=variant_id, notified_at__isnull=True).order_by("pk")
 
 
 @dataclass(frozen=True)
@@ -419,23 +403,15 @@ def stock_audit() -> StockAudit:
             StockMovement.objects.filter(pk__in=Subquery(newest)).values_list("variant_id", "on_hand_after")
         )
         reserved = dict(
-            _live()
-            .values("variant_id")
-            .annotate(total=Sum("quantity"))
-            .order_by()
-            .values_list("variant_id", "total")
+            _live().values("variant_id").annotate(total=Sum("quantity")).order_by().values_list("variant_id", "total")
         )
         items = {
             vid: (on_hand, policy)
-            for vid, on_hand, policy in StockItem.objects.values_list(
-                "variant_id", "on_hand", "backorder_policy"
-            )
+            for vid, on_hand, policy in StockItem.objects.values_list("variant_id", "on_hand", "backorder_policy")
         }
         mismatches: list[StockMismatch] = []
         count = 0
-        for vid, sku in ProductVariant.objects.order_by("sku").values_list("pk", "sku").iterator(
-            chunk_size=5000
-        ):
+        for vid, sku in ProductVariant.objects.order_by("sku").values_list("pk", "sku").iterator(chunk_size=5000):
             count += 1
             stored, policy = items.get(vid, (0, StockItem.BackorderPolicy.DENY))
             expected = ledger.get(vid, 0)
@@ -453,4 +429,3 @@ def stock_audit() -> StockAudit:
                     )
                 )
     return StockAudit(variants=count, mismatches=mismatches)
-

@@ -19,6 +19,7 @@ rolled-back sale sends nothing; kernel.tasks.enqueue_on_commit) and sent by inve
 - back in stock: when a positive adjustment (receipt, return, restock) leaves a variant
   available, each pending BackInStockRequest is emailed once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -91,9 +92,7 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
         # Rare (a variant never stocked), so it pays the second statement, not every call.
         # ignore_conflicts: another transaction creating the same row first is fine; its
         # row is then locked by the select below like any other.
-        StockItem.objects.bulk_create(
-            [StockItem(variant_id=vid, on_hand=0) for vid in missing], ignore_conflicts=True
-        )
+        StockItem.objects.bulk_create([StockItem(variant_id=vid, on_hand=0) for vid in missing], ignore_conflicts=True)
         items = {item.variant_id: item for item in rows_lock(rows, busy=StockBusy)}
     return items
 
@@ -105,17 +104,13 @@ def _availability_changed(variant_ids: Iterable[int], *, sold_out_changed: bool 
     (True when the caller cannot tell)."""
     ids = frozenset(variant_ids)
     if ids:
-        after_commit(
-            availability_changed.send, sender=StockItem, variant_ids=ids, sold_out_changed=sold_out_changed
-        )
+        after_commit(availability_changed.send, sender=StockItem, variant_ids=ids, sold_out_changed=sold_out_changed)
 
 
 def _sold_out_flips(items: dict[int, StockItem], before: dict[int, int], after: dict[int, int]) -> bool:
     """Whether a "deny" variant went from units available to none, or back ("continue"
     variants are always sellable)."""
-    return any(
-        (before[vid] > 0) != (after[vid] > 0) for vid in after if items[vid].backorder_policy != CONTINUE
-    )
+    return any((before[vid] > 0) != (after[vid] > 0) for vid in after if items[vid].backorder_policy != CONTINUE)
 
 
 def _merge_lines(lines: Sequence[StockLine]) -> dict[int, int]:
@@ -143,9 +138,7 @@ def _low_stock_sync(items: dict[int, StockItem], *, after: dict[int, int]) -> No
             continue
         claimed_at = item.low_stock_alerted_at
         if claimed_at is not None and after[vid] > threshold:
-            StockItem.objects.filter(pk=item.pk, low_stock_alerted_at=claimed_at).update(
-                low_stock_alerted_at=None
-            )
+            StockItem.objects.filter(pk=item.pk, low_stock_alerted_at=claimed_at).update(low_stock_alerted_at=None)
             continue
         if after[vid] <= threshold and claimed_at is None:
             # Compare-and-swap, row count checked: of two sales crossing the threshold only
@@ -174,10 +167,7 @@ def _low_stock_rearm(items: QuerySet[StockItem]) -> int:
     )
     recovered = (
         items.filter(low_stock_alerted_at__isnull=False, low_stock_threshold__isnull=False)
-        .annotate(
-            available=F("on_hand")
-            - Coalesce(Subquery(reserved, output_field=IntegerField()), Value(0))
-        )
+        .annotate(available=F("on_hand") - Coalesce(Subquery(reserved, output_field=IntegerField()), Value(0)))
         .filter(available__gt=F("low_stock_threshold"))
         .order_by("pk")
         .values_list("pk", "low_stock_alerted_at")
@@ -188,9 +178,7 @@ def _low_stock_rearm(items: QuerySet[StockItem]) -> int:
         # One row per statement, in primary-key order: a multi-row UPDATE would lock rows in
         # scan order and could deadlock with a sale locking the same rows in pk order.
         # Compare-and-swap on the claim we read: one a sale made meanwhile stands.
-        cleared += StockItem.objects.filter(pk=pk, low_stock_alerted_at=claimed_at).update(
-            low_stock_alerted_at=None
-        )
+        cleared += StockItem.objects.filter(pk=pk, low_stock_alerted_at=claimed_at).update(low_stock_alerted_at=None)
     return cleared
 
 
@@ -218,14 +206,9 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
             if qty > available[vid] and items[vid].backorder_policy != CONTINUE
         ]
         if short_ids:
-            skus = dict(
-                ProductVariant.objects.filter(pk__in=short_ids).values_list("pk", "sku")
-            )
+            skus = dict(ProductVariant.objects.filter(pk__in=short_ids).values_list("pk", "sku"))
             raise InsufficientStock(
-                [
-                    ShortLine(vid, wanted[vid], max(available[vid], 0), skus[vid])
-                    for vid in short_ids
-                ]
+                [ShortLine(vid, wanted[vid], max(available[vid], 0), skus[vid]) for vid in short_ids]
             )
         reservations = Reservation.objects.bulk_create(
             [
@@ -259,7 +242,9 @@ def stock_release(*, owner: str) -> int:
         released = active.update(status=Reservation.Status.RELEASED, updated_at=now)
         _availability_changed(variant_ids)
         if released:
-            logger.info("stock released", extra={"event": "reservation.released", "owner": owner, "reservations": released})
+            logger.info(
+                "stock released", extra={"event": "reservation.released", "owner": owner, "reservations": released}
+            )
             # Why after the commit, not here: a caller may release and reserve again in one
             # transaction (a cart re-reserving itself); availability never really rose then,
             # and clearing the claim would send the same alert again. Why no row lock:
@@ -319,9 +304,7 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
         watched = [vid for vid, item in items.items() if item.low_stock_threshold is not None]
         if watched:
             still_reserved = reserved_quantities(watched, now=now)
-            _low_stock_sync(
-                items, after={vid: items[vid].on_hand - still_reserved.get(vid, 0) for vid in watched}
-            )
+            _low_stock_sync(items, after={vid: items[vid].on_hand - still_reserved.get(vid, 0) for vid in watched})
         return sum(r.quantity for r in live)
 
 
@@ -356,9 +339,7 @@ def stock_adjust(
         # only take units that are physically there.
         floor = 0 if item.backorder_policy == CONTINUE else reserved
         if quantity < 0 and item.on_hand + quantity < floor:
-            raise InsufficientStock(
-                [ShortLine(variant.pk, -quantity, max(item.on_hand - floor, 0), variant.sku)]
-            )
+            raise InsufficientStock([ShortLine(variant.pk, -quantity, max(item.on_hand - floor, 0), variant.sku)])
         StockItem.objects.filter(pk=item.pk).update(on_hand=F("on_hand") + quantity)
         movement = StockMovement.objects.create(
             variant=variant,
@@ -471,11 +452,7 @@ def low_stock_alert_send(*, variant: ProductVariant) -> int:
     meanwhile) or when there is nobody to tell. Raises what the mail backend raises (an
     OSError for SMTP trouble), for the task to retry.
     """
-    row = (
-        with_availability(ProductVariant.objects.filter(pk=variant.pk))
-        .select_related("product", "stock")
-        .first()
-    )
+    row = with_availability(ProductVariant.objects.filter(pk=variant.pk)).select_related("product", "stock").first()
     stock = getattr(row, "stock", None) if row else None
     if stock is None or stock.low_stock_alerted_at is None or stock.low_stock_threshold is None:
         return 0
@@ -579,9 +556,7 @@ def _back_in_stock_unclaim(request: BackInStockRequest, claimed_at) -> None:
     """Puts a request whose email failed back to pending, so that a retry sends it."""
     try:
         with transaction.atomic():
-            BackInStockRequest.objects.filter(pk=request.pk, notified_at=claimed_at).update(
-                notified_at=None
-            )
+            BackInStockRequest.objects.filter(pk=request.pk, notified_at=claimed_at).update(notified_at=None)
     except IntegrityError:
         # The same address asked again meanwhile: that newer pending request stands in.
         pass

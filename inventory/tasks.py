@@ -1,6 +1,7 @@
 """Inventory's background jobs. Each takes ids, loads the rows and calls one service; both
 are enqueued by inventory.services once its transaction commits (by name:
 kernel.tasks.enqueue_on_commit) and are safe to run twice."""
+
 from celery import shared_task
 
 from catalog.models import ProductVariant

@@ -4,6 +4,7 @@ Much of the shop's data is written only by services (stock ledger, reservations,
 order lines and events, carts): the back office lists and shows it, and never adds, edits or
 deletes it.
 """
+
 from django.contrib import admin
 from django.http import HttpRequest
 

@@ -1,4 +1,5 @@
 """Who is acting, as the services want it."""
+
 from __future__ import annotations
 
 

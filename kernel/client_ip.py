@@ -6,6 +6,7 @@ it. It is believed only when the request reaches us straight from one of TRUSTED
 and the first address that is not one of them is the client. Everything left of that was
 written by the client and is ignored.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -6,6 +6,7 @@ its own exceptions (inventory.exceptions, checkout.exceptions, the errors beside
 and each subclasses DomainError, so that a caller can tell them from bugs, and the API maps
 them to an answer by their attributes alone (api/errors.py) without importing every app.
 """
+
 from __future__ import annotations
 
 from http import HTTPStatus

@@ -1,4 +1,5 @@
 """HTTP answers that several top-layer packages give alike."""
+
 from __future__ import annotations
 
 import json

@@ -13,6 +13,7 @@ SQLite (`make run`) has neither row locks nor lock_timeout: its transactions sta
 and queue for the database's write lock (config/settings/base.py), so there the wait bound is
 left out and the ordering costs nothing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

@@ -9,11 +9,26 @@
 Exponents follow ISO 4217 as Stripe applies it:
 https://docs.stripe.com/currencies#zero-decimal and #three-decimal.
 """
+
 from decimal import ROUND_HALF_UP, Decimal
 
 ZERO_DECIMAL = {
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
-    "VUV", "XAF", "XOF", "XPF",
+    "BIF",
+    "CLP",
+    "DJF",
+    "GNF",
+    "JPY",
+    "KMF",
+    "KRW",
+    "MGA",
+    "PYG",
+    "RWF",
+    "UGX",
+    "VND",
+    "VUV",
+    "XAF",
+    "XOF",
+    "XPF",
 }
 THREE_DECIMAL = {"BHD", "JOD", "KWD", "OMR", "TND"}
 

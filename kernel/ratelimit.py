@@ -9,6 +9,7 @@ from trusted proxies only) or per account (the email). When the cache cannot be 
 without Redis, but a login form that cannot count attempts would open the door to password
 guessing, so the auth tier refuses until the cache is back. Either way a warning is logged.
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,6 +7,7 @@ the task is looked up when it is enqueued. The name is the task's dotted path, w
 the name Celery registers it under (beat's schedule uses the same strings). Views, the admin
 and other tasks sit above the services and import tasks as they import anything else.
 """
+
 from __future__ import annotations
 
 from django.utils.module_loading import import_string

@@ -1,4 +1,5 @@
 """Work that must follow a commit without being able to undo it."""
+
 from __future__ import annotations
 
 import logging

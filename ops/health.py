@@ -9,6 +9,7 @@ Health and metrics endpoints for load balancers, uptime monitors, Prometheus and
 Every check is bounded in time (1 s socket timeouts for Redis and the broker) and never
 raises: an error is a failed check, reported, not a 500.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -151,7 +152,9 @@ def _database_stats() -> dict:
 
 def _reservations() -> dict:
     # Every reservation ever made: from the epoch to a day ahead (clock skew between hosts).
-    counts = reservation_counts(created_from=datetime(1970, 1, 1, tzinfo=UTC), created_to=timezone.now() + timedelta(days=1))
+    counts = reservation_counts(
+        created_from=datetime(1970, 1, 1, tzinfo=UTC), created_to=timezone.now() + timedelta(days=1)
+    )
     return {
         "active": counts.live,
         "active_units": counts.live_units,
@@ -169,7 +172,9 @@ def celery_queue_length() -> int | None:
         return None
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS)
+    client = redis.Redis.from_url(
+        url, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS
+    )
     try:
         return client.llen(getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery")
     finally:
@@ -239,7 +244,7 @@ def _metrics_allowed(request) -> bool:
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         # Constant-time: the token must not be guessable a character at a time.
-        return hmac.compare_digest(header[len("Bearer "):].encode(), token.encode())
+        return hmac.compare_digest(header[len("Bearer ") :].encode(), token.encode())
     return False
 
 

@@ -13,6 +13,7 @@ Request ids, log records and error reporting: what an operator needs to follow o
 Nothing here imports models or settings: config/celery_app.py imports it before Django is
 set up (and settings' LOGGING names RequestIDFilter, settings call sentry_init).
 """
+
 from __future__ import annotations
 
 import logging

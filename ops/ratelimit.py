@@ -20,6 +20,7 @@ through AuthTierThrottle.
 When the cache cannot be reached (Redis down) the limits FAIL OPEN, except the auth tier:
 sign-in/sign-up/reset answer 429 until the cache is back (kernel/ratelimit.py says why).
 """
+
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -57,7 +58,9 @@ def too_many_requests(request: HttpRequest, limited: Limited) -> HttpResponse:
             {"error": {"code": "throttled", "message": LIMITED_MESSAGE, "fields": {}}}, status=429
         )
     else:
-        response = render(request, "429.html", {"message": LIMITED_MESSAGE, "retry_after": limited.retry_after}, status=429)
+        response = render(
+            request, "429.html", {"message": LIMITED_MESSAGE, "retry_after": limited.retry_after}, status=429
+        )
     response["Retry-After"] = str(limited.retry_after)
     return response
 

@@ -9,6 +9,7 @@ Only connection-level errors count (OperationalError, InterfaceError); lock time
 StockBusy (409) before they get here, and any other error stays a 500 (a bug). The error is
 logged at ERROR with its traceback, which Sentry's logging integration reports.
 """
+
 from __future__ import annotations
 
 import logging

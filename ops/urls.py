@@ -1,4 +1,5 @@
 """Health and metrics for load balancers, uptime monitors and Prometheus (health.py)."""
+
 from django.urls import path
 
 from . import health

@@ -12,6 +12,7 @@ Orders that need a person (a payment we could not accept, …) are flagged: filt
 
 What reaches higher apps is added by the back office (backoffice/orders.py): the order's
 payments and the filter by gateway, shipping, cancelling with a refund, and the reports."""
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
@@ -34,7 +35,13 @@ class OrderLineInline(ReadOnlyTabularInline):
     model = OrderLine
     # The snapshot, not the live variant: what the customer bought at that price.
     fields = (
-        "sku", "product_title", "variant_title", "quantity", "shipped_quantity", "restocked_quantity", "unit_price",
+        "sku",
+        "product_title",
+        "variant_title",
+        "quantity",
+        "shipped_quantity",
+        "restocked_quantity",
+        "unit_price",
         "line_total",
     )
     readonly_fields = fields
@@ -54,7 +61,15 @@ class OrderEventInline(ReadOnlyTabularInline):
 class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
     list_display = (
-        "number", "email", "status", "needs_attention", "total", "refunded_total", "currency", "created_at", "paid_at",
+        "number",
+        "email",
+        "status",
+        "needs_attention",
+        "total",
+        "refunded_total",
+        "currency",
+        "created_at",
+        "paid_at",
     )
     list_filter = ("status", "needs_attention", ArchivedFilter, "created_at")
     # And by SKU of a line: get_search_results.
@@ -112,7 +127,11 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
     )
     inlines = (OrderLineInline, OrderEventInline)
     actions = (
-        "cancel_orders", "mark_delivered", "archive_orders", "resolve_attention", "restore_invoice_pdfs",
+        "cancel_orders",
+        "mark_delivered",
+        "archive_orders",
+        "resolve_attention",
+        "restore_invoice_pdfs",
         "resend_confirmation",
     )
 

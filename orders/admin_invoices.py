@@ -4,6 +4,7 @@ order page, staff download URLs, and the actions "Restore missing invoice PDFs" 
 confirmation". Issued documents are never rendered again over a stored file: the restore
 action renders only a PDF that is missing, from the document's snapshot. Everything goes
 through orders.invoices, orders.credit_notes and orders.tasks; nothing here decides anything."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -40,7 +41,10 @@ class OrderInvoiceAdminMixin:
         url = reverse("admin:orders_order_invoice", args=[order.pk])
         if invoice is not None:
             return format_html(
-                '<a href="{}">{} (PDF)</a>, issued {}', url, invoice.number, timezone.localtime(invoice.issued_at).date()
+                '<a href="{}">{} (PDF)</a>, issued {}',
+                url,
+                invoice.number,
+                timezone.localtime(invoice.issued_at).date(),
             )
         if order.status in INVOICEABLE_STATUSES:
             return format_html('None yet: <a href="{}">issue and download it</a>', url)

@@ -8,6 +8,7 @@ decides anything.
 - Shipping ("Ship lines") and cancelling ("Cancel (and refund if paid)") reach inventory and
   payments: the back office adds them (backoffice/orders.py).
 """
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -85,7 +86,9 @@ class OrderLifecycleAdminMixin:
                 (
                     f"{timezone.localtime(shipment.created_at):%Y-%m-%d %H:%M}",
                     shipment.carrier,
-                    format_html('<a href="{}" rel="noopener noreferrer">{}</a>', shipment.tracking_url, shipment.tracking_number)
+                    format_html(
+                        '<a href="{}" rel="noopener noreferrer">{}</a>', shipment.tracking_url, shipment.tracking_number
+                    )
                     if shipment.tracking_url
                     else shipment.tracking_number,
                     ", ".join(f"{sl.quantity} × {sl.line.sku}" for sl in shipment.lines.all()),

@@ -24,6 +24,7 @@ What it credits:
 The credit notes of an invoice never add up to more than its total. Each is issued once per
 event (`key`, unique), however often it is asked for.
 """
+
 from __future__ import annotations
 
 import logging
@@ -84,8 +85,13 @@ def credit_note_for_cancellation(*, order: Order, reason: str = "", actor=None) 
     cancellation, or None when nothing is left to credit (earlier credit notes credited it
     all). Raises InvoiceNotAllowed for an order that was never paid."""
     return _credit_note_issue(
-        order=order, kind=CANCELLATION, key=f"cancel:{order.pk}", amount=None,
-        reason=f"Order cancelled: {reason}" if reason else "Order cancelled", returned=None, actor=actor,
+        order=order,
+        kind=CANCELLATION,
+        key=f"cancel:{order.pk}",
+        amount=None,
+        reason=f"Order cancelled: {reason}" if reason else "Order cancelled",
+        returned=None,
+        actor=actor,
     )
 
 
@@ -115,8 +121,13 @@ def credit_note_for_refund(
     if amount <= 0:
         raise ValueError(f"A credit note credits more than 0, not {amount}.")
     return _credit_note_issue(
-        order=order, kind=REFUND, key=key, amount=amount, reason=reason or "Refund",
-        returned=restocked_lines or {}, actor=actor,
+        order=order,
+        kind=REFUND,
+        key=key,
+        amount=amount,
+        reason=reason or "Refund",
+        returned=restocked_lines or {},
+        actor=actor,
     )
 
 
@@ -150,7 +161,12 @@ def _credit_note_issue(
             if amount > left:
                 logger.warning(
                     "refund %s of %s is more than is left of invoice %s (%s): credited %s",
-                    key, amount, invoice.number, left, left, extra={"event": "credit_note.capped", "order": order.number},
+                    key,
+                    amount,
+                    invoice.number,
+                    left,
+                    left,
+                    extra={"event": "credit_note.capped", "order": order.number},
                 )
                 amount = left
             # All that is left takes all the tax that is left: the roundings of earlier partial
@@ -160,7 +176,9 @@ def _credit_note_issue(
         year = timezone.localtime(issued_at).year
         taken = number_next(CREDIT_NOTES, year=year)
         number = credit_note_number(year=year, sequence=taken.sequence)
-        earlier = list(CreditNote.objects.filter(invoice=invoice).order_by("year", "sequence").values_list("number", flat=True))
+        earlier = list(
+            CreditNote.objects.filter(invoice=invoice).order_by("year", "sequence").values_list("number", flat=True)
+        )
         note = CreditNote.objects.create(
             order=order,
             invoice=invoice,
@@ -173,8 +191,17 @@ def _credit_note_issue(
             reason=reason[: CreditNote._meta.get_field("reason").max_length],
             key=key,
             snapshot=_snapshot(
-                invoice=invoice, number=number, issued_at=issued_at, kind=kind, reason=reason, amount=amount, tax=tax,
-                credited=credited, credited_tax=credited_tax, earlier=earlier, returned=returned,
+                invoice=invoice,
+                number=number,
+                issued_at=issued_at,
+                kind=kind,
+                reason=reason,
+                amount=amount,
+                tax=tax,
+                credited=credited,
+                credited_tax=credited_tax,
+                earlier=earlier,
+                returned=returned,
             ),
         )
         OrderEvent.objects.create(
@@ -205,8 +232,18 @@ def _single_rate(lines: list[dict]) -> str:
 
 
 def _snapshot(
-    *, invoice: Invoice, number: str, issued_at, kind: str, reason: str, amount: Decimal, tax: Decimal,
-    credited: Decimal, credited_tax: Decimal, earlier: list[str], returned: dict[int, int] | None,
+    *,
+    invoice: Invoice,
+    number: str,
+    issued_at,
+    kind: str,
+    reason: str,
+    amount: Decimal,
+    tax: Decimal,
+    credited: Decimal,
+    credited_tax: Decimal,
+    earlier: list[str],
+    returned: dict[int, int] | None,
 ) -> dict:
     """What the credit note states: version, number, issued_on, kind, reason, invoice {number,
     issued_on, total}, the invoice's seller, buyer, order, currency and prices_include_tax,
@@ -220,8 +257,13 @@ def _snapshot(
         rows = _invoice_rows(source, rate=rate)
         if credited:
             rows.append(
-                _row("credited_before", f"Already credited ({', '.join(earlier)})", rate=rate,
-                     amount=-(credited if inclusive else credited - credited_tax), tax=-credited_tax)
+                _row(
+                    "credited_before",
+                    f"Already credited ({', '.join(earlier)})",
+                    rate=rate,
+                    amount=-(credited if inclusive else credited - credited_tax),
+                    tax=-credited_tax,
+                )
             )
     else:
         rows = [_row("refund", reason, rate=rate, amount=amount if inclusive else amount - tax, tax=tax)]
@@ -244,7 +286,8 @@ def _snapshot(
         "rows": rows,
         "returned": [
             {key: lines[int(line_id)][key] for key in ("title", "variant", "sku")} | {"quantity": units}
-            for line_id, units in sorted((returned or {}).items()) if units
+            for line_id, units in sorted((returned or {}).items())
+            if units
         ],
         "credited_before": money(credited),
         "tax_total": money(tax),
@@ -254,8 +297,16 @@ def _snapshot(
 
 def _row(kind: str, title: str, *, rate: str, amount: Decimal, tax: Decimal, **line) -> dict:
     return {
-        "kind": kind, "title": title, "variant": "", "sku": "", "quantity": None, "unit_price": None,
-        "tax_rate": rate, "tax_amount": money(tax), "amount": money(amount), **line,
+        "kind": kind,
+        "title": title,
+        "variant": "",
+        "sku": "",
+        "quantity": None,
+        "unit_price": None,
+        "tax_rate": rate,
+        "tax_amount": money(tax),
+        "amount": money(amount),
+        **line,
     }
 
 
@@ -263,9 +314,15 @@ def _invoice_rows(source: dict, *, rate: str) -> list[dict]:
     """The invoice again as credit note rows: its lines, discount and shipping."""
     rows = [
         _row(
-            "line", line["title"], rate=line["tax_rate"], amount=Decimal(line["line_total"]),
-            tax=Decimal(line["tax_amount"]), variant=line["variant"], sku=line["sku"],
-            quantity=line["quantity"], unit_price=line["unit_price"],
+            "line",
+            line["title"],
+            rate=line["tax_rate"],
+            amount=Decimal(line["line_total"]),
+            tax=Decimal(line["tax_amount"]),
+            variant=line["variant"],
+            sku=line["sku"],
+            quantity=line["quantity"],
+            unit_price=line["unit_price"],
         )
         for line in source["lines"]
     ]

@@ -12,6 +12,7 @@ kind, and the key that makes the event unique (the order number, the shipment fo
 "order_shipped", the credit note's number for "order_refunded"). The tasks in orders.tasks
 call it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -171,7 +172,9 @@ def _cancelled(order: Order, key: str) -> OrderEmail:
         subject=f"Order {order.number} has been cancelled",
         template="order_cancelled",
         context={
-            **_order_links(order), "lines": order.lines.all(), "was_paid": order.paid_at is not None,
+            **_order_links(order),
+            "lines": order.lines.all(),
+            "was_paid": order.paid_at is not None,
             "credit_note": credit_note,
         },
         attachments=[_credit_note_attachment(credit_note)] if credit_note else [],

@@ -1,6 +1,7 @@
 """Forms for input about orders that more than one top-layer package validates with: the
 reason for a cancellation (the shopper's order page, the back office's cancel page, the API's
 cancel endpoint takes its length). They validate input only; the services decide."""
+
 from django import forms
 
 

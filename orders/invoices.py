@@ -20,6 +20,7 @@ table know nothing of the numbers issued after the dump, but their PDFs are stil
 highest number of the year, and every stored PDF of the year. A gap in the table is then
 expected: those numbers are the documents issued after the dump (docs/RUNBOOK.md).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -175,7 +176,10 @@ def number_next(series: NumberSeries, *, year: int) -> NextNumber:
         sequence = max([sequence, *series.stored_sequences(year=year)]) + 1
         logger.warning(
             "%s numbers of %s from %s are stored as PDFs but unknown to the database (restored?): next is %s",
-            series.prefix, year, number, series.number(year=year, sequence=sequence),
+            series.prefix,
+            year,
+            number,
+            series.number(year=year, sequence=sequence),
             extra={"event": "documents.numbers_skipped", "series": series.prefix, "year": year},
         )
     counter.last_number = sequence
@@ -191,7 +195,9 @@ def invoice_number(*, year: int, sequence: int) -> str:
 
 
 def _invoiceable(order: Order) -> bool:
-    return order.status in INVOICEABLE_STATUSES or (order.status == Order.Status.CANCELLED and order.paid_at is not None)
+    return order.status in INVOICEABLE_STATUSES or (
+        order.status == Order.Status.CANCELLED and order.paid_at is not None
+    )
 
 
 def invoice_available(*, order: Order) -> bool:

@@ -4,6 +4,7 @@ order), so later catalog edits never change what a customer bought. Money is Dec
 the order's currency. Status changes only through orders.services, each writing an
 OrderEvent.
 """
+
 import secrets
 from datetime import timedelta
 
@@ -51,9 +52,7 @@ class Order(models.Model):
         related_name="orders",
     )
     email = models.EmailField()
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
-    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True)
     currency = models.CharField(max_length=3)
     # Money in the order currency. subtotal = Σ line totals as shown (tax-inclusive when
     # prices_include_tax); total = subtotal − discount_total + shipping_total
@@ -104,9 +103,7 @@ class Order(models.Model):
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    variant = models.ForeignKey(
-        ProductVariant, null=True, on_delete=models.SET_NULL, related_name="order_lines"
-    )
+    variant = models.ForeignKey(ProductVariant, null=True, on_delete=models.SET_NULL, related_name="order_lines")
     product_title = models.CharField(max_length=255)
     variant_title = models.CharField(max_length=255, blank=True)
     sku = models.CharField("SKU", max_length=100)

@@ -8,6 +8,7 @@ shipments stay as they are, the personal fields are replaced. What stays:
 - the invoices already issued: they are documents and state what they stated
   (orders/invoices.py), as the law asks of them.
 """
+
 from __future__ import annotations
 
 from http import HTTPStatus

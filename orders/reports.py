@@ -14,6 +14,7 @@ What counts:
 - Top products: units and line totals (before order discounts and shipping) of the lines
   of those paid orders, by product (the snapshot title when the variant is gone).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -127,9 +128,7 @@ def orders_by_status(period: Period) -> list[StatusRow]:
         .values("status")
         .annotate(
             orders=Count("pk"),
-            total=Coalesce(
-                Sum("total", filter=Q(currency=settings.SHOP_CURRENCY)), Value(ZERO), output_field=MONEY
-            ),
+            total=Coalesce(Sum("total", filter=Q(currency=settings.SHOP_CURRENCY)), Value(ZERO), output_field=MONEY),
         )
         .order_by()
     }
@@ -186,18 +185,32 @@ class DocumentTotals:
 def document_totals(period: Period) -> DocumentTotals:
     """How many invoices and credit notes were issued in the period and what they add up to;
     two queries."""
-    invoices = invoices_issued(period).order_by().aggregate(
-        count=Count("pk"), first=Min("number"), last=Max("number"),
-        total=Coalesce(Sum("stated_total"), Value(ZERO), output_field=MONEY),
+    invoices = (
+        invoices_issued(period)
+        .order_by()
+        .aggregate(
+            count=Count("pk"),
+            first=Min("number"),
+            last=Max("number"),
+            total=Coalesce(Sum("stated_total"), Value(ZERO), output_field=MONEY),
+        )
     )
-    notes = credit_notes_issued(period).order_by().aggregate(
-        count=Count("pk"),
-        amount=Coalesce(Sum("amount"), Value(ZERO), output_field=MONEY),
-        tax=Coalesce(Sum("tax_amount"), Value(ZERO), output_field=MONEY),
+    notes = (
+        credit_notes_issued(period)
+        .order_by()
+        .aggregate(
+            count=Count("pk"),
+            amount=Coalesce(Sum("amount"), Value(ZERO), output_field=MONEY),
+            tax=Coalesce(Sum("tax_amount"), Value(ZERO), output_field=MONEY),
+        )
     )
     return DocumentTotals(
-        invoices=invoices["count"], first_invoice=invoices["first"], last_invoice=invoices["last"],
-        invoiced=cents(invoices["total"]), credit_notes=notes["count"], credited=cents(notes["amount"]),
+        invoices=invoices["count"],
+        first_invoice=invoices["first"],
+        last_invoice=invoices["last"],
+        invoiced=cents(invoices["total"]),
+        credit_notes=notes["count"],
+        credited=cents(notes["amount"]),
         credited_tax=cents(notes["tax"]),
     )
 

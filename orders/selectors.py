@@ -1,5 +1,6 @@
 """Reads of orders. Access is decided here: an order is visible to its owner, or to whoever
 holds its access token; everyone else gets nothing (the view answers 404)."""
+
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
@@ -31,7 +32,12 @@ def _with_details(orders: QuerySet[Order]) -> QuerySet[Order]:
 
 # Statuses whose follow-ups (invoice, confirmation) are still worth sending late: not after a
 # refund, which has its own email.
-FOLLOWUP_STATUSES = (Order.Status.PAID, Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.DELIVERED)
+FOLLOWUP_STATUSES = (
+    Order.Status.PAID,
+    Order.Status.PARTIALLY_FULFILLED,
+    Order.Status.FULFILLED,
+    Order.Status.DELIVERED,
+)
 
 
 def orders_missing_followups(*, paid_after, paid_before) -> QuerySet[Order]:
@@ -40,9 +46,7 @@ def orders_missing_followups(*, paid_after, paid_before) -> QuerySet[Order]:
     order_paid_followups task was lost (the broker was down when they were paid) or failed for
     good. Oldest first. One query."""
     invoiced = Invoice.objects.filter(order=OuterRef("pk")).exclude(pdf="")
-    confirmed = EmailLog.objects.filter(
-        kind="order_confirmation", key=OuterRef("number"), sent_at__isnull=False
-    )
+    confirmed = EmailLog.objects.filter(kind="order_confirmation", key=OuterRef("number"), sent_at__isnull=False)
     return (
         Order.objects.filter(status__in=FOLLOWUP_STATUSES, paid_at__gt=paid_after, paid_at__lte=paid_before)
         .exclude(Exists(invoiced) & Exists(confirmed))

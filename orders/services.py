@@ -8,6 +8,7 @@ OrderStateError) and writes an OrderEvent.
 The expiry sweep (sweep_run) lives here too: orders knows inventory, inventory must not know
 orders, so the one who knows both runs both halves.
 """
+
 from __future__ import annotations
 
 import logging
@@ -370,8 +371,6 @@ def order_lock(*, order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
-
-
 def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl: timedelta) -> Order:
     """Marks the order paid and commits its reserved stock (on_hand falls, ledger rows).
 
@@ -408,7 +407,11 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
         # admin's order list: it has to ship now.
         order.archived_at = None
         _order_set_status(
-            order, Order.Status.PAID, event=OrderEvent.Type.PAID, actor=actor, note=reference,
+            order,
+            Order.Status.PAID,
+            event=OrderEvent.Type.PAID,
+            actor=actor,
+            note=reference,
             fields=["paid_at", "archived_at"],
         )
         logger.info("order paid", extra={"event": "order.paid", "order": order.number, "reference": reference})
@@ -492,7 +495,9 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
             # transaction: a rollback takes its number back. The email below attaches it.
             credit_note_for_cancellation(order=order, reason=reason, actor=actor)
         _order_set_status(order, Order.Status.CANCELLED, event=OrderEvent.Type.CANCELLED, actor=actor, note=reason)
-        logger.info("order cancelled", extra={"event": "order.cancelled", "order": order.number, "restocked": restocked})
+        logger.info(
+            "order cancelled", extra={"event": "order.cancelled", "order": order.number, "restocked": restocked}
+        )
         if restocked:
             OrderEvent.objects.create(
                 order=order, type=OrderEvent.Type.RESTOCKED, actor=actor, note=f"{restocked} unit(s) back on hand"
@@ -664,7 +669,9 @@ def order_resolve_attention(*, order: Order, actor, note: str = "") -> Order:
             return order
         order.needs_attention = False
         order.save(update_fields=["needs_attention", "updated_at"])
-        OrderEvent.objects.create(order=order, type=OrderEvent.Type.NOTE, actor=actor, note=note or "Attention resolved")
+        OrderEvent.objects.create(
+            order=order, type=OrderEvent.Type.NOTE, actor=actor, note=note or "Attention resolved"
+        )
     return order
 
 
@@ -724,14 +731,20 @@ def order_restock_lines(*, order: Order, quantities: dict[int, int], actor=None)
             if units > line.quantity - line.restocked_quantity:
                 raise ValueError(f"line {line.sku}: only {line.quantity - line.restocked_quantity} left to restock")
             stock_adjust(
-                variant=line.variant, quantity=units, reason=StockMovement.Reason.RETURN, actor=actor,
-                reference=order.number, note="Restocked after a refund",
+                variant=line.variant,
+                quantity=units,
+                reason=StockMovement.Reason.RETURN,
+                actor=actor,
+                reference=order.number,
+                note="Restocked after a refund",
             )
             line.restocked_quantity += units
             line.save(update_fields=["restocked_quantity"])
             restocked += units
         if restocked:
-            OrderEvent.objects.create(order=order, type=OrderEvent.Type.RESTOCKED, actor=actor, note=f"{restocked} unit(s) back on hand")
+            OrderEvent.objects.create(
+                order=order, type=OrderEvent.Type.RESTOCKED, actor=actor, note=f"{restocked} unit(s) back on hand"
+            )
     return restocked
 
 

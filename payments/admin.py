@@ -9,6 +9,7 @@ page or reconciliation). Staff act through doors that call services:
 - the "Refund" page of a payment and the "Cancel order" page of an order, flows that reach
   orders and inventory: the back office adds them (backoffice/payments.py).
 """
+
 from collections import Counter
 
 from django.contrib import admin, messages
@@ -102,7 +103,16 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
-        "created_at", "payment_link", "order_link", "amount", "currency", "status", "attempts", "restock", "actor", "reason",
+        "created_at",
+        "payment_link",
+        "order_link",
+        "amount",
+        "currency",
+        "status",
+        "attempts",
+        "restock",
+        "actor",
+        "reason",
     )
     list_select_related = ("payment__order", "actor")
     list_filter = ("status", "restock", "created_at")
@@ -167,7 +177,9 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"Sent {sent.total()} refund(s) again: now {_counts(sent)}.", messages.SUCCESS)
         if skipped:
             self.message_user(
-                request, f"{skipped} refund(s) already had the provider's answer and were left as they are.", messages.INFO
+                request,
+                f"{skipped} refund(s) already had the provider's answer and were left as they are.",
+                messages.INFO,
             )
 
 
@@ -195,8 +207,16 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "payload",
     )
     readonly_fields = (
-        "provider", "event_type", "event_id", "provider_payment_id", "status", "attempts", "error", "received_at",
-        "processed_at", "payload",
+        "provider",
+        "event_type",
+        "event_id",
+        "provider_payment_id",
+        "status",
+        "attempts",
+        "error",
+        "received_at",
+        "processed_at",
+        "payload",
     )
     actions = ("replay_events",)
 
@@ -227,7 +247,9 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 messages.SUCCESS,
             )
         if left:
-            self.message_user(request, f"{left} processed event(s) were left as they are: they have done their work.", messages.INFO)
+            self.message_user(
+                request, f"{left} processed event(s) were left as they are: they have done their work.", messages.INFO
+            )
 
 
 def _counts(statuses: Counter) -> str:

@@ -5,6 +5,7 @@ Amounts are Decimal in currency units here; gateways convert to minor units (cen
 at their own boundary (kernel/money.py). A provider's payment id is unique, so one provider
 payment can mark its order paid at most once.
 """
+
 import uuid
 
 from django.conf import settings

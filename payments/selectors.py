@@ -1,4 +1,5 @@
 """Reads of payments."""
+
 from decimal import Decimal
 
 from django.core.cache import cache

@@ -8,6 +8,7 @@ from gateways and are converted with kernel.money.
 Never called inside a transaction that also talks to a provider: HTTP calls to Stripe or
 Razorpay happen outside any database transaction (STYLE.md, practice 5).
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,9 +71,7 @@ class PaymentError(DomainError):
 # -- starting a payment --------------------------------------------------------------------
 
 
-def payment_start(
-    *, order: Order, gateway: str, urls: ReturnUrls | None = None
-) -> tuple[Payment, StartAction]:
+def payment_start(*, order: Order, gateway: str, urls: ReturnUrls | None = None) -> tuple[Payment, StartAction]:
     """Starts (or resumes) paying `order` through `gateway`: returns the Payment and how the
     shopper goes on (a redirect to the provider, or a page of ours).
 
@@ -98,7 +97,9 @@ def payment_start(
         return existing, gw.resume(existing, urls)
     payment = Payment.objects.create(order=order, gateway=gateway, amount=order.total, currency=order.currency)
     try:
-        action = gw.start(payment, urls or ReturnUrls(build=lambda name, reference: ""))  # HTTP to the provider: outside any transaction
+        action = gw.start(
+            payment, urls or ReturnUrls(build=lambda name, reference: "")
+        )  # HTTP to the provider: outside any transaction
     except GatewayError as exc:
         Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.FAILED, error=exc.message)
         raise
@@ -130,7 +131,9 @@ def payment_apply(*, gateway: str, info: ProviderPayment) -> Payment:
     order id or its payment id). Raises PaymentError when no such payment exists."""
     payment = _find_payment(info, gateway)
     if payment is None:
-        raise PaymentError(f"No {gateway} payment matches {info.reference or info.provider_order_id or info.provider_payment_id}.")
+        raise PaymentError(
+            f"No {gateway} payment matches {info.reference or info.provider_order_id or info.provider_payment_id}."
+        )
     if info.outcome is Outcome.SUCCEEDED:
         return payment_capture(
             payment=payment,
@@ -161,7 +164,9 @@ def _reject(payment: Payment, *, reason: str, refund: bool) -> None:
     order_flag(order=payment.order, reason=f"Payment {payment.reference}: {reason}")
     _queue_waiting_refund_events(payment)
     if refund:
-        intent = _refund_intend(payment, amount=None, reason=_automatic_refund_reason(payment), key=_automatic_refund_key(payment))
+        intent = _refund_intend(
+            payment, amount=None, reason=_automatic_refund_reason(payment), key=_automatic_refund_key(payment)
+        )
         # robust: should the broker be down, the rejection stands and the refund row waits,
         # pending, for the beat's refunds_resubmit.
         enqueue_on_commit("payments.tasks.submit_refund", intent.pk)
@@ -237,7 +242,9 @@ def payment_capture(
                 )
         except InsufficientStock as exc:
             order_expire_if_due(order=order)
-            _reject(payment, reason=f"Paid after the reservation lapsed and the stock was sold: {exc.message}", refund=True)
+            _reject(
+                payment, reason=f"Paid after the reservation lapsed and the stock was sold: {exc.message}", refund=True
+            )
             return payment
         except OrderStateError as exc:
             _reject(payment, reason=exc.message, refund=True)
@@ -322,7 +329,13 @@ def refund_create(
 
 
 def _refund_intend(
-    payment: Payment, *, amount: Decimal | None, reason: str, actor=None, restock: dict[int, int] | None = None, key: str = ""
+    payment: Payment,
+    *,
+    amount: Decimal | None,
+    reason: str,
+    actor=None,
+    restock: dict[int, int] | None = None,
+    key: str = "",
 ) -> Refund:
     """refund_create's row, for a payment the caller has locked."""
     left = payment_refundable_amount(payment)
@@ -333,7 +346,11 @@ def _refund_intend(
     # would roll back the record of the refund itself (and leave it pending for ever).
     restock = _restock_checked(payment, restock)
     return Refund.objects.create(
-        payment=payment, amount=amount, currency=payment.currency, reason=reason, actor=actor,
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+        reason=reason,
+        actor=actor,
         restock={str(line_id): units for line_id, units in restock.items()},
         **({"idempotency_key": key} if key else {}),
     )
@@ -382,7 +399,12 @@ def refund_submit(*, refund: Refund) -> Refund:
             )
             logger.warning(
                 "refund not confirmed",
-                extra={"event": "refund.unanswered", "refund": refund.pk, "attempts": refund.attempts, "error": exc.message},
+                extra={
+                    "event": "refund.unanswered",
+                    "refund": refund.pk,
+                    "attempts": refund.attempts,
+                    "error": exc.message,
+                },
             )
             refund.refresh_from_db()
             return refund
@@ -510,7 +532,9 @@ def refund_confirm(*, refund: Refund, answer: ProviderRefund) -> Refund:
         if answer.provider_refund_id and not refund.provider_refund_id:
             refund.provider_refund_id = answer.provider_refund_id
             changed.add("provider_refund_id")
-        moves = old != new and old not in _FINAL and not (old == Refund.Status.SUCCEEDED and new == Refund.Status.PENDING)
+        moves = (
+            old != new and old not in _FINAL and not (old == Refund.Status.SUCCEEDED and new == Refund.Status.PENDING)
+        )
         if moves:
             refund.status = new
             refund.error = (answer.reason or f"{new.label} at the provider") if new in _FINAL else ""
@@ -553,7 +577,9 @@ def _refund_succeeded(refund: Refund) -> None:
     payment.refunded_amount += refund.amount
     payment.save(update_fields=["refunded_amount", "updated_at"])
     if payment.status == Payment.Status.CAPTURED:
-        order_record_refund(order=payment.order, refunded_total=payment.refunded_amount, actor=actor, note=refund.reason)
+        order_record_refund(
+            order=payment.order, refunded_total=payment.refunded_amount, actor=actor, note=refund.reason
+        )
         # Money going back on an invoiced sale is a credit note, issued with the refund in this
         # transaction and emailed to the customer after the commit. Not for a rejected payment:
         # it was never the order's invoiced payment. A cancelled order's refund is covered by
@@ -625,8 +651,7 @@ def refund_apply(*, gateway: str, answer: ProviderRefund) -> Refund | None:
     Raises RefundWaits when the payment it names is not one we know, or not captured, yet:
     providers guarantee no order, so the refund may have overtaken the capture it refunds."""
     refund = Refund.objects.filter(
-        Q(provider_refund_id=answer.provider_refund_id)
-        | Q(idempotency_key=answer.idempotency_key or "-"),
+        Q(provider_refund_id=answer.provider_refund_id) | Q(idempotency_key=answer.idempotency_key or "-"),
         payment__gateway=gateway,
     ).first()
     if refund is None:
@@ -783,13 +808,20 @@ def webhook_process(*, event: WebhookEvent) -> WebhookEvent:
         except RefundWaits as exc:
             gave_up = event.received_at <= timezone.now() - WEBHOOK_WAIT_LIMIT
             event.status = WebhookEvent.Status.IGNORED if gave_up else WebhookEvent.Status.WAITING
-            event.error = exc.message + (f" Given up after {WEBHOOK_WAIT_LIMIT.days} days: not a payment of ours." if gave_up else "")
+            event.error = exc.message + (
+                f" Given up after {WEBHOOK_WAIT_LIMIT.days} days: not a payment of ours." if gave_up else ""
+            )
             event.processed_at = timezone.now() if gave_up else None
             event.save(update_fields=["status", "error", "attempts", "processed_at"])
             logger.info(
                 "webhook waiting",
-                extra={"event": "webhook.waiting", "provider": event.provider, "event_id": event.event_id,
-                       "status": event.status, "error": event.error},
+                extra={
+                    "event": "webhook.waiting",
+                    "provider": event.provider,
+                    "event_id": event.event_id,
+                    "status": event.status,
+                    "error": event.error,
+                },
             )
             return event
         except Exception as exc:  # noqa: BLE001 — recorded for staff, then retried by the task
@@ -798,8 +830,13 @@ def webhook_process(*, event: WebhookEvent) -> WebhookEvent:
             event.save(update_fields=["status", "error", "attempts"])
             logger.warning(
                 "webhook failed",
-                extra={"event": "webhook.failed", "provider": event.provider, "event_id": event.event_id,
-                       "attempts": event.attempts, "error": event.error},
+                extra={
+                    "event": "webhook.failed",
+                    "provider": event.provider,
+                    "event_id": event.event_id,
+                    "attempts": event.attempts,
+                    "error": event.error,
+                },
             )
             error = exc
         else:
@@ -809,8 +846,12 @@ def webhook_process(*, event: WebhookEvent) -> WebhookEvent:
             event.save(update_fields=["status", "error", "attempts", "processed_at"])
             logger.info(
                 "webhook processed",
-                extra={"event": "webhook.processed", "provider": event.provider, "event_id": event.event_id,
-                       "status": event.status},
+                extra={
+                    "event": "webhook.processed",
+                    "provider": event.provider,
+                    "event_id": event.event_id,
+                    "status": event.status,
+                },
             )
             return event
     raise error
@@ -887,7 +928,9 @@ def payments_reconcile(*, older_than: timedelta) -> ReconcileResult:
     webhooks get lost. Provider errors are counted and logged, never raised."""
     result = ReconcileResult()
     cutoff = timezone.now() - older_than
-    pending = Payment.objects.filter(status=Payment.Status.PENDING, created_at__lte=cutoff).exclude(provider_order_id=None)
+    pending = Payment.objects.filter(status=Payment.Status.PENDING, created_at__lte=cutoff).exclude(
+        provider_order_id=None
+    )
     for payment in pending.iterator():
         result.checked += 1
         try:

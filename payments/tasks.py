@@ -1,4 +1,5 @@
 """Payment tasks: thin, idempotent, retried with backoff (STYLE.md, practice 8)."""
+
 import logging
 from datetime import timedelta
 

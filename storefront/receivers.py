@@ -1,4 +1,5 @@
 """Merges a guest's session cart into their own cart when they sign in."""
+
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver

@@ -2,6 +2,7 @@
 the checkout's details and discount code (the checkout pages keep their token and the
 guest's recent orders themselves). Services never see the session: these helpers read and
 write it, and hand the services plain values."""
+
 from __future__ import annotations
 
 from django.conf import settings

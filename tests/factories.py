@@ -1,5 +1,6 @@
 """factory_boy factories for the tests. Stock goes through inventory.services so that the
 ledger always adds up."""
+
 from decimal import Decimal
 
 import factory

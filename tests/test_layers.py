@@ -2,6 +2,7 @@
 [tool.importlinter] is kept, checked here on the import graph lint-imports builds (`make lint`
 runs it), so that an import against the layers fails the suite too. Run `lint-imports` to see
 which imports break a contract."""
+
 from pathlib import Path
 
 import grimp

@@ -6,31 +6,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Address',
+            name="Address",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='full name')),
-                ('line1', models.CharField(max_length=255, verbose_name='address')),
-                ('line2', models.CharField(blank=True, max_length=255, verbose_name='address line 2')),
-                ('city', models.CharField(max_length=120)),
-                ('postal_code', models.CharField(max_length=20)),
-                ('country', models.CharField(help_text='ISO 3166-1 alpha-2 code, e.g. GB.', max_length=2)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('is_default', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='addresses', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, verbose_name="full name")),
+                ("line1", models.CharField(max_length=255, verbose_name="address")),
+                ("line2", models.CharField(blank=True, max_length=255, verbose_name="address line 2")),
+                ("city", models.CharField(max_length=120)),
+                ("postal_code", models.CharField(max_length=20)),
+                ("country", models.CharField(help_text="ISO 3166-1 alpha-2 code, e.g. GB.", max_length=2)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("is_default", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="addresses",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'addresses',
-                'ordering': ['-is_default', 'pk'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('user',), name='accounts_address_one_default_per_user')],
+                "verbose_name_plural": "addresses",
+                "ordering": ["-is_default", "pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_default", True)),
+                        fields=("user",),
+                        name="accounts_address_one_default_per_user",
+                    )
+                ],
             },
         ),
     ]

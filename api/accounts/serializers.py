@@ -1,5 +1,6 @@
 """Input and output shapes of the accounts API. Validation only: the writes are in
 accounts.services."""
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from rest_framework import serializers

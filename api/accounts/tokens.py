@@ -6,6 +6,7 @@ without anything done here: deleting the user sets OutstandingToken.user to NULL
 _refresh_token_claim refuses, and its access tokens name a user that no longer exists. A
 password change by any path ends them too (SIMPLE_JWT CHECK_REVOKE_TOKEN).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ answer.
 
 The export and the deletion call checkout.privacy, the flow that spans the apps: this module
 is API (top layer in DESIGN.md) that lives in accounts until the API gets its own package."""
+
 from dataclasses import asdict
 
 from django.conf import settings
@@ -155,7 +156,9 @@ class MeView(APIView):
         # used to guess it. Reading and renaming are not limited.
         return [ScopedRateThrottle()] if self.request.method == "DELETE" else []
 
-    @extend_schema(tags=["me"], summary="The signed-in account", responses={200: UserSerializer, **error_responses(401)})
+    @extend_schema(
+        tags=["me"], summary="The signed-in account", responses={200: UserSerializer, **error_responses(401)}
+    )
     def get(self, request):
         return Response(UserSerializer(request.user).data)
 
@@ -209,7 +212,12 @@ class AddressListView(generics.GenericAPIView):
     def get_queryset(self):
         return selectors.addresses_for_user(self.request.user)
 
-    @extend_schema(tags=["me"], operation_id="auth_me_addresses_list", summary="Saved addresses, the default first", responses={200: AddressSerializer(many=True), **error_responses(400, 401)})
+    @extend_schema(
+        tags=["me"],
+        operation_id="auth_me_addresses_list",
+        summary="Saved addresses, the default first",
+        responses={200: AddressSerializer(many=True), **error_responses(400, 401)},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(AddressSerializer(page, many=True).data)
@@ -236,7 +244,9 @@ class AddressDetailView(APIView):
             raise Http404
         return address
 
-    @extend_schema(tags=["me"], summary="One saved address", responses={200: AddressSerializer, **error_responses(401, 404)})
+    @extend_schema(
+        tags=["me"], summary="One saved address", responses={200: AddressSerializer, **error_responses(401, 404)}
+    )
     def get(self, request, pk: int):
         return Response(AddressSerializer(self._address(request, pk)).data)
 

@@ -1,4 +1,5 @@
 """Input and output shapes of the cart API (money as decimal strings in the shop currency)."""
+
 from django.conf import settings
 from rest_framework import serializers
 

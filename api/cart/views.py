@@ -1,6 +1,7 @@
 """Cart API. A guest's cart is named by its token (X-Cart-Token, given out with the first
 item); a signed-in shopper (JWT) has their own cart, and a guest token sent with a signed-in
 request merges that guest cart into theirs once. Thin: validate, call one service, answer."""
+
 from __future__ import annotations
 
 import re
@@ -154,4 +155,3 @@ class CartValidateView(CartThrottled, APIView):
         if cart is not None and cart.user_id is None:
             response[CART_TOKEN_HEADER] = cart.token
         return response
-

@@ -1,4 +1,5 @@
 """Input and output shapes of the catalog API."""
+
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,7 +15,9 @@ ORDERINGS = tuple(SORTS)  # title, price, -price, newest
 class ProductQuerySerializer(serializers.Serializer):
     """The query string of GET products/ (page and limit belong to the pagination)."""
 
-    q = serializers.CharField(max_length=200, allow_blank=True, default="", help_text="Words in the title, description or SKU.")
+    q = serializers.CharField(
+        max_length=200, allow_blank=True, default="", help_text="Words in the title, description or SKU."
+    )
     category = serializers.SlugField(max_length=140, allow_blank=True, default="", help_text="A category slug.")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
@@ -74,7 +77,9 @@ class ProductListItemSerializer(serializers.Serializer):
     handle = serializers.CharField()
     title = serializers.CharField()
     category = CategorySerializer(allow_null=True)
-    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True, help_text="Cheapest variant.")
+    min_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="Cheapest variant."
+    )
     currency = serializers.SerializerMethodField()
     in_stock = serializers.BooleanField()
     image = serializers.SerializerMethodField()

@@ -1,5 +1,6 @@
 """Catalog API: product listing and search, product detail with live availability,
 categories. Reads only, open to everyone."""
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics

@@ -2,6 +2,7 @@
 the web shop's own CheckoutForm (checkout.forms), so the API and the pages accept exactly
 the same addresses, countries and shipping methods; a voucher code by voucher_check, as the
 review page's "Apply" does."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
@@ -123,7 +124,9 @@ class CheckoutSerializer(serializers.Serializer):
     shipping_address = CheckoutAddressSerializer(source="checkout")
     shipping_method_id = serializers.IntegerField(source="checkout.shipping_method_id", allow_null=True)
     voucher_code = serializers.CharField(source="checkout.voucher_code")
-    country = serializers.CharField(source="pricing.country", help_text="The country taxed for (SHOP_COUNTRY until chosen).")
+    country = serializers.CharField(
+        source="pricing.country", help_text="The country taxed for (SHOP_COUNTRY until chosen)."
+    )
     currency = serializers.CharField(source="pricing.currency")
     prices_include_tax = serializers.BooleanField(source="pricing.prices_include_tax")
     tax_name = serializers.CharField(source="pricing.tax_name")

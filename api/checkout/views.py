@@ -1,6 +1,7 @@
 """Checkout API. A checkout belongs to the signed-in user who opened it, or (a guest's) to
 the holder of its cart's token (X-Cart-Token); to everyone else it does not exist (404).
 Thin: validate, call one service or selector, answer."""
+
 from __future__ import annotations
 
 from django.db.models import Prefetch, prefetch_related_objects
@@ -157,6 +158,3 @@ class PlaceOrderView(CheckoutThrottled, APIView):
             PlacedOrderSerializer({"order": order}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
-
-
-

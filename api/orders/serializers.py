@@ -1,4 +1,5 @@
 """Output shapes of the orders API (money as decimal strings in the order's currency)."""
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,8 +20,16 @@ class OrderLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderLine
         fields = (
-            "id", "product_title", "variant_title", "sku", "quantity", "unit_price", "line_total",
-            "tax_rate", "tax_amount", "shipped_quantity",
+            "id",
+            "product_title",
+            "variant_title",
+            "sku",
+            "quantity",
+            "unit_price",
+            "line_total",
+            "tax_rate",
+            "tax_amount",
+            "shipped_quantity",
         )
 
 
@@ -81,10 +90,29 @@ class OrderDetailSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = (
-            "number", "status", "status_display", "email", "currency", "subtotal", "discount_total",
-            "shipping_total", "tax_total", "total", "prices_include_tax", "refunded_total",
-            "voucher_code", "shipping_method_name", "shipping_address", "reservation_expires_at",
-            "paid_at", "created_at", "lines", "events", "shipments", "invoice", "credit_notes",
+            "number",
+            "status",
+            "status_display",
+            "email",
+            "currency",
+            "subtotal",
+            "discount_total",
+            "shipping_total",
+            "tax_total",
+            "total",
+            "prices_include_tax",
+            "refunded_total",
+            "voucher_code",
+            "shipping_method_name",
+            "shipping_address",
+            "reservation_expires_at",
+            "paid_at",
+            "created_at",
+            "lines",
+            "events",
+            "shipments",
+            "invoice",
+            "credit_notes",
         )
 
     @extend_schema_field(InvoiceSerializer(allow_null=True))

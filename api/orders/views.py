@@ -1,5 +1,6 @@
 """Orders API. An order is visible to its owner, or to a guest sending its access token in
 X-Order-Token; to everyone else it does not exist (404), so numbers cannot be probed."""
+
 import re
 
 from django.http import FileResponse, Http404
@@ -97,7 +98,9 @@ class PDFDownloadView(APIView):
 
     def pdf(self, document) -> FileResponse:
         return FileResponse(
-            document.pdf.open("rb"), as_attachment=True, filename=f"{document.number}.pdf",
+            document.pdf.open("rb"),
+            as_attachment=True,
+            filename=f"{document.number}.pdf",
             content_type="application/pdf",
         )
 

@@ -1,5 +1,6 @@
 """Input and output shapes of the payments API. `amount` for Razorpay is in minor units
 (paise, cents), as Razorpay's SDKs take it; everything else is decimal currency units."""
+
 from rest_framework import serializers
 
 from api.orders.serializers import OrderDetailSerializer

@@ -2,6 +2,7 @@
 callback, cancel an order (refunding what was paid). An order is reached as in the orders API:
 its owner, or a guest with X-Order-Token; everyone else gets 404. Thin: validate, call one
 service, answer."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
@@ -48,7 +49,9 @@ class PaymentStartView(APIView):
         order = _visible_order(request, number)
         params = PaymentStartInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        payment, action = payment_start(order=order, gateway=params.validated_data["gateway"], urls=ReturnUrls.from_request(request))
+        payment, action = payment_start(
+            order=order, gateway=params.validated_data["gateway"], urls=ReturnUrls.from_request(request)
+        )
         body = {"payment_reference": payment.reference, "gateway": payment.gateway}
         razorpay = action.context.get("razorpay")
         if razorpay:

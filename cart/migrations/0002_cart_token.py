@@ -1,5 +1,6 @@
 """Cart.token: the API's handle on a guest cart. Existing carts each get their own token
 before the column becomes unique and required."""
+
 import secrets
 
 from django.db import migrations, models

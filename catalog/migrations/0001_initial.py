@@ -8,84 +8,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('slug', models.SlugField(max_length=140, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("slug", models.SlugField(max_length=140, unique=True)),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['name'],
+                "verbose_name_plural": "categories",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('handle', models.SlugField(max_length=255, unique=True)),
-                ('title', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True, help_text="HTML, as in Shopify's Body (HTML).")),
-                ('vendor', models.CharField(blank=True, max_length=255)),
-                ('product_type', models.CharField(blank=True, max_length=255)),
-                ('tags', models.CharField(blank=True, help_text='Comma-separated.', max_length=1000)),
-                ('published', models.BooleanField(default=True)),
-                ('featured', models.BooleanField(default=False)),
-                ('seo_title', models.CharField(blank=True, max_length=255)),
-                ('seo_description', models.CharField(blank=True, max_length=1000)),
-                ('option1_name', models.CharField(blank=True, max_length=255)),
-                ('option2_name', models.CharField(blank=True, max_length=255)),
-                ('option3_name', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='products', to='catalog.category')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("handle", models.SlugField(max_length=255, unique=True)),
+                ("title", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True, help_text="HTML, as in Shopify's Body (HTML).")),
+                ("vendor", models.CharField(blank=True, max_length=255)),
+                ("product_type", models.CharField(blank=True, max_length=255)),
+                ("tags", models.CharField(blank=True, help_text="Comma-separated.", max_length=1000)),
+                ("published", models.BooleanField(default=True)),
+                ("featured", models.BooleanField(default=False)),
+                ("seo_title", models.CharField(blank=True, max_length=255)),
+                ("seo_description", models.CharField(blank=True, max_length=1000)),
+                ("option1_name", models.CharField(blank=True, max_length=255)),
+                ("option2_name", models.CharField(blank=True, max_length=255)),
+                ("option3_name", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="products",
+                        to="catalog.category",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='ProductImage',
+            name="ProductImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image', models.ImageField(blank=True, upload_to=catalog.models.product_image_path)),
-                ('thumbnails', models.JSONField(blank=True, default=dict)),
-                ('source_url', models.URLField(blank=True, max_length=1000)),
-                ('alt', models.CharField(blank=True, max_length=512)),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('is_placeholder', models.BooleanField(default=False, help_text='The source could not be fetched; a generated image stands in.')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='catalog.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("image", models.ImageField(blank=True, upload_to=catalog.models.product_image_path)),
+                ("thumbnails", models.JSONField(blank=True, default=dict)),
+                ("source_url", models.URLField(blank=True, max_length=1000)),
+                ("alt", models.CharField(blank=True, max_length=512)),
+                ("position", models.PositiveIntegerField(default=1)),
+                (
+                    "is_placeholder",
+                    models.BooleanField(
+                        default=False, help_text="The source could not be fetched; a generated image stands in."
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="images", to="catalog.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['product_id', 'position', 'pk'],
+                "ordering": ["product_id", "position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ProductVariant',
+            name="ProductVariant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=100, unique=True, verbose_name='SKU')),
-                ('option1_value', models.CharField(blank=True, max_length=255)),
-                ('option2_value', models.CharField(blank=True, max_length=255)),
-                ('option3_value', models.CharField(blank=True, max_length=255)),
-                ('price', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0.00'))])),
-                ('compare_at_price', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.00'))])),
-                ('grams', models.PositiveIntegerField(default=0, verbose_name='weight (grams)')),
-                ('barcode', models.CharField(blank=True, max_length=100)),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='variants', to='catalog.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.CharField(max_length=100, unique=True, verbose_name="SKU")),
+                ("option1_value", models.CharField(blank=True, max_length=255)),
+                ("option2_value", models.CharField(blank=True, max_length=255)),
+                ("option3_value", models.CharField(blank=True, max_length=255)),
+                (
+                    "price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.00"))],
+                    ),
+                ),
+                (
+                    "compare_at_price",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=12,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.00"))],
+                    ),
+                ),
+                ("grams", models.PositiveIntegerField(default=0, verbose_name="weight (grams)")),
+                ("barcode", models.CharField(blank=True, max_length=100)),
+                ("position", models.PositiveIntegerField(default=1)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="variants", to="catalog.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['product_id', 'position', 'pk'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price__gte', 0)), name='variant_price_gte_0')],
+                "ordering": ["product_id", "position", "pk"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("price__gte", 0)), name="variant_price_gte_0")
+                ],
             },
         ),
     ]

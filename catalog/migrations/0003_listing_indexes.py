@@ -4,18 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_product_views_and_reviews'),
+        ("catalog", "0002_product_views_and_reviews"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(condition=models.Q(('published', True)), fields=['title', 'id'], name='product_listing_title_idx'),
+            model_name="product",
+            index=models.Index(
+                condition=models.Q(("published", True)), fields=["title", "id"], name="product_listing_title_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(condition=models.Q(('published', True)), fields=['-created_at', '-id'], name='product_listing_newest_idx'),
+            model_name="product",
+            index=models.Index(
+                condition=models.Q(("published", True)),
+                fields=["-created_at", "-id"],
+                name="product_listing_newest_idx",
+            ),
         ),
     ]

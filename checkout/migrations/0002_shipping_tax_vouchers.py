@@ -9,101 +9,249 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('checkout', '0001_initial'),
-        ('orders', '0004_fulfilment_invoices_emails_tax'),
+        ("checkout", "0001_initial"),
+        ("orders", "0004_fulfilment_invoices_emails_tax"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TaxRate',
+            name="TaxRate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', models.CharField(max_length=2, unique=True, validators=[django.core.validators.RegexValidator('^[A-Z]{2}$', 'An ISO 3166-1 alpha-2 country code in capitals, e.g. GB.')])),
-                ('name', models.CharField(help_text='Shown to shoppers, e.g. "VAT".', max_length=60)),
-                ('rate', models.DecimalField(decimal_places=4, help_text='A fraction: 0.2000 is 20 %.', max_digits=6, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('0.9999'))])),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "country",
+                    models.CharField(
+                        max_length=2,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z]{2}$", "An ISO 3166-1 alpha-2 country code in capitals, e.g. GB."
+                            )
+                        ],
+                    ),
+                ),
+                ("name", models.CharField(help_text='Shown to shoppers, e.g. "VAT".', max_length=60)),
+                (
+                    "rate",
+                    models.DecimalField(
+                        decimal_places=4,
+                        help_text="A fraction: 0.2000 is 20 %.",
+                        max_digits=6,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0")),
+                            django.core.validators.MaxValueValidator(Decimal("0.9999")),
+                        ],
+                    ),
+                ),
             ],
             options={
-                'ordering': ['country'],
+                "ordering": ["country"],
             },
         ),
         migrations.AddField(
-            model_name='shippingmethod',
-            name='free_over',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='Ships free when the goods, after discount, come to this or more. Empty: never free.', max_digits=12, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.00'))], verbose_name='free from'),
+            model_name="shippingmethod",
+            name="free_over",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="Ships free when the goods, after discount, come to this or more. Empty: never free.",
+                max_digits=12,
+                null=True,
+                validators=[django.core.validators.MinValueValidator(Decimal("0.00"))],
+                verbose_name="free from",
+            ),
         ),
         migrations.AddField(
-            model_name='shippingmethod',
-            name='kind',
-            field=models.CharField(choices=[('flat', 'Flat rate'), ('weight', 'By weight')], default='flat', max_length=10),
+            model_name="shippingmethod",
+            name="kind",
+            field=models.CharField(
+                choices=[("flat", "Flat rate"), ("weight", "By weight")], default="flat", max_length=10
+            ),
         ),
         migrations.AlterField(
-            model_name='shippingmethod',
-            name='price',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Flat rate only; weight-based methods take the price of their band.', max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0.00'))]),
+            model_name="shippingmethod",
+            name="price",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=Decimal("0.00"),
+                help_text="Flat rate only; weight-based methods take the price of their band.",
+                max_digits=12,
+                validators=[django.core.validators.MinValueValidator(Decimal("0.00"))],
+            ),
         ),
         migrations.CreateModel(
-            name='Voucher',
+            name="Voucher",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Unique, whatever the case; shoppers may type it in any case.', max_length=40)),
-                ('kind', models.CharField(choices=[('percent', 'Percent off the goods'), ('fixed', 'Amount off the goods')], default='percent', max_length=10)),
-                ('value', models.DecimalField(decimal_places=2, help_text='Percent (10 = 10 %) or an amount in the shop currency.', max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))])),
-                ('min_spend', models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='The goods must come to at least this, before discount.', max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0.00'))])),
-                ('starts_at', models.DateTimeField(blank=True, null=True)),
-                ('ends_at', models.DateTimeField(blank=True, null=True)),
-                ('usage_limit', models.PositiveIntegerField(blank=True, help_text='Empty: unlimited.', null=True)),
-                ('per_customer_limit', models.PositiveIntegerField(blank=True, help_text='Uses per email address. Empty: unlimited.', null=True)),
-                ('used_count', models.PositiveIntegerField(default=0)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="Unique, whatever the case; shoppers may type it in any case.", max_length=40
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("percent", "Percent off the goods"), ("fixed", "Amount off the goods")],
+                        default="percent",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "value",
+                    models.DecimalField(
+                        decimal_places=2,
+                        help_text="Percent (10 = 10 %) or an amount in the shop currency.",
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"))],
+                    ),
+                ),
+                (
+                    "min_spend",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0.00"),
+                        help_text="The goods must come to at least this, before discount.",
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.00"))],
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(blank=True, null=True)),
+                ("ends_at", models.DateTimeField(blank=True, null=True)),
+                ("usage_limit", models.PositiveIntegerField(blank=True, help_text="Empty: unlimited.", null=True)),
+                (
+                    "per_customer_limit",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Uses per email address. Empty: unlimited.", null=True
+                    ),
+                ),
+                ("used_count", models.PositiveIntegerField(default=0)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('code'), name='voucher_code_ci_unique', violation_error_message='A voucher with this code already exists.'), models.CheckConstraint(condition=models.Q(('usage_limit__isnull', True), ('used_count__lte', models.F('usage_limit')), _connector='OR'), name='voucher_used_count_within_limit', violation_error_message='The usage limit cannot be below the number of uses so far.'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'percent'), _negated=True), ('value__lte', 100), _connector='OR'), name='voucher_percent_at_most_100', violation_error_message='A percentage cannot be more than 100.')],
+                "ordering": ["-created_at", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Lower("code"),
+                        name="voucher_code_ci_unique",
+                        violation_error_message="A voucher with this code already exists.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("usage_limit__isnull", True), ("used_count__lte", models.F("usage_limit")), _connector="OR"
+                        ),
+                        name="voucher_used_count_within_limit",
+                        violation_error_message="The usage limit cannot be below the number of uses so far.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("kind", "percent"), _negated=True), ("value__lte", 100), _connector="OR"
+                        ),
+                        name="voucher_percent_at_most_100",
+                        violation_error_message="A percentage cannot be more than 100.",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ShippingMethodCountry',
+            name="ShippingMethodCountry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', models.CharField(help_text='ISO code, e.g. GB.', max_length=2, validators=[django.core.validators.RegexValidator('^[A-Z]{2}$', 'An ISO 3166-1 alpha-2 country code in capitals, e.g. GB.')])),
-                ('method', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='countries', to='checkout.shippingmethod')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "country",
+                    models.CharField(
+                        help_text="ISO code, e.g. GB.",
+                        max_length=2,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z]{2}$", "An ISO 3166-1 alpha-2 country code in capitals, e.g. GB."
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "method",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="countries",
+                        to="checkout.shippingmethod",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'countries',
-                'ordering': ['method_id', 'country'],
-                'constraints': [models.UniqueConstraint(fields=('method', 'country'), name='shipping_method_country_unique')],
+                "verbose_name_plural": "countries",
+                "ordering": ["method_id", "country"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("method", "country"), name="shipping_method_country_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ShippingRateBand',
+            name="ShippingRateBand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('max_grams', models.PositiveIntegerField(verbose_name='up to (grams)')),
-                ('price', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0.00'))])),
-                ('method', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bands', to='checkout.shippingmethod')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("max_grams", models.PositiveIntegerField(verbose_name="up to (grams)")),
+                (
+                    "price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.00"))],
+                    ),
+                ),
+                (
+                    "method",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="bands", to="checkout.shippingmethod"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['method_id', 'max_grams'],
-                'constraints': [models.UniqueConstraint(fields=('method', 'max_grams'), name='shipping_band_method_max_grams_unique')],
+                "ordering": ["method_id", "max_grams"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("method", "max_grams"), name="shipping_band_method_max_grams_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='VoucherRedemption',
+            name="VoucherRedemption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='voucher_redemptions', to='orders.order')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('voucher', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='redemptions', to='checkout.voucher')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("email", models.EmailField(max_length=254)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="voucher_redemptions",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "voucher",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="redemptions", to="checkout.voucher"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'indexes': [models.Index(fields=['voucher', 'email'], name='voucher_redemption_email_idx')],
+                "ordering": ["-created_at", "-pk"],
+                "indexes": [models.Index(fields=["voucher", "email"], name="voucher_redemption_email_idx")],
             },
         ),
     ]

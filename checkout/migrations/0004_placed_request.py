@@ -5,18 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('checkout', '0003_checkout_session'),
-        ('orders', '0004_fulfilment_invoices_emails_tax'),
+        ("checkout", "0003_checkout_session"),
+        ("orders", "0004_fulfilment_invoices_emails_tax"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PlacedRequest',
+            name="PlacedRequest",
             fields=[
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='placed_request', serialize=False, to='orders.order')),
-                ('reviewed_fingerprint', models.CharField(max_length=64)),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="placed_request",
+                        serialize=False,
+                        to="orders.order",
+                    ),
+                ),
+                ("reviewed_fingerprint", models.CharField(max_length=64)),
             ],
         ),
     ]

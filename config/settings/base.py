@@ -3,6 +3,7 @@ Settings shared by every environment. Everything configurable comes from environ
 variables (django-environ), each listed with a comment in .env.example.
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -378,7 +379,9 @@ PRICES_INCLUDE_TAX = _prices_include_tax in ("true", "1", "yes", "on")
 # The ISO 3166 country the cart page taxes for until the shopper chooses one at checkout.
 SHOP_COUNTRY = env("SHOP_COUNTRY", default="US")
 if not (len(SHOP_COUNTRY) == 2 and SHOP_COUNTRY.isascii() and SHOP_COUNTRY.isalpha() and SHOP_COUNTRY.isupper()):
-    raise ImproperlyConfigured(f"SHOP_COUNTRY must be a two-letter ISO code in capitals (e.g. GB), not {SHOP_COUNTRY!r}.")
+    raise ImproperlyConfigured(
+        f"SHOP_COUNTRY must be a two-letter ISO code in capitals (e.g. GB), not {SHOP_COUNTRY!r}."
+    )
 # How long stock stays reserved after "Place order", in minutes.
 STOCK_RESERVATION_MINUTES = env.int("STOCK_RESERVATION_MINUTES", default=15)
 # When stock is reserved: "checkout" (at Place order, for STOCK_RESERVATION_MINUTES) or "cart"
@@ -386,9 +389,7 @@ STOCK_RESERVATION_MINUTES = env.int("STOCK_RESERVATION_MINUTES", default=15)
 # Place order then hands the cart's hold to the order in the same transaction).
 STOCK_RESERVE_ON = env("STOCK_RESERVE_ON", default="checkout")
 if STOCK_RESERVE_ON not in ("checkout", "cart"):
-    raise ImproperlyConfigured(
-        f'STOCK_RESERVE_ON must be "checkout" or "cart", not {STOCK_RESERVE_ON!r}.'
-    )
+    raise ImproperlyConfigured(f'STOCK_RESERVE_ON must be "checkout" or "cart", not {STOCK_RESERVE_ON!r}.')
 # How long a cart holds its stock after its last change, in minutes (STOCK_RESERVE_ON=cart).
 CART_RESERVATION_MINUTES = env.int("CART_RESERVATION_MINUTES", default=30)
 if CART_RESERVATION_MINUTES < 1:
@@ -467,7 +468,7 @@ SIMPLE_JWT = {
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
     "TITLE": f"{SITE_NAME} API",
-    "DESCRIPTION": "REST API for mobile clients. Errors: {\"error\": {\"code\", \"message\", \"fields\"}}.",
+    "DESCRIPTION": 'REST API for mobile clients. Errors: {"error": {"code", "message", "fields"}}.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",

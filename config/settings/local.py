@@ -1,4 +1,5 @@
 """Development: DEBUG on, console email, a throwaway secret key unless one is set."""
+
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "local-development-only-not-secret")

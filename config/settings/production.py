@@ -1,4 +1,5 @@
 """Production: secrets and hosts must come from the environment; no defaults for them."""
+
 from .base import *  # noqa: F403
 from .base import env
 

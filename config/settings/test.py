@@ -1,4 +1,5 @@
 """Tests: PostgreSQL by default (DATABASE_URL), fast hashing, in-memory email."""
+
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret-long-enough-for-jwt-hmac")

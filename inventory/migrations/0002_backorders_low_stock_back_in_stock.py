@@ -7,63 +7,93 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('inventory', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("inventory", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BackInStockRequest',
+            name="BackInStockRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('notified_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("email", models.EmailField(max_length=254)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("notified_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='stockitem',
-            name='stock_on_hand_gte_0',
+            model_name="stockitem",
+            name="stock_on_hand_gte_0",
         ),
         migrations.AddField(
-            model_name='stockitem',
-            name='backorder_policy',
-            field=models.CharField(choices=[('deny', 'Stop selling when sold out'), ('continue', 'Keep selling when sold out (backorder)')], default='deny', max_length=8),
+            model_name="stockitem",
+            name="backorder_policy",
+            field=models.CharField(
+                choices=[
+                    ("deny", "Stop selling when sold out"),
+                    ("continue", "Keep selling when sold out (backorder)"),
+                ],
+                default="deny",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='stockitem',
-            name='low_stock_alerted_at',
+            model_name="stockitem",
+            name="low_stock_alerted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='stockitem',
-            name='low_stock_threshold',
-            field=models.PositiveIntegerField(blank=True, help_text='Email staff when the available units fall to this number or below. Empty: never.', null=True, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="stockitem",
+            name="low_stock_threshold",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Email staff when the available units fall to this number or below. Empty: never.",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stockitem',
-            constraint=models.CheckConstraint(condition=models.Q(('on_hand__gte', 0), ('backorder_policy', 'continue'), _connector='OR'), name='stock_on_hand_gte_0_unless_backorder'),
+            model_name="stockitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("on_hand__gte", 0), ("backorder_policy", "continue"), _connector="OR"),
+                name="stock_on_hand_gte_0_unless_backorder",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stockitem',
-            constraint=models.CheckConstraint(condition=models.Q(('backorder_policy__in', ['deny', 'continue'])), name='stock_backorder_policy_valid'),
+            model_name="stockitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("backorder_policy__in", ["deny", "continue"])), name="stock_backorder_policy_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stockitem',
-            constraint=models.CheckConstraint(condition=models.Q(('low_stock_threshold__isnull', True), ('low_stock_threshold__gt', 0), _connector='OR'), name='stock_low_stock_threshold_gt_0'),
+            model_name="stockitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("low_stock_threshold__isnull", True), ("low_stock_threshold__gt", 0), _connector="OR"
+                ),
+                name="stock_low_stock_threshold_gt_0",
+            ),
         ),
         migrations.AddField(
-            model_name='backinstockrequest',
-            name='variant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='back_in_stock_requests', to='catalog.productvariant'),
+            model_name="backinstockrequest",
+            name="variant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="back_in_stock_requests",
+                to="catalog.productvariant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='backinstockrequest',
-            constraint=models.UniqueConstraint(models.F('variant'), django.db.models.functions.text.Lower('email'), condition=models.Q(('notified_at__isnull', True)), name='back_in_stock_pending_unique'),
+            model_name="backinstockrequest",
+            constraint=models.UniqueConstraint(
+                models.F("variant"),
+                django.db.models.functions.text.Lower("email"),
+                condition=models.Q(("notified_at__isnull", True)),
+                name="back_in_stock_pending_unique",
+            ),
         ),
     ]

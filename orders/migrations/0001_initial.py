@@ -7,75 +7,137 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(default=orders.models.new_order_number, max_length=16, unique=True)),
-                ('access_token', models.CharField(default=orders.models.new_access_token, max_length=64, unique=True)),
-                ('checkout_token', models.CharField(max_length=64, unique=True)),
-                ('email', models.EmailField(max_length=254)),
-                ('status', models.CharField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('payment_failed', 'Payment failed'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], db_index=True, default='pending_payment', max_length=20)),
-                ('currency', models.CharField(max_length=3)),
-                ('subtotal', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('shipping_total', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('total', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('shipping_method_name', models.CharField(max_length=120)),
-                ('shipping_name', models.CharField(max_length=200)),
-                ('shipping_line1', models.CharField(max_length=255, verbose_name='address')),
-                ('shipping_line2', models.CharField(blank=True, max_length=255, verbose_name='address line 2')),
-                ('shipping_city', models.CharField(max_length=120, verbose_name='city')),
-                ('shipping_postal_code', models.CharField(max_length=20, verbose_name='postal code')),
-                ('shipping_country', models.CharField(max_length=2, verbose_name='country')),
-                ('shipping_phone', models.CharField(blank=True, max_length=40, verbose_name='phone')),
-                ('reservation_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='orders', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(default=orders.models.new_order_number, max_length=16, unique=True)),
+                ("access_token", models.CharField(default=orders.models.new_access_token, max_length=64, unique=True)),
+                ("checkout_token", models.CharField(max_length=64, unique=True)),
+                ("email", models.EmailField(max_length=254)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending_payment", "Pending payment"),
+                            ("paid", "Paid"),
+                            ("payment_failed", "Payment failed"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending_payment",
+                        max_length=20,
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3)),
+                ("subtotal", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("shipping_total", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("total", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("shipping_method_name", models.CharField(max_length=120)),
+                ("shipping_name", models.CharField(max_length=200)),
+                ("shipping_line1", models.CharField(max_length=255, verbose_name="address")),
+                ("shipping_line2", models.CharField(blank=True, max_length=255, verbose_name="address line 2")),
+                ("shipping_city", models.CharField(max_length=120, verbose_name="city")),
+                ("shipping_postal_code", models.CharField(max_length=20, verbose_name="postal code")),
+                ("shipping_country", models.CharField(max_length=2, verbose_name="country")),
+                ("shipping_phone", models.CharField(blank=True, max_length=40, verbose_name="phone")),
+                ("reservation_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="orders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('placed', 'Order placed'), ('paid', 'Payment captured'), ('payment_failed', 'Payment failed'), ('expired', 'Reservation expired'), ('cancelled', 'Cancelled'), ('note', 'Note')], max_length=20)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("placed", "Order placed"),
+                            ("paid", "Payment captured"),
+                            ("payment_failed", "Payment failed"),
+                            ("expired", "Reservation expired"),
+                            ("cancelled", "Cancelled"),
+                            ("note", "Note"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='OrderLine',
+            name="OrderLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product_title', models.CharField(max_length=255)),
-                ('variant_title', models.CharField(blank=True, max_length=255)),
-                ('sku', models.CharField(max_length=100, verbose_name='SKU')),
-                ('quantity', models.PositiveIntegerField()),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('line_total', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='orders.order')),
-                ('variant', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='order_lines', to='catalog.productvariant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("product_title", models.CharField(max_length=255)),
+                ("variant_title", models.CharField(blank=True, max_length=255)),
+                ("sku", models.CharField(max_length=100, verbose_name="SKU")),
+                ("quantity", models.PositiveIntegerField()),
+                ("unit_price", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("line_total", models.DecimalField(decimal_places=2, max_digits=12)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="orders.order"
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="order_lines",
+                        to="catalog.productvariant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
     ]

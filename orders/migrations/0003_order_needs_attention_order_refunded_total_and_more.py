@@ -4,35 +4,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_sweeprun'),
+        ("orders", "0002_sweeprun"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='needs_attention',
+            model_name="order",
+            name="needs_attention",
             field=models.BooleanField(db_index=True, default=False),
         ),
         migrations.AddField(
-            model_name='order',
-            name='refunded_total',
+            model_name="order",
+            name="refunded_total",
             field=models.DecimalField(decimal_places=2, default=0, max_digits=12),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='restocked_quantity',
+            model_name="orderline",
+            name="restocked_quantity",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='status',
-            field=models.CharField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('payment_failed', 'Payment failed'), ('expired', 'Expired'), ('cancelled', 'Cancelled'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], db_index=True, default='pending_payment', max_length=20),
+            model_name="order",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending_payment", "Pending payment"),
+                    ("paid", "Paid"),
+                    ("payment_failed", "Payment failed"),
+                    ("expired", "Expired"),
+                    ("cancelled", "Cancelled"),
+                    ("refunded", "Refunded"),
+                    ("partially_refunded", "Partially refunded"),
+                ],
+                db_index=True,
+                default="pending_payment",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='orderevent',
-            name='type',
-            field=models.CharField(choices=[('placed', 'Order placed'), ('paid', 'Payment captured'), ('payment_failed', 'Payment failed'), ('expired', 'Reservation expired'), ('cancelled', 'Cancelled'), ('flagged', 'Needs attention'), ('refunded', 'Refunded'), ('restocked', 'Restocked'), ('note', 'Note')], max_length=20),
+            model_name="orderevent",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("placed", "Order placed"),
+                    ("paid", "Payment captured"),
+                    ("payment_failed", "Payment failed"),
+                    ("expired", "Reservation expired"),
+                    ("cancelled", "Cancelled"),
+                    ("flagged", "Needs attention"),
+                    ("refunded", "Refunded"),
+                    ("restocked", "Restocked"),
+                    ("note", "Note"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -6,128 +6,204 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0003_order_needs_attention_order_refunded_total_and_more'),
+        ("orders", "0003_order_needs_attention_order_refunded_total_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InvoiceCounter',
+            name="InvoiceCounter",
             fields=[
-                ('year', models.PositiveIntegerField(primary_key=True, serialize=False)),
-                ('last_number', models.PositiveIntegerField(default=0)),
+                ("year", models.PositiveIntegerField(primary_key=True, serialize=False)),
+                ("last_number", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.AddField(
-            model_name='order',
-            name='archived_at',
+            model_name="order",
+            name="archived_at",
             field=models.DateTimeField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='discount_total',
+            model_name="order",
+            name="discount_total",
             field=models.DecimalField(decimal_places=2, default=0, max_digits=12),
         ),
         migrations.AddField(
-            model_name='order',
-            name='prices_include_tax',
+            model_name="order",
+            name="prices_include_tax",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='tax_total',
+            model_name="order",
+            name="tax_total",
             field=models.DecimalField(decimal_places=2, default=0, max_digits=12),
         ),
         migrations.AddField(
-            model_name='order',
-            name='voucher_code',
+            model_name="order",
+            name="voucher_code",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='shipped_quantity',
+            model_name="orderline",
+            name="shipped_quantity",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='tax_amount',
+            model_name="orderline",
+            name="tax_amount",
             field=models.DecimalField(decimal_places=2, default=0, max_digits=12),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='tax_rate',
+            model_name="orderline",
+            name="tax_rate",
             field=models.DecimalField(decimal_places=4, default=0, max_digits=6),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='status',
-            field=models.CharField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('payment_failed', 'Payment failed'), ('expired', 'Expired'), ('cancelled', 'Cancelled'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded'), ('partially_fulfilled', 'Partially shipped'), ('fulfilled', 'Shipped'), ('delivered', 'Delivered')], db_index=True, default='pending_payment', max_length=20),
+            model_name="order",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending_payment", "Pending payment"),
+                    ("paid", "Paid"),
+                    ("payment_failed", "Payment failed"),
+                    ("expired", "Expired"),
+                    ("cancelled", "Cancelled"),
+                    ("refunded", "Refunded"),
+                    ("partially_refunded", "Partially refunded"),
+                    ("partially_fulfilled", "Partially shipped"),
+                    ("fulfilled", "Shipped"),
+                    ("delivered", "Delivered"),
+                ],
+                db_index=True,
+                default="pending_payment",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='orderevent',
-            name='type',
-            field=models.CharField(choices=[('placed', 'Order placed'), ('paid', 'Payment captured'), ('payment_failed', 'Payment failed'), ('expired', 'Reservation expired'), ('cancelled', 'Cancelled'), ('flagged', 'Needs attention'), ('shipped', 'Shipped'), ('delivered', 'Delivered'), ('invoiced', 'Invoice issued'), ('email_sent', 'Email sent'), ('refunded', 'Refunded'), ('restocked', 'Restocked'), ('note', 'Note')], max_length=20),
+            model_name="orderevent",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("placed", "Order placed"),
+                    ("paid", "Payment captured"),
+                    ("payment_failed", "Payment failed"),
+                    ("expired", "Reservation expired"),
+                    ("cancelled", "Cancelled"),
+                    ("flagged", "Needs attention"),
+                    ("shipped", "Shipped"),
+                    ("delivered", "Delivered"),
+                    ("invoiced", "Invoice issued"),
+                    ("email_sent", "Email sent"),
+                    ("refunded", "Refunded"),
+                    ("restocked", "Restocked"),
+                    ("note", "Note"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='Shipment',
+            name="Shipment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('carrier', models.CharField(max_length=100)),
-                ('tracking_number', models.CharField(max_length=100)),
-                ('tracking_url', models.URLField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='shipments', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("carrier", models.CharField(max_length=100)),
+                ("tracking_number", models.CharField(max_length=100)),
+                ("tracking_url", models.URLField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="shipments", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='EmailLog',
+            name="EmailLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=40)),
-                ('key', models.CharField(max_length=255)),
-                ('to', models.EmailField(max_length=254)),
-                ('subject', models.CharField(max_length=255)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='emails', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=40)),
+                ("key", models.CharField(max_length=255)),
+                ("to", models.EmailField(max_length=254)),
+                ("subject", models.CharField(max_length=255)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="emails",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'key'), name='email_log_kind_key_unique')],
+                "ordering": ["-created_at"],
+                "constraints": [models.UniqueConstraint(fields=("kind", "key"), name="email_log_kind_key_unique")],
             },
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True)),
-                ('year', models.PositiveIntegerField()),
-                ('sequence', models.PositiveIntegerField()),
-                ('issued_at', models.DateTimeField()),
-                ('pdf', models.FileField(blank=True, upload_to='invoices/%Y/')),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='invoice', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(max_length=32, unique=True)),
+                ("year", models.PositiveIntegerField()),
+                ("sequence", models.PositiveIntegerField()),
+                ("issued_at", models.DateTimeField()),
+                ("pdf", models.FileField(blank=True, upload_to="invoices/%Y/")),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="invoice", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-year', '-sequence'],
-                'constraints': [models.UniqueConstraint(fields=('year', 'sequence'), name='invoice_year_sequence_unique')],
+                "ordering": ["-year", "-sequence"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("year", "sequence"), name="invoice_year_sequence_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ShipmentLine',
+            name="ShipmentLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField()),
-                ('line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='shipment_lines', to='orders.orderline')),
-                ('shipment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='orders.shipment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("quantity", models.PositiveIntegerField()),
+                (
+                    "line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="shipment_lines",
+                        to="orders.orderline",
+                    ),
+                ),
+                (
+                    "shipment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="orders.shipment"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='shipment_line_quantity_gt_0')],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("quantity__gt", 0)), name="shipment_line_quantity_gt_0")
+                ],
             },
         ),
     ]

@@ -6,60 +6,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0004_fulfilment_invoices_emails_tax'),
+        ("orders", "0004_fulfilment_invoices_emails_tax"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CreditNoteCounter',
+            name="CreditNoteCounter",
             fields=[
-                ('year', models.PositiveIntegerField(primary_key=True, serialize=False)),
-                ('last_number', models.PositiveIntegerField(default=0)),
+                ("year", models.PositiveIntegerField(primary_key=True, serialize=False)),
+                ("last_number", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.AddField(
-            model_name='invoice',
-            name='pdf_sha256',
+            model_name="invoice",
+            name="pdf_sha256",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='invoice',
-            name='snapshot',
+            model_name="invoice",
+            name="snapshot",
             field=models.JSONField(default=dict, editable=False),
         ),
         migrations.AlterField(
-            model_name='invoice',
-            name='pdf',
+            model_name="invoice",
+            name="pdf",
             field=models.FileField(blank=True, upload_to=orders.models.invoice_pdf_path),
         ),
         migrations.AlterField(
-            model_name='orderevent',
-            name='type',
-            field=models.CharField(choices=[('placed', 'Order placed'), ('paid', 'Payment captured'), ('payment_failed', 'Payment failed'), ('expired', 'Reservation expired'), ('cancelled', 'Cancelled'), ('flagged', 'Needs attention'), ('shipped', 'Shipped'), ('delivered', 'Delivered'), ('invoiced', 'Invoice issued'), ('credited', 'Credit note issued'), ('email_sent', 'Email sent'), ('refunded', 'Refunded'), ('restocked', 'Restocked'), ('note', 'Note')], max_length=20),
+            model_name="orderevent",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("placed", "Order placed"),
+                    ("paid", "Payment captured"),
+                    ("payment_failed", "Payment failed"),
+                    ("expired", "Reservation expired"),
+                    ("cancelled", "Cancelled"),
+                    ("flagged", "Needs attention"),
+                    ("shipped", "Shipped"),
+                    ("delivered", "Delivered"),
+                    ("invoiced", "Invoice issued"),
+                    ("credited", "Credit note issued"),
+                    ("email_sent", "Email sent"),
+                    ("refunded", "Refunded"),
+                    ("restocked", "Restocked"),
+                    ("note", "Note"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='CreditNote',
+            name="CreditNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True)),
-                ('year', models.PositiveIntegerField()),
-                ('sequence', models.PositiveIntegerField()),
-                ('issued_at', models.DateTimeField()),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('tax_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('key', models.CharField(max_length=100, unique=True)),
-                ('snapshot', models.JSONField(default=dict, editable=False)),
-                ('pdf', models.FileField(blank=True, upload_to=orders.models.credit_note_pdf_path)),
-                ('pdf_sha256', models.CharField(blank=True, editable=False, max_length=64)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_notes', to='orders.invoice')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_notes', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(max_length=32, unique=True)),
+                ("year", models.PositiveIntegerField()),
+                ("sequence", models.PositiveIntegerField()),
+                ("issued_at", models.DateTimeField()),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("tax_amount", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                ("key", models.CharField(max_length=100, unique=True)),
+                ("snapshot", models.JSONField(default=dict, editable=False)),
+                ("pdf", models.FileField(blank=True, upload_to=orders.models.credit_note_pdf_path)),
+                ("pdf_sha256", models.CharField(blank=True, editable=False, max_length=64)),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="credit_notes", to="orders.invoice"
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="credit_notes", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['year', 'sequence'],
-                'constraints': [models.UniqueConstraint(fields=('year', 'sequence'), name='credit_note_year_sequence_unique'), models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='credit_note_amount_gt_0')],
+                "ordering": ["year", "sequence"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("year", "sequence"), name="credit_note_year_sequence_unique"),
+                    models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="credit_note_amount_gt_0"),
+                ],
             },
         ),
     ]

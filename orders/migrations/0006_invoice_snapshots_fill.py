@@ -7,6 +7,7 @@ seller is SITE_NAME / SHOP_ADDRESS / SHOP_TAX_ID as configured now. Stored PDFs 
 they are. Version 1 of the shape in orders.invoices.invoice_snapshot, copied here so that a
 later change to that function never changes what this migration wrote.
 """
+
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings

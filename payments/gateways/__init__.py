@@ -1,4 +1,5 @@
 """Gateways by name. PAYMENT_GATEWAYS lists the enabled ones, in the order shoppers see them."""
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 

@@ -7,6 +7,7 @@ minor units to its provider; what it reports back to payments.services is in min
 (ProviderPayment.amount_minor, ProviderRefund.amount_minor), and services convert with
 kernel.money.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

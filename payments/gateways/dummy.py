@@ -1,5 +1,6 @@
 """The local test gateway: a page of ours where the shopper chooses "pay" or "fail". No money
 moves, so refunds always succeed. Refused in production settings."""
+
 from __future__ import annotations
 
 from decimal import Decimal

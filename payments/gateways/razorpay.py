@@ -28,6 +28,7 @@ before creating a refund we list the payment's refunds and return the one carryi
 
 Amounts are minor units (paise) everywhere in this module; kernel.money converts.
 """
+
 from __future__ import annotations
 
 import json

@@ -10,6 +10,7 @@ and its PaymentIntent, so every event can be matched back to us.
 API reference: https://docs.stripe.com/api/checkout/sessions,
 https://docs.stripe.com/api/refunds, events: https://docs.stripe.com/api/events/types.
 """
+
 from __future__ import annotations
 
 import functools
@@ -77,7 +78,9 @@ class StripeGateway(Gateway):
         problems = []
         key = settings.STRIPE_SECRET_KEY or ""
         if not key:
-            problems.append("STRIPE_SECRET_KEY is not set (a secret key sk_test_… or sk_live_…, or a restricted key rk_…)")
+            problems.append(
+                "STRIPE_SECRET_KEY is not set (a secret key sk_test_… or sk_live_…, or a restricted key rk_…)"
+            )
         elif not SECRET_KEY_RE.match(key):
             kind = "a publishable key (pk_…)" if key.startswith("pk_") else "not a Stripe secret key"
             problems.append(f"STRIPE_SECRET_KEY is {kind}; expected sk_test_…, sk_live_…, rk_test_… or rk_live_…")
@@ -131,7 +134,9 @@ class StripeGateway(Gateway):
         request cannot be replayed later. Raises InvalidSignature."""
         body = request.body
         try:
-            stripe.Webhook.construct_event(body, request.headers.get("Stripe-Signature"), settings.STRIPE_WEBHOOK_SECRET)
+            stripe.Webhook.construct_event(
+                body, request.headers.get("Stripe-Signature"), settings.STRIPE_WEBHOOK_SECRET
+            )
             # The verified body itself, as plain JSON, is what the inbox keeps.
             payload = json.loads(body)
         except stripe.SignatureVerificationError as exc:
@@ -280,7 +285,11 @@ def _line_items(order) -> list[dict[str, Any]]:
 
     items = []
     for line in order.lines.all():
-        name = line.product_title if not line.variant_title or line.variant_title == "Default Title" else f"{line.product_title} – {line.variant_title}"
+        name = (
+            line.product_title
+            if not line.variant_title or line.variant_title == "Default Title"
+            else f"{line.product_title} – {line.variant_title}"
+        )
         items.append(item(name, to_minor(line.unit_price, order.currency), line.quantity))
     if order.shipping_total > 0:
         items.append(item(f"Shipping: {order.shipping_method_name}", to_minor(order.shipping_total, order.currency), 1))

@@ -5,44 +5,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0001_initial'),
+        ("payments", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='refund',
-            name='attempts',
+            model_name="refund",
+            name="attempts",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='refund',
-            name='submitting_until',
+            model_name="refund",
+            name="submitting_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='webhookevent',
-            name='provider_payment_id',
-            field=models.CharField(blank=True, default='', max_length=255),
+            model_name="webhookevent",
+            name="provider_payment_id",
+            field=models.CharField(blank=True, default="", max_length=255),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Pending'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('canceled', 'Canceled')], default='pending', max_length=12),
+            model_name="refund",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("canceled", "Canceled"),
+                ],
+                default="pending",
+                max_length=12,
+            ),
         ),
         migrations.AlterField(
-            model_name='webhookevent',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Pending'), ('processed', 'Processed'), ('failed', 'Failed (will retry)'), ('waiting', 'Waiting (for the payment it refers to)'), ('ignored', 'Ignored (not an event we act on)')], default='pending', max_length=12),
+            model_name="webhookevent",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("processed", "Processed"),
+                    ("failed", "Failed (will retry)"),
+                    ("waiting", "Waiting (for the payment it refers to)"),
+                    ("ignored", "Ignored (not an event we act on)"),
+                ],
+                default="pending",
+                max_length=12,
+            ),
         ),
         migrations.AddIndex(
-            model_name='refund',
-            index=models.Index(condition=models.Q(('provider_refund_id__isnull', True), ('status', 'pending')), fields=['updated_at'], name='refund_unanswered_idx'),
+            model_name="refund",
+            index=models.Index(
+                condition=models.Q(("provider_refund_id__isnull", True), ("status", "pending")),
+                fields=["updated_at"],
+                name="refund_unanswered_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookevent',
-            index=models.Index(condition=models.Q(('provider_payment_id', ''), _negated=True), fields=['provider', 'provider_payment_id'], name='webhook_event_payment_idx'),
+            model_name="webhookevent",
+            index=models.Index(
+                condition=models.Q(("provider_payment_id", ""), _negated=True),
+                fields=["provider", "provider_payment_id"],
+                name="webhook_event_payment_idx",
+            ),
         ),
     ]

@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0002_refund_lifecycle_waiting_events'),
+        ("payments", "0002_refund_lifecycle_waiting_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='refund',
-            index=models.Index(condition=models.Q(('provider_refund_id__isnull', False), ('status', 'pending')), fields=['created_at'], name='refund_accepted_pending_idx'),
+            model_name="refund",
+            index=models.Index(
+                condition=models.Q(("provider_refund_id__isnull", False), ("status", "pending")),
+                fields=["created_at"],
+                name="refund_accepted_pending_idx",
+            ),
         ),
     ]

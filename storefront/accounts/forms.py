@@ -1,5 +1,6 @@
 """Sign-up and sign-in forms. Django's auth forms do the work; these only adapt them to an
 account whose identifier is its email address."""
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
@@ -57,10 +58,7 @@ class EmailAuthenticationForm(AuthenticationForm):
         # so that "Ann@Example.com" can sign in as "ann@example.com". Authentication itself
         # is still Django's (AuthenticationForm.clean -> authenticate()).
         stored = (
-            User._default_manager.filter(email__iexact=email)
-            .order_by("pk")
-            .values_list("email", flat=True)
-            .first()
+            User._default_manager.filter(email__iexact=email).order_by("pk").values_list("email", flat=True).first()
         )
         return stored or email
 

@@ -1,6 +1,7 @@
 """Account URLs. Sign-in, sign-out and password reset are Django's auth views, pointed at our
 templates and at the namespaced URL names (Django's defaults are un-namespaced); sign-up,
 email verification, the account page, the data download and deletion are ours (views.py)."""
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy

@@ -2,6 +2,7 @@
 urls.py; sign-up, email verification, the account page, the data download and account
 deletion are here. The data download and the deletion call checkout.privacy, the flow that
 spans the apps."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout

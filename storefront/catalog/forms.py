@@ -17,7 +17,12 @@ class ProductFilterForm(forms.Form):
     in_stock = forms.BooleanField(required=False, label="In stock only")
     sort = forms.ChoiceField(
         required=False,
-        choices=[("title", "Name"), ("price", "Price: low to high"), ("-price", "Price: high to low"), ("newest", "Newest")],
+        choices=[
+            ("title", "Name"),
+            ("price", "Price: low to high"),
+            ("-price", "Price: high to low"),
+            ("newest", "Newest"),
+        ],
     )
 
     def filters(self) -> ProductFilters:

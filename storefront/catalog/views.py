@@ -52,9 +52,7 @@ def product_list(request):
         return html, list(categories_with_products())
 
     # Keyed by what the entry shows: the filters, the page asked for and the links' query.
-    html, categories = listing_cached(
-        "list", [filters, page_number, querystring, settings.PRODUCTS_PER_PAGE], results
-    )
+    html, categories = listing_cached("list", [filters, page_number, querystring, settings.PRODUCTS_PER_PAGE], results)
     return render(
         request,
         "catalog/product_list.html",

@@ -1,5 +1,6 @@
 """Inventory's shopper-facing page: "email me when it's back" on a sold-out variant, posted
 from the product page's form."""
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST

@@ -3,9 +3,7 @@ from django import forms
 from catalog.models import ProductReview
 
 # Best first: "★★★★★ 5/5" … "★ 1/5".
-RATING_CHOICES = [
-    (n, "★" * n + f" {n}/5") for n in range(ProductReview.MAX_RATING, ProductReview.MIN_RATING - 1, -1)
-]
+RATING_CHOICES = [(n, "★" * n + f" {n}/5") for n in range(ProductReview.MAX_RATING, ProductReview.MIN_RATING - 1, -1)]
 
 
 class ReviewForm(forms.Form):

@@ -48,7 +48,9 @@ def _detail(request, order, *, token: str = ""):
         "orders/detail.html",
         # can_cancel: the "Cancel order" form, which posts to payments (a paid order is refunded).
         {
-            "order": order, "invoice_url": invoice_url, "credit_notes": credit_notes,
+            "order": order,
+            "invoice_url": invoice_url,
+            "credit_notes": credit_notes,
             "can_cancel": order_can_cancel(order),
         },
     )

@@ -1,5 +1,6 @@
 """Payment pages and endpoints. Thin: each validates, calls one service, turns errors into a
 message or a 4xx."""
+
 import logging
 from functools import partial
 
@@ -148,7 +149,12 @@ def provider_callback(request, reference: str):
     try:
         info = gateway.verify_callback(payment, request.POST)
     except InvalidSignature:
-        return render(request, "payments/failed.html", {"order": payment.order, "message": "We could not verify that payment."}, status=400)
+        return render(
+            request,
+            "payments/failed.html",
+            {"order": payment.order, "message": "We could not verify that payment."},
+            status=400,
+        )
     try:
         payment_apply(gateway=payment.gateway, info=info)
     except StockBusy as exc:

@@ -1,5 +1,6 @@
 """A customer with something of everything the shop keeps about a person (an address, a
 cart, orders, a review), made through the real services."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,6 +1,7 @@
 """A customer downloads what the shop holds about them as JSON: the page /accounts/data/ (a
 file) and GET /api/v1/auth/me/data/; profile, addresses, orders with lines, events and
 shipments; money as strings; never the password hash or a token."""
+
 import json
 
 import pytest

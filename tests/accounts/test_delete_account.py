@@ -2,6 +2,7 @@
 confirming with their password: the account, addresses, cart, reviews, sessions and tokens
 go; orders stay for the books, anonymised, and still count in the reports. Refused, with
 nothing deleted, for a wrong password or while an order awaits payment or shipping."""
+
 from decimal import Decimal
 
 import pytest

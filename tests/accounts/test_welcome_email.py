@@ -1,4 +1,5 @@
 """The welcome email: sent once the new account has committed, in the shop's email layout."""
+
 import pytest
 from django.urls import reverse
 
@@ -11,7 +12,9 @@ GOOD_PASSWORD = "a-long uncommon passphrase 42"
 
 
 def signup(client, email):
-    return client.post(reverse("accounts:signup"), {"email": email, "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    return client.post(
+        reverse("accounts:signup"), {"email": email, "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
+    )
 
 
 def test_signing_up_sends_one_welcome_email_once_the_account_is_committed(

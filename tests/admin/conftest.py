@@ -1,5 +1,6 @@
 """Fixtures for the back office: a staff superuser, a logged-in client, and a shop with one
 of everything so that every admin page has a row to show."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -30,7 +31,9 @@ def staff_client(client, staff):
     return client
 
 
-def place_order(variant: ProductVariant, *, quantity: int = 1, token: str | None = None, email="buyer@example.com") -> Order:
+def place_order(
+    variant: ProductVariant, *, quantity: int = 1, token: str | None = None, email="buyer@example.com"
+) -> Order:
     """An order in pending_payment holding a reservation, as checkout places it."""
     order, _ = order_create(
         checkout_token=token or f"checkout-{variant.sku}-{Order.objects.count()}",
@@ -45,8 +48,13 @@ def place_order(variant: ProductVariant, *, quantity: int = 1, token: str | None
             )
         ],
         shipping=ShippingDetails(
-            email=email, name="Ann Buyer", line1="1 Main St", line2="", city="Springfield",
-            postal_code="12345", country="US",
+            email=email,
+            name="Ann Buyer",
+            line1="1 Main St",
+            line2="",
+            city="Springfield",
+            postal_code="12345",
+            country="US",
         ),
         shipping_method_name="Standard",
         shipping_price=Decimal("5.00"),

@@ -1,4 +1,5 @@
 """Only staff reach the back office; everyone else is sent to the admin login."""
+
 import pytest
 from django.urls import reverse
 

@@ -1,4 +1,5 @@
 """The "Adjust stock" page of a variant: the only way staff change on hand."""
+
 import threading
 from datetime import timedelta
 
@@ -48,7 +49,11 @@ def test_a_receipt_writes_exactly_one_ledger_row_and_raises_on_hand(staff_client
     assert ledger_rows(variant) == 2
     movement = StockMovement.objects.filter(variant=variant).first()  # newest first
     assert (movement.quantity, movement.reason, movement.actor, movement.reference, movement.note) == (
-        12, "receipt", staff, "PO-4711", "Pallet 3",
+        12,
+        "receipt",
+        staff,
+        "PO-4711",
+        "Pallet 3",
     )
     assert movement.on_hand_after == 17
 
@@ -140,9 +145,10 @@ def test_staff_with_the_stock_permission_can_adjust(client):
         Permission.objects.get(codename="change_stockitem"),
     )
     client.force_login(keeper)
-    assert adjust_url(variant) in client.get(
-        reverse("admin:catalog_productvariant_change", args=[variant.pk])
-    ).content.decode()
+    assert (
+        adjust_url(variant)
+        in client.get(reverse("admin:catalog_productvariant_change", args=[variant.pk])).content.decode()
+    )
     assert client.post(adjust_url(variant), {"quantity": "5", "reason": "receipt"}).status_code == 302
     assert on_hand(variant) == 10
 

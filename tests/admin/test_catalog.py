@@ -1,5 +1,6 @@
 """Products and variants in the admin: stock figures beside each variant, the stock ledger on
 the variant's page."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -49,7 +50,9 @@ def test_product_page_shows_on_hand_and_available_for_each_variant(staff_client)
 
     assertContains(response, '<td class="field-on_hand"><p>7</p></td>', html=True)
     assertContains(response, '<td class="field-available"><p>4</p></td>', html=True)
-    assertContains(response, '<img src="/media/products/p/a-200.webp" alt="Front" width="100" loading="lazy">', html=True)
+    assertContains(
+        response, '<img src="/media/products/p/a-200.webp" alt="Front" width="100" loading="lazy">', html=True
+    )
 
 
 def test_product_list_counts_variants(staff_client):

@@ -1,6 +1,7 @@
 """The order list in the admin: filters by status, payment gateway and date (date hierarchy),
 search by number, email and SKU; an order is listed once however many payments or lines
 match."""
+
 import pytest
 from django.urls import reverse
 

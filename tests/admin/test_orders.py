@@ -1,5 +1,6 @@
 """Orders in the admin: read-only money and status, a read-only timeline, and the
 "Cancel selected orders (unpaid only)" action that goes through orders.services."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,5 +1,6 @@
 """Every admin page loads for staff, with data present, in a number of queries that does not
 grow with the number of rows."""
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -35,8 +36,15 @@ ADMIN_MODELS = [
     "checkout.voucherredemption",
 ]
 
-ADDABLE = ["accounts.user", "catalog.category", "catalog.product", "catalog.productvariant", "checkout.shippingmethod",
-           "checkout.taxrate", "checkout.voucher"]
+ADDABLE = [
+    "accounts.user",
+    "catalog.category",
+    "catalog.product",
+    "catalog.productvariant",
+    "checkout.shippingmethod",
+    "checkout.taxrate",
+    "checkout.voucher",
+]
 
 
 def _url(label: str, view: str, *args) -> str:

@@ -2,6 +2,7 @@
 a payment (payments.services.payment_refund, with restock; one refund per form shown), the
 "Send … again" action of the refunds list (refund_submit) and the "Replay selected events"
 action of the webhook inbox (webhook_replay). All with the dummy gateway: no money moves."""
+
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,14 @@ from orders.models import Order, OrderEvent
 from payments.gateways import GatewayError
 from payments.gateways.base import InboxEvent
 from payments.models import Payment, Refund, WebhookEvent
-from payments.services import PaymentError, payment_capture, payment_refund, payment_start, webhook_process, webhook_receive
+from payments.services import (
+    PaymentError,
+    payment_capture,
+    payment_refund,
+    payment_start,
+    webhook_process,
+    webhook_receive,
+)
 from tests.factories import UserFactory, stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together
 from tests.orders.helpers import place_order
@@ -136,7 +144,10 @@ def test_a_full_refund_with_restock_refunds_the_order_and_puts_the_units_back(st
     assert (order.status, order.refunded_total) == (Order.Status.REFUNDED, Decimal("45.00"))
     refund = Refund.objects.get()
     assert (refund.status, refund.actor, refund.reason, refund.restock) == (
-        Refund.Status.SUCCEEDED, staff, "Returned unworn", {str(line.pk): 2},
+        Refund.Status.SUCCEEDED,
+        staff,
+        "Returned unworn",
+        {str(line.pk): 2},
     )
     assert on_hand(variant) == 5
     assert line.restocked_quantity == 2
@@ -325,9 +336,7 @@ def test_replaying_a_failed_event_after_its_cause_is_fixed_processes_it(
     settings.PAYMENT_GATEWAYS = ["dummy"]  # fixed
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(
-            WEBHOOKS, {"action": "replay_events", "_selected_action": [event.pk]}, follow=True
-        )
+        response = staff_client.post(WEBHOOKS, {"action": "replay_events", "_selected_action": [event.pk]}, follow=True)
 
     assert messages_of(response) == ["Queued 1 event(s) for processing again: 1 failed. The list shows how each ends."]
     event.refresh_from_db()

@@ -1,6 +1,7 @@
 """A refund that succeeded is money going back on an invoiced sale: it issues one credit note
 (orders.credit_notes) referring to the order's invoice, emailed to the customer with its PDF.
 Through the staff's Refund page, with the dummy gateway (its refunds succeed at once)."""
+
 import io
 from decimal import Decimal
 
@@ -29,7 +30,9 @@ def test_a_staff_refund_issues_one_credit_note_for_its_amount_emailed_with_its_p
     payment = paid((stocked_variant(on_hand=5), 1))  # 25.00 USD
     with django_capture_on_commit_callbacks(execute=True):
         response = post_refund(staff_client, payment, {"amount": "10.00", "reason": "Late delivery"})
-        response = post_refund(staff_client, payment, {"amount": "10.00", "reason": "Late delivery"})  # a second form, a second refund
+        response = post_refund(
+            staff_client, payment, {"amount": "10.00", "reason": "Late delivery"}
+        )  # a second form, a second refund
 
     assert response.status_code == 302
     invoice = Invoice.objects.get(order=payment.order)
@@ -44,7 +47,9 @@ def test_a_staff_refund_issues_one_credit_note_for_its_amount_emailed_with_its_p
     assert notes[0].number in text and invoice.number in text and "10.00" in text
 
 
-def test_a_refund_the_provider_refuses_issues_no_credit_note(staff_client, settings, django_capture_on_commit_callbacks):
+def test_a_refund_the_provider_refuses_issues_no_credit_note(
+    staff_client, settings, django_capture_on_commit_callbacks
+):
     payment = paid((stocked_variant(on_hand=5), 1))
     settings.PAYMENT_GATEWAYS = []  # the gateway is switched off: the refund fails at once
 

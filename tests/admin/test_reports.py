@@ -2,6 +2,7 @@
 chart, orders by status, invoices and credit notes, top products, most viewed products, low
 stock and reservations for a date range (the last 30 days by default); every table as CSV;
 staff who may view orders only; a fixed number of queries however much data there is."""
+
 import csv
 import io
 from datetime import timedelta
@@ -177,7 +178,12 @@ def test_reservations_are_counted_by_state(staff_client, shop):
 
     # Committed: #1 (one line) and #2 (two lines); #5 is older than the period.
     assert (counts.live, counts.live_units, counts.lapsed, counts.expired, counts.committed, counts.released) == (
-        1, 1, 1, 1, 3, 1,
+        1,
+        1,
+        1,
+        1,
+        3,
+        1,
     )
 
 
@@ -233,7 +239,10 @@ def test_invoices_and_credit_notes_issued_in_the_period_are_shown_with_net_invoi
 
     documents = response.context["documents"]
     assert (documents.invoices, documents.first_invoice, documents.last_invoice, documents.invoiced) == (
-        2, f"INV-{year}-000001", f"INV-{year}-000002", Decimal("140.00"),
+        2,
+        f"INV-{year}-000001",
+        f"INV-{year}-000002",
+        Decimal("140.00"),
     )
     assert (documents.credit_notes, documents.credited, documents.net) == (2, Decimal("75.00"), Decimal("65.00"))
     assert [(n.number, n.order, n.amount) for n in response.context["credit_notes"]] == [
@@ -261,7 +270,15 @@ def test_invoices_and_credit_notes_download_as_csv(staff_client, credited):
     assert notes == [
         ["Credit note", "Issued", "Order", "Invoice", "Credited (USD)", "Tax in it (USD)", "Reason"],
         [f"CN-{year}-000001", today, second.number, f"INV-{year}-000001", "10.00", "0.00", "Scratched"],
-        [f"CN-{year}-000002", today, first.number, f"INV-{year}-000002", "65.00", "0.00", "Order cancelled: Changed my mind"],
+        [
+            f"CN-{year}-000002",
+            today,
+            first.number,
+            f"INV-{year}-000002",
+            "65.00",
+            "0.00",
+            "Order cancelled: Changed my mind",
+        ],
     ]
 
 
@@ -325,7 +342,11 @@ def test_every_table_downloads_as_csv_with_the_same_figures(staff_client, shop):
         ["SKU-B", "Beanie", "", "6", "5", "5"],
     ]
     assert export("reservations")[1:] == [
-        ["live", "1"], ["lapsed (awaiting sweep)", "1"], ["expired", "1"], ["committed", "3"], ["released", "1"],
+        ["live", "1"],
+        ["lapsed (awaiting sweep)", "1"],
+        ["expired", "1"],
+        ["committed", "3"],
+        ["released", "1"],
     ]
 
 

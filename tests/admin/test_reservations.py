@@ -1,4 +1,5 @@
 """Reservations in the admin: a read-only list and one action, "Release selected reservations"."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,6 +1,7 @@
 """The stock report in the back office: every variant's on hand, live reservations and
 available units, with a low-stock flag, as a page and as CSV; staff only; a fixed number of
 queries however many variants there are."""
+
 import csv
 import io
 from datetime import timedelta

@@ -1,6 +1,7 @@
 """Stock settings in the back office: backorder policy and low-stock threshold on the
 variant's page (saved through inventory.services, never touching on_hand), the "Low stock"
 filter, and the read-only list of back-in-stock requests."""
+
 from datetime import timedelta
 
 import pytest

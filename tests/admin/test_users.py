@@ -1,6 +1,7 @@
 """Users in the admin sign in with their email address: no username anywhere. Deleting a
 user runs the account-deletion flow (orders kept, anonymised); staff can download a
 customer's personal data."""
+
 import json
 
 import pytest

@@ -52,7 +52,9 @@ def outsider_api(outsider):
 
 @pytest.fixture
 def variant(db):
-    return stocked_variant(on_hand=3, price=Decimal("23.00"), product__title="Linen Shirt", product__handle="linen-shirt")
+    return stocked_variant(
+        on_hand=3, price=Decimal("23.00"), product__title="Linen Shirt", product__handle="linen-shirt"
+    )
 
 
 def assert_error(response, status: int, code: str) -> dict:

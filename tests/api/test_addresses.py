@@ -1,4 +1,5 @@
 """auth/me/addresses/: a shopper's own address book; someone else's addresses are 404."""
+
 import pytest
 
 from accounts.models import Address

@@ -1,4 +1,5 @@
 """Sign-up, JWT sign-in, refresh rotation, password reset, the profile, rate limits."""
+
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
@@ -27,7 +28,9 @@ def test_register_creates_an_account_and_returns_tokens(api):
 
 
 def test_register_refuses_an_email_taken_in_any_case(api, user):
-    error = assert_error(api.post(REGISTER, {"email": "ADA@example.com", "password": PASSWORD}, format="json"), 400, "email_taken")
+    error = assert_error(
+        api.post(REGISTER, {"email": "ADA@example.com", "password": PASSWORD}, format="json"), 400, "email_taken"
+    )
     assert "email" in error["fields"]
     assert User.objects.count() == 1
 
@@ -103,7 +106,9 @@ def test_a_bad_bearer_token_is_401(api, db):
 
 def test_me_shows_and_changes_the_names(user_api, user):
     assert user_api.get(ME).json()["email"] == "ada@example.com"
-    response = user_api.patch(ME, {"first_name": "Ada", "last_name": "Lovelace", "email": "evil@example.com"}, format="json")
+    response = user_api.patch(
+        ME, {"first_name": "Ada", "last_name": "Lovelace", "email": "evil@example.com"}, format="json"
+    )
     assert response.status_code == 200
     user.refresh_from_db()
     assert (user.first_name, user.last_name, user.email) == ("Ada", "Lovelace", "ada@example.com")

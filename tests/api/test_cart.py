@@ -1,5 +1,6 @@
 """cart/: a guest's cart by its X-Cart-Token, a signed-in shopper's own cart, merging a guest
 cart at sign-in once, lines of other carts 404, quantities validated."""
+
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def add(client, variant, quantity=1, token=None):
     headers = {"HTTP_X_CART_TOKEN": token} if token else {}
-    return client.post("/api/v1/cart/items/", {"variant_id": variant.pk, "quantity": quantity}, format="json", **headers)
+    return client.post(
+        "/api/v1/cart/items/", {"variant_id": variant.pk, "quantity": quantity}, format="json", **headers
+    )
 
 
 def test_a_guest_gets_a_cart_token_with_the_first_item(api, variant):
@@ -61,7 +64,9 @@ def test_signing_in_with_a_guest_token_merges_that_cart_once(api, user_api, user
     token = add(api, variant, 1).json()["token"]
     add(api, other, 2, token=token)
     body = user_api.get("/api/v1/cart/", HTTP_X_CART_TOKEN=token).json()
-    assert sorted((line["sku"], line["quantity"]) for line in body["lines"]) == sorted([(variant.sku, 2), (other.sku, 2)])
+    assert sorted((line["sku"], line["quantity"]) for line in body["lines"]) == sorted(
+        [(variant.sku, 2), (other.sku, 2)]
+    )
     # The guest cart is gone: sending its token again merges nothing more.
     again = user_api.get("/api/v1/cart/", HTTP_X_CART_TOKEN=token).json()
     assert sorted(line["quantity"] for line in again["lines"]) == [2, 2]
@@ -107,7 +112,9 @@ def test_more_than_is_available_is_a_conflict(api, variant):
 
 
 def test_an_unknown_variant_is_a_conflict(api, variant):
-    assert_error(api.post("/api/v1/cart/items/", {"variant_id": 987654, "quantity": 1}, format="json"), 409, "cart_error")
+    assert_error(
+        api.post("/api/v1/cart/items/", {"variant_id": 987654, "quantity": 1}, format="json"), 409, "cart_error"
+    )
 
 
 def test_validate_reports_stock_and_price_per_line(api, variant):

@@ -1,4 +1,5 @@
 """GET products/, products/<handle>/, categories/: open to everyone, lists paginated."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -81,8 +82,14 @@ def test_it_filters_by_category_query_price_and_stock(api, db):
     assert titles(api.get("/api/v1/products/", {"category": "shirts"})) == ["Linen Shirt", "Silk Shirt", "Wool Shirt"]
     assert titles(api.get("/api/v1/products/", {"q": "linen"})) == ["Linen Shirt", "Linen Trousers"]
     assert titles(api.get("/api/v1/products/", {"q": "wool-1"})) == ["Wool Shirt"]
-    assert titles(api.get("/api/v1/products/", {"min_price": "35", "max_price": "60"})) == ["Linen Trousers", "Silk Shirt"]
-    assert titles(api.get("/api/v1/products/", {"category": "shirts", "in_stock": "true"})) == ["Linen Shirt", "Wool Shirt"]
+    assert titles(api.get("/api/v1/products/", {"min_price": "35", "max_price": "60"})) == [
+        "Linen Trousers",
+        "Silk Shirt",
+    ]
+    assert titles(api.get("/api/v1/products/", {"category": "shirts", "in_stock": "true"})) == [
+        "Linen Shirt",
+        "Wool Shirt",
+    ]
     assert titles(api.get("/api/v1/products/", {"ordering": "-price", "limit": 2})) == ["Wool Shirt", "Silk Shirt"]
     assert api.get("/api/v1/products/", {"category": "no-such"}).json()["total"] == 0
 

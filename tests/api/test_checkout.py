@@ -1,6 +1,7 @@
 """checkout/: open from the cart, fill in (validated as the web form is), price, place the
 order once per Idempotency-Key; only the owner (user, or the guest holding the cart token)
 sees a checkout."""
+
 from decimal import Decimal
 
 import pytest
@@ -45,7 +46,9 @@ def ready_checkout(api, variant, method, quantity=1):
     token = guest_cart(api, variant, quantity)
     checkout = open_checkout(api, token)
     response = api.patch(
-        f"/api/v1/checkout/{checkout['id']}/", {**ADDRESS, "shipping_method": method.pk}, format="json",
+        f"/api/v1/checkout/{checkout['id']}/",
+        {**ADDRESS, "shipping_method": method.pk},
+        format="json",
         HTTP_X_CART_TOKEN=token,
     )
     assert response.status_code == 200, response.content
@@ -67,7 +70,9 @@ def test_a_checkout_opens_from_the_cart_with_its_pricing(api, variant, method):
     token = guest_cart(api, variant, 2)
     body = open_checkout(api, token)
     assert (body["subtotal"], body["shipping"], body["total"], body["currency"]) == ("46.00", "0.00", "46.00", "USD")
-    assert [(line["sku"], line["quantity"], line["line_total"]) for line in body["lines"]] == [(variant.sku, 2, "46.00")]
+    assert [(line["sku"], line["quantity"], line["line_total"]) for line in body["lines"]] == [
+        (variant.sku, 2, "46.00")
+    ]
     assert body["shipping_methods"] == [{"id": method.pk, "name": "Standard", "price": "5.00"}]
     assert set(body["missing"]) == {"email", "name", "line1", "city", "postal_code", "country", "shipping_method"}
     assert len(body["fingerprint"]) == 32
@@ -81,7 +86,12 @@ def test_an_empty_cart_cannot_be_checked_out(api, user_api):
 def test_details_and_shipping_method_reprice_the_checkout(api, variant, method):
     _token, body = ready_checkout(api, variant, method, 2)
     assert (body["email"], body["shipping_address"]["city"], body["country"]) == ("guest@example.com", "London", "GB")
-    assert (body["shipping_method_id"], body["shipping"], body["total"], body["missing"]) == (method.pk, "5.00", "51.00", [])
+    assert (body["shipping_method_id"], body["shipping"], body["total"], body["missing"]) == (
+        method.pk,
+        "5.00",
+        "51.00",
+        [],
+    )
 
 
 def test_details_are_validated_like_the_web_form(api, variant, method):
@@ -90,7 +100,8 @@ def test_details_are_validated_like_the_web_form(api, variant, method):
     url = f"/api/v1/checkout/{checkout['id']}/"
     error = assert_error(
         api.patch(url, {"email": "not-an-email", "name": "", "city": "London"}, format="json", HTTP_X_CART_TOKEN=token),
-        400, "invalid",
+        400,
+        "invalid",
     )
     assert error["fields"] == {"email": ["Enter a valid email address."], "name": ["This field is required."]}
     assert_error(api.patch(url, {"country": "XX"}, format="json", HTTP_X_CART_TOKEN=token), 400, "invalid")
@@ -104,9 +115,14 @@ def test_a_method_that_does_not_ship_there_is_refused_with_the_forms_reason(api,
     token = guest_cart(api, variant)
     checkout = open_checkout(api, token)
     error = assert_error(
-        api.patch(f"/api/v1/checkout/{checkout['id']}/", {"country": "GB", "shipping_method": method.pk},
-                  format="json", HTTP_X_CART_TOKEN=token),
-        400, "invalid",
+        api.patch(
+            f"/api/v1/checkout/{checkout['id']}/",
+            {"country": "GB", "shipping_method": method.pk},
+            format="json",
+            HTTP_X_CART_TOKEN=token,
+        ),
+        400,
+        "invalid",
     )
     assert "does not ship to United Kingdom" in error["fields"]["shipping_method"][0]
 
@@ -114,8 +130,11 @@ def test_a_method_that_does_not_ship_there_is_refused_with_the_forms_reason(api,
 def test_an_invalid_voucher_code_is_refused_with_the_field(api, variant, method):
     token, checkout = ready_checkout(api, variant, method)
     error = assert_error(
-        api.patch(f"/api/v1/checkout/{checkout['id']}/", {"voucher_code": "NOPE"}, format="json", HTTP_X_CART_TOKEN=token),
-        400, "invalid",
+        api.patch(
+            f"/api/v1/checkout/{checkout['id']}/", {"voucher_code": "NOPE"}, format="json", HTTP_X_CART_TOKEN=token
+        ),
+        400,
+        "invalid",
     )
     assert "not a valid code" in error["fields"]["voucher_code"][0]
 
@@ -140,7 +159,9 @@ def test_only_the_owner_sees_or_changes_a_checkout(api, user_api, outsider_api, 
     assert_error(outsider_api.get(url), 404, "not_found")
     assert_error(outsider_api.patch(url, {"name": "Mallory"}, format="json"), 404, "not_found")
     assert_error(place(outsider_api, None, checkout), 404, "not_found")
-    assert_error(api.get("/api/v1/checkout/00000000-0000-0000-0000-000000000000/", HTTP_X_CART_TOKEN=token), 404, "not_found")
+    assert_error(
+        api.get("/api/v1/checkout/00000000-0000-0000-0000-000000000000/", HTTP_X_CART_TOKEN=token), 404, "not_found"
+    )
 
 
 def test_a_users_checkout_is_theirs_alone(user_api, outsider_api, variant, method):
@@ -158,12 +179,18 @@ def test_place_order_creates_one_order_and_empties_the_cart(api, variant, method
     assert response.status_code == 201, response.content
     body = response.json()
     order = Order.objects.get()
-    assert (body["order"]["number"], body["order"]["status"], body["order"]["total"]) == (order.number, "pending_payment", "51.00")
+    assert (body["order"]["number"], body["order"]["status"], body["order"]["total"]) == (
+        order.number,
+        "pending_payment",
+        "51.00",
+    )
     assert body["order_token"] == order.access_token
     assert body["order"]["reservation_expires_at"]
     assert api.get("/api/v1/cart/", HTTP_X_CART_TOKEN=token).json()["lines"] == []
     assert CheckoutSession.objects.get().order == order
-    assert api.get(f"/api/v1/checkout/{checkout['id']}/", HTTP_X_CART_TOKEN=token).json()["order_number"] == order.number
+    assert (
+        api.get(f"/api/v1/checkout/{checkout['id']}/", HTTP_X_CART_TOKEN=token).json()["order_number"] == order.number
+    )
 
 
 def test_the_same_idempotency_key_returns_the_same_order_with_the_same_body(api, variant, method):
@@ -201,7 +228,12 @@ def test_place_order_requires_a_valid_idempotency_key(api, variant, method, key)
     headers = {"HTTP_X_CART_TOKEN": token}
     if key is not None:
         headers["HTTP_IDEMPOTENCY_KEY"] = key
-    response = api.post(f"/api/v1/checkout/{checkout['id']}/place-order/", {"fingerprint": checkout["fingerprint"]}, format="json", **headers)
+    response = api.post(
+        f"/api/v1/checkout/{checkout['id']}/place-order/",
+        {"fingerprint": checkout["fingerprint"]},
+        format="json",
+        **headers,
+    )
     error = assert_error(response, 400, "invalid")
     assert "Idempotency-Key" in error["fields"]
     assert not Order.objects.exists()
@@ -209,8 +241,13 @@ def test_place_order_requires_a_valid_idempotency_key(api, variant, method, key)
 
 def test_place_order_requires_the_fingerprint(api, variant, method):
     token, checkout = ready_checkout(api, variant, method)
-    response = api.post(f"/api/v1/checkout/{checkout['id']}/place-order/", {}, format="json",
-                        HTTP_X_CART_TOKEN=token, HTTP_IDEMPOTENCY_KEY="k")
+    response = api.post(
+        f"/api/v1/checkout/{checkout['id']}/place-order/",
+        {},
+        format="json",
+        HTTP_X_CART_TOKEN=token,
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
     assert assert_error(response, 400, "invalid")["fields"] == {"fingerprint": ["This field is required."]}
 
 

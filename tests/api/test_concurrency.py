@@ -1,6 +1,7 @@
 """40 API clients, each with its own guest cart and checkout, race through place-order for
 the last 5 units of a variant: exactly 5 orders, every other client a 409 insufficient_stock.
 Real threads against PostgreSQL, released together by a barrier."""
+
 import threading
 from decimal import Decimal
 
@@ -14,7 +15,13 @@ from tests.factories import ShippingMethodFactory, stocked_variant
 
 CLIENTS = 40
 UNITS = 5
-ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London", "postal_code": "N1 9GU", "country": "GB"}
+ADDRESS = {
+    "name": "Ada Lovelace",
+    "line1": "12 Analytical Row",
+    "city": "London",
+    "postal_code": "N1 9GU",
+    "country": "GB",
+}
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
@@ -75,5 +82,7 @@ def test_forty_clients_race_for_the_last_five_units_and_five_win(settings):
     assert all(status == 409 for status, _ in results if status != 201), results
     assert {body["error"]["code"] for body in losers} == {"insufficient_stock"}, losers
     assert Order.objects.count() == UNITS
-    held = sum(Reservation.objects.filter(variant=variant, status=Reservation.Status.ACTIVE).values_list("quantity", flat=True))
+    held = sum(
+        Reservation.objects.filter(variant=variant, status=Reservation.Status.ACTIVE).values_list("quantity", flat=True)
+    )
     assert held == UNITS

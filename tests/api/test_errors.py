@@ -1,5 +1,6 @@
 """Every error has one shape, and a domain error raised by a service becomes a 4xx, never
 a 500: insufficient stock and busy stock 409, state conflicts 409, bad requests 400."""
+
 import json
 
 import pytest
@@ -32,7 +33,9 @@ def raising(exc: Exception):
 
 
 def test_insufficient_stock_is_409_naming_every_short_line():
-    response = raising(InsufficientStock([ShortLine(7, requested=3, available=1, sku="TEE-S"), ShortLine(8, 2, 0, "TEE-M")]))
+    response = raising(
+        InsufficientStock([ShortLine(7, requested=3, available=1, sku="TEE-S"), ShortLine(8, 2, 0, "TEE-M")])
+    )
     error = assert_error(response, 409, "insufficient_stock")
     assert error["lines"] == [
         {"variant_id": 7, "sku": "TEE-S", "requested": 3, "available": 1},

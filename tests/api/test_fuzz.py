@@ -8,6 +8,7 @@ some schema-invalid input instead of refusing it: 0 for a string or a boolean in
 empty ?page= or ?ordering= taken as the default.) The summary line printed at the end (pytest -s) gives
 the figures: operations, requests sent, failures.
 """
+
 import logging
 from collections import Counter
 

@@ -3,6 +3,7 @@ key has placed an order it is bound to that request (the checkout and the finger
 The same key with the same body answers the first order again; the same key with a different
 body is refused with 422 `idempotency_key_reused` and changes nothing; a request refused
 before anything was placed binds nothing."""
+
 from decimal import Decimal
 
 import pytest
@@ -32,7 +33,9 @@ def mug(db):
 
 
 def cart_lines(api, token) -> list[tuple[str, int]]:
-    return [(line["sku"], line["quantity"]) for line in api.get("/api/v1/cart/", HTTP_X_CART_TOKEN=token).json()["lines"]]
+    return [
+        (line["sku"], line["quantity"]) for line in api.get("/api/v1/cart/", HTTP_X_CART_TOKEN=token).json()["lines"]
+    ]
 
 
 def test_the_same_key_with_the_new_fingerprint_after_a_line_was_added_is_refused_and_changes_nothing(
@@ -42,7 +45,9 @@ def test_the_same_key_with_the_new_fingerprint_after_a_line_was_added_is_refused
     first = place(api, token, checkout, key="order-1")
     assert first.status_code == 201, first.content
     # The app adds a mug and reviews the checkout again: a new fingerprint, the old key.
-    added = api.post("/api/v1/cart/items/", {"variant_id": mug.pk, "quantity": 2}, format="json", HTTP_X_CART_TOKEN=token)
+    added = api.post(
+        "/api/v1/cart/items/", {"variant_id": mug.pk, "quantity": 2}, format="json", HTTP_X_CART_TOKEN=token
+    )
     assert added.status_code == 201, added.content
     reviewed = api.get(f"/api/v1/checkout/{checkout['id']}/", HTTP_X_CART_TOKEN=token).json()
     assert reviewed["fingerprint"] != checkout["fingerprint"] and reviewed["total"] == "23.00"
@@ -63,7 +68,10 @@ def test_the_same_key_with_the_new_fingerprint_after_a_line_was_added_is_refused
     # ... and a new checkout orders the mug.
     fresh = api.post("/api/v1/checkout/", HTTP_X_CART_TOKEN=token).json()
     priced = api.patch(
-        f"/api/v1/checkout/{fresh['id']}/", {**ADDRESS, "shipping_method": method.pk}, format="json", HTTP_X_CART_TOKEN=token
+        f"/api/v1/checkout/{fresh['id']}/",
+        {**ADDRESS, "shipping_method": method.pk},
+        format="json",
+        HTTP_X_CART_TOKEN=token,
     ).json()
     second = place(api, token, priced, key="order-2")
     assert second.status_code == 201, second.content

@@ -1,5 +1,6 @@
 """orders/ and orders/<number>/: the owner sees their orders; a guest sees one with its
 X-Order-Token; everyone else gets 404."""
+
 import pytest
 
 from orders.models import Order
@@ -28,7 +29,10 @@ def test_the_owner_lists_their_orders(user_api, order, guest_order):
     assert (body["total"], body["page"], body["totalPages"]) == (1, 1, 1)
     item = body["data"][0]
     assert (item["number"], item["status"], item["total"], item["currency"]) == (
-        order.number, "pending_payment", str(order.total), "USD",
+        order.number,
+        "pending_payment",
+        str(order.total),
+        "USD",
     )
 
 
@@ -38,7 +42,9 @@ def test_the_owner_sees_the_detail(user_api, order, variant):
     body = response.json()
     assert body["number"] == order.number
     assert body["status_display"] == "Pending payment"
-    assert [(line["sku"], line["quantity"], line["unit_price"]) for line in body["lines"]] == [(variant.sku, 2, "23.00")]
+    assert [(line["sku"], line["quantity"], line["unit_price"]) for line in body["lines"]] == [
+        (variant.sku, 2, "23.00")
+    ]
     assert body["shipping_address"]["city"] == "London"
     assert [event["type"] for event in body["events"]] == ["placed"]
 
@@ -130,7 +136,9 @@ def test_the_detail_lists_the_invoice_and_the_credit_notes(user_api, order):
 
     invoice = note.invoice
     assert body["invoice"] == {
-        "number": invoice.number, "issued_at": invoice.issued_at.isoformat().replace("+00:00", "Z"), "total": "51.00",
+        "number": invoice.number,
+        "issued_at": invoice.issued_at.isoformat().replace("+00:00", "Z"),
+        "total": "51.00",
     }
     assert [(n["number"], n["invoice_number"], n["amount"], n["reason"]) for n in body["credit_notes"]] == [
         (note.number, invoice.number, "10.00", "Scratched"),

@@ -1,6 +1,7 @@
 """orders/<number>/payments/, payments/razorpay/verify/ and orders/<number>/cancel/: paying
 and cancelling through the API, for the order's owner or a guest with its X-Order-Token.
 Razorpay is faked at the HTTP boundary (tests/payments/razorpay/conftest.py)."""
+
 from decimal import Decimal
 
 import pytest
@@ -52,26 +53,43 @@ def test_a_guest_pays_with_the_order_token(api, variant):
 
 
 def test_another_user_cannot_pay_or_cancel_the_order(outsider_api, order):
-    assert_error(outsider_api.post(f"/api/v1/orders/{order.number}/payments/", {"gateway": "dummy"}, format="json"), 404, "not_found")
-    assert_error(outsider_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "x"}, format="json"), 404, "not_found")
+    assert_error(
+        outsider_api.post(f"/api/v1/orders/{order.number}/payments/", {"gateway": "dummy"}, format="json"),
+        404,
+        "not_found",
+    )
+    assert_error(
+        outsider_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "x"}, format="json"), 404, "not_found"
+    )
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING_PAYMENT
 
 
 def test_an_unknown_gateway_is_a_400(user_api, order):
-    assert_error(user_api.post(f"/api/v1/orders/{order.number}/payments/", {"gateway": "bitcoin"}, format="json"), 400, "payment_error")
+    assert_error(
+        user_api.post(f"/api/v1/orders/{order.number}/payments/", {"gateway": "bitcoin"}, format="json"),
+        400,
+        "payment_error",
+    )
     assert_error(user_api.post(f"/api/v1/orders/{order.number}/payments/", {}, format="json"), 400, "invalid")
 
 
 def test_a_cancelled_order_cannot_be_paid(user_api, order):
     user_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "Changed my mind"}, format="json")
-    assert_error(user_api.post(f"/api/v1/orders/{order.number}/payments/", {"gateway": "dummy"}, format="json"), 400, "payment_error")
+    assert_error(
+        user_api.post(f"/api/v1/orders/{order.number}/payments/", {"gateway": "dummy"}, format="json"),
+        400,
+        "payment_error",
+    )
 
 
 def test_razorpay_answers_what_the_sdk_needs(api, razorpay_api):
     order = inr_order((stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
     response = api.post(
-        f"/api/v1/orders/{order.number}/payments/", {"gateway": "razorpay"}, format="json", HTTP_X_ORDER_TOKEN=order.access_token
+        f"/api/v1/orders/{order.number}/payments/",
+        {"gateway": "razorpay"},
+        format="json",
+        HTTP_X_ORDER_TOKEN=order.access_token,
     )
     assert response.status_code == 201, response.content
     payment = Payment.objects.get()
@@ -87,7 +105,12 @@ def test_razorpay_answers_what_the_sdk_needs(api, razorpay_api):
 
 def _razorpay_payment(api, razorpay_api):
     order = inr_order((stocked_variant(on_hand=3, price=Decimal("499.50")), 1))
-    api.post(f"/api/v1/orders/{order.number}/payments/", {"gateway": "razorpay"}, format="json", HTTP_X_ORDER_TOKEN=order.access_token)
+    api.post(
+        f"/api/v1/orders/{order.number}/payments/",
+        {"gateway": "razorpay"},
+        format="json",
+        HTTP_X_ORDER_TOKEN=order.access_token,
+    )
     return order, Payment.objects.get(order=order)
 
 
@@ -127,14 +150,20 @@ def test_the_owner_cancels_a_pending_order(user_api, order, variant):
     body = response.json()
     assert (body["order"]["status"], body["refunded"], body["refund_failed"]) == ("cancelled", "0.00", False)
     # Cancelling again is harmless.
-    assert user_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "again"}, format="json").status_code == 200
+    assert (
+        user_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "again"}, format="json").status_code == 200
+    )
 
 
 def test_cancel_requires_a_reason(user_api, order):
     assert_error(user_api.post(f"/api/v1/orders/{order.number}/cancel/", {}, format="json"), 400, "invalid")
-    assert_error(user_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "x" * 201}, format="json"), 400, "invalid")
+    assert_error(
+        user_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "x" * 201}, format="json"), 400, "invalid"
+    )
 
 
 def test_an_order_that_cannot_be_cancelled_is_a_409(user_api, order):
     Order.objects.filter(pk=order.pk).update(status=Order.Status.EXPIRED)
-    assert_error(user_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "late"}, format="json"), 409, "order_state")
+    assert_error(
+        user_api.post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "late"}, format="json"), 409, "order_state"
+    )

@@ -1,4 +1,5 @@
 """The OpenAPI document and its Swagger UI, served without any CDN."""
+
 import pytest
 from django.contrib.staticfiles import finders
 from drf_spectacular.validation import validate_schema

@@ -1,6 +1,7 @@
 """Refresh tokens are good once, also when one token is sent several times at once; logging
 out revokes one; a password change or reset (page, API, admin, changepassword) revokes them
 all, and the access tokens with them; a deleted account's token is a 401, never a 500."""
+
 import re
 import threading
 

@@ -9,6 +9,7 @@ from our own origin.
 Screenshots go to $BROWSER_ARTIFACTS/<test name>/NN-<step>.png (default
 .test-artifacts/browser/ in the repository).
 """
+
 import os
 import re
 import shutil
@@ -92,7 +93,9 @@ def page_cache_on(settings):
 def page(browser, live_server):
     """A page in a new browser context, base URL the live server; fails the test at teardown
     on any console error, page error, failed request or HTTP error from our origin."""
-    context = browser.new_context(base_url=live_server.url, accept_downloads=True, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server.url, accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     problems = PageProblems(origin=live_server.url)

@@ -1,5 +1,6 @@
 """A returning customer in a real browser: signs up, logs out, fills a guest cart, logs in
 (the guest cart merges into theirs), checks out, views their orders and cancels one."""
+
 import re
 from decimal import Decimal
 

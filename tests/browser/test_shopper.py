@@ -1,6 +1,7 @@
 """A guest shopper in a real browser: search, filter, open a product, pick a variant, add to
 cart, change the quantity, check out, watch the countdown, pay with the dummy gateway, see
 the confirmation and download the invoice."""
+
 import io
 import re
 from decimal import Decimal

@@ -1,5 +1,6 @@
 """Staff in a real browser: log into the admin, receive stock for a variant, ship a paid order
 with a tracking number, and look at the sales chart on the reports page."""
+
 import pytest
 from django.urls import reverse
 from playwright.sync_api import expect

@@ -1,5 +1,6 @@
 """Cart services with STOCK_RESERVE_ON=cart: the cart's hold always matches its lines, a
 change that cannot be held changes nothing, and a removal is never refused."""
+
 from datetime import timedelta
 
 import pytest
@@ -33,9 +34,7 @@ def _lines(cart) -> dict[int, int]:
 
 
 def _lapse(cart) -> None:
-    Reservation.objects.filter(owner=cart.reservation_owner).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    Reservation.objects.filter(owner=cart.reservation_owner).update(expires_at=timezone.now() - timedelta(seconds=1))
 
 
 def _take(variant, quantity) -> None:

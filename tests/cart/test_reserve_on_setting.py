@@ -1,4 +1,5 @@
 """STOCK_RESERVE_ON is checked when the settings load: a typo stops the shop at start."""
+
 import os
 import subprocess
 import sys
@@ -7,10 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRINT_SETTINGS = (
-    "from django.conf import settings; "
-    "print(settings.STOCK_RESERVE_ON, settings.CART_RESERVATION_MINUTES)"
-)
+PRINT_SETTINGS = "from django.conf import settings; print(settings.STOCK_RESERVE_ON, settings.CART_RESERVATION_MINUTES)"
 
 
 def _load_settings(**env) -> subprocess.CompletedProcess:

@@ -1,5 +1,6 @@
 """Catalog test helpers. The network is faked at urllib's boundary: every download fails the
 way it does on a machine without internet, unless a test installs its own responder."""
+
 import csv
 import io
 import urllib.error

@@ -16,9 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def snapshot() -> dict[str, int]:
-    models = (
-        Category, Product, ProductVariant, ProductImage, StockItem, StockMovement, ShippingMethod
-    )
+    models = (Category, Product, ProductVariant, ProductImage, StockItem, StockMovement, ShippingMethod)
     return {model.__name__: model.objects.count() for model in models} | {
         "users": get_user_model().objects.count(),
         "featured": Product.objects.filter(featured=True).count(),

@@ -62,9 +62,7 @@ def test_it_imports_the_shopify_files_completely(shopify_files, offline):
     reference: dict[str, str] = {}
     for path in shopify_files:
         for row in read_rows(path):
-            expected_variants[row["Handle"]].append(
-                (Decimal(row["Variant Price"]), int(row["Variant Inventory Qty"]))
-            )
+            expected_variants[row["Handle"]].append((Decimal(row["Variant Price"]), int(row["Variant Inventory Qty"])))
             if row["Image Src"]:
                 expected_images[row["Handle"]].add(row["Image Src"])
             reference[row["Handle"]] = path.name
@@ -78,9 +76,9 @@ def test_it_imports_the_shopify_files_completely(shopify_files, offline):
         for variant in actual:
             # The ledger explains every unit: one IMPORT row naming the file, or none for 0.
             assert ledger_total(variant) == on_hand(variant)
-            assert set(
-                variant.stock_movements.values_list("reason", "reference")
-            ) <= {(StockMovement.Reason.IMPORT, reference[handle])}
+            assert set(variant.stock_movements.values_list("reason", "reference")) <= {
+                (StockMovement.Reason.IMPORT, reference[handle])
+            }
         images = list(product.images.all())
         assert {i.source_url for i in images} == expected_images[handle]
         assert all(i.is_placeholder for i in images)
@@ -215,9 +213,7 @@ def test_it_sets_stock_only_for_new_variants_and_updates_changed_fields(tmp_path
     write_csv(
         path,
         [
-            product_row(
-                "lamp", "Lamp", **{**lamp_row, "Variant Inventory Qty": "9", "Variant Price": "12.50"}
-            ),
+            product_row("lamp", "Lamp", **{**lamp_row, "Variant Inventory Qty": "9", "Variant Price": "12.50"}),
             product_row("rug", "Rug", **{"Variant Inventory Qty": "4"}),
         ],
     )
@@ -270,8 +266,7 @@ def test_it_rejects_a_sku_that_belongs_to_another_product(tmp_path):
         catalog_import(paths=[path])
 
     assert [str(p) for p in rejected.value.problems] == [
-        f'{path}:2: column "Variant SKU": '
-        'derived SKU "LAMP" already belongs to another product, "other-lamp"'
+        f'{path}:2: column "Variant SKU": derived SKU "LAMP" already belongs to another product, "other-lamp"'
     ]
     assert not Product.objects.filter(handle="lamp").exists()
 
@@ -337,7 +332,6 @@ def test_derived_skus_are_the_handle_and_option_values(handle, values, sku):
 def test_the_header_helper_matches_shopifys_export(shopify_files):
     with shopify_files[0].open(encoding="utf-8-sig") as fh:
         assert next(csv.reader(fh)) == csv_header()
-
 
 
 @pytest.mark.parametrize(

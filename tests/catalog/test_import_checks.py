@@ -2,6 +2,7 @@
 row that used to get through: a later row of a product naming its options differently from
 the first row, and a field holding a control character the database or a page cannot hold.
 Nothing is written then."""
+
 import io
 
 import pytest
@@ -41,7 +42,13 @@ def test_a_later_row_naming_another_option_than_the_first_row_is_rejected(tmp_pa
     rows = tee_rows(**{"Option1 Name": "Size", "Option1 Value": "Large"})
     rows.append({"Handle": "tee", "Option1 Name": "Color", "Option1 Value": "Green", "Variant Price": "10.00"})
     rows.append(
-        {"Handle": "tee", "Option1 Value": "Black", "Option2 Name": "Material", "Option2 Value": "Wool", "Variant Price": "10.00"}
+        {
+            "Handle": "tee",
+            "Option1 Value": "Black",
+            "Option2 Name": "Material",
+            "Option2 Value": "Wool",
+            "Variant Price": "10.00",
+        }
     )
     path = write_csv(tmp_path / "tees.csv", rows)
 

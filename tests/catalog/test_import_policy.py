@@ -1,5 +1,6 @@
 """Shopify's "Variant Inventory Policy" column: deny or continue (blank means deny) becomes
 the variant's backorder policy on import, and is updated on re-import where it differs."""
+
 from datetime import timedelta
 
 import pytest
@@ -19,10 +20,7 @@ DENY = StockItem.BackorderPolicy.DENY
 
 
 def policy_of(sku: str) -> str:
-    return (
-        StockItem.objects.filter(variant__sku=sku).values_list("backorder_policy", flat=True).first()
-        or DENY
-    )
+    return StockItem.objects.filter(variant__sku=sku).values_list("backorder_policy", flat=True).first() or DENY
 
 
 def import_rows(tmp_path, *rows, name="products.csv"):

@@ -4,6 +4,7 @@ the API's product list without touching the database, and never shows a price or
 availability older than the last commit. These tests commit for real (transaction=True):
 the cache's version tokens change on commit.
 """
+
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -54,10 +55,14 @@ def _reserve(variant, quantity, owner="cart:test"):
 
 @pytest.fixture
 def shirt():
-    return stocked_variant(on_hand=3, product__title="Linen Shirt", product__handle="linen-shirt", price=Decimal("30.00"))
+    return stocked_variant(
+        on_hand=3, product__title="Linen Shirt", product__handle="linen-shirt", price=Decimal("30.00")
+    )
 
 
-@pytest.mark.parametrize("url", ["/", "/products/", "/products/?q=linen&in_stock=on", "/products/linen-shirt/", "/api/v1/products/"])
+@pytest.mark.parametrize(
+    "url", ["/", "/products/", "/products/?q=linen&in_stock=on", "/products/linen-shirt/", "/api/v1/products/"]
+)
 def test_a_second_visit_reads_nothing_from_the_catalog_tables(client, shirt, url):
     first, sql = _catalog_queries(client, url)
     assert sql, "the first visit must read the database"
@@ -164,6 +169,7 @@ def test_moderating_a_review_shows_on_the_product_page(client, shirt):
 def test_an_entry_built_from_data_read_before_a_commit_is_never_served_after_it(shirt):
     """The reader takes the tokens, reads the database, and (slowly) stores its entry; a
     reservation commits in between. The next reader must not get the stale entry."""
+
     def build_then_let_a_sale_commit():
         product = product_detail("linen-shirt")  # 3 available, read before the sale
         sale = threading.Thread(target=_reserve, args=(shirt, 2))
@@ -182,7 +188,10 @@ def test_the_cached_product_holds_no_user_rows(shirt):
     from catalog.models import ProductReview
 
     ProductReview.objects.create(
-        product=shirt.product, user=UserFactory(first_name="Ada"), rating=4, text="Good.",
+        product=shirt.product,
+        user=UserFactory(first_name="Ada"),
+        rating=4,
+        text="Good.",
         status=ProductReview.Status.APPROVED,
     )
     product = product_cached("linen-shirt", lambda: product_detail("linen-shirt"))

@@ -1,6 +1,7 @@
 """Product page views are counted without slowing the page: one cache increment per view, no
 database write; the beat task catalog.tasks.flush_product_views moves the counts into
 ProductViewStat, never losing a view counted while it runs."""
+
 import socket
 import uuid
 from datetime import timedelta
@@ -85,7 +86,9 @@ def test_the_product_page_does_one_cache_operation(client, product, monkeypatch)
     assert counted(product) == 2
 
 
-def test_views_gathered_in_the_process_reach_the_cache_together_once_the_interval_passes(client, product, settings, monkeypatch):
+def test_views_gathered_in_the_process_reach_the_cache_together_once_the_interval_passes(
+    client, product, settings, monkeypatch
+):
     """PRODUCT_VIEWS_BUFFER_SECONDS: pages within the interval spend no cache operation on
     counting; the first one after it hands all of them over in one incr."""
     import catalog.services as services

@@ -1,4 +1,5 @@
 """Carts and checkouts for the checkout tests, through the real services."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,10 +22,14 @@ def cart_of(*variants_and_quantities) -> Cart:
 
 def price(cart, method, *, country="GB", voucher_code="", email="ada@example.com"):
     """The cart priced as the review page prices it."""
-    return checkout_price(cart_view(cart), country=country, shipping_method=method, voucher_code=voucher_code, email=email)
+    return checkout_price(
+        cart_view(cart), country=country, shipping_method=method, voucher_code=voucher_code, email=email
+    )
 
 
-def place(cart, method, *, country="GB", voucher_code="", email="ada@example.com", token=None, fingerprint=None, user=None) -> Order:
+def place(
+    cart, method, *, country="GB", voucher_code="", email="ada@example.com", token=None, fingerprint=None, user=None
+) -> Order:
     """Reviews then places the cart, as the shopper's two clicks do (or with the given
     `fingerprint` of an earlier review)."""
     if fingerprint is None:

@@ -1,5 +1,6 @@
 """Checkout in the back office: shipping methods with bands and countries, tax rates,
 vouchers whose uses only checkout counts."""
+
 from decimal import Decimal
 
 import pytest
@@ -29,7 +30,12 @@ def test_staff_set_up_a_weight_based_method_with_bands_and_countries(staff_clien
     response = staff_client.post(
         reverse("admin:checkout_shippingmethod_add"),
         {
-            "name": "Parcel", "kind": "weight", "price": "0.00", "free_over": "100.00", "active": "on", "position": "1",
+            "name": "Parcel",
+            "kind": "weight",
+            "price": "0.00",
+            "free_over": "100.00",
+            "active": "on",
+            "position": "1",
             **inline("bands", [{"max_grams": "1000", "price": "4.00"}, {"max_grams": "5000", "price": "9.00"}]),
             **inline("countries", [{"country": "GB"}, {"country": "IE"}]),
         },
@@ -64,8 +70,14 @@ def test_a_voucher_code_taken_in_another_case_is_refused_with_a_message(staff_cl
 
     response = staff_client.post(
         reverse("admin:checkout_voucher_add"),
-        {"code": "summer10", "kind": "percent", "value": "15", "min_spend": "0.00", "active": "on",
-         **inline("redemptions", [])},
+        {
+            "code": "summer10",
+            "kind": "percent",
+            "value": "15",
+            "min_spend": "0.00",
+            "active": "on",
+            **inline("redemptions", []),
+        },
     )
 
     assert response.status_code == 200
@@ -90,10 +102,16 @@ def test_a_usage_limit_below_the_uses_so_far_is_refused(staff_client):
 
     response = staff_client.post(
         reverse("admin:checkout_voucher_change", args=[code.pk]),
-        {"code": "SUMMER10", "kind": "percent", "value": "10", "min_spend": "0.00", "usage_limit": "2",
-         "active": "on", **inline("redemptions", [])},
+        {
+            "code": "SUMMER10",
+            "kind": "percent",
+            "value": "10",
+            "min_spend": "0.00",
+            "usage_limit": "2",
+            "active": "on",
+            **inline("redemptions", []),
+        },
     )
 
     assert response.status_code == 200
     assert "The usage limit cannot be below the number of uses so far (3)." in response.content.decode()
-

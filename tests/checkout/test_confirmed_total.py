@@ -2,6 +2,7 @@
 on changes between the review and Place order (a price, the stock, the tax rate, the
 shipping, the voucher, the address), nothing is placed: the shopper is sent back to the
 review, sees the new total and a message, and confirms again."""
+
 from datetime import timedelta
 from decimal import Decimal
 

@@ -1,5 +1,6 @@
 """Place order with STOCK_RESERVE_ON=cart: the cart's hold passes to the order inside the
 order's own transaction, so its units are never free to anyone else in between."""
+
 from datetime import timedelta
 from decimal import Decimal
 

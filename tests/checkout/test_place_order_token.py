@@ -1,6 +1,7 @@
 """The web shop's checkout token (one per checkout attempt, kept in the session) is bound to
 the request that placed its order, as the API's Idempotency-Key is: the same token with what
 another window reviewed is not answered with the first window's order."""
+
 from decimal import Decimal
 
 import pytest

@@ -1,5 +1,6 @@
 """Shipping methods: flat or by weight band, limited to countries, free over a threshold; the
 checkout form offers only the methods that can take the cart."""
+
 from decimal import Decimal
 
 import pytest
@@ -197,7 +198,9 @@ class TestTheCheckoutForm:
         assert review.redirect_chain[-1][0] == "/checkout/?recheck=1"
         assert "no longer offered" in review.content.decode()
 
-    def test_a_cart_grown_too_heavy_for_the_method_after_the_details_is_refused_at_place_order(self, shopper, heavy_cart):
+    def test_a_cart_grown_too_heavy_for_the_method_after_the_details_is_refused_at_place_order(
+        self, shopper, heavy_cart
+    ):
         parcel = by_weight((2000, "7.50"), name="Big Parcel")
         shopper.checkout(parcel)
         fingerprint = shopper.fingerprint()

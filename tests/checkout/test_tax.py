@@ -1,6 +1,7 @@
 """Tax per country, on prices entered with tax (PRICES_INCLUDE_TAX=true) or without it:
 rounded half up per line and for shipping, the total tax the sum of those parts. Every
 expected figure below was worked out by hand."""
+
 from decimal import Decimal
 
 import pytest
@@ -149,7 +150,11 @@ def test_the_placed_order_carries_the_tax_of_every_line_and_the_totals_as_priced
     ]
     order.refresh_from_db()
     assert (order.subtotal, order.discount_total, order.shipping_total, order.tax_total, order.total) == (
-        Decimal("67.47"), Decimal("0.00"), Decimal("4.50"), Decimal("14.39"), Decimal("86.36"),
+        Decimal("67.47"),
+        Decimal("0.00"),
+        Decimal("4.50"),
+        Decimal("14.39"),
+        Decimal("86.36"),
     )
     assert order.prices_include_tax is False
     assert order.total == reviewed.total

@@ -1,5 +1,6 @@
 """Vouchers: what they take off, who may use them when, and that every use is counted once,
 inside the transaction that places the order, even when many shoppers use one at once."""
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -34,7 +35,9 @@ class TestWhatAVoucherTakesOff:
         pricing = price(cart, ShippingMethodFactory(price=Decimal("5.00")), voucher_code="SUMMER10")
 
         assert (pricing.subtotal, pricing.discount, pricing.total) == (
-            Decimal("59.97"), Decimal("6.00"), Decimal("58.97"),
+            Decimal("59.97"),
+            Decimal("6.00"),
+            Decimal("58.97"),
         )
 
     def test_a_fixed_amount_never_takes_the_goods_below_zero_and_shipping_is_still_paid(self):
@@ -120,7 +123,9 @@ class TestWhoMayUseAVoucherWhen:
 
     def test_a_code_this_customer_used_as_often_as_allowed_is_refused_for_them_only(self):
         code = voucher(per_customer_limit=1)
-        place(cart_of((stocked_variant(), 1)), ShippingMethodFactory(), voucher_code="SUMMER10", email="Ada@Example.com")
+        place(
+            cart_of((stocked_variant(), 1)), ShippingMethodFactory(), voucher_code="SUMMER10", email="Ada@Example.com"
+        )
 
         error = self.refusal(email="ada@example.COM")
 
@@ -143,9 +148,18 @@ class TestRedeemingAVoucher:
         code.refresh_from_db()
         assert code.used_count == 1
         redemption = VoucherRedemption.objects.get()
-        assert (redemption.voucher, redemption.order, redemption.email, redemption.user) == (code, order, "ada@example.com", user)
+        assert (redemption.voucher, redemption.order, redemption.email, redemption.user) == (
+            code,
+            order,
+            "ada@example.com",
+            user,
+        )
         order.refresh_from_db()
-        assert (order.voucher_code, order.discount_total, order.total) == ("SUMMER10", Decimal("4.00"), Decimal("41.00"))
+        assert (order.voucher_code, order.discount_total, order.total) == (
+            "SUMMER10",
+            Decimal("4.00"),
+            Decimal("41.00"),
+        )
 
     def test_a_place_order_refused_inside_its_transaction_uses_nothing_and_writes_nothing(self):
         # The per-customer limit is checked again under the voucher's lock, after the stock
@@ -154,7 +168,9 @@ class TestRedeemingAVoucher:
         variant = stocked_variant(on_hand=5)
         first, second = cart_of((variant, 1)), cart_of((variant, 1))
         method = ShippingMethodFactory()
-        reviewed = checkout_fingerprint(cart_view(second), method, country="GB", voucher_code="SUMMER10", email="ada@example.com")
+        reviewed = checkout_fingerprint(
+            cart_view(second), method, country="GB", voucher_code="SUMMER10", email="ada@example.com"
+        )
         place(first, method, voucher_code="SUMMER10")
 
         with pytest.raises(VoucherError) as exc:
@@ -230,7 +246,11 @@ class TestTheReviewPage:
         shopper.place()
 
         order = Order.objects.get()
-        assert (order.discount_total, order.total, order.voucher_code) == (Decimal("6.00"), Decimal("45.00"), "SUMMER10")
+        assert (order.discount_total, order.total, order.voucher_code) == (
+            Decimal("6.00"),
+            Decimal("45.00"),
+            "SUMMER10",
+        )
         code.refresh_from_db()
         assert code.used_count == 1
         assert "checkout_voucher" not in shopper.client.session
@@ -270,7 +290,9 @@ class TestUnderConcurrency:
         method = ShippingMethodFactory()
         carts = [cart_of((stocked_variant(on_hand=1), 1)) for _ in range(10)]
         fingerprints = [
-            checkout_fingerprint(cart_view(cart), method, country="GB", voucher_code="SUMMER10", email="ada@example.com")
+            checkout_fingerprint(
+                cart_view(cart), method, country="GB", voucher_code="SUMMER10", email="ada@example.com"
+            )
             for cart in carts
         ]
 
@@ -290,11 +312,15 @@ class TestUnderConcurrency:
         method = ShippingMethodFactory()
         carts = [cart_of((variant, 1)) for _ in range(8)]
         fingerprints = [
-            checkout_fingerprint(cart_view(cart), method, country="GB", voucher_code="SUMMER10", email="ada@example.com")
+            checkout_fingerprint(
+                cart_view(cart), method, country="GB", voucher_code="SUMMER10", email="ada@example.com"
+            )
             for cart in carts
         ]
 
-        outcomes = run_together(8, lambda i: place(carts[i], method, voucher_code="SUMMER10", fingerprint=fingerprints[i]))
+        outcomes = run_together(
+            8, lambda i: place(carts[i], method, voucher_code="SUMMER10", fingerprint=fingerprints[i])
+        )
 
         winners = [o for o in outcomes if o.error is None]
         assert len(winners) == 1

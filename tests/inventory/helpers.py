@@ -1,5 +1,6 @@
 """Shared test helpers: the stock invariants every scenario must leave intact, and a way to
 release real threads (each with its own PostgreSQL connection) at the same instant."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """Back in stock: a shopper leaves an address on a sold-out variant's page and is emailed
 once when stock comes in. Bad input is a form error, never a server error."""
+
 from datetime import timedelta
 
 import pytest
@@ -47,9 +48,7 @@ def ask(client, variant, email):
 
 def pending(variant) -> list[str]:
     return sorted(
-        BackInStockRequest.objects.filter(variant=variant, notified_at__isnull=True).values_list(
-            "email", flat=True
-        )
+        BackInStockRequest.objects.filter(variant=variant, notified_at__isnull=True).values_list("email", flat=True)
     )
 
 
@@ -149,9 +148,7 @@ def test_the_notify_address_answers_only_post(client):
 # Being told ---------------------------------------------------------------------------
 
 
-def test_a_receipt_after_sell_out_emails_each_requester_once(
-    client, sold_out, django_capture_on_commit_callbacks
-):
+def test_a_receipt_after_sell_out_emails_each_requester_once(client, sold_out, django_capture_on_commit_callbacks):
     ask(client, sold_out, "ada@example.com")
     ask(client, sold_out, "bob@example.com")
 
@@ -179,9 +176,7 @@ def test_running_the_notifier_twice_sends_nothing_twice(client, sold_out):
     assert len(mail.outbox) == 1
 
 
-def test_a_receipt_that_leaves_nothing_available_emails_nobody(
-    client, sold_out, django_capture_on_commit_callbacks
-):
+def test_a_receipt_that_leaves_nothing_available_emails_nobody(client, sold_out, django_capture_on_commit_callbacks):
     ask(client, sold_out, "ada@example.com")
     # Switched to backorder meanwhile, and buyers already hold more than will come in.
     stock_policy_set(variant=sold_out, backorder_policy=StockItem.BackorderPolicy.CONTINUE)
@@ -194,9 +189,7 @@ def test_a_receipt_that_leaves_nothing_available_emails_nobody(
     assert pending(sold_out) == ["ada@example.com"]
 
 
-def test_someone_emailed_can_ask_again_for_the_next_time(
-    client, sold_out, django_capture_on_commit_callbacks
-):
+def test_someone_emailed_can_ask_again_for_the_next_time(client, sold_out, django_capture_on_commit_callbacks):
     ask(client, sold_out, "ada@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         stock_adjust(variant=sold_out, quantity=1, reason=RECEIPT)

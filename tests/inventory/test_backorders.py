@@ -1,5 +1,6 @@
 """Backorders: a variant with the "continue" policy keeps selling when sold out (on_hand
 goes below zero and the ledger shows it); "deny", the default, never sells what it lacks."""
+
 from datetime import timedelta
 
 import pytest
@@ -76,9 +77,7 @@ def test_an_order_mixing_policies_is_refused_only_for_the_short_deny_line():
     deny, keep_selling = stocked_variant(on_hand=1), backorder_variant(on_hand=0)
 
     with pytest.raises(InsufficientStock) as exc:
-        stock_reserve(
-            lines=[StockLine(deny.pk, 2), StockLine(keep_selling.pk, 2)], owner="order:A", ttl=TTL
-        )
+        stock_reserve(lines=[StockLine(deny.pk, 2), StockLine(keep_selling.pk, 2)], owner="order:A", ttl=TTL)
 
     assert [line.variant_id for line in exc.value.lines] == [deny.pk]
     assert not Reservation.objects.exists()

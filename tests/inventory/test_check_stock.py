@@ -1,5 +1,6 @@
 """manage.py check_stock: proves on_hand == Σ ledger (and the newest ledger row) for every
 variant and that no "deny" variant is oversold; exits 1 naming the SKU when not."""
+
 from datetime import timedelta
 from io import StringIO
 

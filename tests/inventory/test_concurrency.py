@@ -2,6 +2,7 @@
 Stock under real concurrency: real threads, each with its own PostgreSQL connection, released
 together by a barrier. These tests commit for real (transaction=True), as production does.
 """
+
 import threading
 import time
 from collections import Counter
@@ -62,7 +63,8 @@ def test_a_flash_sale_of_5_units_to_30_simultaneous_buyers_sells_exactly_5():
         if isinstance(o.error, CheckoutError):
             assert "not available as they are" in o.error.message
     unexpected = [
-        o.error for o in outcomes
+        o.error
+        for o in outcomes
         if o.error is not None and not isinstance(o.error, (InsufficientStock, StockBusy, CheckoutError))
     ]
     assert unexpected == []
@@ -113,8 +115,7 @@ def _wait_until_a_backend_waits_for_a_lock(timeout: float = 5.0) -> None:
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
             if cursor.fetchone()[0]:
                 return

@@ -1,5 +1,6 @@
 """Low-stock alerts: one email to staff each time a variant's availability falls to its
 threshold or below, however many sales take it there; re-armed once stock comes back."""
+
 from datetime import timedelta
 
 import pytest
@@ -67,9 +68,7 @@ def test_the_sale_that_reaches_the_threshold_emails_staff_and_later_sales_do_not
 
 
 @pytest.mark.django_db
-def test_without_configured_addresses_the_active_staff_are_emailed(
-    settings, django_capture_on_commit_callbacks
-):
+def test_without_configured_addresses_the_active_staff_are_emailed(settings, django_capture_on_commit_callbacks):
     settings.STAFF_ALERT_EMAILS = []
     UserFactory(email="ops@example.com", is_staff=True)
     UserFactory(email="gone@example.com", is_staff=True, is_active=False)

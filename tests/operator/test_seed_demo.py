@@ -1,5 +1,6 @@
 """seed_demo: the demo catalog without a user, and N synthetic products stocked through the
 ledger in bulk (check_stock stays clean), idempotently."""
+
 from io import StringIO
 
 import pytest

@@ -1,6 +1,7 @@
 """verify_deployment URL against a live server: one PASS/FAIL/SKIP line per check and exit
 status 1 when any fails. Test settings are not production settings: HSTS is off there, and
 the URL is http, so there is no TLS redirect to check."""
+
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -1,4 +1,5 @@
 """GET /health/ and /health/detailed/: what load balancers and operators see."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,5 @@
 """/metrics: Prometheus text for staff or the scraper's bearer token, nobody else."""
+
 import pytest
 
 from tests.factories import UserFactory

@@ -6,6 +6,7 @@ outages for real, on a private stack):
 - the database unreachable: 503 with Retry-After, JSON under /api/, a page elsewhere;
 (a webhook whose first enqueue was lost: tests/payments/stripe/test_webhooks.py).
 """
+
 import logging
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
 """X-Request-ID: taken from the client when well formed, else made; on every log line."""
+
 import logging
 
 import pytest

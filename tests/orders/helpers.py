@@ -1,4 +1,5 @@
 """Placing orders directly through orders.services, for order and payment tests."""
+
 from __future__ import annotations
 
 import uuid

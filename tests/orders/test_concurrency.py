@@ -1,4 +1,5 @@
 """Orders under real concurrency (real threads and PostgreSQL connections, committed)."""
+
 from collections import Counter
 from datetime import timedelta
 

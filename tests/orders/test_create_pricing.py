@@ -1,5 +1,6 @@
 """order_create with the figures checkout priced: discount, tax per line and in total, and a
 hook that runs inside the order's own transaction."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -29,8 +30,14 @@ def _create(lines, **kwargs):
 
 def _line(variant, quantity, tax_amount):
     return LineSnapshot(
-        variant_id=variant.pk, product_title="Shirt", variant_title="", sku=variant.sku,
-        unit_price=variant.price, quantity=quantity, tax_rate=Decimal("0.2000"), tax_amount=tax_amount,
+        variant_id=variant.pk,
+        product_title="Shirt",
+        variant_title="",
+        sku=variant.sku,
+        unit_price=variant.price,
+        quantity=quantity,
+        tax_rate=Decimal("0.2000"),
+        tax_amount=tax_amount,
     )
 
 
@@ -39,13 +46,20 @@ def test_an_order_with_prices_excluding_tax_adds_the_tax_to_its_total():
 
     order, created = _create(
         [_line(variant, 2, Decimal("7.20"))],  # (40.00 − 4.00) × 0.2
-        discount_total=Decimal("4.00"), tax_total=Decimal("8.20"), prices_include_tax=False, voucher_code="TEN",
+        discount_total=Decimal("4.00"),
+        tax_total=Decimal("8.20"),
+        prices_include_tax=False,
+        voucher_code="TEN",
     )
 
     assert created
     order.refresh_from_db()
     assert (order.subtotal, order.discount_total, order.shipping_total, order.tax_total, order.total) == (
-        Decimal("40.00"), Decimal("4.00"), Decimal("5.00"), Decimal("8.20"), Decimal("49.20"),
+        Decimal("40.00"),
+        Decimal("4.00"),
+        Decimal("5.00"),
+        Decimal("8.20"),
+        Decimal("49.20"),
     )
     assert (order.prices_include_tax, order.voucher_code) == (False, "TEN")
     assert list(OrderLine.objects.values_list("tax_rate", "tax_amount")) == [(Decimal("0.2000"), Decimal("7.20"))]

@@ -2,6 +2,7 @@
 without gaps, referring to the invoice, never adding up to more than it; a paid order's
 cancellation issues one (attached to its email), a refund issues one (emailed once); the
 shopper downloads them wherever the invoice is, staff on the order's admin page."""
+
 import io
 from decimal import Decimal
 
@@ -57,7 +58,12 @@ class TestCancellingAPaidOrder:
         invoice = Invoice.objects.get()
         note = CreditNote.objects.get()
         assert (order.status, order.refunded_total) == (Order.Status.CANCELLED, Decimal("51.00"))
-        assert (note.number, note.invoice, note.order, note.amount) == (f"CN-{YEAR}-000001", invoice, order, Decimal("51.00"))
+        assert (note.number, note.invoice, note.order, note.amount) == (
+            f"CN-{YEAR}-000001",
+            invoice,
+            order,
+            Decimal("51.00"),
+        )
         assert note.reason == "Order cancelled: By the customer: Ordered the wrong size"
         assert order.events.filter(type=OrderEvent.Type.CREDITED, note__startswith=note.number).count() == 1
         [email] = mailoutbox
@@ -86,8 +92,14 @@ class TestCancellingAPaidOrder:
         assert invoice.number == f"INV-{YEAR}-000001" and note.invoice == invoice
         assert (note.amount, note.tax_amount) == (Decimal("53.00"), Decimal("8.00"))
         assert note.key == f"cancel:{order.pk}"
-        rows = [(row["kind"], row["title"], row["quantity"], row["amount"], row["tax_amount"]) for row in note.snapshot["rows"]]
-        assert rows == [("line", "Linen Shirt", 2, "48.00", "8.00"), ("shipping", "Shipping (Standard)", None, "5.00", "0.00")]
+        rows = [
+            (row["kind"], row["title"], row["quantity"], row["amount"], row["tax_amount"])
+            for row in note.snapshot["rows"]
+        ]
+        assert rows == [
+            ("line", "Linen Shirt", 2, "48.00", "8.00"),
+            ("shipping", "Shipping (Standard)", None, "5.00", "0.00"),
+        ]
 
     def test_after_partial_refunds_the_cancellation_credits_what_is_left_to_the_cent(self):
         order = taxed_order()
@@ -130,14 +142,20 @@ class TestRefunds:
         assert (note.number, note.amount, note.tax_amount) == (f"CN-{YEAR}-000001", Decimal("10.00"), Decimal("1.51"))
         [row] = note.snapshot["rows"]
         assert (row["kind"], row["title"], row["amount"], row["tax_amount"], row["tax_rate"]) == (
-            "refund", "One was scratched", "10.00", "1.51", "0.2000",
+            "refund",
+            "One was scratched",
+            "10.00",
+            "1.51",
+            "0.2000",
         )
         assert note.invoice == Invoice.objects.get(order=order)
 
     def test_the_credit_notes_never_add_up_to_more_than_the_invoice(self):
         order = taxed_order()
 
-        notes = [refund(order, amount, key=f"refund:{n}") for n, amount in enumerate(["10.00", "10.00", "40.00", "5.00"])]
+        notes = [
+            refund(order, amount, key=f"refund:{n}") for n, amount in enumerate(["10.00", "10.00", "40.00", "5.00"])
+        ]
 
         assert [n.amount if n else None for n in notes] == [Decimal("10.00"), Decimal("10.00"), Decimal("33.00"), None]
         # The one that credits all that is left takes all the tax that is left.
@@ -196,8 +214,12 @@ class TestRefunds:
 
         note = refund(order, "24.00", key="refund:1", restocked_lines={line.pk: 1})
 
-        assert note.snapshot["returned"] == [{"title": "Linen Shirt", "variant": line.variant_title, "sku": "SHIRT-L", "quantity": 1}]
-        assert "Items returned to stock with this refund: 1 × Linen Shirt" in pdf_text(credit_note_render_pdf(credit_note=note))
+        assert note.snapshot["returned"] == [
+            {"title": "Linen Shirt", "variant": line.variant_title, "sku": "SHIRT-L", "quantity": 1}
+        ]
+        assert "Items returned to stock with this refund: 1 × Linen Shirt" in pdf_text(
+            credit_note_render_pdf(credit_note=note)
+        )
 
     def test_a_rolled_back_credit_note_gives_its_number_back(self):
         order = taxed_order()
@@ -277,7 +299,9 @@ class TestDownloads:
         assert client.get(f"/orders/{order.number}/credit-notes/{note.number}/").status_code == 404
         assert Client().get(f"/orders/{order.number}/not-the-token/credit-notes/{note.number}/").status_code == 404
         # A credit note of another order, through this order's link.
-        assert Client().get(f"/orders/{order.number}/{order.access_token}/credit-notes/{other.number}/").status_code == 404
+        assert (
+            Client().get(f"/orders/{order.number}/{order.access_token}/credit-notes/{other.number}/").status_code == 404
+        )
         assert Client().get(f"/orders/{order.number}/credit-notes/{note.number}/").status_code == 302  # log in
 
     def test_staff_see_and_download_it_on_the_orders_admin_page(self, client, note):

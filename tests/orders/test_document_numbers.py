@@ -2,6 +2,7 @@
 dump: the PDFs of the documents issued since are still in storage (media is not in the dump),
 and the next number goes above them, above the counter and above every row. check_documents
 lists what a restore left to look at."""
+
 import io
 
 import pytest
@@ -81,7 +82,9 @@ def test_a_counter_behind_the_table_never_gives_a_number_twice(pay):
 def test_a_pdf_filed_under_the_next_years_folder_counts_too():
     # Before PDFs were filed by their document's year, a December invoice rendered in January
     # went to the new year's folder.
-    default_storage.save(f"invoices/{YEAR + 1}/INV-{YEAR}-000001.pdf", ContentFile(b"%PDF-1.7 issued before the restore"))
+    default_storage.save(
+        f"invoices/{YEAR + 1}/INV-{YEAR}-000001.pdf", ContentFile(b"%PDF-1.7 issued before the restore")
+    )
     order = pay_by_dummy_webhook(place_order((stocked_variant(), 1))).order
 
     from orders.invoices import invoice_issue
@@ -89,7 +92,9 @@ def test_a_pdf_filed_under_the_next_years_folder_counts_too():
     assert invoice_issue(order=order).number == f"INV-{YEAR}-000002"
 
 
-def test_after_a_restore_a_new_credit_note_takes_the_number_after_the_last_stored_pdf(pay, django_capture_on_commit_callbacks):
+def test_after_a_restore_a_new_credit_note_takes_the_number_after_the_last_stored_pdf(
+    pay, django_capture_on_commit_callbacks
+):
     orders = [pay() for _ in range(4)]
     for order in orders[:3]:
         with django_capture_on_commit_callbacks(execute=True):  # the cancellation email stores its PDF
@@ -102,7 +107,9 @@ def test_after_a_restore_a_new_credit_note_takes_the_number_after_the_last_store
 
     note = CreditNote.objects.get(order=orders[3])
     assert note.number == f"CN-{YEAR}-000004"
-    assert sorted(default_storage.listdir(f"credit_notes/{YEAR}")[1]) == [f"CN-{YEAR}-{n:06d}.pdf" for n in (1, 2, 3, 4)]
+    assert sorted(default_storage.listdir(f"credit_notes/{YEAR}")[1]) == [
+        f"CN-{YEAR}-{n:06d}.pdf" for n in (1, 2, 3, 4)
+    ]
     assert CreditNoteCounter.objects.get(year=YEAR).last_number == 4
     assert f"CN-{YEAR}-000002 to CN-{YEAR}-000003 skipped" in orders[3].events.get(type=OrderEvent.Type.CREDITED).note
 

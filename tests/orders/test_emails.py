@@ -1,5 +1,6 @@
 """Order emails: each event emails the shopper once (text and HTML, the confirmation with its
 invoice attached), however often its task runs; a failed send is retried, never lost."""
+
 import io
 from datetime import timedelta
 
@@ -175,7 +176,12 @@ class TestSendingOnce:
         EmailLog.objects.create(kind="order_cancelled", key="ABC", to="ada@example.com", subject="…")
 
         sent = email_send_once(
-            kind="order_cancelled", key="ABC", to="ada@example.com", subject="Hi", template="order_cancelled", context={}
+            kind="order_cancelled",
+            key="ABC",
+            to="ada@example.com",
+            subject="Hi",
+            template="order_cancelled",
+            context={},
         )
 
         assert sent is False and mailoutbox == []
@@ -228,7 +234,10 @@ class TestEachEmail:
         paid(order)
         line = order.lines.get()
         first = Shipment.objects.create(
-            order=order, carrier="DHL", tracking_number="JD014600006281", tracking_url="https://track.example/JD014600006281"
+            order=order,
+            carrier="DHL",
+            tracking_number="JD014600006281",
+            tracking_url="https://track.example/JD014600006281",
         )
         ShipmentLine.objects.create(shipment=first, line=line, quantity=1)
         second = Shipment.objects.create(order=order, carrier="DHL", tracking_number="JD014600006299")

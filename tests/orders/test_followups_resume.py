@@ -5,6 +5,7 @@ its invoice and confirmation from the beat job orders.tasks.resume_order_followu
 These tests run in a rolled-back transaction, so on-commit callbacks never run: paying an
 order here is exactly "paid while the broker was down".
 """
+
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def paid_order(*, minutes_ago: int, status=None) -> Order:
-    order = order_mark_paid(order=place_order((stocked_variant(on_hand=3), 1)), reference="pay", reservation_ttl=timedelta(minutes=15))
+    order = order_mark_paid(
+        order=place_order((stocked_variant(on_hand=3), 1)), reference="pay", reservation_ttl=timedelta(minutes=15)
+    )
     changes = {"paid_at": timezone.now() - timedelta(minutes=minutes_ago)}
     if status:
         changes["status"] = status

@@ -1,6 +1,7 @@
 """Shipping an order (orders.services.order_ship) in one or more parcels, marking it
 delivered, and the staff pages for both: what ships, what is refused (nothing is written
 then), the shipped email, and what the shopper sees."""
+
 from datetime import timedelta
 
 import pytest
@@ -56,7 +57,10 @@ def test_a_partial_shipment_then_the_rest_fulfils_the_order():
     assert order.status == Order.Status.PARTIALLY_FULFILLED
     assert list(first.lines.values_list("line_id", "quantity")) == [(shirt.pk, 2)]
     assert (first.carrier, first.tracking_number, first.tracking_url, first.actor) == (
-        "UPS", "1Z-A", "https://ups.example/1Z-A", staff,
+        "UPS",
+        "1Z-A",
+        "https://ups.example/1Z-A",
+        staff,
     )
 
     second = ship(order, {shirt.pk: 1, socks.pk: 1}, tracking="1Z-B")

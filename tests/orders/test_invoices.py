@@ -1,5 +1,6 @@
 """Invoices: one per paid order, numbered INV-<year>-<6 digits> without gaps or repeats, a PDF
 that says what was sold and for how much, downloads for whoever may see the order."""
+
 import io
 from datetime import timedelta
 from decimal import Decimal
@@ -102,7 +103,9 @@ class TestIssuing:
         assert not Invoice.objects.exists()
         assert not InvoiceCounter.objects.filter(last_number__gt=0).exists()
 
-    @pytest.mark.parametrize("status", ["partially_fulfilled", "fulfilled", "delivered", "partially_refunded", "refunded"])
+    @pytest.mark.parametrize(
+        "status", ["partially_fulfilled", "fulfilled", "delivered", "partially_refunded", "refunded"]
+    )
     def test_orders_past_payment_can_be_invoiced(self, status):
         order = paid_order((stocked_variant(), 1))
         Order.objects.filter(pk=order.pk).update(status=status)
@@ -296,10 +299,18 @@ class TestAnIssuedInvoiceNeverChanges:
         assert snapshot["ship_to"]["line1"] == "12 Analytical Row" and snapshot["ship_to"]["method"] == "Standard"
         assert snapshot["order"]["number"] == order.number
         [line] = snapshot["lines"]
-        assert (line["sku"], line["quantity"], line["unit_price"], line["line_total"]) == ("SHIRT-L", 2, "24.00", "48.00")
+        assert (line["sku"], line["quantity"], line["unit_price"], line["line_total"]) == (
+            "SHIRT-L",
+            2,
+            "24.00",
+            "48.00",
+        )
         assert (line["tax_rate"], line["tax_amount"]) == ("0.2000", "8.00")
         assert (snapshot["subtotal"], snapshot["shipping"]["price"], snapshot["tax_total"], snapshot["total"]) == (
-            "48.00", "5.00", "8.00", "53.00",
+            "48.00",
+            "5.00",
+            "8.00",
+            "53.00",
         )
 
     def test_a_lost_pdf_restored_by_the_command_after_staff_corrected_the_order_says_what_it_said(
@@ -307,7 +318,10 @@ class TestAnIssuedInvoiceNeverChanges:
     ):
         order, invoice, original = invoiced
         staff_corrects(
-            staff_client, order, shipping_name="Augusta Ada King", email="countess@example.com",
+            staff_client,
+            order,
+            shipping_name="Augusta Ada King",
+            email="countess@example.com",
             shipping_line1="1 Ockham Park",
         )
         assert Order.objects.get(pk=order.pk).shipping_name == "Augusta Ada King"
@@ -369,7 +383,9 @@ class TestAnIssuedInvoiceNeverChanges:
         invoice_issue(order=order)  # issued when the order was paid; its PDF not stored yet
         staff_corrects(staff_client, order, shipping_name="Augusta Ada King", email="countess@example.com")
 
-        text = pdf_text(b"".join(Client().get(f"/orders/{order.number}/{order.access_token}/invoice/").streaming_content))
+        text = pdf_text(
+            b"".join(Client().get(f"/orders/{order.number}/{order.access_token}/invoice/").streaming_content)
+        )
 
         assert "Ada Lovelace" in text and "ada@example.com" in text
         assert "Augusta" not in text and "countess" not in text
@@ -399,7 +415,10 @@ class TestTheRegenerateCommand:
         call_command("regenerate_invoice", order.number.lower(), stdout=out)
 
         invoice = Invoice.objects.get(order=order)
-        assert f"Invoice {invoice.number} of order {order.number}: {invoice.pdf.name} rendered and stored" in out.getvalue()
+        assert (
+            f"Invoice {invoice.number} of order {order.number}: {invoice.pdf.name} rendered and stored"
+            in out.getvalue()
+        )
         assert invoice.pdf.storage.exists(invoice.pdf.name)
 
     def test_it_keeps_the_number_when_run_again(self):

@@ -2,6 +2,7 @@
 (orders.services.ORDER_TRANSITIONS). Each allowed move works through its service and writes
 its event; each move the table does not list is refused and changes nothing; applying the
 same change twice changes nothing the second time. Orders are archived, never deleted."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -152,9 +153,7 @@ def test_the_table_lists_exactly_the_promised_transitions_for_every_status():
     assert listed == EXPECTED_TRANSITIONS
 
 
-@pytest.mark.parametrize(
-    ("source", "target"), sorted(EXPECTED_TRANSITIONS), ids=lambda status: str(status)
-)
+@pytest.mark.parametrize(("source", "target"), sorted(EXPECTED_TRANSITIONS), ids=lambda status: str(status))
 def test_every_allowed_transition_moves_the_order_and_writes_its_event(source, target):
     order = order_in(source)
     events_before = order.events.count()

@@ -1,5 +1,6 @@
 """The sweep under real concurrency: sweepers in real threads, each with its own PostgreSQL
 connection, released together by a barrier, against committed data."""
+
 import threading
 import time
 from collections import Counter
@@ -46,9 +47,7 @@ def lapsed_shop():
 def assert_each_order_expired_once_with_one_event(orders, *, except_pks=()):
     pks = [o.pk for o in orders if o.pk not in except_pks]
     assert set(Order.objects.filter(pk__in=pks).values_list("status", flat=True)) == {Order.Status.EXPIRED}
-    events = Counter(
-        OrderEvent.objects.filter(type=OrderEvent.Type.EXPIRED).values_list("order_id", flat=True)
-    )
+    events = Counter(OrderEvent.objects.filter(type=OrderEvent.Type.EXPIRED).values_list("order_id", flat=True))
     assert events == Counter(pks), "every lapsed order needs exactly one EXPIRED event"
 
 

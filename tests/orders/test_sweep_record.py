@@ -1,5 +1,6 @@
 """Every sweep is recorded as a SweepRun (when, what started it, what it expired, how it
 failed), whether beat, the command or the admin button started it."""
+
 from datetime import timedelta
 
 import pytest

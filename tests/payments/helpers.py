@@ -1,5 +1,6 @@
 """Paying an order in tests the way the dummy gateway does: a payment, then its webhook; and
 running what Celery beat schedules, as a worker would."""
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@ its reservation; a paid one that has not shipped puts its units back on hand thr
 ledger (RESTOCK, once) and is refunded through its gateway (dummy here: no money moves, its
 refunds succeed). Twice is harmless; a shipped order is refused. The shopper's "Cancel order"
 button and the staff cancel page go through it."""
+
 from decimal import Decimal
 
 import pytest
@@ -72,7 +73,10 @@ def test_cancelling_a_paid_order_restocks_every_line_through_the_ledger_and_refu
     (refund,) = cancellation.refunds
     payment = Payment.objects.get(order=order)
     assert (refund.status, refund.amount, refund.restock, refund.actor) == (
-        Refund.Status.SUCCEEDED, order.total, {}, staff,
+        Refund.Status.SUCCEEDED,
+        order.total,
+        {},
+        staff,
     )
     assert refund.reason == "Order cancelled: Out of time"
     assert payment.refunded_amount == payment.amount
@@ -324,7 +328,9 @@ def test_staff_who_may_not_refund_cannot_cancel_a_paid_order(client):
     from django.contrib.auth.models import Permission
 
     clerk = UserFactory(is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(codename="change_order"), Permission.objects.get(codename="view_order"))
+    clerk.user_permissions.add(
+        Permission.objects.get(codename="change_order"), Permission.objects.get(codename="view_order")
+    )
     client.force_login(clerk)
     unpaid, paid_order = place_order((stocked_variant(on_hand=5), 1)), paid((stocked_variant(on_hand=5), 1))
 
@@ -405,5 +411,8 @@ def test_a_cancellation_racing_a_shipment_lets_exactly_one_of_them_happen():
         else:
             assert order.status == Order.Status.FULFILLED
             assert isinstance(cancel.error, OrderStateError) and shipment.error is None
-            assert not Refund.objects.filter(payment__order=order).exists() and not restocks().filter(reference=order.number).exists()
+            assert (
+                not Refund.objects.filter(payment__order=order).exists()
+                and not restocks().filter(reference=order.number).exists()
+            )
         assert_stock_consistent()

@@ -1,4 +1,5 @@
 """Payments under real concurrency (real threads and PostgreSQL connections, committed)."""
+
 import pytest
 
 from inventory.models import StockMovement

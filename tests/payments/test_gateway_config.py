@@ -1,6 +1,7 @@
 """Start-up checks of PAYMENT_GATEWAYS (payments.apps.PaymentsConfig.ready → check_gateways):
 a misconfiguration stops the shop with a clear message instead of failing at the first
 shopper's payment."""
+
 import os
 import subprocess
 import sys
@@ -31,8 +32,7 @@ def test_the_dummy_gateway_refuses_to_be_enabled_in_production(settings):
         check_gateways()
 
     assert str(exc.value) == (
-        "Payment gateway configuration: dummy: the dummy gateway takes no money and cannot be "
-        "enabled in production"
+        "Payment gateway configuration: dummy: the dummy gateway takes no money and cannot be enabled in production"
     )
 
 

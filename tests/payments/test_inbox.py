@@ -1,6 +1,7 @@
 """The webhook inbox with the dummy gateway: every provider report is stored once under
 (provider, event id) and processed once, however often it arrives; a report that cannot be
 processed is recorded with its error and can be replayed once its cause is fixed."""
+
 import pytest
 
 from inventory.models import StockMovement
@@ -58,7 +59,10 @@ def test_the_dummy_pay_delivered_five_times_pays_the_order_once(client):
     assert (on_hand(shirt), on_hand(socks)) == (3, 4)
     event = WebhookEvent.objects.get()
     assert (event.provider, event.event_type, event.status, event.attempts) == (
-        "dummy", "payment.succeeded", WebhookEvent.Status.PROCESSED, 1,
+        "dummy",
+        "payment.succeeded",
+        WebhookEvent.Status.PROCESSED,
+        1,
     )
     assert_stock_consistent()
 

@@ -1,6 +1,7 @@
 """A payment that succeeds after its reservation expired (DESIGN.md, "Inventory"): honoured
 when the stock is still there; otherwise the order is flagged for staff, expired, and the
 payment refunded automatically. The stock is never oversold to honour it."""
+
 import pytest
 from django.core import mail
 
@@ -159,7 +160,5 @@ def test_a_late_success_racing_a_new_buyer_for_the_last_units_never_oversells():
         assert outcomes[0].value.status in (Payment.Status.CAPTURED, Payment.Status.REJECTED)
         assert on_hand(variant) >= 0
         assert _sales().filter(variant=variant).count() <= 1
-        assert Order.objects.filter(lines__variant=variant, status=Order.Status.PAID).count() == (
-            1 - on_hand(variant)
-        )
+        assert Order.objects.filter(lines__variant=variant, status=Order.Status.PAID).count() == (1 - on_hand(variant))
     assert_stock_consistent()

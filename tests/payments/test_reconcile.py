@@ -1,6 +1,7 @@
 """Reconciliation (webhooks get lost): payments still pending after RECONCILE_AFTER_MINUTES
 are asked about at their provider and the answer applied; by `manage.py reconcile_payments`
 and by Celery beat. The dummy gateway has no provider to ask: its payments stay pending."""
+
 from datetime import timedelta
 
 import pytest
@@ -70,7 +71,10 @@ def test_the_command_prints_what_it_found_and_exits_0(capsys):
 
     call_command("reconcile_payments", "--older-than", "0")
 
-    assert capsys.readouterr().out == "Checked 2 payment(s): 0 captured, 0 failed, 2 still pending, 0 error(s).\n" + NO_REFUNDS
+    assert (
+        capsys.readouterr().out
+        == "Checked 2 payment(s): 0 captured, 0 failed, 2 still pending, 0 error(s).\n" + NO_REFUNDS
+    )
 
 
 def test_the_command_defaults_to_reconcile_after_minutes(settings, capsys):
@@ -80,7 +84,10 @@ def test_the_command_defaults_to_reconcile_after_minutes(settings, capsys):
 
     call_command("reconcile_payments")
 
-    assert capsys.readouterr().out == "Checked 1 payment(s): 0 captured, 0 failed, 1 still pending, 0 error(s).\n" + NO_REFUNDS
+    assert (
+        capsys.readouterr().out
+        == "Checked 1 payment(s): 0 captured, 0 failed, 1 still pending, 0 error(s).\n" + NO_REFUNDS
+    )
 
 
 def test_the_command_exits_1_when_a_payment_could_not_be_checked(settings, capsys):
@@ -91,7 +98,10 @@ def test_the_command_exits_1_when_a_payment_could_not_be_checked(settings, capsy
         call_command("reconcile_payments", "--older-than", "15")
 
     assert exc.value.returncode == 1
-    assert capsys.readouterr().out == "Checked 1 payment(s): 0 captured, 0 failed, 0 still pending, 1 error(s).\n" + NO_REFUNDS
+    assert (
+        capsys.readouterr().out
+        == "Checked 1 payment(s): 0 captured, 0 failed, 0 still pending, 1 error(s).\n" + NO_REFUNDS
+    )
 
 
 def test_the_command_refuses_a_negative_age():
@@ -104,8 +114,16 @@ def test_the_beat_task_reconciles_with_the_default_age(settings):
     pending_payment(minutes_old=30)
 
     assert reconcile_payments.delay().get() == {
-        "checked": 1, "captured": 0, "failed": 0, "still_pending": 1, "errors": 0,
-        "refunds_checked": 0, "refunds_succeeded": 0, "refunds_failed": 0, "refunds_still_pending": 0, "refund_errors": 0,
+        "checked": 1,
+        "captured": 0,
+        "failed": 0,
+        "still_pending": 1,
+        "errors": 0,
+        "refunds_checked": 0,
+        "refunds_succeeded": 0,
+        "refunds_failed": 0,
+        "refunds_still_pending": 0,
+        "refund_errors": 0,
     }
 
 

@@ -2,6 +2,7 @@
 its refunds always succeed): the order becomes partially refunded or refunded, the payment
 adds up what was given back, and restocked units come back on hand through the ledger, never
 more than were sold. A refund that cannot be made changes nothing."""
+
 from decimal import Decimal
 
 import pytest
@@ -268,7 +269,11 @@ def test_a_refund_made_at_the_provider_is_recorded_once():
     again = refund_apply(gateway="dummy", answer=answer)
 
     assert again.pk == first.pk
-    assert (first.status, first.amount, first.reason) == (Refund.Status.SUCCEEDED, Decimal("10.00"), "Refunded at the provider")
+    assert (first.status, first.amount, first.reason) == (
+        Refund.Status.SUCCEEDED,
+        Decimal("10.00"),
+        "Refunded at the provider",
+    )
     payment.refresh_from_db()
     order = Order.objects.get(pk=payment.order_id)
     assert payment.refunded_amount == Decimal("10.00")

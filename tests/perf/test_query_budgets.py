@@ -11,6 +11,7 @@ SAVEPOINT/RELEASE SAVEPOINT of a nested one. The Place order tests run with real
 The catalog pages are measured cold: the cache is cleared right before each measured request,
 so these figures hold with or without a cache in front of the pages.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -90,7 +91,10 @@ def add_variants(product, count: int) -> None:
     start = product.variants.count()
     for position in range(start + 1, start + count + 1):
         stocked_variant(
-            on_hand=position % 3, product=product, option1_value=f"Size {position}", position=position,
+            on_hand=position % 3,
+            product=product,
+            option1_value=f"Size {position}",
+            position=position,
             price=Decimal(20 + position),
         )
 
@@ -190,8 +194,14 @@ def test_a_product_page_costs_the_same_for_1_10_or_40_variants(client, db, page)
 
 # -- Place order ----------------------------------------------------------------------------
 
-ADDRESS = {"email": "ada@example.com", "name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London",
-           "postal_code": "N1 9GU", "country": "GB"}
+ADDRESS = {
+    "email": "ada@example.com",
+    "name": "Ada Lovelace",
+    "line1": "12 Analytical Row",
+    "city": "London",
+    "postal_code": "N1 9GU",
+    "country": "GB",
+}
 
 # The one way over PLACE_ORDER_QUERIES (31 measured), with STOCK_RESERVE_ON=cart (not the default): the
 # cart's hold is handed to the order inside the order's transaction (release and reserve, each
@@ -237,8 +247,10 @@ class PlaceOrder:
         self.headers = headers
         checkout = self.api.post("/api/v1/checkout/", **headers).json()
         self.checkout = self.api.patch(
-            f"/api/v1/checkout/{checkout['id']}/", {**ADDRESS, "shipping_method": self.shipping.pk},
-            format="json", **headers,
+            f"/api/v1/checkout/{checkout['id']}/",
+            {**ADDRESS, "shipping_method": self.shipping.pk},
+            format="json",
+            **headers,
         ).json()
 
     def _cart(self):
@@ -248,7 +260,9 @@ class PlaceOrder:
 
     def _ready_service(self, client):
         self.cart = self._cart()
-        self.fingerprint = checkout_fingerprint(cart_view(self.cart), self.shipping, country="GB", email=ADDRESS["email"])
+        self.fingerprint = checkout_fingerprint(
+            cart_view(self.cart), self.shipping, country="GB", email=ADDRESS["email"]
+        )
 
     def _ready_session_service(self, client):
         session = checkout_session_start(cart=self._cart())
@@ -266,15 +280,21 @@ class PlaceOrder:
             return None
         if self.way == "api":
             response = self.api.post(
-                f"/api/v1/checkout/{self.checkout['id']}/place-order/", {"fingerprint": self.checkout["fingerprint"]},
-                format="json", HTTP_IDEMPOTENCY_KEY="key-1", **self.headers,
+                f"/api/v1/checkout/{self.checkout['id']}/place-order/",
+                {"fingerprint": self.checkout["fingerprint"]},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="key-1",
+                **self.headers,
             )
             assert response.status_code == 201, response.content
             return None
         if self.way == "service":
             return checkout_place_order(
-                cart=self.cart, checkout_token=uuid.uuid4().hex, shipping=shipping_details(**ADDRESS),
-                shipping_method=self.shipping, reviewed_fingerprint=self.fingerprint,
+                cart=self.cart,
+                checkout_token=uuid.uuid4().hex,
+                shipping=shipping_details(**ADDRESS),
+                shipping_method=self.shipping,
+                reviewed_fingerprint=self.fingerprint,
             )
         order, created = checkout_session_place_order(
             checkout=self.session, idempotency_key="key-1", reviewed_fingerprint=self.fingerprint

@@ -1,4 +1,5 @@
 """Checks shared by the proofs."""
+
 from __future__ import annotations
 
 import io

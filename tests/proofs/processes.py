@@ -7,6 +7,7 @@ Django (or our apps) at module level.
 Every child points Django at the parent's test database through DATABASE_URL and
 DJANGO_SETTINGS_MODULE=config.settings.test, set before django.setup().
 """
+
 from __future__ import annotations
 
 import os

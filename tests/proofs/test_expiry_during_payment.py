@@ -6,6 +6,7 @@ there (re-reserved and sold); otherwise the payment is rejected, the order expir
 for staff, and the money refunded automatically. Never oversold to honour it. Two buyers, two
 real threads, released together.
 """
+
 import time
 from datetime import timedelta
 
@@ -73,9 +74,7 @@ def test_a_lapsed_hold_frees_the_last_unit_at_once_and_the_late_payment_is_rejec
     new_payment = start_payment(new_order)
 
     # Both providers report success at the same moment.
-    outcomes = run_together(
-        2, lambda i: provider_reports_success(late_payment if i == 0 else new_payment)
-    )
+    outcomes = run_together(2, lambda i: provider_reports_success(late_payment if i == 0 else new_payment))
 
     assert [o.error for o in outcomes] == [None, None]
     assert outcomes[1].value.status == Payment.Status.CAPTURED
@@ -93,9 +92,7 @@ def test_a_late_payment_re_reserves_and_is_paid_while_another_buyer_takes_the_ot
     new_order = place_order((variant, 1), token="buyer-b")  # takes 1 of the 2 at once
     new_payment = start_payment(new_order)
 
-    outcomes = run_together(
-        2, lambda i: provider_reports_success(late_payment if i == 0 else new_payment)
-    )
+    outcomes = run_together(2, lambda i: provider_reports_success(late_payment if i == 0 else new_payment))
 
     assert [o.error for o in outcomes] == [None, None]
     assert [o.value.status for o in outcomes] == [Payment.Status.CAPTURED] * 2

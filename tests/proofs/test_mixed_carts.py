@@ -12,6 +12,7 @@ try again" answer to a long queue (24 threads share one GIL here, so a thread ho
 lock can wait its turn to run for a while on a loaded machine): like a shopper, the thread
 tries again, a bounded number of times.
 """
+
 import random
 import threading
 import time
@@ -88,9 +89,7 @@ def test_24_threads_reserving_overlapping_random_carts_never_deadlock_and_never_
             lines = [StockLine(vid, rng.randint(1, 3)) for vid in chosen]
             owner = f"cart:{i}-{n}"
             try:
-                _retrying_busy(
-                    busy, i, lambda: stock_reserve(lines=lines, owner=owner, ttl=timedelta(minutes=30))
-                )
+                _retrying_busy(busy, i, lambda: stock_reserve(lines=lines, owner=owner, ttl=timedelta(minutes=30)))
             except InsufficientStock:
                 refusals[i] += 1
                 continue

@@ -4,6 +4,7 @@ several workers), each process with its own Django and its own PostgreSQL connec
 released together by one multiprocessing barrier, race for a SKU with 10 units through the
 real services: orders.services.order_create, then payment_start and payment_capture.
 """
+
 import multiprocessing
 import queue
 from collections import Counter

@@ -4,6 +4,7 @@ middle of placing an order leaves nothing behind: the reservation and the order 
 in one transaction that never committed, so PostgreSQL throws both away, and the stock row
 lock dies with the connection. Nothing in our code has to clean up after it.
 """
+
 import multiprocessing
 import os
 import queue
@@ -43,7 +44,9 @@ def _reserve_everything_when_the_lock_is_gone(variant, *, within: float) -> list
     deadline = time.monotonic() + within
     while True:
         try:
-            return stock_reserve(lines=[StockLine(variant.pk, STOCK)], owner="cart:after-the-kill", ttl=timedelta(minutes=5))
+            return stock_reserve(
+                lines=[StockLine(variant.pk, STOCK)], owner="cart:after-the-kill", ttl=timedelta(minutes=5)
+            )
         except StockBusy:
             # PostgreSQL has not yet noticed the dead client; its backend still holds the lock.
             if time.monotonic() > deadline:

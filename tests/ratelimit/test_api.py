@@ -1,5 +1,6 @@
 """The API's auth endpoints share the auth tier with the pages: per address and per account,
 answered 429 in the API's error shape with Retry-After."""
+
 import pytest
 from rest_framework.test import APIClient
 

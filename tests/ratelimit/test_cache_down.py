@@ -1,5 +1,6 @@
 """Redis down: the shop keeps selling. Rate limits fail open (skipped, with a warning) for
 everything but sign-in, which fails closed; django-redis errors are read as cache misses."""
+
 import pytest
 from django.core.cache import caches
 from django.test import override_settings

@@ -1,6 +1,7 @@
 """Rate limits on the HTML pages: the 11th sign-in in 15 minutes is refused with 429 and
 Retry-After, per address and per account; stock operations and webhooks have their tiers;
 staff get more room in the admin."""
+
 import pytest
 from django.test import Client
 
@@ -30,7 +31,9 @@ def test_the_eleventh_login_attempt_from_one_address_is_refused_with_429(client,
 def test_the_eleventh_password_guess_on_the_delete_account_page_is_refused_and_deletes_nothing(client, user):
     client.force_login(user)
     for n in range(10):
-        response = client.post("/accounts/delete/", {"password": f"guess {n}", "confirm": "on"}, REMOTE_ADDR=f"198.51.100.{n + 1}")
+        response = client.post(
+            "/accounts/delete/", {"password": f"guess {n}", "confirm": "on"}, REMOTE_ADDR=f"198.51.100.{n + 1}"
+        )
         assert response.status_code == 200  # the form again, with its error
     response = client.post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"}, REMOTE_ADDR="198.51.100.200")
     assert_limited(response)

@@ -1,4 +1,5 @@
 """Sign-in, passwords and the email verification link: what an attacker must not learn or get."""
+
 import re
 from datetime import timedelta
 
@@ -115,7 +116,9 @@ def test_the_welcome_email_carries_a_link_that_verifies_the_address(client, mail
 def test_signing_up_sends_the_verification_link(client, mailoutbox, django_capture_on_commit_callbacks):
     password = "a-long uncommon passphrase 42"
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("accounts:signup"), {"email": "new@example.com", "password1": password, "password2": password})
+        client.post(
+            reverse("accounts:signup"), {"email": "new@example.com", "password1": password, "password2": password}
+        )
     client.get(_verify_link(mailoutbox[0]))
     assert get_user_model().objects.get(email="new@example.com").email_verified_at is not None
 

@@ -1,4 +1,5 @@
 """The client IP trusts X-Forwarded-For only from configured proxies (kernel/client_ip.py)."""
+
 import pytest
 from django.test import RequestFactory
 
@@ -47,7 +48,12 @@ def test_garbage_in_the_header_stops_at_the_last_trusted_hop(settings):
 
 @pytest.mark.parametrize(
     "entry, expected",
-    [("203.0.113.7:51234", "203.0.113.7"), ("[2001:db8::1]:443", "2001:db8::1"), ("2001:db8::2", "2001:db8::2"), ("::ffff:203.0.113.8", "203.0.113.8")],
+    [
+        ("203.0.113.7:51234", "203.0.113.7"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("2001:db8::2", "2001:db8::2"),
+        ("::ffff:203.0.113.8", "203.0.113.8"),
+    ],
 )
 def test_ports_and_ipv6_forms_are_understood(settings, entry, expected):
     settings.TRUSTED_PROXIES = ["10.0.0.0/8", "fd00::/8"]

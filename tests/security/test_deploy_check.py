@@ -1,5 +1,6 @@
 """Production settings pass Django's deployment checklist, and every page carries the
 security headers."""
+
 import os
 import secrets
 import string
@@ -57,11 +58,23 @@ def test_production_settings_are_the_secure_ones():
     )
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=BASE_DIR, env=_production_env(), capture_output=True, text=True, timeout=60,
+        cwd=BASE_DIR,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "True", "True", "True", "True", "True", "True", "DENY", "['https://shop.example.com']", "Argon2PasswordHasher",
+        "True",
+        "True",
+        "True",
+        "True",
+        "True",
+        "True",
+        "DENY",
+        "['https://shop.example.com']",
+        "Argon2PasswordHasher",
     ]
 
 
@@ -83,15 +96,25 @@ def test_the_content_security_policy_allows_only_us_and_the_payment_providers(cl
     assert set(directives["script-src"]) == {"'self'", "https://js.stripe.com", "https://checkout.razorpay.com"}
     assert "'unsafe-inline'" not in directives["script-src"]
     assert {"https://checkout.stripe.com", "https://api.razorpay.com"} <= set(directives["form-action"])
-    assert {"https://api.razorpay.com", "https://checkout.razorpay.com", "https://js.stripe.com"} <= set(directives["frame-src"])
+    assert {"https://api.razorpay.com", "https://checkout.razorpay.com", "https://js.stripe.com"} <= set(
+        directives["frame-src"]
+    )
     assert directives["frame-ancestors"] == ["'none'"]
 
 
 def test_admin_url_comes_from_the_environment():
     env = _production_env() | {"DJANGO_ADMIN_URL": "/back-office-7f3a/"}
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.urls import reverse; print(reverse('admin:index'))"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.urls import reverse; print(reverse('admin:index'))",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "/back-office-7f3a/"

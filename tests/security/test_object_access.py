@@ -17,6 +17,7 @@ What the shop does (and these tests pin down):
   another tab) — the shopper's own cart page again, and the other cart untouched — rather
   than a 404 page. The API answers 404.
 """
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -117,8 +118,12 @@ def address(people):
     from accounts.services import address_create
 
     return address_create(
-        user=people["owner"], name="Ada Lovelace", line1="12 St James's Square", city="London",
-        postal_code="SW1Y 4JH", country="GB",
+        user=people["owner"],
+        name="Ada Lovelace",
+        line1="12 St James's Square",
+        city="London",
+        postal_code="SW1Y 4JH",
+        country="GB",
     )
 
 

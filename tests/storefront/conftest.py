@@ -41,9 +41,7 @@ class Shopper:
         self.client = client
 
     def add(self, variant, quantity=1):
-        return self.client.post(
-            variant.product.get_absolute_url(), {"variant": variant.pk, "quantity": quantity}
-        )
+        return self.client.post(variant.product.get_absolute_url(), {"variant": variant.pk, "quantity": quantity})
 
     def checkout(self, shipping, **overrides):
         return self.client.post("/checkout/", {**ADDRESS, "shipping_method": shipping.pk, **overrides})

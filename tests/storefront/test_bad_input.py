@@ -1,5 +1,6 @@
 """Bad input on every shop form gives a form error (never a 500) and changes nothing, whether
 stock is reserved at Place order or at add-to-cart."""
+
 from decimal import Decimal
 
 import pytest
@@ -80,8 +81,15 @@ def test_cart_update_of_someone_elses_line_changes_nothing(shopper, variant, cli
 
 @pytest.mark.parametrize(
     "field,value",
-    [("email", "not-an-email"), ("name", ""), ("country", "XX"), ("shipping_method", "999999"),
-     ("shipping_method", "abc"), ("postal_code", "x" * 50), ("line1", "")],
+    [
+        ("email", "not-an-email"),
+        ("name", ""),
+        ("country", "XX"),
+        ("shipping_method", "999999"),
+        ("shipping_method", "abc"),
+        ("postal_code", "x" * 50),
+        ("line1", ""),
+    ],
 )
 def test_checkout_details_reject_bad_input(shopper, variant, shipping, field, value):
     shopper.add(variant)

@@ -1,6 +1,7 @@
 """STOCK_RESERVE_ON=cart through the HTML pages: adding to the cart already holds the stock,
 every cart change re-reserves the whole cart with a fresh expiry (or changes nothing), and
 Place order hands the cart's hold to the order without the units ever being free between."""
+
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -120,9 +121,7 @@ class TestHoldingStockInTheCart:
         assert response.context["line_errors"][line.pk] == ["Only 3 of Linen Shirt left."]
         line.refresh_from_db()
         assert line.quantity == 2
-        assert list(_holds().values_list("pk", "quantity", "expires_at")) == [
-            (hold.pk, 2, hold.expires_at)
-        ]
+        assert list(_holds().values_list("pk", "quantity", "expires_at")) == [(hold.pk, 2, hold.expires_at)]
         assert availability([variant.pk])[variant.pk] == 1
 
     def test_adding_beyond_the_stock_is_refused_and_changes_nothing(self, shopper, variant):
@@ -133,9 +132,7 @@ class TestHoldingStockInTheCart:
 
         assert response.context["form"].errors["quantity"] == ["Only 3 of Linen Shirt left."]
         assert CartLine.objects.get().quantity == 2
-        assert list(_holds().values_list("pk", "quantity", "expires_at")) == [
-            (hold.pk, 2, hold.expires_at)
-        ]
+        assert list(_holds().values_list("pk", "quantity", "expires_at")) == [(hold.pk, 2, hold.expires_at)]
 
     def test_removing_a_line_frees_its_units_and_removing_the_last_releases_everything(self, shopper, variant):
         scarf = stocked_variant(on_hand=5, product__title="Wool Scarf")

@@ -74,7 +74,8 @@ def test_unpublished_products_are_hidden(client):
 
 def test_the_description_keeps_formatting_but_not_scripts(client):
     variant = stocked_variant(
-        on_hand=1, product__description='<p><b>Soft</b> cotton</p><script>alert(1)</script><img src=x onerror="alert(2)">'
+        on_hand=1,
+        product__description='<p><b>Soft</b> cotton</p><script>alert(1)</script><img src=x onerror="alert(2)">',
     )
     page = client.get(variant.product.get_absolute_url()).content.decode()
     assert "<b>Soft</b>" in page

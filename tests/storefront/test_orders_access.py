@@ -1,4 +1,5 @@
 """Who may see an order: its owner, or a guest holding its link; everyone else gets 404."""
+
 import pytest
 from django.test import Client
 

@@ -1,5 +1,6 @@
 """A shopper's purchase through the HTML pages, end to end, with the dummy gateway; every
 test runs with stock reserved at Place order and again with it reserved at add-to-cart."""
+
 from datetime import timedelta
 
 import pytest

@@ -2,6 +2,7 @@
 with a line of one of its variants) may review it, once; a review shows on the product page
 only after staff approve it; the page shows the approved reviews and their average rating in
 a fixed number of queries; bad input is a form error or a 403/404, never a 500."""
+
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -86,7 +87,12 @@ def test_a_buyer_sees_the_form_and_their_review_waits_for_moderation(buyer_clien
     assert response.redirect_chain == [(product.get_absolute_url(), 302)]
     review = ProductReview.objects.get()
     assert (review.product, review.user, review.rating, review.title, review.text, review.status) == (
-        product, buyer, 5, "Lovely", "Soft, warm and it fits.", ProductReview.Status.PENDING,
+        product,
+        buyer,
+        5,
+        "Lovely",
+        "Soft, warm and it fits.",
+        ProductReview.Status.PENDING,
     )
     html = response.content.decode()
     assert "will appear once it has been checked" in html  # the message
@@ -233,7 +239,7 @@ def test_only_approved_reviews_show_with_their_average_rating(client, shirt):
     html = response.content.decode()
 
     assert (response.context["product"].rating_count, response.context["product"].rating_average) == (2, Decimal("4.5"))
-    assert '<span data-rating-average>4.5</span> / 5 (2 reviews)' in html
+    assert "<span data-rating-average>4.5</span> / 5 (2 reviews)" in html
     assert "Worth 5 stars." in html and "Worth 4 stars." in html
     assert "rant" not in html
 

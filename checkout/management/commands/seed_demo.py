@@ -2,6 +2,7 @@
 manage.py seed_demo: the demo catalog for operators (no admin user: use createsuperuser), and
 optionally N synthetic products for load tests.
 """
+
 import time
 from decimal import Decimal
 
@@ -60,8 +61,12 @@ class Command(BaseCommand):
             with transaction.atomic():
                 created = Product.objects.bulk_create(
                     [
-                        Product(handle=handle, title=f"Load test product {handle[len(SYNTHETIC_PREFIX):]}",
-                                option1_name="Size", published=True)
+                        Product(
+                            handle=handle,
+                            title=f"Load test product {handle[len(SYNTHETIC_PREFIX) :]}",
+                            option1_name="Size",
+                            published=True,
+                        )
                         for handle in batch
                     ]
                 )
@@ -69,7 +74,7 @@ class Command(BaseCommand):
                     [
                         ProductVariant(
                             product=product,
-                            sku=f"LT-{product.handle[len(SYNTHETIC_PREFIX):]}-{size}",
+                            sku=f"LT-{product.handle[len(SYNTHETIC_PREFIX) :]}-{size}",
                             option1_value=size,
                             price=Decimal("19.00") + position,
                             grams=300,

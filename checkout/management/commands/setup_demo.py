@@ -1,6 +1,7 @@
 """
 manage.py setup_demo: the demo shop for `make run`. Safe to run on every start.
 """
+
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -80,8 +81,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Superuser {ADMIN_EMAIL} created.")
         elif not admin.check_password(password):
             # Never reset a password someone changed: say so instead of printing a wrong one.
-            self.stdout.write(
-                f"Admin login: {ADMIN_EMAIL} (its password was changed and is not shown)"
-            )
+            self.stdout.write(f"Admin login: {ADMIN_EMAIL} (its password was changed and is not shown)")
             return
         self.stdout.write(self.style.SUCCESS(f"Admin login: {ADMIN_EMAIL} / {password}"))

@@ -1,6 +1,7 @@
 """
 manage.py check_stock: proves the stock invariants for every variant, read-only.
 """
+
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.selectors import stock_audit

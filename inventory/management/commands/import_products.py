@@ -1,6 +1,7 @@
 """
 manage.py import_products FILE.csv [FILE.csv ...]: imports Shopify product CSV files.
 """
+
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.importer import ImportRejected, catalog_import, catalog_parse
@@ -10,7 +11,7 @@ class Command(BaseCommand):
     help = (
         "Imports products, variants, stock and images from Shopify product CSV files. "
         "All files are checked first; if any row has a problem, every problem is listed as "
-        "FILE:LINE: column \"COL\": message and nothing is written. Products are matched by "
+        'FILE:LINE: column "COL": message and nothing is written. Products are matched by '
         "Handle and variants by SKU (derived from the handle and option values when Variant "
         "SKU is blank), so re-running with the same files changes nothing. Variant Inventory "
         "Qty sets the stock of new variants only (one ledger row per variant); the stock of "
@@ -19,9 +20,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "files", nargs="+", metavar="FILE.csv", help="Shopify product CSV files"
-        )
+        parser.add_argument("files", nargs="+", metavar="FILE.csv", help="Shopify product CSV files")
         parser.add_argument(
             "--check",
             action="store_true",
@@ -60,4 +59,3 @@ class Command(BaseCommand):
             out.flush()
 
         return draw
-

@@ -1,6 +1,7 @@
 """
 manage.py verify_deployment URL: the release checklist, automated, against a running shop.
 """
+
 import json
 import urllib.error
 import urllib.parse
@@ -51,7 +52,9 @@ def fetch(url: str, *, method: str = "GET", data: dict | None = None, headers: d
     """One HTTP request, redirects not followed; 4xx/5xx are answers, not exceptions.
     Raises OSError (URLError, timeout) when the server cannot be reached."""
     body = json.dumps(data).encode() if data is not None else None
-    request = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
+    )
     if body is not None:
         request.add_header("Content-Type", "application/json")
     request.add_header("Accept", "application/json, text/html")

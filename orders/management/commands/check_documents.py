@@ -26,7 +26,9 @@ class Command(BaseCommand):
 
     def _check(self, series: NumberSeries) -> int:
         storage = series.documents._meta.get_field("pdf").storage
-        rows = {row.number: row for row in series.documents.objects.select_related("order").order_by("year", "sequence")}
+        rows = {
+            row.number: row for row in series.documents.objects.select_related("order").order_by("year", "sequence")
+        }
         stored: dict[str, list[str]] = {}
         for name, year, sequence in series.stored_files():
             stored.setdefault(series.number(year=year, sequence=sequence), []).append(name)
@@ -47,5 +49,7 @@ class Command(BaseCommand):
                     digest = hashlib.sha256(handle.read()).hexdigest()
                 if digest != row.pdf_sha256:
                     problems += 1
-                    self.stdout.write(f"{where}: {row.pdf.name} is not the file stored when it was issued (SHA-256 differs)")
+                    self.stdout.write(
+                        f"{where}: {row.pdf.name} is not the file stored when it was issued (SHA-256 differs)"
+                    )
         return problems

@@ -12,6 +12,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         run = sweep_run(trigger=SweepRun.Trigger.COMMAND)
-        self.stdout.write(
-            f"Expired {run.reservations_expired} reservation(s) and {run.orders_expired} order(s)."
-        )
+        self.stdout.write(f"Expired {run.reservations_expired} reservation(s) and {run.orders_expired} order(s).")

@@ -40,5 +40,7 @@ class Command(BaseCommand):
         )
         if result.errors or result.refund_errors:
             # A non-zero exit for cron and monitoring; the details are in the log.
-            unchecked = [f"{n} {what}(s)" for n, what in ((result.errors, "payment"), (result.refund_errors, "refund")) if n]
+            unchecked = [
+                f"{n} {what}(s)" for n, what in ((result.errors, "payment"), (result.refund_errors, "refund")) if n
+            ]
             raise CommandError(f"{' and '.join(unchecked)} could not be checked; see the log.", returncode=1)

@@ -2,6 +2,7 @@
 https://api.razorpay.com/v1/… from a small in-memory Razorpay (orders, payment attempts,
 refunds), and the tests sign callbacks and webhooks with Razorpay's real algorithms. Nothing
 of ours is patched; any request the fake does not know fails as if the network were down."""
+
 from __future__ import annotations
 
 import base64
@@ -82,10 +83,20 @@ class FakeRazorpay:
         pay = r"(pay_[A-Za-z0-9]+)"
         query = r"(?:\?.*)?$"
         mock.add_callback(responses.POST, f"{API}/orders", callback=self._create_order)
-        mock.add_callback(responses.GET, re.compile(rf"{API}/orders/(order_[A-Za-z0-9]+)/payments{query}"), callback=self._order_payments)
+        mock.add_callback(
+            responses.GET,
+            re.compile(rf"{API}/orders/(order_[A-Za-z0-9]+)/payments{query}"),
+            callback=self._order_payments,
+        )
         mock.add_callback(responses.GET, re.compile(rf"{API}/payments/{pay}{query}"), callback=self._fetch_payment)
-        mock.add_callback(responses.GET, re.compile(rf"{API}/payments/{pay}/refunds{query}"), callback=self._payment_refunds)
-        mock.add_callback(responses.GET, re.compile(rf"{API}/payments/{pay}/refunds/(rfnd_[A-Za-z0-9]+){query}"), callback=self._fetch_refund)
+        mock.add_callback(
+            responses.GET, re.compile(rf"{API}/payments/{pay}/refunds{query}"), callback=self._payment_refunds
+        )
+        mock.add_callback(
+            responses.GET,
+            re.compile(rf"{API}/payments/{pay}/refunds/(rfnd_[A-Za-z0-9]+){query}"),
+            callback=self._fetch_refund,
+        )
         mock.add_callback(responses.POST, re.compile(rf"{API}/payments/{pay}/refund$"), callback=self._create_refund)
 
     # -- what the tests look at ------------------------------------------------------------
@@ -104,8 +115,15 @@ class FakeRazorpay:
 
     # -- what a shopper and staff do at Razorpay ------------------------------------------------
 
-    def pay(self, order_id: str, *, status: str = "captured", amount: int | None = None, currency: str | None = None,
-            error_description: str | None = None) -> dict:
+    def pay(
+        self,
+        order_id: str,
+        *,
+        status: str = "captured",
+        amount: int | None = None,
+        currency: str | None = None,
+        error_description: str | None = None,
+    ) -> dict:
         """A payment attempt in Checkout.js on Razorpay Order `order_id`."""
         with self.lock:
             order = self.orders[order_id]
@@ -292,10 +310,14 @@ class FakeRazorpay:
             amount = int(data.get("amount", payment["amount"] - payment["amount_refunded"]))
             if amount > payment["amount"] - payment["amount_refunded"]:
                 return _error(400, "BAD_REQUEST_ERROR", "The refund amount provided is greater than amount captured")
-            entity = self._refund(payment_id, amount, data.get("notes") or {}, receipt=data.get("receipt"), status=self.refund_status)
+            entity = self._refund(
+                payment_id, amount, data.get("notes") or {}, receipt=data.get("receipt"), status=self.refund_status
+            )
             if self.lost_refund_answers:
                 self.lost_refund_answers -= 1
-                raise requests.exceptions.ReadTimeout("HTTPSConnectionPool(host='api.razorpay.com', port=443): Read timed out.")
+                raise requests.exceptions.ReadTimeout(
+                    "HTTPSConnectionPool(host='api.razorpay.com', port=443): Read timed out."
+                )
             return 200, {}, json.dumps(entity)
 
 
@@ -339,7 +361,10 @@ def deliver(client, django_capture_on_commit_callbacks):
     def post(body: bytes, headers: dict):
         with django_capture_on_commit_callbacks(execute=True):
             return client.post(
-                reverse("payments:webhook", args=["razorpay"]), data=body, content_type="application/json", headers=headers
+                reverse("payments:webhook", args=["razorpay"]),
+                data=body,
+                content_type="application/json",
+                headers=headers,
             )
 
     return post
@@ -370,7 +395,9 @@ def checkout_in_browser(order: Order) -> tuple[Client, Payment, str]:
     browser = Client(enforce_csrf_checks=True)
     page = browser.get(f"/payments/order/{order.access_token}/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    checkout = browser.post(f"/payments/order/{order.access_token}/", {"gateway": "razorpay", "csrfmiddlewaretoken": token})
+    checkout = browser.post(
+        f"/payments/order/{order.access_token}/", {"gateway": "razorpay", "csrfmiddlewaretoken": token}
+    )
     return browser, Payment.objects.get(order=order), checkout.content.decode()
 
 

@@ -1,4 +1,5 @@
 """Checkout.js's signed result, posted by our page to payments:callback."""
+
 from decimal import Decimal
 
 import pytest
@@ -71,7 +72,9 @@ def test_a_callback_while_razorpay_cannot_be_asked_waits_for_the_webhook(client,
 def test_a_tampered_signature_is_refused_and_changes_nothing(client, razorpay_api, callback):
     order, payment = start_paying(client, (stocked_variant(on_hand=3), 1))
     data = razorpay_api.callback_data(razorpay_api.pay(payment.provider_order_id))
-    data["razorpay_signature"] = data["razorpay_signature"][:-1] + ("0" if data["razorpay_signature"][-1] != "0" else "1")
+    data["razorpay_signature"] = data["razorpay_signature"][:-1] + (
+        "0" if data["razorpay_signature"][-1] != "0" else "1"
+    )
 
     response = callback(payment, data)
 

@@ -1,4 +1,5 @@
 """Choosing Razorpay on the payment page: a Razorpay Order, then Checkout.js on our page."""
+
 import json
 from decimal import Decimal
 

@@ -1,5 +1,6 @@
 """The callback and the webhook for one Razorpay payment racing, and refunds racing the capture
 they refund (real threads, PostgreSQL)."""
+
 import random
 from decimal import Decimal
 
@@ -32,9 +33,11 @@ def test_the_callback_and_the_webhook_arriving_together_pay_the_order_once(razor
         payment, callback_data, body, headers = deliveries[i // 2]
         if i % 2 == 0:
             return Client().post(f"/payments/callback/{payment.reference}/", callback_data).status_code
-        return Client().post(
-            "/payments/webhooks/razorpay/", data=body, content_type="application/json", headers=headers
-        ).status_code
+        return (
+            Client()
+            .post("/payments/webhooks/razorpay/", data=body, content_type="application/json", headers=headers)
+            .status_code
+        )
 
     outcomes = run_together(2 * rounds, work)
 
@@ -72,7 +75,9 @@ def test_refund_webhooks_racing_the_capture_they_refund_are_each_applied_once(ra
     def work(i):
         browser = Client()
         return [
-            browser.post("/payments/webhooks/razorpay/", data=body, content_type="application/json", headers=headers).status_code
+            browser.post(
+                "/payments/webhooks/razorpay/", data=body, content_type="application/json", headers=headers
+            ).status_code
             for body, headers in deliveries[i::threads]
         ]
 

@@ -1,4 +1,5 @@
 """Reconciliation asks Razorpay about its Order when webhooks got lost."""
+
 from datetime import timedelta
 
 import pytest

@@ -3,6 +3,7 @@ webhook is lost, reconciliation (`manage.py reconcile_payments`, the beat) asks 
 (GET /v1/payments/{pay_id}/refunds/{rfnd_id},
 https://razorpay.com/docs/api/refunds/fetch-specific-refund-payment/) and applies the answer
 as the webhook would have."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -48,7 +49,9 @@ def refund_fetches(razorpay_api, payment, refund) -> list:
     return razorpay_api.calls("GET", f"/payments/{payment.provider_payment_id}/refunds/{refund.provider_refund_id}")
 
 
-def test_a_pending_refund_whose_webhook_was_lost_is_counted_once_when_razorpay_says_processed(razorpay_api, paid, capsys):
+def test_a_pending_refund_whose_webhook_was_lost_is_counted_once_when_razorpay_says_processed(
+    razorpay_api, paid, capsys
+):
     order, payment = paid
     refund, entity = refund_left_pending(razorpay_api, payment, Decimal("1048.00"))
     entity["status"] = "processed"  # refund.processed never arrives
@@ -100,8 +103,9 @@ def test_razorpay_out_of_reach_is_an_error_exit_1_and_the_refund_stays_pending(r
     assert exc.value.returncode == 1
     assert str(exc.value) == "1 refund(s) could not be checked; see the log."
     # `in`, not ==: razorpay's SDK prints "Connection failed." to stdout itself.
-    assert NO_PAYMENTS + "Checked 1 pending refund(s): 0 settled (0 succeeded, 0 failed), 0 still pending, 1 error(s).\n" in (
-        capsys.readouterr().out
+    assert (
+        NO_PAYMENTS + "Checked 1 pending refund(s): 0 settled (0 succeeded, 0 failed), 0 still pending, 1 error(s).\n"
+        in (capsys.readouterr().out)
     )
     assert Refund.objects.get(pk=refund.pk).status == Refund.Status.PENDING
     assert payment_refundable_amount(Payment.objects.get(pk=payment.pk)) == Decimal("548.50")  # still held
@@ -119,7 +123,11 @@ def test_the_beat_settles_refunds_pending_longer_than_reconcile_after_minutes_on
     counts = run_beat_entry("reconcile-payments")
 
     assert {key: value for key, value in counts.items() if key.startswith("refund")} == {
-        "refunds_checked": 1, "refunds_succeeded": 1, "refunds_failed": 0, "refunds_still_pending": 0, "refund_errors": 0,
+        "refunds_checked": 1,
+        "refunds_succeeded": 1,
+        "refunds_failed": 0,
+        "refunds_still_pending": 0,
+        "refund_errors": 0,
     }
     assert Refund.objects.get(pk=old.pk).status == Refund.Status.SUCCEEDED
     assert Refund.objects.get(pk=young.pk).status == Refund.Status.PENDING

@@ -1,5 +1,6 @@
 """Refunds through Razorpay: the automatic one for money we cannot keep, staff refunds, and
 refunds Razorpay reports by webhook. A refund is never made twice."""
+
 import json
 from decimal import Decimal
 
@@ -31,7 +32,9 @@ def _paid(client, razorpay_api, deliver, *lines):
     return order, payment, paid
 
 
-def test_a_late_success_after_the_stock_was_sold_is_rejected_flagged_and_refunded_once(client, razorpay_api, deliver, callback):
+def test_a_late_success_after_the_stock_was_sold_is_rejected_flagged_and_refunded_once(
+    client, razorpay_api, deliver, callback
+):
     variant = stocked_variant(on_hand=2, price=Decimal("499.50"))
     order, payment = start_paying(client, (variant, 2))
     lapse(order)
@@ -80,7 +83,9 @@ def test_a_late_success_after_the_stock_was_sold_is_rejected_flagged_and_refunde
 def test_a_refund_processed_webhook_records_a_dashboard_refund_and_marks_the_order_partially_refunded(
     client, razorpay_api, deliver
 ):
-    order, payment, paid = _paid(client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
+    order, payment, paid = _paid(
+        client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2)
+    )
     refunded = razorpay_api.refund_in_dashboard(paid["id"], 20000)
     body = razorpay_api.event("refund.processed", refund=refunded)
 
@@ -88,7 +93,11 @@ def test_a_refund_processed_webhook_records_a_dashboard_refund_and_marks_the_ord
     deliver(body, razorpay_api.webhook_headers(body))  # redelivered under a new event id
 
     refund = Refund.objects.get()
-    assert (refund.provider_refund_id, refund.amount, refund.status) == (refunded["id"], Decimal("200.00"), Refund.Status.SUCCEEDED)
+    assert (refund.provider_refund_id, refund.amount, refund.status) == (
+        refunded["id"],
+        Decimal("200.00"),
+        Refund.Status.SUCCEEDED,
+    )
     order.refresh_from_db()
     payment.refresh_from_db()
     assert order.status == Order.Status.PARTIALLY_REFUNDED
@@ -97,7 +106,9 @@ def test_a_refund_processed_webhook_records_a_dashboard_refund_and_marks_the_ord
 
 
 def test_a_refund_razorpay_leaves_pending_is_confirmed_by_refund_processed(client, razorpay_api, deliver):
-    order, payment, paid = _paid(client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
+    order, payment, paid = _paid(
+        client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2)
+    )
     razorpay_api.refund_status = "pending"
 
     refund = payment_refund(payment=payment, amount=Decimal("1048.00"), reason="Customer changed their mind")
@@ -119,7 +130,9 @@ def test_a_refund_razorpay_leaves_pending_is_confirmed_by_refund_processed(clien
 
 
 def test_a_partial_staff_refund_marks_the_order_partially_refunded(client, razorpay_api, deliver):
-    order, payment, paid = _paid(client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
+    order, payment, paid = _paid(
+        client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2)
+    )
 
     refund = payment_refund(payment=payment, amount=Decimal("499.50"), reason="One shirt returned")
 
@@ -147,8 +160,14 @@ def test_an_auto_refund_of_a_never_captured_payment_is_ignored(client, razorpay_
     order, payment = start_paying(client, (stocked_variant(on_hand=3), 1))
     authorised = razorpay_api.pay(payment.provider_order_id, status="authorized")
     refund = {
-        "id": "rfnd_auto1", "entity": "refund", "amount": authorised["amount"], "currency": "INR",
-        "payment_id": authorised["id"], "notes": [], "receipt": None, "status": "processed",
+        "id": "rfnd_auto1",
+        "entity": "refund",
+        "amount": authorised["amount"],
+        "currency": "INR",
+        "payment_id": authorised["id"],
+        "notes": [],
+        "receipt": None,
+        "status": "processed",
     }
     body = razorpay_api.event("refund.processed", refund=refund, payment=authorised)
 
@@ -183,9 +202,9 @@ def test_an_automatic_refund_whose_answer_was_lost_is_retried_with_the_same_row_
     assert len(razorpay_api.refunds) == 1
     [made] = razorpay_api.refunds.values()
     assert made["notes"]["idempotency_key"] == refund.idempotency_key
-    assert {json.loads(r.body)["notes"]["idempotency_key"] for r in razorpay_api.calls("POST", "/payments/.*/refund")} == {
-        refund.idempotency_key
-    }
+    assert {
+        json.loads(r.body)["notes"]["idempotency_key"] for r in razorpay_api.calls("POST", "/payments/.*/refund")
+    } == {refund.idempotency_key}
     assert Refund.objects.count() == 1
     refund.refresh_from_db()
     payment.refresh_from_db()
@@ -194,7 +213,9 @@ def test_an_automatic_refund_whose_answer_was_lost_is_retried_with_the_same_row_
 
 
 def test_a_refund_razorpay_reports_failed_frees_its_amount_and_flags_the_order(client, razorpay_api, deliver):
-    order, payment, paid = _paid(client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
+    order, payment, paid = _paid(
+        client, razorpay_api, deliver, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2)
+    )
     razorpay_api.refund_status = "pending"
     refund = payment_refund(payment=payment, amount=Decimal("499.50"), reason="One returned")
     [entity] = razorpay_api.refunds.values()
@@ -210,10 +231,14 @@ def test_a_refund_razorpay_reports_failed_frees_its_amount_and_flags_the_order(c
     assert (payment.refunded_amount, order.refunded_total, order.status) == (0, 0, Order.Status.PAID)
     assert payment_refundable_amount(payment) == payment.amount
     assert order.needs_attention
-    assert order.events.filter(type=OrderEvent.Type.FLAGGED, note__contains=f"Refund {refund.pk} of 499.50 INR").exists()
+    assert order.events.filter(
+        type=OrderEvent.Type.FLAGGED, note__contains=f"Refund {refund.pk} of 499.50 INR"
+    ).exists()
 
 
-def test_refund_processed_before_payment_captured_waits_and_is_applied_once_with_the_capture(client, razorpay_api, deliver):
+def test_refund_processed_before_payment_captured_waits_and_is_applied_once_with_the_capture(
+    client, razorpay_api, deliver
+):
     order, payment = start_paying(client, (stocked_variant(on_hand=3, price=Decimal("499.50")), 2))
     paid = razorpay_api.pay(payment.provider_order_id)
     captured = razorpay_api.event("payment.captured", payment=paid)

@@ -1,4 +1,5 @@
 """Razorpay webhooks: verified over the raw body, stored once, applied once, in any order."""
+
 from decimal import Decimal
 
 import pytest
@@ -37,7 +38,11 @@ def test_a_payment_captured_webhook_marks_the_order_paid(client, razorpay_api, d
     assert order.status == Order.Status.PAID
     assert on_hand(variant) == 1
     event = WebhookEvent.objects.get()
-    assert (event.provider, event.event_type, event.status) == ("razorpay", "payment.captured", WebhookEvent.Status.PROCESSED)
+    assert (event.provider, event.event_type, event.status) == (
+        "razorpay",
+        "payment.captured",
+        WebhookEvent.Status.PROCESSED,
+    )
     assert_stock_consistent()
 
 
@@ -110,7 +115,9 @@ def test_a_failed_attempt_keeps_the_order_pending_with_its_reservation_for_anoth
     # treated as Stripe's declined card, it ends nothing.
     variant = stocked_variant(on_hand=3)
     order, payment = start_paying(client, (variant, 2))
-    failed = razorpay_api.pay(payment.provider_order_id, status="failed", error_description="Payment was cancelled by the bank")
+    failed = razorpay_api.pay(
+        payment.provider_order_id, status="failed", error_description="Payment was cancelled by the bank"
+    )
     body = razorpay_api.event("payment.failed", payment=failed)
 
     deliver(body, razorpay_api.webhook_headers(body))
@@ -168,7 +175,10 @@ def test_a_success_after_a_failed_attempt_in_the_same_checkout_still_pays(client
     failed = razorpay_api.pay(payment.provider_order_id, status="failed", error_description="Card declined")
     paid = razorpay_api.pay(payment.provider_order_id)
 
-    for body in (razorpay_api.event("payment.failed", payment=failed), razorpay_api.event("payment.captured", payment=paid)):
+    for body in (
+        razorpay_api.event("payment.failed", payment=failed),
+        razorpay_api.event("payment.captured", payment=paid),
+    ):
         deliver(body, razorpay_api.webhook_headers(body))
 
     payment.refresh_from_db()
@@ -197,7 +207,9 @@ def test_a_captured_payment_for_a_different_amount_is_not_accepted(client, razor
 
 def test_events_we_do_not_act_on_are_stored_and_ignored(client, razorpay_api, deliver):
     order, payment = start_paying(client, (stocked_variant(on_hand=3), 1))
-    body = razorpay_api.event("payment.authorized", payment=razorpay_api.pay(payment.provider_order_id, status="authorized"))
+    body = razorpay_api.event(
+        "payment.authorized", payment=razorpay_api.pay(payment.provider_order_id, status="authorized")
+    )
 
     response = deliver(body, razorpay_api.webhook_headers(body))
 
@@ -211,8 +223,12 @@ def test_events_we_do_not_act_on_are_stored_and_ignored(client, razorpay_api, de
     [
         pytest.param(lambda api, body: api.webhook_headers(body + b" "), id="body-changed-after-signing"),
         pytest.param(lambda api, body: api.webhook_headers(body, secret="not-our-webhook-secret"), id="wrong-secret"),
-        pytest.param(lambda api, body: {**api.webhook_headers(body), "X-Razorpay-Signature": "0" * 64}, id="bad-signature"),
-        pytest.param(lambda api, body: {**api.webhook_headers(body), "X-Razorpay-Signature": "é" * 64}, id="non-ascii-signature"),
+        pytest.param(
+            lambda api, body: {**api.webhook_headers(body), "X-Razorpay-Signature": "0" * 64}, id="bad-signature"
+        ),
+        pytest.param(
+            lambda api, body: {**api.webhook_headers(body), "X-Razorpay-Signature": "é" * 64}, id="non-ascii-signature"
+        ),
         pytest.param(lambda api, body: {"X-Razorpay-Event-Id": "evt_1"}, id="no-signature"),
         pytest.param(lambda api, body: api.webhook_headers(body, event_id=None), id="no-event-id"),
     ],

@@ -2,6 +2,7 @@
 api.stripe.com and answers with JSON shaped like Stripe's API reference, keeping the state of
 the sessions it created; webhooks are signed with the SDK's own helper over the raw body.
 Nothing of ours is patched. Any other HTTP request fails (responses refuses unknown URLs)."""
+
 from __future__ import annotations
 
 import copy
@@ -44,7 +45,11 @@ def form(request) -> dict[str, str]:
 
 def nested(fields: dict[str, str], prefix: str) -> dict[str, str]:
     """{"metadata[a]": "1"} → {"a": "1"} for prefix "metadata"."""
-    return {key[len(prefix) + 1 : -1]: value for key, value in fields.items() if key.startswith(prefix + "[") and key.count("[") == prefix.count("[") + 1}
+    return {
+        key[len(prefix) + 1 : -1]: value
+        for key, value in fields.items()
+        if key.startswith(prefix + "[") and key.count("[") == prefix.count("[") + 1
+    }
 
 
 def line_items(fields: dict[str, str]) -> list[dict[str, object]]:
@@ -90,22 +95,37 @@ class FakeStripe:
         self.refund_status = "succeeded"
         self.lost_refund_answers = 0
         self.refund_lookups_unreachable = False
-        mock.add_callback("POST", f"{API}/v1/checkout/sessions", callback=self._create_session, content_type="application/json")
         mock.add_callback(
-            "GET", re.compile(rf"{re.escape(API)}/v1/checkout/sessions/[^/?]+"), callback=self._retrieve_session, content_type="application/json"
+            "POST", f"{API}/v1/checkout/sessions", callback=self._create_session, content_type="application/json"
+        )
+        mock.add_callback(
+            "GET",
+            re.compile(rf"{re.escape(API)}/v1/checkout/sessions/[^/?]+"),
+            callback=self._retrieve_session,
+            content_type="application/json",
         )
         mock.add_callback("POST", f"{API}/v1/refunds", callback=self._create_refund, content_type="application/json")
         mock.add_callback(
-            "GET", re.compile(rf"{re.escape(API)}/v1/refunds(\?.*)?$"), callback=self._list_refunds, content_type="application/json"
+            "GET",
+            re.compile(rf"{re.escape(API)}/v1/refunds(\?.*)?$"),
+            callback=self._list_refunds,
+            content_type="application/json",
         )
         mock.add_callback(
-            "GET", re.compile(rf"{re.escape(API)}/v1/refunds/[^/?]+$"), callback=self._retrieve_refund, content_type="application/json"
+            "GET",
+            re.compile(rf"{re.escape(API)}/v1/refunds/[^/?]+$"),
+            callback=self._retrieve_refund,
+            content_type="application/json",
         )
 
     # -- what the shop sent ------------------------------------------------------------------
 
     def calls(self, method: str, path: str) -> list:
-        return [c.request for c in self.mock.calls if c.request.method == method and c.request.path_url.split("?")[0] == path]
+        return [
+            c.request
+            for c in self.mock.calls
+            if c.request.method == method and c.request.path_url.split("?")[0] == path
+        ]
 
     def session_creates(self) -> list:
         return self.calls("POST", "/v1/checkout/sessions")
@@ -114,9 +134,19 @@ class FakeStripe:
         return self.calls("POST", "/v1/refunds")
 
     def retrieves(self) -> list:
-        return [c.request for c in self.mock.calls if c.request.method == "GET" and "/v1/checkout/sessions/" in c.request.url]
+        return [
+            c.request
+            for c in self.mock.calls
+            if c.request.method == "GET" and "/v1/checkout/sessions/" in c.request.url
+        ]
 
-    def fail_next(self, status: int = 500, type_: str = "api_error", message: str = "Something went wrong on Stripe's end.", code: str | None = None):
+    def fail_next(
+        self,
+        status: int = 500,
+        type_: str = "api_error",
+        message: str = "Something went wrong on Stripe's end.",
+        code: str | None = None,
+    ):
         """The next API call is answered with this error (once)."""
         self.queued_errors.append(error(status, type_, message, code))
 
@@ -130,7 +160,11 @@ class FakeStripe:
         if key in self.replays:
             first_fields, answer = self.replays[key]
             if first_fields != fields:
-                return error(400, "idempotency_error", "Keys for idempotent requests can only be used with the same parameters they were first used with.")
+                return error(
+                    400,
+                    "idempotency_error",
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                )
             return answer
         answer = make(fields)
         if key:
@@ -176,24 +210,41 @@ class FakeStripe:
         session_id = request.path_url.split("?")[0].rsplit("/", 1)[-1]
         session = self.sessions.get(session_id)
         if session is None:
-            return error(404, "invalid_request_error", f"No such checkout.session: '{session_id}'", "resource_missing", "session")
+            return error(
+                404, "invalid_request_error", f"No such checkout.session: '{session_id}'", "resource_missing", "session"
+            )
         body = self._public(session)
         if "expand[0]" in request.url or "expand%5B0%5D" in request.url:
-            body["payment_intent"] = copy.deepcopy(self.intents.get(session["payment_intent"])) if session["payment_intent"] else None
+            body["payment_intent"] = (
+                copy.deepcopy(self.intents.get(session["payment_intent"])) if session["payment_intent"] else None
+            )
         return 200, {"Request-Id": "req_test_fake"}, json.dumps(body)
 
     def _create_refund(self, request):
         def make(fields):
             intent = self.intents.get(fields["payment_intent"])
             if intent is None:
-                return error(404, "invalid_request_error", f"No such payment_intent: '{fields['payment_intent']}'", "resource_missing", "payment_intent")
-            refund = self.refund_object(intent["id"], int(fields.get("amount") or intent["amount"]), status=self.refund_status, metadata=nested(fields, "metadata"))
+                return error(
+                    404,
+                    "invalid_request_error",
+                    f"No such payment_intent: '{fields['payment_intent']}'",
+                    "resource_missing",
+                    "payment_intent",
+                )
+            refund = self.refund_object(
+                intent["id"],
+                int(fields.get("amount") or intent["amount"]),
+                status=self.refund_status,
+                metadata=nested(fields, "metadata"),
+            )
             return 200, {"Request-Id": "req_test_fake"}, json.dumps(refund)
 
         answer = self._idempotent(request, make)
         if self.lost_refund_answers:
             self.lost_refund_answers -= 1
-            raise requests.exceptions.ReadTimeout("HTTPSConnectionPool(host='api.stripe.com', port=443): Read timed out.")
+            raise requests.exceptions.ReadTimeout(
+                "HTTPSConnectionPool(host='api.stripe.com', port=443): Read timed out."
+            )
         return answer
 
     def _list_refunds(self, request):
@@ -214,7 +265,11 @@ class FakeStripe:
 
     def refund_lookups(self) -> list:
         """Every GET /v1/refunds/<id> the shop sent."""
-        return [c.request for c in self.mock.calls if c.request.method == "GET" and re.search(r"/v1/refunds/[^/?]+$", c.request.path_url)]
+        return [
+            c.request
+            for c in self.mock.calls
+            if c.request.method == "GET" and re.search(r"/v1/refunds/[^/?]+$", c.request.path_url)
+        ]
 
     def refund_keys(self) -> list[str]:
         """The Idempotency-Key of every POST /v1/refunds the shop sent, in order."""
@@ -246,7 +301,9 @@ class FakeStripe:
             "metadata": dict(session["_intent_metadata"]),
             "status": "succeeded" if paid else "processing",
         }
-        session.update(status="complete", payment_status="paid" if paid else "unpaid", payment_intent=intent_id, url=None)
+        session.update(
+            status="complete", payment_status="paid" if paid else "unpaid", payment_intent=intent_id, url=None
+        )
         return self.session(session_id)
 
     def settle(self, session_id: str, *, succeeded: bool) -> dict:
@@ -257,7 +314,10 @@ class FakeStripe:
             session["payment_status"] = "paid"
             intent.update(status="succeeded", amount_received=intent["amount"])
         else:
-            intent.update(status="requires_payment_method", last_payment_error={"code": "payment_method_unactivated", "message": "The bank debit failed."})
+            intent.update(
+                status="requires_payment_method",
+                last_payment_error={"code": "payment_method_unactivated", "message": "The bank debit failed."},
+            )
         return self.session(session_id)
 
     def expire(self, session_id: str) -> dict:
@@ -275,7 +335,12 @@ class FakeStripe:
             "amount": session["amount_total"],
             "amount_received": 0,
             "currency": session["currency"],
-            "last_payment_error": {"code": "card_declined", "decline_code": "generic_decline", "message": "Your card was declined.", "type": "card_error"},
+            "last_payment_error": {
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "message": "Your card was declined.",
+                "type": "card_error",
+            },
             "latest_charge": stripe_id("ch"),
             "livemode": False,
             "metadata": dict(session["_intent_metadata"]),
@@ -285,7 +350,12 @@ class FakeStripe:
         return copy.deepcopy(intent)
 
     def refund_object(
-        self, intent_id: str, amount: int, *, status: str = "succeeded", metadata: dict | None = None,
+        self,
+        intent_id: str,
+        amount: int,
+        *,
+        status: str = "succeeded",
+        metadata: dict | None = None,
         failure_reason: str | None = None,
     ) -> dict:
         intent = self.intents[intent_id]
@@ -332,7 +402,13 @@ class FakeStripe:
         }
         if refunds is not None:
             ordered = sorted(refunds, key=lambda r: r["created"], reverse=True)
-            charge["refunds"] = {"object": "list", "data": ordered, "has_more": False, "total_count": len(ordered), "url": f"/v1/charges/{charge['id']}/refunds"}
+            charge["refunds"] = {
+                "object": "list",
+                "data": ordered,
+                "has_more": False,
+                "total_count": len(ordered),
+                "url": f"/v1/charges/{charge['id']}/refunds",
+            }
         return charge
 
 
@@ -378,7 +454,14 @@ def deliver(client, django_capture_on_commit_callbacks):
     """POSTs an event to the webhook as Stripe would: the JSON body signed with the endpoint
     secret. The inbox task (eager in tests) runs when the request's transaction commits."""
 
-    def deliver(evt: dict, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None, body: str | None = None, signature: str | None = "sign"):
+    def deliver(
+        evt: dict,
+        *,
+        secret: str = WEBHOOK_SECRET,
+        timestamp: int | None = None,
+        body: str | None = None,
+        signature: str | None = "sign",
+    ):
         payload = json.dumps(evt)
         headers = {}
         if signature == "sign":
@@ -386,7 +469,12 @@ def deliver(client, django_capture_on_commit_callbacks):
         elif signature is not None:
             headers["Stripe-Signature"] = signature
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(WEBHOOK_URL, data=body if body is not None else payload, content_type="application/json", headers=headers)
+            return client.post(
+                WEBHOOK_URL,
+                data=body if body is not None else payload,
+                content_type="application/json",
+                headers=headers,
+            )
 
     return deliver
 

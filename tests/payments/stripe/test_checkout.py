@@ -1,5 +1,6 @@
 """Choosing "Card (Stripe)" on the payment page opens a hosted Checkout Session for exactly
 the order total; starting again resumes it; a retried request never makes a second one."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -42,7 +43,10 @@ def test_choosing_stripe_opens_a_checkout_session_for_the_order_total_and_redire
     expected_metadata = {"payment_reference": payment.reference, "order_number": order.number}
     assert nested(fields, "metadata") == expected_metadata
     assert nested(fields, "payment_intent_data[metadata]") == expected_metadata
-    assert fields["success_url"] == f"http://testserver/payments/return/{payment.reference}/?session_id={{CHECKOUT_SESSION_ID}}"
+    assert (
+        fields["success_url"]
+        == f"http://testserver/payments/return/{payment.reference}/?session_id={{CHECKOUT_SESSION_ID}}"
+    )
     assert fields["cancel_url"] == f"http://testserver/payments/cancel/{payment.reference}/"
     lifetime = int(fields["expires_at"]) - payment.created_at.timestamp()
     assert timedelta(minutes=30) < timedelta(seconds=lifetime) <= timedelta(minutes=31)
@@ -96,7 +100,9 @@ def test_the_same_payment_started_again_gets_the_session_stripe_already_made(ord
 
 
 def test_when_stripe_refuses_the_shopper_sees_a_message_and_a_new_attempt_gets_a_new_key(client, order, fake_stripe):
-    fake_stripe.fail_next(status=400, type_="invalid_request_error", message="Invalid currency: xyz", code="parameter_invalid_string")
+    fake_stripe.fail_next(
+        status=400, type_="invalid_request_error", message="Invalid currency: xyz", code="parameter_invalid_string"
+    )
 
     refused = client.post(f"/payments/order/{order.access_token}/", {"gateway": "stripe"}, follow=True)
 
@@ -115,7 +121,9 @@ def test_when_stripe_refuses_the_shopper_sees_a_message_and_a_new_attempt_gets_a
 
 def test_when_stripe_cannot_be_reached_the_order_stays_payable(client, order, fake_stripe):
     # No answer registered for this URL: every attempt fails like a dropped connection.
-    fake_stripe.mock.replace("POST", "https://api.stripe.com/v1/checkout/sessions", body=requests.ConnectionError("connection refused"))
+    fake_stripe.mock.replace(
+        "POST", "https://api.stripe.com/v1/checkout/sessions", body=requests.ConnectionError("connection refused")
+    )
 
     refused = client.post(f"/payments/order/{order.access_token}/", {"gateway": "stripe"}, follow=True)
 

@@ -1,4 +1,5 @@
 """Enabling Stripe with missing or malformed keys stops the shop at start with a clear message."""
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 

@@ -1,5 +1,6 @@
 """The webhook and the shopper's return page report the same payment at the same instant,
 from two threads with their own database connections: one paid transition."""
+
 import json
 
 import pytest
@@ -28,7 +29,9 @@ def test_the_webhook_and_the_return_page_racing_mark_the_order_paid_once(fake_st
     def work(index):
         client = Client()
         if index == 0:
-            return client.post(WEBHOOK_URL, data=payload, content_type="application/json", headers={"Stripe-Signature": sign(payload)})
+            return client.post(
+                WEBHOOK_URL, data=payload, content_type="application/json", headers={"Stripe-Signature": sign(payload)}
+            )
         return client.get(f"/payments/return/{payment.reference}/", {"session_id": payment.provider_order_id})
 
     webhook, returned = run_together(2, work)

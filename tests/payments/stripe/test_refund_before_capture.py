@@ -3,6 +3,7 @@ charge.refunded) can arrive before the checkout.session.completed of the payment
 Such an event waits for its payment and is applied once, when the capture comes in; one that
 can never match (a payment of another integration on the account) is given up after
 WEBHOOK_WAIT_LIMIT; staff can replay any event that was not processed."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -51,7 +52,11 @@ def test_refund_events_delivered_five_times_before_the_capture_wait_and_are_appl
 
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
     refund = Refund.objects.get()
-    assert (refund.status, refund.amount, refund.provider_refund_id) == (Refund.Status.SUCCEEDED, Decimal("20.00"), refunds[0]["data"]["object"]["id"])
+    assert (refund.status, refund.amount, refund.provider_refund_id) == (
+        Refund.Status.SUCCEEDED,
+        Decimal("20.00"),
+        refunds[0]["data"]["object"]["id"],
+    )
     payment.refresh_from_db()
     order.refresh_from_db()
     assert payment.refunded_amount == order.refunded_total == Decimal("20.00")
@@ -94,7 +99,9 @@ def test_staff_replay_an_ignored_refund_event_once_its_payment_is_captured(
     assert WebhookEvent.objects.get(pk=stored.pk).status == WebhookEvent.Status.IGNORED  # capture queued only live ones
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(WEBHOOKS, {"action": "replay_events", "_selected_action": [stored.pk]}, follow=True)
+        response = admin_client.post(
+            WEBHOOKS, {"action": "replay_events", "_selected_action": [stored.pk]}, follow=True
+        )
 
     assert [str(m) for m in response.context["messages"]] == [
         "Queued 1 event(s) for processing again: 1 ignored. The list shows how each ends."

@@ -4,6 +4,7 @@ refund.updated and refund.failed in any order. Only a succeeded refund counts; a
 gives its amount back to what can be refunded and puts the order in front of staff with
 Stripe's reason; one that succeeded and failed afterwards
 (https://docs.stripe.com/refunds#failed-refunds) is taken back."""
+
 from decimal import Decimal
 
 import pytest
@@ -40,7 +41,9 @@ def test_a_pending_refund_that_fails_counts_nothing_frees_its_amount_and_flags_t
     refund = payment_refund(payment=paid, amount=Decimal("20.00"), reason="Damaged in transit")
     assert refund.status == Refund.Status.PENDING
 
-    failed = fake_stripe.refund_update(refund.provider_refund_id, status="failed", failure_reason="expired_or_canceled_card")
+    failed = fake_stripe.refund_update(
+        refund.provider_refund_id, status="failed", failure_reason="expired_or_canceled_card"
+    )
     deliver(event("refund.failed", failed))
 
     refund.refresh_from_db()
@@ -57,13 +60,20 @@ def test_a_pending_refund_that_fails_counts_nothing_frees_its_amount_and_flags_t
     assert "expired_or_canceled_card" in alert.body
 
 
-def test_a_refund_that_succeeded_and_failed_afterwards_is_taken_back_and_flagged(paid, fake_stripe, deliver, order, mailoutbox):
+def test_a_refund_that_succeeded_and_failed_afterwards_is_taken_back_and_flagged(
+    paid, fake_stripe, deliver, order, mailoutbox
+):
     refund = fake_stripe.refund_object(paid.provider_payment_id, 6350)  # made in the dashboard
     deliver(event("refund.created", refund))
     order.refresh_from_db()
     assert (order.status, order.refunded_total) == (Order.Status.REFUNDED, Decimal("63.50"))
 
-    deliver(event("refund.failed", fake_stripe.refund_update(refund["id"], status="failed", failure_reason="lost_or_stolen_card")))
+    deliver(
+        event(
+            "refund.failed",
+            fake_stripe.refund_update(refund["id"], status="failed", failure_reason="lost_or_stolen_card"),
+        )
+    )
 
     recorded = Refund.objects.get()
     paid.refresh_from_db()
@@ -77,7 +87,9 @@ def test_a_refund_that_succeeded_and_failed_afterwards_is_taken_back_and_flagged
     assert len(staff_emails(mailoutbox)) == 1
 
 
-def test_when_one_of_two_refunds_fails_afterwards_the_order_is_partially_refunded_again(paid, fake_stripe, deliver, order):
+def test_when_one_of_two_refunds_fails_afterwards_the_order_is_partially_refunded_again(
+    paid, fake_stripe, deliver, order
+):
     first = fake_stripe.refund_object(paid.provider_payment_id, 2000)
     second = fake_stripe.refund_object(paid.provider_payment_id, 4350)
     deliver(event("refund.created", first))
@@ -113,7 +125,11 @@ def test_a_refund_counts_once_it_succeeded_and_a_late_pending_never_undoes_it(pa
 
     deliver(event("refund.created", refund))
     order.refresh_from_db()
-    assert (Refund.objects.get().status, order.status, order.refunded_total) == (Refund.Status.PENDING, Order.Status.PAID, 0)
+    assert (Refund.objects.get().status, order.status, order.refunded_total) == (
+        Refund.Status.PENDING,
+        Order.Status.PAID,
+        0,
+    )
 
     deliver(event("refund.updated", {**refund, "status": "succeeded"}))
     deliver(event("refund.updated", refund))  # an older "pending" update, delivered late
@@ -128,7 +144,10 @@ def test_a_refund_counts_once_it_succeeded_and_a_late_pending_never_undoes_it(pa
 def test_a_refund_waiting_at_stripe_and_then_canceled_counts_nothing(paid, fake_stripe, deliver, order, status):
     refund = fake_stripe.refund_object(paid.provider_payment_id, 6350, status=status)
     deliver(event("refund.created", refund))
-    assert (Refund.objects.get().status, Order.objects.get(pk=order.pk).status) == (Refund.Status.PENDING, Order.Status.PAID)
+    assert (Refund.objects.get().status, Order.objects.get(pk=order.pk).status) == (
+        Refund.Status.PENDING,
+        Order.Status.PAID,
+    )
 
     deliver(event("refund.updated", fake_stripe.refund_update(refund["id"], status="canceled")))
 

@@ -1,6 +1,7 @@
 """Refunds that overtake their capture, under real concurrency: every webhook of the scenario
 delivered five times, shuffled, from eight threads over HTTP with real signatures (tasks
 eager, so each request processes what it stored; PostgreSQL, committed transactions)."""
+
 import json
 import random
 from decimal import Decimal
@@ -48,7 +49,9 @@ def test_refund_events_racing_their_capture_are_each_applied_once(started, fake_
     def work(i: int) -> list[int]:
         browser = Client()
         return [
-            browser.post(WEBHOOK_URL, data=body, content_type="application/json", headers={"Stripe-Signature": signature}).status_code
+            browser.post(
+                WEBHOOK_URL, data=body, content_type="application/json", headers={"Stripe-Signature": signature}
+            ).status_code
             for body, signature in deliveries[i::THREADS]
         ]
 

@@ -4,6 +4,7 @@ the refund (GET /v1/refunds/{id}, https://docs.stripe.com/api/refunds/retrieve) 
 the answer as the webhook would have: a success counts once and issues its credit note, a
 failure frees the amount and flags the order, and Stripe out of reach is an error that
 leaves the refund pending (its amount held) for the next run."""
+
 from decimal import Decimal
 
 import pytest
@@ -53,7 +54,11 @@ def test_a_pending_refund_whose_webhook_was_lost_is_counted_once_when_stripe_say
 
     out = reconcile(capsys)
 
-    assert out == NO_PAYMENTS + "Checked 1 pending refund(s): 1 settled (1 succeeded, 0 failed), 0 still pending, 0 error(s).\n"
+    assert (
+        out
+        == NO_PAYMENTS
+        + "Checked 1 pending refund(s): 1 settled (1 succeeded, 0 failed), 0 still pending, 0 error(s).\n"
+    )
     assert [r.path_url for r in fake_stripe.refund_lookups()] == [f"/v1/refunds/{refund.provider_refund_id}"]
     refund.refresh_from_db()
     paid.refresh_from_db()
@@ -66,7 +71,11 @@ def test_a_pending_refund_whose_webhook_was_lost_is_counted_once_when_stripe_say
     assert note.amount == amount
 
     # Running it again, and the lost webhook turning up after all, change nothing.
-    assert reconcile(capsys) == NO_PAYMENTS + "Checked 0 pending refund(s): 0 settled (0 succeeded, 0 failed), 0 still pending, 0 error(s).\n"
+    assert (
+        reconcile(capsys)
+        == NO_PAYMENTS
+        + "Checked 0 pending refund(s): 0 settled (0 succeeded, 0 failed), 0 still pending, 0 error(s).\n"
+    )
     deliver(event("refund.updated", succeeded))
     assert len(fake_stripe.refund_lookups()) == 1
     order.refresh_from_db()
@@ -75,32 +84,46 @@ def test_a_pending_refund_whose_webhook_was_lost_is_counted_once_when_stripe_say
     assert list(CreditNote.objects.filter(order=order)) == [note]
 
 
-def test_a_pending_refund_stripe_says_failed_frees_its_amount_and_flags_the_order_with_stripes_reason(paid, fake_stripe, capsys):
+def test_a_pending_refund_stripe_says_failed_frees_its_amount_and_flags_the_order_with_stripes_reason(
+    paid, fake_stripe, capsys
+):
     refund = refund_left_pending(paid, fake_stripe, Decimal("20.00"))
     fake_stripe.refund_update(refund.provider_refund_id, status="failed", failure_reason="expired_or_canceled_card")
     assert payment_refundable_amount(paid) == Decimal("43.50")  # held while pending
 
     out = reconcile(capsys)
 
-    assert out == NO_PAYMENTS + "Checked 1 pending refund(s): 1 settled (0 succeeded, 1 failed), 0 still pending, 0 error(s).\n"
+    assert (
+        out
+        == NO_PAYMENTS
+        + "Checked 1 pending refund(s): 1 settled (0 succeeded, 1 failed), 0 still pending, 0 error(s).\n"
+    )
     assert_refund_failed_and_freed(refund, reason="expired_or_canceled_card")
 
 
 @pytest.mark.parametrize("still", ["pending", "requires_action"])
-def test_a_refund_stripe_still_processes_stays_pending_and_keeps_its_amount_held(paid, fake_stripe, order, capsys, still):
+def test_a_refund_stripe_still_processes_stays_pending_and_keeps_its_amount_held(
+    paid, fake_stripe, order, capsys, still
+):
     refund = refund_left_pending(paid, fake_stripe, Decimal("20.00"))
     fake_stripe.refund_update(refund.provider_refund_id, status=still)
 
     out = reconcile(capsys)
 
-    assert out == NO_PAYMENTS + "Checked 1 pending refund(s): 0 settled (0 succeeded, 0 failed), 1 still pending, 0 error(s).\n"
+    assert (
+        out
+        == NO_PAYMENTS
+        + "Checked 1 pending refund(s): 0 settled (0 succeeded, 0 failed), 1 still pending, 0 error(s).\n"
+    )
     assert len(fake_stripe.refund_lookups()) == 1
     assert Refund.objects.get(pk=refund.pk).status == Refund.Status.PENDING
     assert payment_refundable_amount(Payment.objects.get(pk=paid.pk)) == Decimal("43.50")
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
 
 
-def test_stripe_out_of_reach_is_an_error_exit_1_and_the_refund_is_settled_by_a_later_run(paid, fake_stripe, order, capsys):
+def test_stripe_out_of_reach_is_an_error_exit_1_and_the_refund_is_settled_by_a_later_run(
+    paid, fake_stripe, order, capsys
+):
     refund = refund_left_pending(paid, fake_stripe, Decimal("20.00"))
     fake_stripe.refund_update(refund.provider_refund_id, status="succeeded")
     fake_stripe.refund_lookups_unreachable = True

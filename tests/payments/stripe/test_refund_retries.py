@@ -2,6 +2,7 @@
 called and sent again, unchanged, by every retry. Stripe here records the refund and then the
 answer is lost on the way back (every attempt of the SDK's NETWORK_RETRIES times out): the
 retry must not refund a second time."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -90,12 +91,19 @@ def test_a_staff_refund_whose_answer_was_lost_says_pending_and_a_second_click_ma
 def test_a_refund_stripe_refuses_outright_is_failed_at_once_and_not_retried(paid, fake_stripe, admin_client, order):
     url = reverse("admin:payments_payment_refund", args=[paid.pk])
     intent = refund_form_token(admin_client, paid)
-    fake_stripe.fail_next(status=400, type_="invalid_request_error", message="Charge has already been refunded.", code="charge_already_refunded")
+    fake_stripe.fail_next(
+        status=400,
+        type_="invalid_request_error",
+        message="Charge has already been refunded.",
+        code="charge_already_refunded",
+    )
 
     response = admin_client.post(url, {"intent": intent, "amount": "20.00", "reason": "x"})
 
     assert response.status_code == 200
-    assert response.context["form"].non_field_errors() == ["Stripe could not refund the payment (charge_already_refunded)."]
+    assert response.context["form"].non_field_errors() == [
+        "Stripe could not refund the payment (charge_already_refunded)."
+    ]
     refund = Refund.objects.get()
     assert (refund.status, refund.attempts) == (Refund.Status.FAILED, 1)
     assert len(fake_stripe.refund_creates()) == 1  # a 4xx is not retried by the SDK either

@@ -1,5 +1,6 @@
 """Refunds: ours go out with our idempotency key; those made in the Stripe dashboard come in
 through refund.created or charge.refunded and are recorded once."""
+
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,9 @@ from .conftest import event
 pytestmark = pytest.mark.django_db
 
 
-def test_a_partial_refund_made_in_the_stripe_dashboard_is_recorded_from_charge_refunded(paid, fake_stripe, deliver, order):
+def test_a_partial_refund_made_in_the_stripe_dashboard_is_recorded_from_charge_refunded(
+    paid, fake_stripe, deliver, order
+):
     refund = fake_stripe.refund_object(paid.provider_payment_id, 2000)
     charge = fake_stripe.charge(paid.provider_payment_id, refunds=[refund], amount_refunded=2000)
 
@@ -32,10 +35,17 @@ def test_a_partial_refund_made_in_the_stripe_dashboard_is_recorded_from_charge_r
 
 def test_a_second_dashboard_refund_covering_the_rest_marks_the_order_refunded(paid, fake_stripe, deliver, order):
     first = fake_stripe.refund_object(paid.provider_payment_id, 2000)
-    deliver(event("charge.refunded", fake_stripe.charge(paid.provider_payment_id, refunds=[first], amount_refunded=2000)))
+    deliver(
+        event("charge.refunded", fake_stripe.charge(paid.provider_payment_id, refunds=[first], amount_refunded=2000))
+    )
     second = fake_stripe.refund_object(paid.provider_payment_id, 4350)
 
-    deliver(event("charge.refunded", fake_stripe.charge(paid.provider_payment_id, refunds=[first, second], amount_refunded=6350)))
+    deliver(
+        event(
+            "charge.refunded",
+            fake_stripe.charge(paid.provider_payment_id, refunds=[first, second], amount_refunded=6350),
+        )
+    )
 
     assert sorted(Refund.objects.values_list("amount", flat=True)) == [Decimal("20.00"), Decimal("43.50")]
     order.refresh_from_db()
@@ -54,11 +64,15 @@ def test_a_dashboard_refund_is_recorded_from_refund_created(paid, fake_stripe, d
     assert Refund.objects.get().provider_refund_id == refund["id"]
 
 
-def test_a_refund_reported_by_both_refund_created_and_charge_refunded_is_recorded_once(paid, fake_stripe, deliver, order):
+def test_a_refund_reported_by_both_refund_created_and_charge_refunded_is_recorded_once(
+    paid, fake_stripe, deliver, order
+):
     refund = fake_stripe.refund_object(paid.provider_payment_id, 1000)
 
     deliver(event("refund.created", refund))
-    deliver(event("charge.refunded", fake_stripe.charge(paid.provider_payment_id, refunds=[refund], amount_refunded=1000)))
+    deliver(
+        event("charge.refunded", fake_stripe.charge(paid.provider_payment_id, refunds=[refund], amount_refunded=1000))
+    )
     deliver(event("refund.updated", refund))
 
     assert Refund.objects.count() == 1
@@ -83,7 +97,12 @@ def test_a_refund_we_made_is_not_recorded_again_by_its_webhooks(paid, fake_strip
     assert request.headers["Idempotency-Key"] == ours.idempotency_key
     stripe_refund = fake_stripe.refunds[ours.provider_refund_id]
     deliver(event("refund.created", stripe_refund))
-    deliver(event("charge.refunded", fake_stripe.charge(paid.provider_payment_id, refunds=[stripe_refund], amount_refunded=1000)))
+    deliver(
+        event(
+            "charge.refunded",
+            fake_stripe.charge(paid.provider_payment_id, refunds=[stripe_refund], amount_refunded=1000),
+        )
+    )
 
     assert Refund.objects.count() == 1
     order.refresh_from_db()
@@ -104,7 +123,9 @@ def test_a_refund_webhook_arriving_before_stripes_answer_confirms_our_pending_re
     assert ours.status == Refund.Status.SUCCEEDED and ours.provider_refund_id == refund["id"]
 
 
-def test_a_refund_stripe_answers_pending_stays_pending_until_refund_updated_says_it_succeeded(paid, fake_stripe, deliver, order):
+def test_a_refund_stripe_answers_pending_stays_pending_until_refund_updated_says_it_succeeded(
+    paid, fake_stripe, deliver, order
+):
     fake_stripe.refund_status = "pending"
 
     refund = payment_refund(payment=paid)
@@ -139,7 +160,12 @@ def test_a_refund_stripe_reports_failed_is_recorded_as_failed(paid, fake_stripe,
 
 
 def test_a_refund_stripe_refuses_is_recorded_as_failed(paid, fake_stripe, order):
-    fake_stripe.fail_next(status=400, type_="invalid_request_error", message="Charge has already been refunded.", code="charge_already_refunded")
+    fake_stripe.fail_next(
+        status=400,
+        type_="invalid_request_error",
+        message="Charge has already been refunded.",
+        code="charge_already_refunded",
+    )
 
     with pytest.raises(GatewayError, match="charge_already_refunded"):
         payment_refund(payment=paid, amount=Decimal("5.00"))

@@ -1,5 +1,6 @@
 """Money we cannot keep: a wrong amount is flagged for staff; a payment that arrives after the
 reservation lapsed and the stock was sold is rejected and refunded at Stripe automatically."""
+
 import pytest
 
 from inventory.models import StockMovement
@@ -13,7 +14,9 @@ from .conftest import event, form, nested
 pytestmark = pytest.mark.django_db
 
 
-def test_an_amount_different_from_the_order_total_is_rejected_and_the_order_flagged(started, fake_stripe, deliver, order):
+def test_an_amount_different_from_the_order_total_is_rejected_and_the_order_flagged(
+    started, fake_stripe, deliver, order
+):
     payment, session_id = started
     session = fake_stripe.complete(session_id)
 
@@ -41,7 +44,9 @@ def test_a_currency_different_from_the_order_is_rejected(started, fake_stripe, d
     assert order.needs_attention and order.status == Order.Status.PENDING_PAYMENT
 
 
-def test_a_payment_after_the_reservation_lapsed_is_honoured_while_the_stock_is_there(started, fake_stripe, deliver, order, shirt):
+def test_a_payment_after_the_reservation_lapsed_is_honoured_while_the_stock_is_there(
+    started, fake_stripe, deliver, order, shirt
+):
     payment, session_id = started
     lapse(order)
 
@@ -56,7 +61,9 @@ def test_a_payment_after_the_reservation_lapsed_is_honoured_while_the_stock_is_t
     assert_stock_consistent()
 
 
-def test_a_payment_after_another_buyer_took_the_lapsed_stock_is_rejected_flagged_and_refunded(started, fake_stripe, deliver, order, shirt):
+def test_a_payment_after_another_buyer_took_the_lapsed_stock_is_rejected_flagged_and_refunded(
+    started, fake_stripe, deliver, order, shirt
+):
     payment, session_id = started
     lapse(order)
     other = place_order((shirt, 4))  # 5 on hand: only 1 left for our 2
@@ -86,7 +93,9 @@ def test_a_payment_after_another_buyer_took_the_lapsed_stock_is_rejected_flagged
     assert_stock_consistent()
 
 
-def test_the_automatic_refund_is_sent_once_even_when_the_event_is_delivered_again(started, fake_stripe, deliver, order, shirt):
+def test_the_automatic_refund_is_sent_once_even_when_the_event_is_delivered_again(
+    started, fake_stripe, deliver, order, shirt
+):
     payment, session_id = started
     lapse(order)
     place_order((shirt, 4))

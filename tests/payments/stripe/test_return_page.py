@@ -1,5 +1,6 @@
 """The shopper comes back from Stripe: we ask Stripe about the session we stored (never the
 one the URL names) and show the order. Reconciliation asks the same question later."""
+
 from datetime import timedelta
 
 import pytest
@@ -57,7 +58,9 @@ def test_the_return_page_of_a_delayed_payment_says_we_are_waiting(client, starte
     payment, session_id = started
     fake_stripe.complete(session_id, paid=False)
 
-    page = client.get(f"/payments/return/{payment.reference}/", {"session_id": session_id}, follow=True).content.decode()
+    page = client.get(
+        f"/payments/return/{payment.reference}/", {"session_id": session_id}, follow=True
+    ).content.decode()
 
     assert "waiting for the payment provider" in page
     order.refresh_from_db()

@@ -1,5 +1,6 @@
 """Stripe's webhooks through the inbox: verified over the raw body, stored once, applied once,
 in any order."""
+
 import json
 import time
 
@@ -24,7 +25,9 @@ def _paid_events(order):
     return OrderEvent.objects.filter(order=order, type=OrderEvent.Type.PAID)
 
 
-def test_a_signed_checkout_session_completed_marks_the_order_paid_and_commits_the_stock(started, fake_stripe, deliver, order, shirt, socks):
+def test_a_signed_checkout_session_completed_marks_the_order_paid_and_commits_the_stock(
+    started, fake_stripe, deliver, order, shirt, socks
+):
     payment, session_id = started
     session = fake_stripe.complete(session_id)
 
@@ -61,7 +64,9 @@ def test_the_same_event_delivered_five_times_pays_the_order_once(started, fake_s
     "late_news",
     ["checkout.session.async_payment_failed", "payment_intent.payment_failed", "checkout.session.expired"],
 )
-def test_a_failure_arriving_after_the_completion_never_unpays_the_order(started, fake_stripe, deliver, order, late_news):
+def test_a_failure_arriving_after_the_completion_never_unpays_the_order(
+    started, fake_stripe, deliver, order, late_news
+):
     payment, session_id = started
     completed = fake_stripe.complete(session_id)
     deliver(event("checkout.session.completed", completed))
@@ -83,7 +88,9 @@ def test_a_failure_arriving_after_the_completion_never_unpays_the_order(started,
     assert_stock_consistent()
 
 
-def test_a_completion_arriving_after_an_expiry_event_still_pays_while_the_stock_is_there(started, fake_stripe, deliver, order):
+def test_a_completion_arriving_after_an_expiry_event_still_pays_while_the_stock_is_there(
+    started, fake_stripe, deliver, order
+):
     # Events out of order: Stripe does not promise delivery order.
     payment, session_id = started
     completed = fake_stripe.complete(session_id)
@@ -121,7 +128,9 @@ def test_a_delayed_payment_completes_unpaid_then_pays_once_when_it_settles(start
     assert_stock_consistent()
 
 
-def test_a_delayed_payment_that_fails_fails_the_order_and_releases_its_stock(started, fake_stripe, deliver, order, shirt):
+def test_a_delayed_payment_that_fails_fails_the_order_and_releases_its_stock(
+    started, fake_stripe, deliver, order, shirt
+):
     payment, session_id = started
     deliver(event("checkout.session.completed", fake_stripe.complete(session_id, paid=False)))
 
@@ -148,7 +157,9 @@ def test_an_expired_session_fails_the_payment_and_releases_the_reservation(start
     assert availability([shirt.pk])[shirt.pk] == 5
 
 
-def test_a_declined_card_on_the_open_checkout_page_keeps_the_reservation_for_another_try(started, fake_stripe, deliver, order, shirt):
+def test_a_declined_card_on_the_open_checkout_page_keeps_the_reservation_for_another_try(
+    started, fake_stripe, deliver, order, shirt
+):
     # On the hosted page the shopper can try another card in the same session.
     payment, session_id = started
 
@@ -181,7 +192,12 @@ def test_a_cancelled_payment_intent_fails_the_payment(started, fake_stripe, deli
 
 def test_events_about_sessions_we_did_not_create_are_stored_and_ignored(started, fake_stripe, deliver, order):
     _, session_id = started
-    foreign = {**fake_stripe.complete(session_id), "id": "cs_test_someone_else", "metadata": {}, "client_reference_id": None}
+    foreign = {
+        **fake_stripe.complete(session_id),
+        "id": "cs_test_someone_else",
+        "metadata": {},
+        "client_reference_id": None,
+    }
 
     assert deliver(event("checkout.session.completed", foreign)).status_code == 200
 
@@ -191,7 +207,9 @@ def test_events_about_sessions_we_did_not_create_are_stored_and_ignored(started,
 
 
 def test_event_types_we_do_not_act_on_are_acknowledged_and_ignored(deliver, fake_stripe):
-    response = deliver(event("customer.created", {"id": "cus_test_1", "object": "customer", "email": "ada@example.com"}))
+    response = deliver(
+        event("customer.created", {"id": "cus_test_1", "object": "customer", "email": "ada@example.com"})
+    )
 
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
@@ -202,9 +220,17 @@ def test_event_types_we_do_not_act_on_are_acknowledged_and_ignored(deliver, fake
 
 @pytest.mark.parametrize(
     "forgery",
-    ["body changed after signing", "signed with another secret", "no signature header", "signature too old", "garbage header"],
+    [
+        "body changed after signing",
+        "signed with another secret",
+        "no signature header",
+        "signature too old",
+        "garbage header",
+    ],
 )
-def test_a_webhook_whose_signature_does_not_verify_is_refused_and_nothing_is_stored(started, fake_stripe, deliver, order, forgery):
+def test_a_webhook_whose_signature_does_not_verify_is_refused_and_nothing_is_stored(
+    started, fake_stripe, deliver, order, forgery
+):
     payment, session_id = started
     completed = event("checkout.session.completed", fake_stripe.complete(session_id))
     if forgery == "body changed after signing":
@@ -249,7 +275,9 @@ def test_the_stripe_webhook_does_not_exist_while_stripe_is_disabled(settings, st
     assert not WebhookEvent.objects.exists()
 
 
-def test_an_event_whose_first_enqueue_was_lost_is_processed_when_stripe_delivers_it_again(started, fake_stripe, deliver, client, order):
+def test_an_event_whose_first_enqueue_was_lost_is_processed_when_stripe_delivers_it_again(
+    started, fake_stripe, deliver, client, order
+):
     """The first delivery is stored but its processing never queued (the broker was down, or
     the process died between commit and enqueue): Stripe's retry must get it processed, not
     only acknowledged as a duplicate."""
@@ -257,7 +285,9 @@ def test_an_event_whose_first_enqueue_was_lost_is_processed_when_stripe_delivers
     evt = event("checkout.session.completed", fake_stripe.complete(session_id))
     payload = json.dumps(evt)
     # No on-commit callbacks run here: the enqueue is lost.
-    lost = client.post(WEBHOOK_URL, data=payload, content_type="application/json", headers={"Stripe-Signature": sign(payload)})
+    lost = client.post(
+        WEBHOOK_URL, data=payload, content_type="application/json", headers={"Stripe-Signature": sign(payload)}
+    )
     assert lost.json() == {"received": True, "duplicate": False}
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PENDING
 
