@@ -88,11 +88,11 @@ class OrderAdmin(orders_admin.OrderAdmin):
         )
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         # Before the default URLs: "<path:object_id>/" would swallow ".../ship/".
         return [
             *report_urls(self),
-            path("<path:object_id>/ship/", self.admin_site.admin_view(self.ship_view), name="%s_%s_ship" % info),
+            path("<path:object_id>/ship/", self.admin_site.admin_view(self.ship_view), name=f"{prefix}_ship"),
             *super().get_urls(),
         ]
 

@@ -41,14 +41,14 @@ class PaymentAdmin(payments_admin.PaymentAdmin):
         return request.user.has_perm(REFUND_PERMISSION)
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         # Before the default URLs: "<path:object_id>/" would swallow ".../refund/".
         return [
-            path("<int:object_id>/refund/", self.admin_site.admin_view(self.refund_view), name="%s_%s_refund" % info),
+            path("<int:object_id>/refund/", self.admin_site.admin_view(self.refund_view), name=f"{prefix}_refund"),
             path(
                 "cancel-order/<int:order_id>/",
                 self.admin_site.admin_view(self.cancel_order_view),
-                name="%s_%s_cancel_order" % info,
+                name=f"{prefix}_cancel_order",
             ),
         ] + super().get_urls()
 

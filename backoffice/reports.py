@@ -300,11 +300,11 @@ def _csv_response(export: str, period: Period) -> StreamingHttpResponse:
 
 def report_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
     """The reports page's URL, for the Order admin's get_urls (before its defaults)."""
-    info = model_admin.opts.app_label, model_admin.opts.model_name
+    prefix = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
     return [
         path(
             "reports/",
             model_admin.admin_site.admin_view(lambda request: reports_view(model_admin, request)),
-            name="%s_%s_reports" % info,
+            name=f"{prefix}_reports",
         ),
     ]

@@ -119,17 +119,17 @@ def stock_report_csv_view(model_admin: admin.ModelAdmin, request: HttpRequest) -
 
 def stock_report_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
     """The report's two URLs, for the ProductVariant admin's get_urls (before its defaults)."""
-    info = model_admin.opts.app_label, model_admin.opts.model_name
+    prefix = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
     wrap = model_admin.admin_site.admin_view
     return [
         path(
             "stock-report/",
             wrap(lambda request: stock_report_view(model_admin, request)),
-            name="%s_%s_stock_report" % info,
+            name=f"{prefix}_stock_report",
         ),
         path(
             "stock-report.csv",
             wrap(lambda request: stock_report_csv_view(model_admin, request)),
-            name="%s_%s_stock_report_csv" % info,
+            name=f"{prefix}_stock_report_csv",
         ),
     ]

@@ -61,6 +61,7 @@ Not part of the test suite; the in-suite proofs are in tests/proofs/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -637,7 +638,8 @@ def drill_redis(stack: Stack, results: Results) -> None:
     add(
         "health 503 naming the cache",
         status == 503 and "cache" in body.get("failing", []),
-        f"HTTP {status}, failing {body.get('failing')}, cache error {body.get('checks', {}).get('cache', {}).get('error')!r}",
+        f"HTTP {status}, failing {body.get('failing')}, "
+        f"cache error {body.get('checks', {}).get('cache', {}).get('error')!r}",
     )
 
     # A Redis that accepts connections but never answers: every cache call waits out the
@@ -658,7 +660,8 @@ def drill_redis(stack: Stack, results: Results) -> None:
     add(
         "health 503 with redis frozen",
         status == 503 and "cache" in body.get("failing", []),
-        f"HTTP {status}, failing {body.get('failing')}, cache check {body.get('checks', {}).get('cache', {}).get('ms')} ms",
+        f"HTTP {status}, failing {body.get('failing')}, "
+        f"cache check {body.get('checks', {}).get('cache', {}).get('ms')} ms",
     )
 
     status = wait_for(lambda: health()[0] == 200 and 200, timeout=15, interval=0.5, what="health 200")
@@ -770,10 +773,8 @@ def drill_worker(stack: Stack, results: Results) -> None:
         broker.zadd("unacked_index", {tag: score - VISIBILITY_TIMEOUT - 1})
     restarted = time.monotonic()
     stack.worker_start("worker2")
-    try:
+    with contextlib.suppress(TimeoutError):
         wait_for(lambda: invoice_state(stack, number) == (1, 1, 1, 1), timeout=60, interval=0.2, what="the rerun")
-    except TimeoutError:
-        pass
     rerun_seconds = time.monotonic() - restarted
     first, second = task_lines(stack.log("worker1"), task), task_lines(stack.log("worker2"), task)
     ran_twice = [tid for tid in first if "received" in first[tid] and "succeeded" in second.get(tid, [])]
@@ -803,10 +804,8 @@ def drill_worker(stack: Stack, results: Results) -> None:
         at_kill[:3] == (1, 0, 0),
         f"pid {children}; at the kill: invoice rows {at_kill[0]}, with PDF {at_kill[1]}, email claims {at_kill[2]}",
     )
-    try:
+    with contextlib.suppress(TimeoutError):
         wait_for(lambda: invoice_state(stack, number) == (1, 1, 1, 1), timeout=20, interval=0.2, what="the rerun")
-    except TimeoutError:
-        pass
     log = stack.log("worker3")
     runs = task_lines(log, task)
     state, mails = invoice_state(stack, number), emails_logged(stack, number)
@@ -948,7 +947,9 @@ def drill_database(stack: Stack, results: Results, *, shoppers: int) -> None:
     ((variants_n, mismatched, negative),) = stack.sql(
         """
         WITH ledger AS (SELECT variant_id, sum(quantity) AS total FROM inventory_stockmovement GROUP BY variant_id)
-        SELECT count(*), count(*) FILTER (WHERE s.on_hand <> COALESCE(l.total, 0)), count(*) FILTER (WHERE s.on_hand < 0)
+        SELECT count(*),
+               count(*) FILTER (WHERE s.on_hand <> COALESCE(l.total, 0)),
+               count(*) FILTER (WHERE s.on_hand < 0)
         FROM inventory_stockitem s LEFT JOIN ledger l USING (variant_id)
         """
     )

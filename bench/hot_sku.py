@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (sets sys.path for the project)
+import common  # sets sys.path for the project
 
 HOT_STOCK = 10_000_000
 SPREAD_SKUS = 10_000
@@ -321,7 +321,8 @@ def main(argv=None) -> int:
 
     print()
     print(
-        f"{'scenario':>11} | {'mode':>7} | {'workers':>7} | {'orders/s':>9} | {'p50 ms':>7} | {'p95 ms':>7} | {'busy':>4} | service/raw"
+        f"{'scenario':>11} | {'mode':>7} | {'workers':>7} | {'orders/s':>9} | "
+        f"{'p50 ms':>7} | {'p95 ms':>7} | {'busy':>4} | service/raw"
     )
     print("-" * 84)
     raw_rate = {(r.scenario, r.workers): r.rate for r in results if r.mode == "raw"}

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (sets sys.path for the project)
+import common  # sets sys.path for the project
 
 SHORT_LINES = 3
 LONG_LINES = 65

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stack  # noqa: E402
+import stack
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
 TARGET_P95_MS = 50

@@ -36,9 +36,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-import flash_sale  # noqa: E402
-import stack  # noqa: E402
+import common
+import flash_sale
+import stack
 
 SCENARIO = "scale"
 CONFIRMATION_SUBJECT = "Order {number} confirmed: thank you"  # orders/emails.py
@@ -120,7 +120,8 @@ def main() -> int:
         variant_ids = [hot if (i // 2) % 2 == 0 else rng.choice(spread) for i in range(args.shoppers)]
         print(
             f"\n{args.shoppers} shoppers over {' and '.join(running.urls)} at once, half of them "
-            f"on {flash_sale.HOT_SKU} ({args.hot_stock} in stock), half on a random one of {flash_sale.SPREAD_SKUS} SKUs"
+            f"on {flash_sale.HOT_SKU} ({args.hot_stock} in stock), "
+            f"half on a random one of {flash_sale.SPREAD_SKUS} SKUs"
         )
         before = common.stock_figures()
         journeys, seconds = flash_sale.run_shoppers(running.urls, variant_ids, SCENARIO, retries=args.retries)
@@ -133,7 +134,8 @@ def main() -> int:
         try:
             waited = drain(running, args.drain_timeout)
             print(
-                f"follow-ups done {waited:.0f} s after the last shopper (2 Celery workers × {running.celery_concurrency})"
+                f"follow-ups done {waited:.0f} s after the last shopper "
+                f"(2 Celery workers × {running.celery_concurrency})"
             )
         except (TimeoutError, RuntimeError) as exc:
             problems.append(str(exc))

@@ -57,7 +57,7 @@ from pathlib import Path
 from django.core.mail.backends.base import BaseEmailBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (sets sys.path for the project)
+import common  # sets sys.path for the project
 
 ROOT = common.ROOT
 VENV_BIN = Path(sys.executable).parent
@@ -198,7 +198,7 @@ class Stack:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        for name, process in reversed(self._processes):
+        for _name, process in reversed(self._processes):
             _stop(process)
         self._processes.clear()
         self._flush_redis()

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (sets sys.path for the project)
+import common  # sets sys.path for the project
 
 VARIANTS = 1_000
 STOCK = 1_000_000  # per variant: the holds never exceed it
@@ -41,10 +41,9 @@ def copy_rows(model, objects) -> int:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for obj in objects:
-                copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for obj in objects:
+            copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
     return len(objects)
 
 
@@ -206,7 +205,8 @@ def main(argv=None) -> int:
         f"pass 1: {first[0]:,} reservations and {first[1]:,} orders expired in {first_seconds:.2f} s  ({first_output})"
     )
     print(
-        f"pass 2: {second[0]:,} reservations and {second[1]:,} orders expired in {second_seconds:.2f} s  ({second_output})"
+        f"pass 2: {second[0]:,} reservations and {second[1]:,} orders expired "
+        f"in {second_seconds:.2f} s  ({second_output})"
     )
     checks = {
         "pass 1 expired every due reservation": first[0] == before["due_reservations"],

@@ -124,7 +124,7 @@ def placeholder_image(*, title: str, seed: str) -> bytes:
     start, end = _palette(seed)
     # A diagonal gradient: a 2×2 image (start, mid / mid, end) stretched between its pixel
     # centres with bilinear sampling. Cheap, smooth, and identical on every run.
-    mid = tuple((a + b) // 2 for a, b in zip(start, end))
+    mid = tuple((a + b) // 2 for a, b in zip(start, end, strict=True))
     corners = Image.new("RGB", (2, 2))
     corners.putdata([start, mid, mid, end])
     canvas = corners.transform(
@@ -189,11 +189,10 @@ def make_thumbnails(image: ProductImage) -> dict[str, str]:
     if not image.image:
         raise ValueError("the ProductImage has no image file")
     source_name = image.image.name
-    with default_storage.open(source_name, "rb") as fh:
-        with Image.open(fh) as original:
-            original = ImageOps.exif_transpose(original)
-            mode = "RGBA" if original.mode in ("RGBA", "LA", "P") else "RGB"
-            original = original.convert(mode)
+    with default_storage.open(source_name, "rb") as fh, Image.open(fh) as original:
+        original = ImageOps.exif_transpose(original)
+        mode = "RGBA" if original.mode in ("RGBA", "LA", "P") else "RGB"
+        original = original.convert(mode)
     path = PurePosixPath(source_name)
     thumbnails: dict[str, str] = {}
     for width in settings.THUMBNAIL_WIDTHS:

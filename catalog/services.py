@@ -17,6 +17,7 @@ seen by a worker in another process: counting needs the shared Redis cache to be
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 import time
@@ -95,7 +96,7 @@ def _views_add(counts: dict[int, int]) -> None:
                 # meanwhile, so the incr that follows never loses these views.
                 cache.add(key, 0, timeout=None)
                 cache.incr(key, count)
-        except Exception:  # noqa: BLE001 - a view counter must never break the product page
+        except Exception:  # a view counter must never break the product page
             logger.warning("could not count %s views of product %s", count, product_id, exc_info=True)
 
 
@@ -116,12 +117,10 @@ def _claim(counts: dict[int, int]) -> dict[int, int]:
     next flush instead of being deleted unseen."""
     claimed: dict[int, int] = {}
     for product_id, count in counts.items():
-        try:
+        # ValueError: the key vanished after we read it (evicted, cache wiped); the views we
+        # read were real, and nobody else can claim them.
+        with contextlib.suppress(ValueError):
             cache.decr(product_view_key(product_id), count)
-        except ValueError:
-            # The key vanished after we read it (evicted, cache wiped): the views we read
-            # were real, and nobody else can claim them.
-            pass
         claimed[product_id] = count
     return claimed
 
@@ -191,8 +190,9 @@ class DuplicateReview(DomainError):
 def review_create(*, product: Product, user, rating: int, text: str, title: str = "") -> ProductReview:
     """Stores a review, pending moderation. Who may review is not decided here (that is
     orders.services.review_submit: only buyers). `rating` is an integer 1–5, `text` must not
-    be blank (at most 5000 characters; the title at most 120). Raises ValueError for bad input, DuplicateReview for a second review by the
-    same user (the unique constraint decides, so two submissions at once make one review)."""
+    be blank (at most 5000 characters; the title at most 120). Raises ValueError for bad
+    input, DuplicateReview for a second review by the same user (the unique constraint
+    decides, so two submissions at once make one review)."""
     text = text.strip()
     in_range = isinstance(rating, int) and ProductReview.MIN_RATING <= rating <= ProductReview.MAX_RATING
     if not in_range or isinstance(rating, bool):

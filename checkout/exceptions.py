@@ -24,7 +24,9 @@ MESSAGES = {
     "voucher_invalid": "“{code}” is not a valid code.",
     "voucher_not_yet_valid": "The code “{code}” is not valid yet: it starts on {starts_at:%d %b %Y %H:%M} UTC.",
     "voucher_expired": "The code “{code}” has expired.",
-    "voucher_min_spend": "The code “{code}” needs goods of at least {min_spend} {currency}; add {missing} {currency} more to use it.",
+    "voucher_min_spend": (
+        "The code “{code}” needs goods of at least {min_spend} {currency}; add {missing} {currency} more to use it."
+    ),
     "voucher_exhausted": "The code “{code}” has been used up.",
     "voucher_customer_exhausted": "You have already used the code “{code}” as often as it allows.",
 }

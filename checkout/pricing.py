@@ -263,7 +263,7 @@ def checkout_pricing(
             tax_rate=rate,
             tax_amount=tax_on(total - share, rate=rate, prices_include_tax=prices_include_tax, currency=currency),
         )
-        for line, total, share in zip(lines, totals, shares)
+        for line, total, share in zip(lines, totals, shares, strict=True)
     )
 
     shipping = round_money(ZERO, currency)

@@ -6,7 +6,7 @@ from celery import Celery
 
 # Request ids travel from a request into the tasks it enqueues (Celery signals in there),
 # connected before the app is made: in a worker or beat before Django is even set up.
-import ops.observability  # noqa: F401,E402
+import ops.observability  # noqa: F401
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 

@@ -149,13 +149,13 @@ class ProductVariantAdmin(admin.ModelAdmin):
     # Adjust stock ------------------------------------------------------------------------
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         # Before the default URLs: "<path:object_id>/" would swallow ".../adjust-stock/".
         return [
             path(
                 "<int:object_id>/adjust-stock/",
                 self.admin_site.admin_view(self.adjust_stock_view),
-                name="%s_%s_adjust_stock" % info,
+                name=f"{prefix}_adjust_stock",
             ),
         ] + super().get_urls()
 

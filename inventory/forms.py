@@ -79,7 +79,21 @@ class VariantStockSettingsForm(forms.ModelForm):
 
     class Meta:
         model = ProductVariant
-        fields = "__all__"
+        # The variant's own fields; ProductVariantAdmin.fields lays them out (and the stock
+        # settings declared above). Named, so that a field added to the model is not editable
+        # here until someone decides it should be.
+        fields = (
+            "product",
+            "sku",
+            "option1_value",
+            "option2_value",
+            "option3_value",
+            "price",
+            "compare_at_price",
+            "grams",
+            "barcode",
+            "position",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

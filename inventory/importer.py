@@ -325,7 +325,7 @@ class _FileParser:
                     self.problem(name, line, None, f"{len(cells)} fields, but the header has {len(header)}")
                     continue
                 cells += [""] * (len(header) - len(cells))
-                row = {col: cell.strip() for col, cell in zip(header, cells)}
+                row = {col: cell.strip() for col, cell in zip(header, cells, strict=True)}
                 self.parse_row(name, line, row, header)
         except csv.Error as exc:
             self.problem(name, reader.line_num, None, f"malformed CSV: {exc}")
@@ -490,7 +490,7 @@ class _FileParser:
 
         options = tuple(row.get(col, "") for col in OPTION_VALUES)
         option_limit = _max_length(ProductVariant, "option1_value")
-        for i, (column, value) in enumerate(zip(OPTION_VALUES, options)):
+        for i, (column, value) in enumerate(zip(OPTION_VALUES, options, strict=True)):
             option_name = product.fields.get(f"option{i + 1}_name", "")
             if option_name and not value:
                 message = f'required: the product has option "{option_name}"'
@@ -860,7 +860,7 @@ def _write_images(pending: list[_PendingImage], result: ImportResult, progress: 
         if data is not None:
             try:
                 image = _save_image(item, data, extension=image_extension(data), placeholder=False)
-            except Exception:  # noqa: BLE001 - a broken download falls back to a placeholder
+            except Exception:  # a broken download falls back to a placeholder
                 logger.warning("Unusable image %s; using a placeholder", item.source_url, exc_info=True)
         if image is None:
             data = placeholder_image(title=item.product.title, seed=item.product.handle)

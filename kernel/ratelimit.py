@@ -59,7 +59,7 @@ def ratelimit_hit(request: HttpRequest, *, tier: str, key: str | None = None) ->
     group = f"{tier}:{'ip' if key is None else 'account'}"
     try:
         usage = get_usage(request, group=group, key=key_fn, rate=rate, increment=True)
-    except Exception:  # noqa: BLE001 - a cache outage must not break the shop (see module doc)
+    except Exception:  # a cache outage must not break the shop (see module doc)
         logger.warning("rate limit %s: cache unavailable", tier, exc_info=True)
         usage = {"limit": 0, "time_left": -1}
     if usage is None:  # RATELIMIT_ENABLE off

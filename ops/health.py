@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import django
+import redis
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
@@ -30,6 +31,8 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from kombu import Connection
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from inventory.selectors import reservation_counts
 from orders.selectors import order_counts_by_status, sweep_run_last
@@ -71,8 +74,6 @@ def broker_configured() -> bool:
 
 
 def check_broker() -> dict:
-    from kombu import Connection
-
     with Connection(
         settings.CELERY_BROKER_URL,
         connect_timeout=CHECK_TIMEOUT_SECONDS,
@@ -170,8 +171,6 @@ def celery_queue_length() -> int | None:
     url = settings.CELERY_BROKER_URL
     if not broker_configured() or not url.startswith(("redis://", "rediss://")):
         return None
-    import redis
-
     client = redis.Redis.from_url(
         url, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS
     )
@@ -255,13 +254,9 @@ def metrics(request):
         response = HttpResponse("Authentication required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several gunicorn workers: add up what every worker process wrote.
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

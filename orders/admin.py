@@ -212,10 +212,10 @@ class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.has_perm(RUN_SWEEP_PERMISSION)
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         # Before the default URLs: "<path:object_id>/" would swallow "run/".
         return [
-            path("run/", self.admin_site.admin_view(self.run_sweep_view), name="%s_%s_run" % info),
+            path("run/", self.admin_site.admin_view(self.run_sweep_view), name=f"{prefix}_run"),
         ] + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
@@ -244,4 +244,4 @@ class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 f"Expired {run.reservations_expired} reservations and {run.orders_expired} orders.",
                 messages.SUCCESS,
             )
-        return HttpResponseRedirect(reverse("admin:%s_%s_changelist" % (self.opts.app_label, self.opts.model_name)))
+        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))

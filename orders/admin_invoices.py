@@ -94,18 +94,18 @@ class OrderInvoiceAdminMixin:
         return format_html('<ul class="order-emails">{}</ul>', rows) if logs else "None"
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         # Before the default URLs: "<path:object_id>/" would swallow ".../invoice/".
         return [
             path(
                 "<path:object_id>/invoice/",
                 self.admin_site.admin_view(self.invoice_view),
-                name="%s_%s_invoice" % info,
+                name=f"{prefix}_invoice",
             ),
             path(
                 "<path:object_id>/credit-notes/<str:number>/",
                 self.admin_site.admin_view(self.credit_note_view),
-                name="%s_%s_credit_note" % info,
+                name=f"{prefix}_credit_note",
             ),
         ] + super().get_urls()
 

@@ -30,7 +30,6 @@ from .credit_notes import credit_note_generate, credit_note_pdf_bytes
 from .invoices import invoice_generate, invoice_pdf_bytes
 from .models import CreditNote, EmailLog, Order, OrderEvent, Shipment
 
-
 # A claim (EmailLog row without sent_at) older than this belongs to a sender that died
 # mid-send (a killed worker): the next run takes it over and sends. Far longer than any SMTP
 # or ESP call, so a live sender is never doubled.

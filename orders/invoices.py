@@ -352,7 +352,7 @@ def document_render_pdf(*, template: str, snapshot: dict) -> bytes:
     snapshot; writes nothing. Raises what WeasyPrint raises."""
     # Imported here: WeasyPrint takes about a second to import (Pango, fonts), and only the
     # processes that render documents should pay for it.
-    from weasyprint import HTML
+    from weasyprint import HTML  # noqa: PLC0415
 
     html = render_to_string(template, {"doc": _display(snapshot)})
     with _RENDER_LOCK:

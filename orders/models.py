@@ -89,13 +89,13 @@ class Order(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", args=[self.number])
+
     @property
     def reservation_owner(self) -> str:
         """The owner string under which inventory holds this order's reservations."""
         return f"order:{self.number}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("orders:detail", args=[self.number])
 
     def get_guest_url(self) -> str:
         return reverse("orders:guest_detail", args=[self.number, self.access_token])
@@ -225,6 +225,9 @@ class ShipmentLine(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="shipment_line_quantity_gt_0"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × order line {self.line_id}"
+
 
 class InvoiceCounter(models.Model):
     """The last invoice number issued in a year. Its row is locked while a number is taken,
@@ -234,6 +237,9 @@ class InvoiceCounter(models.Model):
 
     year = models.PositiveIntegerField(primary_key=True)
     last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: last number {self.last_number}"
 
 
 def invoice_pdf_path(instance: "Invoice", filename: str) -> str:
@@ -273,6 +279,9 @@ class CreditNoteCounter(models.Model):
 
     year = models.PositiveIntegerField(primary_key=True)
     last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: last number {self.last_number}"
 
 
 def credit_note_pdf_path(instance: "CreditNote", filename: str) -> str:

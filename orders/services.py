@@ -556,10 +556,7 @@ def orders_expire_overdue() -> int:
     """
     now = timezone.now()
     with transaction.atomic(durable=True):
-        if connection.vendor == "postgresql":
-            ids = _orders_expire_returning_ids(now)
-        else:
-            ids = _orders_expire_portable(now)
+        ids = _orders_expire_returning_ids(now) if connection.vendor == "postgresql" else _orders_expire_portable(now)
         # No batch_size: on PostgreSQL, Django 5.2 sends all the rows as one INSERT … UNNEST of
         # one array per column (no limit on the number of parameters); SQLite batches itself.
         OrderEvent.objects.bulk_create(

@@ -560,7 +560,8 @@ def refund_confirm(*, refund: Refund, answer: ProviderRefund) -> Refund:
 
 
 def _refund_named(refund: Refund) -> str:
-    return f"Refund {refund.pk} of {refund.amount} {refund.currency} (payment {refund.payment.reference}, {refund.payment.gateway})"
+    payment = refund.payment
+    return f"Refund {refund.pk} of {refund.amount} {refund.currency} (payment {payment.reference}, {payment.gateway})"
 
 
 def _failed_word(refund: Refund) -> str:

@@ -41,12 +41,12 @@ def process_webhook_event(self, event_pk: int) -> str:
     event = WebhookEvent.objects.get(pk=event_pk)
     try:
         event = webhook_process(event=event)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # whatever failed is recorded on the event and retried
         if settings.CELERY_TASK_ALWAYS_EAGER:
             # Eager (no broker): a retry would run at once, in the request; staff replay instead.
             logger.warning("webhook event %s failed: %s", event_pk, exc)
             return WebhookEvent.Status.FAILED
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=1))
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=1)) from exc
     if (
         event.status == WebhookEvent.Status.WAITING
         and not settings.CELERY_TASK_ALWAYS_EAGER
@@ -114,6 +114,6 @@ def reconcile_payments(older_than_minutes: int | None = None) -> dict[str, int]:
     try:
         # Kept for a day (several intervals): /health/detailed/ shows when it last ran.
         cache.set(RECONCILE_LAST_KEY, {"at": timezone.now().isoformat(), **counts}, timeout=24 * 3600)
-    except Exception:  # noqa: BLE001 — Redis down must not fail the reconciliation itself
+    except Exception:  # Redis down must not fail the reconciliation itself
         logger.warning("could not record the reconciliation in the cache", exc_info=True)
     return counts

@@ -10,8 +10,8 @@ import cart.models
 
 def fill_tokens(apps, schema_editor):
     Cart = apps.get_model("cart", "Cart")
-    for cart in Cart.objects.filter(token__isnull=True).only("pk").iterator():
-        Cart.objects.filter(pk=cart.pk).update(token=secrets.token_urlsafe(24))
+    for row in Cart.objects.filter(token__isnull=True).only("pk").iterator():
+        Cart.objects.filter(pk=row.pk).update(token=secrets.token_urlsafe(24))
 
 
 class Migration(migrations.Migration):

@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret-long-enough-for-jwt-hmac")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")
 
-from .base import *  # noqa: E402,F403
-from .base import BASE_DIR  # noqa: E402
+from .base import *  # noqa: F403
+from .base import BASE_DIR
 
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from kernel.errors import DomainError
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from ..models import Payment, Refund
+    from payments.models import Payment, Refund
 
 
 class GatewayError(DomainError):
@@ -54,7 +54,7 @@ class InvalidSignature(DomainError):
         return str(self)
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     PENDING = "pending"
@@ -73,7 +73,7 @@ class ProviderPayment:
     reason: str = ""
 
 
-class RefundStatus(str, Enum):
+class RefundStatus(StrEnum):
     """A refund's status as the provider reports it (Stripe: pending and requires_action →
     PENDING; Razorpay: pending → PENDING, processed → SUCCEEDED, failed → FAILED)."""
 

@@ -320,7 +320,7 @@ class RazorpayGateway(Gateway):
             if info.outcome is Outcome.SUCCEEDED:
                 return replace(info, reference=payment.reference)
         if infos and all(info.outcome is Outcome.FAILED for info in infos):
-            latest = max(zip(attempts, infos), key=lambda pair: pair[0].get("created_at") or 0)[1]
+            latest = max(zip(attempts, infos, strict=True), key=lambda pair: pair[0].get("created_at") or 0)[1]
             latest = replace(latest, reference=payment.reference, reason=latest.reason or "Declined at Razorpay")
             if _reservation_live(payment.order):
                 # The shopper may still be trying again in Checkout.js on this Razorpay Order:

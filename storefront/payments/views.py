@@ -189,7 +189,7 @@ def webhook(request, provider: str):
         gateway = get_gateway(provider)
         event = gateway.verify_webhook(request)
     except GatewayError:
-        raise Http404("No such webhook")
+        raise Http404("No such webhook") from None
     except InvalidSignature as exc:
         return JsonResponse({"error": {"code": "invalid_signature", "message": str(exc)}}, status=400)
     stored, created = webhook_receive(provider=provider, event=event)

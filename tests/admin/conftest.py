@@ -8,8 +8,8 @@ import pytest
 
 from cart.models import Cart, CartLine
 from catalog.models import ProductImage, ProductVariant
-from checkout.models import TaxRate, Voucher, VoucherRedemption
 from catalog.services import review_create
+from checkout.models import TaxRate, Voucher, VoucherRedemption
 from inventory.models import BackInStockRequest
 from inventory.services import StockLine, stock_reserve
 from orders.models import Order, SweepRun

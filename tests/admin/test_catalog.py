@@ -25,7 +25,7 @@ def post_data_of(response) -> dict:
     """The POST a browser would send back for an admin change page, unchanged."""
     data = {}
     adminform = response.context["adminform"].form
-    for name, field in adminform.fields.items():
+    for name in adminform.fields:
         value = adminform[name].value()
         if value is None or value is False:
             continue
@@ -64,7 +64,8 @@ def test_product_list_counts_variants(staff_client):
 
 
 def test_products_can_be_found_by_variant_sku(staff_client):
-    wanted, other = stocked_variant(sku="TEE-RED-M"), stocked_variant(sku="MUG-01")
+    wanted = stocked_variant(sku="TEE-RED-M")
+    stocked_variant(sku="MUG-01")  # another product, which the search leaves out
     cl = staff_client.get(reverse("admin:catalog_product_changelist"), {"q": "TEE-RED"}).context["cl"]
     assert [p.pk for p in cl.result_list] == [wanted.product_id]
 
@@ -133,7 +134,8 @@ def test_saving_a_product_keeps_its_variants_and_stock(staff_client):
 
 
 def test_full_ledger_link_lists_only_that_variants_movements(staff_client):
-    variant, other = stocked_variant(on_hand=5), stocked_variant(on_hand=3)
+    variant = stocked_variant(on_hand=5)
+    stocked_variant(on_hand=3)  # another variant, whose movements the link leaves out
     stock_adjust(variant=variant, quantity=2, reason=StockMovement.Reason.RECEIPT)
     ledger_url = staff_client.get(change_url(variant)).context["ledger_url"]
 

@@ -504,7 +504,10 @@ def test_a_double_click_on_the_refund_form_makes_one_refund_even_when_both_click
             browser.force_login(staff)
         data = {"intent": refund_form_token(browsers[0], payment), "amount": "5.00", "reason": "Shipping refunded"}
 
-        outcomes = run_together(2, lambda i: browsers[i].post(refund_url(payment), data).status_code)
+        url = refund_url(payment)
+        outcomes = run_together(
+            2, lambda i, browsers=browsers, url=url, data=data: browsers[i].post(url, data).status_code
+        )
 
         assert [(o.error, o.value) for o in outcomes] == [(None, 302), (None, 302)]
         payment.refresh_from_db()

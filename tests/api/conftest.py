@@ -5,6 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, stocked_variant
+from tests.payments.razorpay.conftest import razorpay_api  # noqa: F401 - a fixture: the fake Razorpay API
 
 PASSWORD = "correct horse battery staple"
 

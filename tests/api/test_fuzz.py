@@ -19,6 +19,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
+from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -26,11 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from rest_framework_simplejwt.tokens import RefreshToken
-
 from tests.factories import stocked_variant
-
-from .conftest import PASSWORD
 
 MAX_EXAMPLES = 25
 CHECKS = [

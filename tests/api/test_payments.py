@@ -10,7 +10,7 @@ from orders.models import Order
 from payments.models import Payment
 from tests.factories import stocked_variant
 from tests.orders.helpers import place_order
-from tests.payments.razorpay.conftest import KEY_ID, inr_order, razorpay_api, razorpay_enabled  # noqa: F401
+from tests.payments.razorpay.conftest import KEY_ID, inr_order, razorpay_enabled  # noqa: F401 - autouse, here only
 
 from .conftest import assert_error
 

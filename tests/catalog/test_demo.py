@@ -5,9 +5,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from inventory.importer import catalog_import
 from catalog.models import Category, Product, ProductImage, ProductVariant
 from checkout.models import ShippingMethod
+from inventory.importer import catalog_import
 from inventory.models import StockItem, StockMovement
 
 from .conftest import DEMO_CSV

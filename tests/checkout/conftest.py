@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import stocked_variant
-from tests.storefront.conftest import Shopper
+from tests.storefront.conftest import Shopper, shipping  # noqa: F401 - shipping: a fixture, shared
 
 
 @pytest.fixture

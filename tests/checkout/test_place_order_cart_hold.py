@@ -16,9 +16,9 @@ from inventory.models import Reservation
 from inventory.selectors import availability, hold_of
 from inventory.services import StockLine, stock_reserve
 from orders.models import Order
+from orders.services import order_create
 from tests.factories import ShippingMethodFactory, stocked_variant
 from tests.inventory.helpers import assert_stock_consistent, run_together
-from orders.services import order_create
 from tests.orders.helpers import shipping_details, snapshot
 
 

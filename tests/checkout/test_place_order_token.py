@@ -8,7 +8,7 @@ import pytest
 
 from orders.models import Order
 from tests.factories import stocked_variant
-from tests.storefront.conftest import reserve_on, shipping  # noqa: F401 - fixtures
+from tests.storefront.conftest import reserve_on  # noqa: F401 - a fixture, used below
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reserve_on")]
 

@@ -265,7 +265,7 @@ class TestUnderConcurrency:
         emails = [f"buyer{i}@example.com" for i in range(20)]
         fingerprints = [
             checkout_fingerprint(cart_view(cart), method, country="GB", voucher_code="SUMMER10", email=email)
-            for cart, email in zip(carts, emails)
+            for cart, email in zip(carts, emails, strict=True)
         ]
 
         outcomes = run_together(

@@ -179,10 +179,13 @@ def test_the_sweep_rearms_a_variant_whose_reservations_lapsed_on_their_own(
 def test_a_rolled_back_sale_sends_nothing_and_claims_nothing(django_capture_on_commit_callbacks):
     variant = watched_variant(on_hand=3, threshold=2)
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            reserve(variant, 2, "order:A")
-            raise RuntimeError("the order could not be written")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        reserve(variant, 2, "order:A")
+        raise RuntimeError("the order could not be written")
 
     assert callbacks == []
     assert mail.outbox == []

@@ -4,7 +4,6 @@ import logging
 
 import pytest
 from celery import shared_task
-
 from django.core.signals import request_finished
 
 from ops.observability import REQUEST_ID_HEADER, request_id_get

@@ -14,15 +14,15 @@ from orders.services import LineSnapshot, ShippingDetails, order_create
 
 
 def shipping_details(**overrides) -> ShippingDetails:
-    fields = dict(
-        email="ada@example.com",
-        name="Ada Lovelace",
-        line1="12 Analytical Row",
-        line2="",
-        city="London",
-        postal_code="N1 9GU",
-        country="GB",
-    )
+    fields = {
+        "email": "ada@example.com",
+        "name": "Ada Lovelace",
+        "line1": "12 Analytical Row",
+        "line2": "",
+        "city": "London",
+        "postal_code": "N1 9GU",
+        "country": "GB",
+    }
     fields.update(overrides)
     return ShippingDetails(**fields)
 

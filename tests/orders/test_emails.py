@@ -121,10 +121,13 @@ class TestThePaidFlow:
         assert Invoice.objects.count() == 1
 
     def test_nothing_is_sent_for_a_paid_order_rolled_back(self, order, mailoutbox, django_capture_on_commit_callbacks):
-        with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True) as callbacks:
-            with transaction.atomic():
-                paid(order)
-                raise RuntimeError("the payment's transaction fails after marking the order paid")
+        with (
+            pytest.raises(RuntimeError),
+            django_capture_on_commit_callbacks(execute=True) as callbacks,
+            transaction.atomic(),
+        ):
+            paid(order)
+            raise RuntimeError("the payment's transaction fails after marking the order paid")
 
         assert callbacks == []
         assert mailoutbox == []

@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 import pytest
-
 from django.core import mail
 
 from inventory.models import StockMovement

@@ -49,7 +49,7 @@ def test_a_capture_and_a_failure_arriving_together_settle_on_one_answer():
 
     # Neither answer raises, whichever lands second.
     assert [o.error for o in outcomes] == [None] * (2 * rounds)
-    for payment, order in zip(payments, orders):
+    for payment, order in zip(payments, orders, strict=True):
         payment.refresh_from_db()
         order.refresh_from_db()
         # The money was taken, so the capture wins either way: landing first, it makes the

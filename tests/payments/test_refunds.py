@@ -57,7 +57,7 @@ def test_a_full_refund_refunds_the_order_and_the_payment():
     assert payment.status == Payment.Status.CAPTURED  # it was taken; the refund is its own row
     assert (order.status, order.refunded_total) == (Order.Status.REFUNDED, Decimal("45.00"))
     event = order.events.get(type=OrderEvent.Type.REFUNDED)
-    assert event.actor == staff and "45.00 USD refunded in all: Changed their mind" == event.note
+    assert event.actor == staff and event.note == "45.00 USD refunded in all: Changed their mind"
 
 
 def test_a_full_refund_with_restock_puts_the_units_back_through_the_ledger():
@@ -296,7 +296,10 @@ def test_two_refunds_restocking_the_same_units_at_once_never_restock_them_twice(
         line = payment.order.lines.get()
 
         outcomes = run_together(
-            2, lambda i: payment_refund(payment=payment, amount=Decimal("20.00"), restock={line.pk: 2})
+            2,
+            lambda i, payment=payment, line=line: payment_refund(
+                payment=payment, amount=Decimal("20.00"), restock={line.pk: 2}
+            ),
         )
 
         # The second is refused up front (PaymentError), or, when both passed the check

@@ -109,7 +109,7 @@ def order_create_then_hang(db_url: str, variant_id: int, quantity: int, at_order
     with connection.execute_wrapper(freeze_at_order_lines):
         try:
             place_order((variant, quantity), token="killed-mid-transaction")
-        except BaseException as exc:  # noqa: BLE001 - should never get here
+        except BaseException as exc:  # should never get here
             messages.put(("error", repr(exc), os.getpid()))
             raise
     messages.put(("finished", "order_create returned without freezing", os.getpid()))

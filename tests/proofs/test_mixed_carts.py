@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -89,12 +90,12 @@ def test_24_threads_reserving_overlapping_random_carts_never_deadlock_and_never_
             lines = [StockLine(vid, rng.randint(1, 3)) for vid in chosen]
             owner = f"cart:{i}-{n}"
             try:
-                _retrying_busy(busy, i, lambda: stock_reserve(lines=lines, owner=owner, ttl=timedelta(minutes=30)))
+                _retrying_busy(busy, i, partial(stock_reserve, lines=lines, owner=owner, ttl=timedelta(minutes=30)))
             except InsufficientStock:
                 refusals[i] += 1
                 continue
             if rng.random() < 0.5:
-                _retrying_busy(busy, i, lambda: stock_commit(owner=owner, reference=owner))
+                _retrying_busy(busy, i, partial(stock_commit, owner=owner, reference=owner))
                 for line in lines:
                     committed_by_threads[i][line.variant_id] += line.quantity
             else:

@@ -6,7 +6,6 @@ import pytest
 from django.test import Client
 
 from cart.models import CartLine
-
 from tests.ratelimit.conftest import PASSWORD, assert_limited
 
 pytestmark = pytest.mark.django_db

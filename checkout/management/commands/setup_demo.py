@@ -10,10 +10,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.importer import ImportRejected, catalog_import
 from catalog.cache import catalog_edited
 from catalog.models import Product
 from checkout.models import ShippingMethod, TaxRate
+from inventory.importer import ImportRejected, catalog_import
 
 DEMO_CATALOG = Path(settings.BASE_DIR) / "catalog" / "fixtures" / "demo-catalog.csv"
 FEATURED_COUNT = 4
@@ -65,9 +65,9 @@ class Command(BaseCommand):
     help = (
         "Loads the demo shop: imports catalog/fixtures/demo-catalog.csv, features its first "
         f"{FEATURED_COUNT} products (only when no product is featured yet), creates the "
-        "Standard and Express shipping methods, tax rates for GB, DE and IN, and the superuser admin@example.com (password "
-        "from DEMO_ADMIN_PASSWORD, default demo-admin-password). Idempotent: a second run "
-        "changes nothing, and nothing staff changed since is undone."
+        "Standard and Express shipping methods, tax rates for GB, DE and IN, and the superuser "
+        "admin@example.com (password from DEMO_ADMIN_PASSWORD, default demo-admin-password). "
+        "Idempotent: a second run changes nothing, and nothing staff changed since is undone."
     )
 
     def handle(self, *args, **options):

@@ -24,7 +24,7 @@ def test_the_callback_and_the_webhook_arriving_together_pay_the_order_once(razor
     variant = stocked_variant(on_hand=2 * rounds)
     started = [start_paying(Client(), (variant, 2)) for _ in range(rounds)]
     deliveries = []
-    for order, payment in started:
+    for _order, payment in started:
         paid = razorpay_api.pay(payment.provider_order_id)
         body = razorpay_api.event("payment.captured", payment=paid)
         deliveries.append((payment, razorpay_api.callback_data(paid), body, razorpay_api.webhook_headers(body)))

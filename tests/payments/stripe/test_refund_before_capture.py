@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from orders.models import Order, OrderEvent
 from payments.models import Payment, Refund, WebhookEvent
-
 from tests.payments.helpers import run_beat_entry
 
 from .conftest import event

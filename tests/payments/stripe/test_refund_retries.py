@@ -15,7 +15,6 @@ from payments.gateways.stripe import NETWORK_RETRIES
 from payments.models import Payment, Refund
 from payments.tasks import refund_rejected_payment
 from tests.orders.helpers import lapse, place_order
-
 from tests.payments.helpers import refund_form_token, run_beat_entry
 
 from .conftest import event
