@@ -1,19 +1,24 @@
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 
 
 class ShopUserManager(UserManager):
-    """Users sign in with their email address; the username mirrors it."""
+    """Users sign in with their email address; the username mirrors it. create_user and
+    create_superuser take the email where Django's take a username first, hence the
+    override ignores: the narrower signature is the point."""
 
     def _create_user(self, username, email, password, **extra_fields):
         email = self.normalize_email(email or username)
-        return super()._create_user(email, email, password, **extra_fields)
+        # _create_user is Django's (5.2) private helper, absent from django-stubs.
+        return super()._create_user(email, email, password, **extra_fields)  # type: ignore[misc]
 
-    def create_user(self, email=None, password=None, **extra_fields):
+    def create_user(self, email=None, password=None, **extra_fields):  # type: ignore[override]
         return super().create_user(email, email, password, **extra_fields)
 
-    def create_superuser(self, email=None, password=None, **extra_fields):
+    def create_superuser(self, email=None, password=None, **extra_fields):  # type: ignore[override]
         return super().create_superuser(email, email, password, **extra_fields)
 
 
@@ -24,9 +29,9 @@ class User(AbstractUser):
     email_verified_at = models.DateTimeField("email verified at", null=True, blank=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = ShopUserManager()
+    objects: ClassVar[ShopUserManager] = ShopUserManager()
 
     class Meta:
         constraints = [

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core import signing
@@ -19,9 +19,7 @@ from django.utils import timezone
 from kernel.errors import DomainError
 from kernel.tasks import enqueue_on_commit
 
-from .models import Address
-
-User = get_user_model()
+from .models import Address, User
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country", "phone")
 
@@ -34,6 +32,7 @@ class AccountError(DomainError):
 
     code = "account_error"
     http_status = HTTPStatus.BAD_REQUEST
+    message: str
 
     def __init__(self, message: str, *, code: str | None = None, field: str = ""):
         self.message = message
@@ -93,8 +92,8 @@ def email_verify(*, token: str) -> User:
     except (signing.BadSignature, ValueError, TypeError) as exc:
         raise AccountError(INVALID_VERIFICATION_LINK, code="invalid_link") from exc
     user = (
-        User._default_manager.filter(pk=data.get("u"), email__iexact=data.get("e", ""), is_active=True).first()
-        if isinstance(data, dict)
+        User._default_manager.filter(pk=data["u"], email__iexact=data.get("e", ""), is_active=True).first()
+        if isinstance(data, dict) and data.get("u") is not None
         else None
     )
     if user is None:

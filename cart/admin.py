@@ -1,6 +1,8 @@
 """Carts in the back office, for support: what a shopper has in their cart. Read-only; carts
 change only through cart.services, as the shopper uses the shop."""
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -8,6 +10,13 @@ from django.http import HttpRequest
 from kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 
 from .models import Cart, CartLine
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _LineCount(TypedDict):
+    n_lines: int
 
 
 class CartLineInline(ReadOnlyTabularInline):
@@ -34,5 +43,5 @@ class CartAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(n_lines=Count("lines"))
 
     @admin.display(description="lines", ordering="n_lines")
-    def line_count(self, cart: Cart) -> int:
+    def line_count(self, cart: "WithAnnotations[Cart, _LineCount]") -> int:
         return cart.n_lines

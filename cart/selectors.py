@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -15,6 +16,16 @@ from inventory.selectors import hold_of, with_availability
 from kernel.auth import user_or_none
 
 from .models import Cart, CartLine
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Availability(TypedDict):
+    """What _lines_with_availability annotates on each line."""
+
+    available: int
+    backorder: bool
 
 
 @dataclass
@@ -97,7 +108,7 @@ def cart_view(cart: Cart | None) -> CartView:
     )
 
 
-def _lines_with_availability(cart: Cart) -> QuerySet[CartLine]:
+def _lines_with_availability(cart: Cart) -> QuerySet[WithAnnotations[CartLine, _Availability]]:
     """The lines of `cart` with their variants and products, each annotated with its variant's
     `available` and `backorder` (inventory's with_availability): one query."""
     variant = with_availability(ProductVariant.objects.filter(pk=OuterRef("variant_id")).order_by())

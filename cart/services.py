@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -39,6 +39,7 @@ class CartError(DomainError):
 
     code = "cart_error"
     http_status = HTTPStatus.CONFLICT
+    message: str
 
     def __init__(self, message: str):
         self.message = message
@@ -64,6 +65,10 @@ def cart_for_token(token: str) -> Cart | None:
     return Cart.objects.filter(token=token, user__isnull=True).first()
 
 
+@overload
+def _user_cart(user, *, create: Literal[True]) -> Cart: ...
+@overload
+def _user_cart(user, *, create: bool) -> Cart | None: ...
 def _user_cart(user, *, create: bool) -> Cart | None:
     cart = Cart.objects.filter(user=user).first()
     if cart is None and create:

@@ -6,6 +6,8 @@ ledger, "Adjust stock"), and catalog must not import inventory. The stock figure
 variants on a product's page are added by the back office (backoffice/catalog.py).
 """
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db import models
@@ -16,6 +18,16 @@ from django.utils.html import format_html
 
 from .models import Category, Product, ProductImage, ProductReview, ProductVariant
 from .services import reviews_moderate
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _ProductCounts(TypedDict):
+    """What ProductAdmin.get_queryset annotates on each product."""
+
+    n_variants: int
+    n_views: int
 
 
 @admin.register(Category)
@@ -91,11 +103,11 @@ class ProductAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="variants", ordering="n_variants")
-    def variant_count(self, product: Product) -> int:
+    def variant_count(self, product: "WithAnnotations[Product, _ProductCounts]") -> int:
         return product.n_variants
 
     @admin.display(description="page views", ordering="n_views")
-    def view_count(self, product: Product) -> int:
+    def view_count(self, product: "WithAnnotations[Product, _ProductCounts]") -> int:
         return product.n_views
 
 

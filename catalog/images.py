@@ -189,10 +189,10 @@ def make_thumbnails(image: ProductImage) -> dict[str, str]:
     if not image.image:
         raise ValueError("the ProductImage has no image file")
     source_name = image.image.name
-    with default_storage.open(source_name, "rb") as fh, Image.open(fh) as original:
-        original = ImageOps.exif_transpose(original)
-        mode = "RGBA" if original.mode in ("RGBA", "LA", "P") else "RGB"
-        original = original.convert(mode)
+    with default_storage.open(source_name, "rb") as fh, Image.open(fh) as source:
+        upright = ImageOps.exif_transpose(source)
+        mode = "RGBA" if upright.mode in ("RGBA", "LA", "P") else "RGB"
+        original = upright.convert(mode)
     path = PurePosixPath(source_name)
     thumbnails: dict[str, str] = {}
     for width in settings.THUMBNAIL_WIDTHS:

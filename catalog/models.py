@@ -190,6 +190,8 @@ class ProductReview(models.Model):
 
     MIN_RATING = 1
     MAX_RATING = 5
+    TITLE_MAX_LENGTH = 120
+    TEXT_MAX_LENGTH = 5000
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="product_reviews")
@@ -197,8 +199,8 @@ class ProductReview(models.Model):
         validators=[MinValueValidator(MIN_RATING), MaxValueValidator(MAX_RATING)],
         help_text="1 (poor) to 5 (excellent).",
     )
-    title = models.CharField(max_length=120, blank=True)
-    text = models.TextField(max_length=5000)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    text = models.TextField(max_length=TEXT_MAX_LENGTH)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     moderated_at = models.DateTimeField(null=True, blank=True)

@@ -199,8 +199,7 @@ def review_create(*, product: Product, user, rating: int, text: str, title: str 
         raise ValueError(f"rating must be a whole number from 1 to 5, not {rating!r}")
     if not text:
         raise ValueError("a review needs some text")
-    title_limit = ProductReview._meta.get_field("title").max_length
-    text_limit = ProductReview._meta.get_field("text").max_length
+    title_limit, text_limit = ProductReview.TITLE_MAX_LENGTH, ProductReview.TEXT_MAX_LENGTH
     if len(title.strip()) > title_limit or len(text) > text_limit:
         raise ValueError(f"a review's title is at most {title_limit} characters, its text {text_limit}")
     try:

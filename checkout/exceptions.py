@@ -39,6 +39,7 @@ class CheckoutError(DomainError):
 
     code = "checkout_error"
     http_status = HTTPStatus.CONFLICT
+    message: str
 
     def __init__(self, message: str, *, code: str | None = None):
         self.message = message

@@ -4,6 +4,7 @@ method that ships this cart there): one form, used by the checkout pages
 details. It validates input only; pricing and placing are checkout's services."""
 
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -85,7 +86,7 @@ class CheckoutForm(forms.Form):
         )
         # Only the methods that can take this cart there are shown; validation (clean) still
         # accepts any method id and explains why one cannot be used.
-        self.fields["shipping_method"].choices = [
+        cast(forms.ModelChoiceField, self.fields["shipping_method"]).choices = [
             (method.pk, f"{method.name} – {'free' if price == 0 else f'{price} {settings.SHOP_CURRENCY}'}")
             for method, price in offers
         ]
@@ -99,7 +100,8 @@ class CheckoutForm(forms.Form):
         return self.initial.get("country") or self.fields["country"].initial or settings.SHOP_COUNTRY
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         method, country = cleaned.get("shipping_method"), cleaned.get("country")
         if method is not None and country:
             # Read once what pricing reads of the method: checkout prices this same object

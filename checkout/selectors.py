@@ -82,6 +82,7 @@ def voucher_check(code: str, *, subtotal: Decimal, email: str, currency: str | N
     )
     if problem:
         raise problem
+    assert voucher is not None  # voucher_problem refuses a code that finds no voucher
     return voucher
 
 

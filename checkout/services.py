@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from cart.models import Cart
 from cart.selectors import CartView, cart_view
 from cart.services import cart_empty_for_order
+from catalog.models import ProductVariant
 from inventory.exceptions import InsufficientStock, ShortLine
 from kernel.auth import user_or_none
 from kernel.locking import rows_lock
@@ -218,6 +219,8 @@ def _place_order(
         if existing:
             return existing, False
         raise
+    # Without a cart the view has no lines, which _checkout_problem refused above.
+    assert cart is not None
 
     def on_create(order: Order) -> None:
         # Inside the order's transaction: the voucher's use, the emptied cart and the request
@@ -229,7 +232,7 @@ def _place_order(
             voucher_redeem(voucher=Voucher(pk=pricing.voucher_id), order=order, subtotal=pricing.subtotal, user=user)
         cart_empty_for_order(cart=cart)
 
-    variants = {item.line.pk: item.variant for item in view.lines}
+    variants: dict[int | None, ProductVariant] = {item.line.pk: item.variant for item in view.lines}
     snapshots = [
         LineSnapshot(
             variant_id=line.variant_id,
@@ -361,7 +364,7 @@ def checkout_session_place_order(
     # No lookup of the key up front either (see _place_order): a checkout placed with it
     # keeps its details, and its emptied cart (or the unique token) leads to its order.
     missing = [name for name in CHECKOUT_REQUIRED_FIELDS if not getattr(checkout, name)]
-    if missing or checkout.cart is None:
+    if missing or checkout.cart is None or checkout.shipping_method is None:
         # Its cart may have gone since (deleted, merged at sign-in): look before refusing.
         existing = _placed_before(
             checkout_token=token, reviewed_fingerprint=reviewed_fingerprint, idempotency_key=idempotency_key

@@ -173,7 +173,9 @@ class ProductVariantAdmin(admin.ModelAdmin):
     def adjust_stock_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         variant = self.get_object(request, str(object_id))
         if variant is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
+            # Django's own "doesn't exist, perhaps it was deleted?" redirect: private admin
+            # API, absent from django-stubs.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))  # type: ignore[attr-defined]
         if not self.has_adjust_stock_permission(request):
             raise PermissionDenied
         form = StockAdjustmentForm(request.POST or None)

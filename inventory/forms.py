@@ -2,6 +2,8 @@
 (inventory/admin.py). They validate input only; the change itself is an inventory service,
 which checks stock under the row lock."""
 
+from typing import Any
+
 from django import forms
 
 from catalog.models import ProductVariant
@@ -45,8 +47,9 @@ class StockAdjustmentForm(forms.Form):
             raise forms.ValidationError("Enter a number of units other than zero.", code="zero")
         return quantity
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         quantity, reason = cleaned.get("quantity"), cleaned.get("reason")
         if quantity is not None and quantity < 0 and reason in INBOUND_REASONS:
             self.add_error(

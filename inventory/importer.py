@@ -285,7 +285,7 @@ class _FileParser:
         # SKU -> where it was first seen, across all files (every row, valid or not).
         self.skus: dict[str, _SeenSku] = {}
         # (handle, options) -> line, to catch the same variant twice in one product.
-        self.option_sets: dict[tuple[str, tuple[str, str, str]], tuple[str, int]] = {}
+        self.option_sets: dict[tuple[str, tuple[str, ...]], tuple[str, int]] = {}
 
     def problem(self, file: str, line: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(file, line, column, message))
@@ -374,7 +374,7 @@ class _FileParser:
             return
         product = self.products.get(handle)
         is_first = product is None
-        if is_first:
+        if product is None:
             product = self.parse_product(file, line, row, header)
             self.products[handle] = product
         elif row.get(TITLE):
@@ -745,8 +745,8 @@ def _write_products(
         StockItem.objects.filter(variant__in=list(variants.values())).values_list("variant_id", "backorder_policy")
     )
     existing_images: dict[int, dict[str, ProductImage]] = {}
-    for image in ProductImage.objects.filter(product__in=list(products.values())):
-        existing_images.setdefault(image.product_id, {})[image.source_url] = image
+    for stored in ProductImage.objects.filter(product__in=list(products.values())):
+        existing_images.setdefault(stored.product_id, {})[stored.source_url] = stored
 
     pending: list[_PendingImage] = []
     for done, item in enumerate(parsed, start=1):

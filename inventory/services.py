@@ -454,7 +454,7 @@ def low_stock_alert_send(*, variant: ProductVariant) -> int:
     """
     row = with_availability(ProductVariant.objects.filter(pk=variant.pk)).select_related("product", "stock").first()
     stock = getattr(row, "stock", None) if row else None
-    if stock is None or stock.low_stock_alerted_at is None or stock.low_stock_threshold is None:
+    if row is None or stock is None or stock.low_stock_alerted_at is None or stock.low_stock_threshold is None:
         return 0
     recipients = staff_alert_recipients()
     if not recipients:

@@ -10,6 +10,7 @@ them to an answer by their attributes alone (api/errors.py) without importing ev
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 
 class DomainError(Exception):
@@ -25,4 +26,9 @@ class DomainError(Exception):
 
     code: str = "domain_error"
     http_status: HTTPStatus = HTTPStatus.BAD_REQUEST
-    message: str
+
+    if TYPE_CHECKING:
+        # Read-only to the type checker, so that a subclass may provide it either way: as a
+        # property, or as an attribute it declares (`message: str`) and sets in __init__.
+        @property
+        def message(self) -> str: ...

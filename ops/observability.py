@@ -20,7 +20,7 @@ import contextlib
 import logging
 import re
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.core.signals import request_finished
@@ -104,7 +104,7 @@ def _request_id_to_task_headers(headers=None, **kwargs) -> None:
         headers.setdefault("request_id", request_id)
 
 
-_task_tokens: dict[str, object] = {}
+_task_tokens: dict[str, Token[str]] = {}
 
 
 @task_prerun.connect

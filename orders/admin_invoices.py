@@ -7,11 +7,14 @@ through orders.invoices, orders.credit_notes and orders.tasks; nothing here deci
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -27,8 +30,14 @@ from .tasks import send_order_email
 # once belong to `manage.py regenerate_invoice`, one by one.
 REGENERATE_MAX_ORDERS = 50
 
+if TYPE_CHECKING:
+    # What the mixin is mixed into (OrderAdmin), so that the type checker knows its self.
+    _OrderAdmin = admin.ModelAdmin[Order]
+else:
+    _OrderAdmin = object
 
-class OrderInvoiceAdminMixin:
+
+class OrderInvoiceAdminMixin(_OrderAdmin):
     """For OrderAdmin: list "invoice_link", "credit_note_links" and "emails_sent" in its
     readonly_fields and fieldsets, and "restore_invoice_pdfs" and "resend_confirmation" in
     its actions."""
@@ -117,7 +126,7 @@ class OrderInvoiceAdminMixin:
             raise PermissionDenied
         return order
 
-    def invoice_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def invoice_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """The order's invoice PDF for staff, issued and rendered now if it has none yet."""
         order = self._viewable_order(request, object_id)
         try:
@@ -127,7 +136,7 @@ class OrderInvoiceAdminMixin:
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         return FileResponse(invoice.pdf.open("rb"), filename=f"{invoice.number}.pdf", content_type="application/pdf")
 
-    def credit_note_view(self, request: HttpRequest, object_id: str, number: str) -> HttpResponse:
+    def credit_note_view(self, request: HttpRequest, object_id: str, number: str) -> HttpResponseBase:
         """A credit note PDF of the order, for staff who may view it."""
         note = credit_note_of(order=self._viewable_order(request, object_id), number=number)
         if note is None:
@@ -144,14 +153,15 @@ class OrderInvoiceAdminMixin:
                 messages.ERROR,
             )
             return
-        rendered, present = [], []
+        rendered: list[str] = []
+        present: list[str] = []
         # One order at a time, each in its own transactions: an unpaid order in the selection
         # is reported and does not stop the others. An issued invoice (and its credit notes)
         # is a document: a stored PDF is left as it is, a missing one rendered again from
         # what was stored when it was issued, so it says what it said then.
         for order in queryset.order_by("pk"):
             try:
-                results = [invoice_pdf_restore(order=order)]
+                results: list[StoredPdf[Invoice] | StoredPdf[CreditNote]] = [invoice_pdf_restore(order=order)]
             except InvoiceNotAllowed as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 continue

@@ -11,6 +11,8 @@ decides anything.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.db.models import QuerySet
@@ -70,7 +72,14 @@ def change_each(modeladmin, request: HttpRequest, orders, change) -> int:
     return changed
 
 
-class OrderLifecycleAdminMixin:
+if TYPE_CHECKING:
+    # What the mixin is mixed into (OrderAdmin), so that the type checker knows its self.
+    _OrderAdmin = admin.ModelAdmin[Order]
+else:
+    _OrderAdmin = object
+
+
+class OrderLifecycleAdminMixin(_OrderAdmin):
     """For OrderAdmin: list ArchivedFilter in its list_filter, "shipments" in its
     readonly_fields and fieldsets, and "mark_delivered", "archive_orders" in its actions."""
 

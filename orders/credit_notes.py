@@ -155,7 +155,7 @@ def _credit_note_issue(
         left, left_tax = total - credited, max(total_tax - credited_tax, ZERO)
         if left <= 0:
             return None
-        if kind == CANCELLATION:
+        if amount is None:  # a cancellation (the only caller without an amount): all that is left
             amount, tax = left, left_tax
         else:
             if amount > left:
@@ -347,7 +347,7 @@ def credit_note_render_pdf(*, credit_note: CreditNote) -> bytes:
     return document_render_pdf(template="orders/credit_note.html", snapshot=credit_note.snapshot)
 
 
-def credit_note_pdf_restore(*, credit_note: CreditNote) -> StoredPdf:
+def credit_note_pdf_restore(*, credit_note: CreditNote) -> StoredPdf[CreditNote]:
     """Makes sure the credit note's PDF is stored: a stored one is left alone, a missing one
     rendered again from the snapshot under the same name (see orders.invoices.pdf_restore).
     Raises what WeasyPrint or the storage raise."""

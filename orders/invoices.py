@@ -27,21 +27,24 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from http import HTTPStatus
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import models, transaction
+from django.core.files.storage import Storage
+from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kernel.errors import DomainError
 
-from .models import Invoice, InvoiceCounter, Order, OrderEvent
+from .models import CreditNote, CreditNoteCounter, Invoice, InvoiceCounter, Order, OrderEvent
 from .selectors import PAID_OR_LATER
 
 logger = logging.getLogger(__name__)
@@ -79,16 +82,25 @@ class InvoiceNotAllowed(DomainError, ValueError):
 # -- numbers (invoices and credit notes) ----------------------------------------------------
 
 
+# A numbered document (an invoice or a credit note) and the counter of its NumberSeries.
+DocumentT = TypeVar("DocumentT", Invoice, CreditNote)
+CounterT = TypeVar("CounterT", InvoiceCounter, CreditNoteCounter)
+
+
 @dataclass(frozen=True)
-class NumberSeries:
+class NumberSeries(Generic[DocumentT, CounterT]):
     """A gap-free yearly sequence of documents: `prefix`-<year>-<6 digits>, the counter model
     (year primary key, last_number) whose row is locked to take a number, the document model
     (year, sequence, pdf) and the storage folder of its PDFs (<folder>/<year>/<number>.pdf)."""
 
     prefix: str
     folder: str
-    counter: type[models.Model]
-    documents: type[models.Model]
+    counter: type[CounterT]
+    documents: type[DocumentT]
+
+    def storage(self) -> Storage:
+        """The storage of the documents' PDFs (their `pdf` field's)."""
+        return self.documents._meta.get_field("pdf").storage
 
     def number(self, *, year: int, sequence: int) -> str:
         return f"{self.prefix}-{year}-{sequence:06d}"
@@ -105,7 +117,7 @@ class NumberSeries:
         """(name, year, sequence) of every PDF of this series stored in the year folders
         `folders` (e.g. ["2026"]; None: all of them). A listing: for the rare case in which
         number_next found a stored number, and for the check_documents command."""
-        storage = self.documents._meta.get_field("pdf").storage
+        storage = self.storage()
         # "_<random>" is the suffix the storage gives a file saved under a name that was taken.
         pattern = re.compile(rf"^{re.escape(self.prefix)}-(\d{{4}})-(\d{{6}})(?:_[A-Za-z0-9]+)?\.pdf$")
         if folders is None:
@@ -141,7 +153,7 @@ class NextNumber:
     # stored, their row is gone): recorded in the document's event so the gap is explained.
     skipped: range
 
-    def skipped_note(self, series: NumberSeries, *, year: int) -> str:
+    def skipped_note(self, series: NumberSeries[Any, Any], *, year: int) -> str:
         if not self.skipped:
             return ""
         first = series.number(year=year, sequence=self.skipped.start)
@@ -149,7 +161,7 @@ class NextNumber:
         return f" ({first} to {last} skipped: their PDFs are stored but not in the database, which was restored)"
 
 
-def number_next(series: NumberSeries, *, year: int) -> NextNumber:
+def number_next(series: NumberSeries[DocumentT, CounterT], *, year: int) -> NextNumber:
     """Takes the next number of `year` in `series`. Must run inside the transaction that stores
     the document: the counter row stays locked until it ends."""
     # The year's first document creates the row. INSERT … ON CONFLICT DO NOTHING never fails
@@ -170,7 +182,7 @@ def number_next(series: NumberSeries, *, year: int) -> NextNumber:
     highest_row = series.documents.objects.filter(year=year).aggregate(top=Max("sequence"))["top"] or 0
     floor = max(counter.last_number, highest_row)
     sequence = floor + 1
-    storage = series.documents._meta.get_field("pdf").storage
+    storage = series.storage()
     number = series.number(year=year, sequence=sequence)
     if any(storage.exists(name) for name in series.stored_file_names(year=year, number=number)):
         sequence = max([sequence, *series.stored_sequences(year=year)]) + 1
@@ -324,7 +336,7 @@ def invoice_snapshot(*, order: Order, number: str, issued_at) -> dict:
 
 def tax_percent(rate: str | Decimal | None) -> str:
     """A tax rate fraction for people: "0.2000" → "20", "0.0750" → "7.5"; "" for none."""
-    if rate in (None, ""):
+    if rate is None or rate == "":
         return ""
     return f"{(Decimal(rate) * 100).normalize():f}"
 
@@ -364,7 +376,9 @@ def pdf_stored(document) -> bool:
     return bool(document.pdf) and document.pdf.storage.exists(document.pdf.name)
 
 
-def document_store_pdf_once(*, document, series: NumberSeries, render) -> tuple[models.Model, bool]:
+def document_store_pdf_once(
+    *, document: DocumentT, series: NumberSeries[DocumentT, Any], render: Callable[[], bytes]
+) -> tuple[DocumentT, bool]:
     """Makes sure `document` (an Invoice or CreditNote) has its PDF stored: returns the row
     (re-read) and True if this call stored it, False if it was stored already. `render()`
     gives the PDF bytes; it is called only when the file is missing, outside any transaction.
@@ -423,7 +437,7 @@ def invoice_render_pdf(*, invoice: Invoice) -> bytes:
 
 
 @dataclass(frozen=True)
-class StoredPdf:
+class StoredPdf(Generic[DocumentT]):
     """What invoice_pdf_restore (or credit_note_pdf_restore) found and did: the document, and
     `outcome`: PRESENT (its PDF was stored and has been left as it is), FIRST (it had none
     yet: rendered and stored now) or RESTORED (its file was missing: rendered again from the
@@ -433,11 +447,13 @@ class StoredPdf:
     FIRST = "first"
     RESTORED = "restored"
 
-    document: models.Model
+    document: DocumentT
     outcome: str
 
 
-def pdf_restore(*, document, series: NumberSeries, render) -> StoredPdf:
+def pdf_restore(
+    *, document: DocumentT, series: NumberSeries[DocumentT, Any], render: Callable[[], bytes]
+) -> StoredPdf[DocumentT]:
     """document_store_pdf_once, telling a first render from a restore; a restore is recorded
     as an OrderEvent on the document's order."""
     had_file = bool(document.pdf)
@@ -452,7 +468,7 @@ def pdf_restore(*, document, series: NumberSeries, render) -> StoredPdf:
     return StoredPdf(document=document, outcome=StoredPdf.RESTORED)
 
 
-def invoice_pdf_restore(*, order: Order) -> StoredPdf:
+def invoice_pdf_restore(*, order: Order) -> StoredPdf[Invoice]:
     """Issues the order's invoice if needed and makes sure its PDF is stored: the staff's
     "Restore missing invoice PDFs" and `manage.py regenerate_invoice`. A stored PDF is left
     alone; a missing one is rendered again from the snapshot under the same name (an

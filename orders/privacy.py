@@ -33,6 +33,7 @@ class OrdersInProgress(DomainError):
 
     code = "orders_in_progress"
     http_status = HTTPStatus.CONFLICT
+    message: str
 
     def __init__(self, orders: list[Order]):
         self.orders = orders

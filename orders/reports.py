@@ -32,7 +32,7 @@ from .selectors import PAID_OR_LATER
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
-MONEY = DecimalField(max_digits=14, decimal_places=2)
+MONEY: DecimalField = DecimalField(max_digits=14, decimal_places=2)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ class ShipmentError(DomainError):
     `message` is for staff."""
 
     code = "shipment"
+    message: str
 
     def __init__(self, message: str):
         self.message = message
@@ -397,7 +398,9 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
             # Paid after the hold lapsed: honour it only if the stock is still there.
             stock_release(owner=order.reservation_owner)
             stock_reserve(
-                lines=[StockLine(line.variant_id, line.quantity) for line in order.lines.all()],
+                # variant_id is never None here: an order's reservations (PROTECT) keep its
+                # variants from being deleted before it is paid.
+                lines=[StockLine(line.variant_id, line.quantity) for line in order.lines.all()],  # type: ignore[arg-type]
                 owner=order.reservation_owner,
                 ttl=reservation_ttl,
             )
@@ -517,7 +520,7 @@ def _order_restock_for_cancel(*, order: Order, lines: Sequence[OrderLine], actor
         units = line.quantity - line.restocked_quantity
         # A line whose variant is gone cannot go back on hand; the ledger (PROTECT) keeps a
         # sold variant from being deleted, so this is a backstop.
-        if units <= 0 or line.variant_id is None:
+        if units <= 0 or line.variant is None:
             continue
         stock_adjust(
             variant=line.variant,
@@ -723,7 +726,7 @@ def order_restock_lines(*, order: Order, quantities: dict[int, int], actor=None)
             if units <= 0:
                 continue
             line = lines.get(line_id)
-            if line is None or line.variant_id is None:
+            if line is None or line.variant is None:
                 raise ValueError(f"line {line_id} is not a restockable line of order {order.number}")
             if units > line.quantity - line.restocked_quantity:
                 raise ValueError(f"line {line.sku}: only {line.quantity - line.restocked_quantity} left to restock")

@@ -62,6 +62,7 @@ class PaymentError(DomainError):
 
     code = "payment_error"
     http_status = HTTPStatus.BAD_REQUEST
+    message: str
 
     def __init__(self, message: str):
         self.message = message
@@ -93,13 +94,13 @@ def payment_start(*, order: Order, gateway: str, urls: ReturnUrls | None = None)
         .order_by("-created_at")
         .first()
     )
+    # No URLs (a caller with no pages to return to): every return URL is empty.
+    urls = urls or ReturnUrls(build=lambda name, reference: "")
     if existing is not None:
         return existing, gw.resume(existing, urls)
     payment = Payment.objects.create(order=order, gateway=gateway, amount=order.total, currency=order.currency)
     try:
-        action = gw.start(
-            payment, urls or ReturnUrls(build=lambda name, reference: "")
-        )  # HTTP to the provider: outside any transaction
+        action = gw.start(payment, urls)  # HTTP to the provider: outside any transaction
     except GatewayError as exc:
         Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.FAILED, error=exc.message)
         raise
@@ -802,10 +803,12 @@ def webhook_process(*, event: WebhookEvent) -> WebhookEvent:
             with transaction.atomic():
                 gateway = get_gateway(event.provider)
                 info = gateway.read_event(InboxEvent(event.event_id, event.event_type, event.payload))
+                # What the event came to; None: nothing of ours (the event is ignored).
+                applied: object = info
                 if isinstance(info, ProviderPayment):
                     payment_apply(gateway=event.provider, info=info)
                 elif isinstance(info, ProviderRefund):
-                    info = refund_apply(gateway=event.provider, answer=info)
+                    applied = refund_apply(gateway=event.provider, answer=info)
         except RefundWaits as exc:
             gave_up = event.received_at <= timezone.now() - WEBHOOK_WAIT_LIMIT
             event.status = WebhookEvent.Status.IGNORED if gave_up else WebhookEvent.Status.WAITING
@@ -841,7 +844,7 @@ def webhook_process(*, event: WebhookEvent) -> WebhookEvent:
             )
             error = exc
         else:
-            event.status = WebhookEvent.Status.PROCESSED if info is not None else WebhookEvent.Status.IGNORED
+            event.status = WebhookEvent.Status.PROCESSED if applied is not None else WebhookEvent.Status.IGNORED
             event.error = ""
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "error", "attempts", "processed_at"])

@@ -269,7 +269,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Small Shop <shop@example
 # takes boto3's own credentials instead. An ESP needing more (Mailgun's EU API_URL, …) gets
 # it added to ANYMAIL below.
 ANYMAIL_API_KEY = env("ANYMAIL_API_KEY", default="")
-ANYMAIL_KEY_SETTINGS = {
+ANYMAIL_KEY_SETTINGS: dict[str, str | None] = {
     "postmark": "POSTMARK_SERVER_TOKEN",
     "sendgrid": "SENDGRID_API_KEY",
     "mailgun": "MAILGUN_API_KEY",
@@ -286,10 +286,11 @@ if EMAIL_BACKEND.startswith("anymail.backends."):
         raise ImproperlyConfigured(
             f"EMAIL_BACKEND={EMAIL_BACKEND}: use one of the ESPs {', '.join(ANYMAIL_KEY_SETTINGS)}, or add it."
         )
-    if ANYMAIL_KEY_SETTINGS[_esp]:
+    _key_setting = ANYMAIL_KEY_SETTINGS[_esp]
+    if _key_setting:
         if not ANYMAIL_API_KEY:
             raise ImproperlyConfigured(f"EMAIL_BACKEND={EMAIL_BACKEND} needs ANYMAIL_API_KEY.")
-        ANYMAIL[ANYMAIL_KEY_SETTINGS[_esp]] = ANYMAIL_API_KEY
+        ANYMAIL[_key_setting] = ANYMAIL_API_KEY
 
 # Operational alerts (orders needing attention, low stock): comma-separated addresses;
 # empty means every active staff user with an email address.

@@ -37,6 +37,7 @@ class GatewayError(DomainError):
 
     code = "gateway_error"
     http_status = HTTPStatus.BAD_GATEWAY  # not the client's fault; try again later
+    message: str
 
     def __init__(self, message: str, *, retryable: bool = False):
         self.message = message

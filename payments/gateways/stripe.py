@@ -18,12 +18,15 @@ import json
 import logging
 import re
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
 
 from kernel.money import to_minor
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineItem
 
 from .base import (
     Gateway,
@@ -100,7 +103,7 @@ class StripeGateway(Gateway):
         """Creates a hosted Checkout Session charging exactly the order total (lines plus a
         shipping line, in minor units) and points the shopper at it. Raises GatewayError."""
         order = payment.order
-        params = {
+        params: SessionCreateParams = {
             "mode": "payment",
             "line_items": _line_items(order),
             "customer_email": order.email,
@@ -178,24 +181,24 @@ class StripeGateway(Gateway):
         if not payment.provider_order_id:
             return ProviderPayment(outcome=Outcome.PENDING, reference=payment.reference)
         try:
-            session = self._client().v1.checkout.sessions.retrieve(
+            found = self._client().v1.checkout.sessions.retrieve(
                 payment.provider_order_id, {"expand": ["payment_intent"]}
             )
         except stripe.StripeError as exc:
             raise _gateway_error("look up the payment", exc) from exc
-        session = session.to_dict()
+        session = found.to_dict()
         intent = session.get("payment_intent")
         intent_status = intent.get("status") if isinstance(intent, dict) else None
         status, paid = session.get("status"), session.get("payment_status") == "paid"
         if status == "complete" and paid:
-            return _session_payment(session, Outcome.SUCCEEDED)
+            return _our_session_payment(session, Outcome.SUCCEEDED)
         if status == "expired":
-            return _session_payment(session, Outcome.FAILED, reason="Checkout session expired")
+            return _our_session_payment(session, Outcome.FAILED, reason="Checkout session expired")
         if status == "complete" and intent_status in ("requires_payment_method", "canceled"):
             # A completed session whose delayed payment failed stays "unpaid" for good; its
             # PaymentIntent says so.
-            return _session_payment(session, Outcome.FAILED, reason="The delayed payment did not go through")
-        return _session_payment(session, Outcome.PENDING)
+            return _our_session_payment(session, Outcome.FAILED, reason="The delayed payment did not go through")
+        return _our_session_payment(session, Outcome.PENDING)
 
     def fetch_refund(self, refund) -> ProviderRefund:
         """What Stripe says about `refund` now, looked up by the refund id Stripe gave us
@@ -209,10 +212,7 @@ class StripeGateway(Gateway):
             answer = self._client().v1.refunds.retrieve(refund.provider_refund_id)
         except stripe.StripeError as exc:
             raise _gateway_error("look up the refund", exc) from exc
-        info = _refund(answer.to_dict())
-        if info is None:
-            raise GatewayError(f"Stripe reports refund {refund.provider_refund_id} in a status we do not know.")
-        return info
+        return _refund_answer(answer.to_dict())
 
     def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
         """Refunds `amount_minor` of the PaymentIntent with our refund's idempotency key, so a
@@ -233,7 +233,7 @@ class StripeGateway(Gateway):
                 made = client.v1.refunds.list({"payment_intent": provider_payment_id, "limit": 100}).to_dict()
                 for existing in made.get("data") or []:
                     if (existing.get("metadata") or {}).get("refund_key") == refund.idempotency_key:
-                        return _refund(existing)
+                        return _refund_answer(existing)
             answer = client.v1.refunds.create(
                 {
                     "payment_intent": provider_payment_id,
@@ -246,7 +246,7 @@ class StripeGateway(Gateway):
             )
         except stripe.StripeError as exc:
             raise _gateway_error("refund the payment", exc) from exc
-        return _refund(answer.to_dict())
+        return _refund_answer(answer.to_dict())
 
 
 @functools.lru_cache(maxsize=4)
@@ -268,7 +268,7 @@ def _metadata(payment) -> dict[str, str]:
     return {"payment_reference": payment.reference, "order_number": payment.order.number}
 
 
-def _line_items(order) -> list[dict[str, Any]]:
+def _line_items(order) -> list[SessionCreateParamsLineItem]:
     """One line item per order line and one for shipping, unit prices in minor units.
 
     Stripe charges Σ unit_amount × quantity, which must be exactly the order total: if the
@@ -277,7 +277,7 @@ def _line_items(order) -> list[dict[str, Any]]:
     to_minor(order.total) and payment_capture's amount check holds."""
     currency = order.currency.lower()
 
-    def item(name: str, unit_amount: int, quantity: int) -> dict[str, Any]:
+    def item(name: str, unit_amount: int, quantity: int) -> SessionCreateParamsLineItem:
         return {
             "price_data": {"currency": currency, "unit_amount": unit_amount, "product_data": {"name": name[:250]}},
             "quantity": quantity,
@@ -350,6 +350,19 @@ def _session_payment(session: dict, outcome: Outcome, reason: str = "") -> Provi
     )
 
 
+def _our_session_payment(session: dict, outcome: Outcome, reason: str = "") -> ProviderPayment:
+    """_session_payment for a session we looked up by the id we stored: it carries our
+    payment reference (client_reference_id), so a session without one is an error here
+    (GatewayError, retryable: it tells us nothing of the payment), where a webhook's would
+    be someone else's session to ignore."""
+    info = _session_payment(session, outcome, reason)
+    if info is None:
+        raise GatewayError(
+            f"Stripe's Checkout Session {session.get('id')} carries no payment reference of ours.", retryable=True
+        )
+    return info
+
+
 def _intent_failed(intent: dict) -> ProviderPayment | None:
     """payment_intent.payment_failed. On the hosted Checkout page a declined card is not the
     end: the PaymentIntent goes back to requires_payment_method and the shopper may try
@@ -388,6 +401,17 @@ def _refund(refund: dict) -> ProviderRefund | None:
         reason=reason,
         idempotency_key=(refund.get("metadata") or {}).get("refund_key", ""),
     )
+
+
+def _refund_answer(refund: dict) -> ProviderRefund:
+    """_refund for Stripe's answer to our own call (a refund made, listed or looked up): a
+    status we do not know is an error here, where a webhook's is skipped. Retryable: the
+    refund may well have been made, so it must stay pending, its amount held, never be
+    recorded as failed."""
+    info = _refund(refund)
+    if info is None:
+        raise GatewayError(f"Stripe reports refund {refund.get('id')} in a status we do not know.", retryable=True)
+    return info
 
 
 def _charge_refund(charge: dict) -> ProviderRefund | None:

@@ -45,17 +45,17 @@ class Command(BaseCommand):
 
     def _progress_bar(self):
         """A one-line bar redrawn in place; only on a terminal, so logs and pipes stay clean."""
-        isatty = getattr(self.stdout._out, "isatty", None)
-        if not (isatty and isatty()):
+        out = self.stdout
+        if not out.isatty():
             return None
-        out = self.stdout._out
         width = 30
 
         def draw(stage: str, done: int, total: int) -> None:
             filled = width * done // total if total else width
-            out.write(f"\r{stage:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            # ending="": the bar is redrawn in place, so no newline until it is full.
+            out.write(f"\r{stage:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending="")
             if done >= total:
-                out.write("\n")
+                out.write("\n", ending="")
             out.flush()
 
         return draw

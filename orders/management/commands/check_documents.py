@@ -25,7 +25,7 @@ class Command(BaseCommand):
         self.stdout.write("Every invoice and credit note has its PDF, and every PDF its row.")
 
     def _check(self, series: NumberSeries) -> int:
-        storage = series.documents._meta.get_field("pdf").storage
+        storage = series.storage()
         rows = {
             row.number: row for row in series.documents.objects.select_related("order").order_by("year", "sequence")
         }

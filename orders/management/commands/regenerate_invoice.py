@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from orders.credit_notes import credit_note_pdf_restore
 from orders.invoices import InvoiceNotAllowed, StoredPdf, invoice_pdf_restore
-from orders.models import Order
+from orders.models import CreditNote, Invoice, Order
 
 SAID = {
     StoredPdf.PRESENT: "stored, left as it is",
@@ -30,13 +30,13 @@ class Command(BaseCommand):
         if order is None:
             raise CommandError(f"No order {number}.")
         try:
-            results = [invoice_pdf_restore(order=order)]
+            results: list[StoredPdf[Invoice] | StoredPdf[CreditNote]] = [invoice_pdf_restore(order=order)]
         except InvoiceNotAllowed as exc:
             raise CommandError(exc.message) from None
         results += [credit_note_pdf_restore(credit_note=note) for note in order.credit_notes.order_by("pk")]
         for result in results:
             document = result.document
-            kind = document._meta.verbose_name.capitalize()  # "Invoice", "Credit note"
+            kind = str(document._meta.verbose_name).capitalize()  # "Invoice", "Credit note"
             self.stdout.write(
                 f"{kind} {document.number} of order {order.number}: {document.pdf.name} {SAID[result.outcome]}"
             )
