@@ -1,5 +1,8 @@
+import time
 from decimal import Decimal
+from types import SimpleNamespace
 
+import django_ratelimit.core
 import pytest
 from django.core.cache import cache
 
@@ -21,6 +24,17 @@ def _tiers(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _one_window(monkeypatch):
+    """django-ratelimit counts in fixed windows (15 minutes here, each key's ending at its own
+    second) and its counter starts again at zero in the next one: a test whose 21 requests
+    straddled a window's end would see the 21st let through. Its clock stands still for the
+    length of a test, so every request of a test falls in one window; the counting, the
+    limits and Retry-After are django-ratelimit's own."""
+    now = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture
