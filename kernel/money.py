@@ -5,12 +5,20 @@
 - to_minor / from_minor: the integer minor units (cents, paise) that payment providers speak.
   They belong to the gateways (payments/gateways/) and the amounts they report; everywhere
   else an amount is a Decimal in currency units.
+- format_money: an amount as a shopper reads it ("$38.00", "€38.00", "¥3,800", "₹3,800.00"),
+  in pages, emails and documents alike; templates use the `money` filter
+  (kernel/templatetags/money.py), which calls it.
 
 Exponents follow ISO 4217 as Stripe applies it:
 https://docs.stripe.com/currencies#zero-decimal and #three-decimal.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
+
+from babel.numbers import format_currency
+
+# The locale money is written in until shoppers have their own (format_money takes one).
+DEFAULT_LOCALE = "en"
 
 ZERO_DECIMAL = {
     "BIF",
@@ -64,3 +72,14 @@ def from_minor(amount: int, currency: str) -> Decimal:
     """2350, "USD" → Decimal("23.50")."""
     places = exponent(currency)
     return (Decimal(int(amount)) / (Decimal(10) ** places)).quantize(Decimal(1).scaleb(-places))
+
+
+def format_money(amount: Decimal, currency: str, locale: str | None = None) -> str:
+    """`amount` of `currency` written for a reader of `locale` (default "en"), with the
+    currency's symbol and CLDR's digits for it: Decimal("38"), "USD" → "$38.00";
+    "EUR" → "€38.00"; Decimal("3800"), "JPY" → "¥3,800"; "INR" → "₹3,800.00".
+
+    Babel (the Unicode CLDR data) knows each currency's symbol, its decimal places and where
+    a locale puts them, so no template writes "38.00 USD" by hand. Display only: the amount
+    is not rounded for storage here (round_money is)."""
+    return format_currency(Decimal(amount), currency.upper(), locale=locale or DEFAULT_LOCALE)

@@ -76,10 +76,12 @@ THIRD_PARTY_APPS: list[str] = [
     "django_ratelimit",  # its system checks verify the cache can count (kernel/ratelimit.py)
     "django_prometheus",  # request/response metrics at /metrics (ops/health.py)
 ]
-# The domain apps, then the top layer (docs/ARCHITECTURE.md): storefront (pages, template
-# tags, the login receiver), backoffice (its admin registrations extend the domain apps',
-# so it comes after them), ops (management commands).
+# The bottom layer, the domain apps, then the top layer (docs/ARCHITECTURE.md): kernel (no
+# models; an app so that its template tags, {% load money %}, are found like any app's),
+# storefront (pages, template tags, the login receiver), backoffice (its admin registrations
+# extend the domain apps', so it comes after them), ops (management commands).
 LOCAL_APPS = [
+    "kernel",
     "accounts",
     "catalog",
     "inventory",
