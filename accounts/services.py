@@ -105,7 +105,7 @@ def email_verify(*, token: str) -> User:
 
 
 def user_update(*, user: User, first_name: str | None = None, last_name: str | None = None) -> User:
-    """Changes the names given (None: unchanged). The email is the login and stays as it is."""
+    """Changes the names given (None: unchanged). The email is the login: user_email_change."""
     changed = []
     if first_name is not None:
         user.first_name = first_name
@@ -116,6 +116,45 @@ def user_update(*, user: User, first_name: str | None = None, last_name: str | N
     if changed:
         user.save(update_fields=changed)
     return user
+
+
+def user_email_change(*, user: User, email: str) -> bool:
+    """Makes `email` (normalised: trimmed, domain in lower case) the account's email, which is
+    also its login. Returns True when it names another mailbox.
+
+    The verification rules of sign-up hold for the new address: unless it is only the current
+    address in another letter case (the same mailbox, still verified), email_verified_at is
+    cleared and, once the change commits, accounts.tasks.send_email_verification mails a
+    signed link to the new address (email_verify sets email_verified_at again) and
+    accounts.tasks.send_email_changed_notice tells the old address, so that an owner whose
+    session was taken over learns of it. Links sent to the old address stop working
+    (email_verification_token signs the address).
+
+    Raises AccountError(code="email_taken", field="email") when another account uses the
+    email in any letter case, also when a concurrent change or sign-up wins the race to the
+    unique index on lower(email)."""
+    email = User.objects.normalize_email(email.strip())
+    old_email = user.email
+    if email == old_email:
+        return False
+    if User._default_manager.filter(email__iexact=email).exclude(pk=user.pk).exists():
+        raise AccountError(DUPLICATE_EMAIL_ERROR, code="email_taken", field="email")
+    new_mailbox = email.lower() != old_email.lower()
+    user.email = email
+    fields = ["email", "username"]  # User.save mirrors the email into the username
+    if new_mailbox:
+        user.email_verified_at = None
+        fields.append("email_verified_at")
+    try:
+        with transaction.atomic():
+            user.save(update_fields=fields)
+            if new_mailbox:
+                enqueue_on_commit("accounts.tasks.send_email_verification", user.pk)
+                enqueue_on_commit("accounts.tasks.send_email_changed_notice", user.pk, old_email)
+    except IntegrityError as exc:
+        user.refresh_from_db(fields=["email", "username", "email_verified_at"])
+        raise AccountError(DUPLICATE_EMAIL_ERROR, code="email_taken", field="email") from exc
+    return new_mailbox
 
 
 def password_check(*, password: str, email: str = "") -> None:

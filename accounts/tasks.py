@@ -1,7 +1,8 @@
 """Accounts' background jobs: the welcome email after sign-up (enqueued on commit by
-user_register and the sign-up page), and removing a deleted account's stored sessions. Accounts sits below orders,
-so it sends through Django's mail API directly, with the shop's common email layout
-(templates/emails/)."""
+user_register and the sign-up page), the link confirming a changed email address and the
+notice to the old one (user_email_change), and removing a deleted account's stored
+sessions. Accounts sits below orders, so it sends through Django's mail API directly, with
+the shop's common email layout (templates/emails/)."""
 
 from anymail.exceptions import AnymailError
 from celery import shared_task
@@ -51,6 +52,70 @@ def send_welcome_email(user_pk: int) -> int:
         to=[user.email],
     )
     message.attach_alternative(render_to_string("emails/welcome.html", context), "text/html")
+    return message.send()
+
+
+@shared_task(
+    autoretry_for=(OSError, AnymailError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_email_verification(user_pk: int) -> int:
+    """Mails the account's current address a link to confirm it, after the owner changed it
+    (accounts.services.user_email_change). Returns the number of messages sent: 0 when the
+    user is gone, or has changed the address again meanwhile and already verified it."""
+    user = get_user_model()._default_manager.filter(pk=user_pk, is_active=True).first()
+    if user is None or not user.email or user.email_verified_at is not None:
+        return 0
+    context = {
+        "user": user,
+        "shop_name": settings.SITE_NAME,
+        "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
+        "account_url": _absolute(reverse("accounts:account")),
+        "verify_url": _absolute(reverse("accounts:verify_email", args=[email_verification_token(user=user)])),
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Confirm your new email address for {settings.SITE_NAME}",
+        body=render_to_string("emails/verify_email.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string("emails/verify_email.html", context), "text/html")
+    return message.send()
+
+
+@shared_task(
+    autoretry_for=(OSError, AnymailError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_email_changed_notice(user_pk: int, old_email: str) -> int:
+    """Tells `old_email` that the account's email was changed (accounts.services
+    .user_email_change), so that an owner whose session was taken over learns of it and can
+    contact the shop. The new address is not written out in full. Returns the number of
+    messages sent (0 when the user is gone)."""
+    user = get_user_model()._default_manager.filter(pk=user_pk).first()
+    if user is None or not old_email:
+        return 0
+    local, _, domain = user.email.partition("@")
+    context = {
+        "shop_name": settings.SITE_NAME,
+        "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
+        "old_email": old_email,
+        "new_email_hint": f"{local[:1]}…@{domain}",
+        "password_reset_url": _absolute(reverse("accounts:password_reset")),
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Your {settings.SITE_NAME} email address was changed",
+        body=render_to_string("emails/email_changed.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[old_email],
+    )
+    message.attach_alternative(render_to_string("emails/email_changed.html", context), "text/html")
     return message.send()
 
 
