@@ -4,7 +4,7 @@ To add an app's endpoints, give it `api/<app>/urls.py` (paths relative to /api/v
 include it below; the schema picks them up by itself."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .views import NotFoundView
 
@@ -18,7 +18,10 @@ urlpatterns = [
     path("", include("api.checkout.urls")),
     path("", include("api.payments.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Swagger UI. The split view serves its start-up script as a file of its own
+    # (docs/?script=), so the page runs under the Content-Security-Policy, which allows no
+    # inline script (config/settings/base.py).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # Last: any other /api/v1/ URL answers 404 in the error shape, not Django's HTML page.
     re_path(r"^[\s\S]*$", NotFoundView.as_view(), name="not_found"),
 ]

@@ -1,5 +1,8 @@
 """The OpenAPI document and its Swagger UI, served without any CDN."""
 
+import html
+import re
+
 import pytest
 from django.contrib.staticfiles import finders
 from drf_spectacular.validation import validate_schema
@@ -75,3 +78,23 @@ def test_swagger_ui_is_served_from_our_own_static_files(api):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_swagger_ui_has_no_inline_script_and_its_start_up_script_is_a_file(api):
+    """The Content-Security-Policy allows scripts from our origin only, no inline ones: the
+    docs page must carry none, and its start-up script must be served as JavaScript."""
+    response = api.get("/api/v1/docs/")
+    page = response.content.decode()
+    csp = response.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+    assert scripts
+    assert all(body.strip() == "" for _attrs, body in scripts), "an inline script the CSP would block"
+    sources = [re.search(r'src="([^"]+)"', attrs).group(1) for attrs, _body in scripts]
+    start_up = [src for src in sources if "script=" in src]
+    assert len(start_up) == 1
+    script = api.get(html.unescape(start_up[0]))
+    assert script.status_code == 200
+    assert script.headers["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle(" in script.content.decode()
+    assert '"/api/v1/schema/"' in script.content.decode()
