@@ -2,6 +2,7 @@ import secrets
 from decimal import Decimal
 
 from django.contrib import messages
+from django.db.models import prefetch_related_objects
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,8 +18,8 @@ from checkout.exceptions import (
     VoucherError,
 )
 from checkout.forms import COUNTRY_NAMES, CheckoutForm
-from checkout.pricing import Goods, cart_goods, cart_rows
-from checkout.selectors import checkout_price, voucher_check
+from checkout.pricing import Goods, Pricing, cart_goods, cart_pricing, cart_rows
+from checkout.selectors import checkout_price, shipping_methods_for, voucher_check
 from checkout.services import checkout_place_order
 from inventory.exceptions import InsufficientStock, StockBusy
 from orders.services import ShippingDetails
@@ -97,7 +98,50 @@ def details(request):
     if request.method == "POST" and form.is_valid():
         request.session[SESSION_DETAILS] = form.session_data()
         return redirect("checkout:review")
-    return render(request, "checkout/details.html", {"form": form, "cart": view})
+    return render(
+        request, "checkout/details.html", {"form": form, "cart": view, **_details_summary(request, view, form)}
+    )
+
+
+def _with_images(view: CartView) -> CartView:
+    """`view` with each line's product images read in one query (the lines' thumbnails)."""
+    prefetch_related_objects([item.variant.product for item in view.lines], "images")
+    return view
+
+
+def _details_summary(request, view: CartView, form: CheckoutForm) -> dict:
+    """The checkout page's side panel and shipping cards: the cart's lines with thumbnails,
+    priced for the country in the form with the method chosen in it (or the first offered),
+    and each offered method with its price for this cart there."""
+    country = form._country()
+    offers = shipping_methods_for(
+        country=country, weight_grams=form.weight_grams, goods_after_discount=form.goods_after_discount
+    )
+    chosen = str(form["shipping_method"].value() or "")
+    method = next((m for m, _price in offers if str(m.pk) == chosen), None)
+    if method is None and offers and not form.is_bound:
+        method = offers[0][0]
+    voucher = None
+    code = request.session.get(SESSION_VOUCHER)
+    if code:
+        try:
+            voucher = voucher_check(code, subtotal=cart_goods(view).subtotal, email=form["email"].value() or "")
+        except VoucherError:
+            voucher = None
+    pricing: Pricing = cart_pricing(_with_images(view), country=country, shipping_method=method, voucher=voucher)
+    offered = {str(m.pk): (m, price) for m, price in offers}
+    chosen = chosen or (str(method.pk) if method else "")
+    return {
+        "rows": cart_rows(view, pricing),
+        "pricing": pricing,
+        "method": method,
+        "shipping_cards": [
+            (radio, *offered[str(radio.data["value"])])
+            for radio in form["shipping_method"]
+            if str(radio.data["value"]) in offered
+        ],
+        "chosen_method": chosen,
+    }
 
 
 def _saved_details(request, view: CartView):
