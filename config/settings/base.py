@@ -66,6 +66,7 @@ DJANGO_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # Django's widget templates, for FORM_RENDERER below
 ]
 THIRD_PARTY_APPS: list[str] = [
     "rest_framework",
@@ -201,10 +202,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "storefront.context_processors.cart_summary",
                 "storefront.context_processors.shop",
+                "storefront.context_processors.navigation",
             ],
         },
     }
 ]
+# https://docs.djangoproject.com/en/5.2/ref/forms/renderers/#templatessetting
+# {{ form }} renders each field as the design system's <div class="field"> (templates/forms/).
+FORM_RENDERER = "storefront.form_renderer.FormRenderer"
 
 # STATIC AND MEDIA
 # ------------------------------------------------------------------------------
