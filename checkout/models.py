@@ -10,12 +10,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-
-country_code_validator = RegexValidator(r"^[A-Z]{2}$", "An ISO 3166-1 alpha-2 country code in capitals, e.g. GB.")
+from django_countries.fields import CountryField
+from phonenumber_field.modelfields import PhoneNumberField
 
 
 class ShippingMethod(models.Model):
@@ -83,7 +83,7 @@ class ShippingMethodCountry(models.Model):
     """A country the method ships to; a method with none ships everywhere."""
 
     method = models.ForeignKey(ShippingMethod, on_delete=models.CASCADE, related_name="countries")
-    country = models.CharField(max_length=2, validators=[country_code_validator], help_text="ISO code, e.g. GB.")
+    country = CountryField()
 
     class Meta:
         ordering = ["method_id", "country"]
@@ -93,14 +93,22 @@ class ShippingMethodCountry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.country
+        return str(self.country.name)
 
 
 class TaxRate(models.Model):
-    """The tax rate of a country, as a fraction (Decimal("0.2000") is 20 %). A country with no
-    row is charged no tax. Applies to goods and shipping alike."""
+    """The tax rate of a country, or of one subdivision of it (a US state, a Canadian
+    province: `country_area`, its code as addresses store it, e.g. "CA" for California), as a
+    fraction (Decimal("0.2000") is 20 %). A subdivision's rate wins over its country's; a
+    country with no row is charged no tax. Applies to goods and shipping alike."""
 
-    country = models.CharField(max_length=2, unique=True, validators=[country_code_validator])
+    country = CountryField()
+    country_area = models.CharField(
+        "state / province",
+        max_length=120,
+        blank=True,
+        help_text='Empty: the whole country. A code as addresses store it, e.g. "CA" (California) for the US.',
+    )
     name = models.CharField(max_length=60, help_text='Shown to shoppers, e.g. "VAT".')
     rate = models.DecimalField(
         max_digits=6,
@@ -110,10 +118,14 @@ class TaxRate(models.Model):
     )
 
     class Meta:
-        ordering = ["country"]
+        ordering = ["country", "country_area"]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "country_area"], name="taxrate_country_area_unique"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.country}: {self.name} {self.rate * 100:.2f} %"
+        where = f"{self.country.code}-{self.country_area}" if self.country_area else self.country.code
+        return f"{where}: {self.name} {self.rate * 100:.2f} %"
 
 
 class Voucher(models.Model):
@@ -219,13 +231,20 @@ class CheckoutSession(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     email = models.EmailField(blank=True)
+    # The shipping address (the fields of accounts.Address, validated by kernel.addresses).
     name = models.CharField(max_length=200, blank=True)
+    company = models.CharField(max_length=200, blank=True)
     line1 = models.CharField(max_length=255, blank=True)
     line2 = models.CharField(max_length=255, blank=True)
     city = models.CharField(max_length=120, blank=True)
+    city_area = models.CharField(max_length=120, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    sorting_code = models.CharField(max_length=20, blank=True)
+    country_area = models.CharField(max_length=120, blank=True)
+    country = CountryField(blank=True)
+    phone = PhoneNumberField(blank=True)
+    # The billing address, the same fields as a dict; empty: the same as the shipping one.
+    billing_address = models.JSONField(default=dict, blank=True)
     shipping_method = models.ForeignKey(
         ShippingMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

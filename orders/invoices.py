@@ -267,16 +267,13 @@ def money(value) -> str:
     return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-def _address(order: Order) -> dict:
-    return {
-        "name": order.shipping_name,
-        "line1": order.shipping_line1,
-        "line2": order.shipping_line2,
-        "postal_code": order.shipping_postal_code,
-        "city": order.shipping_city,
-        "country": order.shipping_country,
-        "phone": order.shipping_phone,
-    }
+def _address(order: Order, kind: str) -> dict:
+    """The order's "shipping" or "billing" address as the snapshot states it: every field of
+    kernel.addresses.ADDRESS_FIELDS, strings (the country its code, the phone E.164).
+    Snapshots issued before billing addresses held only name, line1, line2, postal_code,
+    city, country and phone of the shipping address, as both buyer and ship_to; they are
+    printed as they are (kernel.addresses formats a missing field as empty)."""
+    return order.billing_address if kind == "billing" else order.shipping_address
 
 
 def invoice_snapshot(*, order: Order, number: str, issued_at) -> dict:
@@ -290,14 +287,14 @@ def invoice_snapshot(*, order: Order, number: str, issued_at) -> dict:
     shipping at the lines' rate). Reads the order's lines; writes nothing."""
     lines = list(order.lines.order_by("pk"))
     line_tax = sum((line.tax_amount for line in lines), Decimal("0"))
-    address = _address(order)
     return {
         "version": SNAPSHOT_VERSION,
         "number": number,
         "issued_on": timezone.localdate(issued_at).isoformat(),
         "seller": {"name": settings.SITE_NAME, "address": settings.SHOP_ADDRESS, "tax_id": settings.SHOP_TAX_ID},
-        "buyer": {"email": order.email, **address},
-        "ship_to": {**address, "method": order.shipping_method_name},
+        # The buyer is billed at the billing address (the shipping one unless another was given).
+        "buyer": {"email": order.email, **_address(order, "billing")},
+        "ship_to": {**_address(order, "shipping"), "method": order.shipping_method_name},
         "order": {
             "number": order.number,
             "placed_on": timezone.localdate(order.created_at).isoformat(),

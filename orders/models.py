@@ -11,8 +11,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django_countries.fields import CountryField
+from phonenumber_field.modelfields import PhoneNumberField
 
 from catalog.models import ProductVariant
+from kernel.addresses import ADDRESS_FIELDS
 
 # No 0/O or 1/I: numbers are read over the phone.
 NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -65,13 +68,32 @@ class Order(models.Model):
     prices_include_tax = models.BooleanField(default=True)
     voucher_code = models.CharField(max_length=40, blank=True)
     shipping_method_name = models.CharField(max_length=120)
+    # The addresses as they were when the order was placed (never a link to an address book
+    # entry that may change): the fields of accounts.Address, prefixed. The billing address
+    # is the shipping one unless the shopper gave another; orders placed before it existed
+    # got their shipping address copied (orders 0007).
     shipping_name = models.CharField(max_length=200)
+    shipping_company = models.CharField("company", max_length=200, blank=True)
     shipping_line1 = models.CharField("address", max_length=255)
     shipping_line2 = models.CharField("address line 2", max_length=255, blank=True)
     shipping_city = models.CharField("city", max_length=120)
-    shipping_postal_code = models.CharField("postal code", max_length=20)
-    shipping_country = models.CharField("country", max_length=2)
-    shipping_phone = models.CharField("phone", max_length=40, blank=True)
+    shipping_city_area = models.CharField("district", max_length=120, blank=True)
+    shipping_postal_code = models.CharField("postal code", max_length=20, blank=True)
+    shipping_sorting_code = models.CharField("sorting code", max_length=20, blank=True)
+    shipping_country_area = models.CharField("state / province", max_length=120, blank=True)
+    shipping_country = CountryField("country")
+    shipping_phone = PhoneNumberField("phone", blank=True)
+    billing_name = models.CharField("billing name", max_length=200, blank=True)
+    billing_company = models.CharField("billing company", max_length=200, blank=True)
+    billing_line1 = models.CharField("billing address", max_length=255, blank=True)
+    billing_line2 = models.CharField("billing address line 2", max_length=255, blank=True)
+    billing_city = models.CharField("billing city", max_length=120, blank=True)
+    billing_city_area = models.CharField("billing district", max_length=120, blank=True)
+    billing_postal_code = models.CharField("billing postal code", max_length=20, blank=True)
+    billing_sorting_code = models.CharField("billing sorting code", max_length=20, blank=True)
+    billing_country_area = models.CharField("billing state / province", max_length=120, blank=True)
+    billing_country = CountryField("billing country", blank=True)
+    billing_phone = PhoneNumberField("billing phone", blank=True)
     reservation_expires_at = models.DateTimeField(null=True, blank=True)
     refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     # Set when something needs a person (a payment we could not accept, …); see its events.
@@ -99,6 +121,20 @@ class Order(models.Model):
 
     def get_guest_url(self) -> str:
         return reverse("orders:guest_detail", args=[self.number, self.access_token])
+
+    def address(self, kind: str = "shipping") -> dict[str, str]:
+        """The "shipping" or "billing" snapshot as a dict of ADDRESS_FIELDS (str values: the
+        country its code, the phone E.164 or as stored), what kernel.addresses formats."""
+        return {field: str(getattr(self, f"{kind}_{field}") or "") for field in ADDRESS_FIELDS}
+
+    @property
+    def shipping_address(self) -> dict[str, str]:
+        return self.address("shipping")
+
+    @property
+    def billing_address(self) -> dict[str, str]:
+        """The billing address; the shipping one when none was given (billing_line1 empty)."""
+        return self.address("billing") if self.billing_line1 else self.address("shipping")
 
 
 class OrderLine(models.Model):

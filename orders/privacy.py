@@ -3,8 +3,9 @@ and anonymising them when the account is deleted (checkout.privacy runs the whol
 
 Orders are kept for the books when their customer goes: the figures, lines, events and
 shipments stay as they are, the personal fields are replaced. What stays:
-- the shipping country: tax is charged and reported per country (checkout's TaxRate), so the
-  books need it; the city and postal code are not needed for that and are removed;
+- the shipping and billing country and state / province (country_area): tax is charged and
+  reported per country and per subdivision (checkout's TaxRate), so the books need them; the
+  city, district and postal code are not needed for that and are removed;
 - the invoices already issued: they are documents and state what they stated
   (orders/invoices.py), as the law asks of them.
 """
@@ -25,6 +26,18 @@ from .services import SHIPPABLE, order_can_ship
 # What replaces a required personal field (name, address line, city) of an anonymised order.
 ANONYMISED = "Deleted"
 ANONYMISED_NOTE = "Customer account deleted: personal details removed from the order."
+# An address's fields as an anonymised order keeps them (country and country_area stay).
+_ANONYMISED_ADDRESS = {
+    "name": ANONYMISED,
+    "company": "",
+    "line1": ANONYMISED,
+    "line2": "",
+    "city": ANONYMISED,
+    "city_area": "",
+    "postal_code": "",
+    "sorting_code": "",
+    "phone": "",
+}
 
 
 class OrdersInProgress(DomainError):
@@ -68,7 +81,8 @@ def orders_anonymise_for_user(*, user, email: str, actor=None) -> int:
     """Detaches every order of `user` from the account and replaces its personal fields:
     the email becomes `email` (a placeholder such as "deleted-…@deleted.invalid"), the
     shipping name, first address line and city become ANONYMISED, the second line, postal
-    code and phone are emptied; the country stays (see the module docstring). The guest
+    code and phone are emptied, and so is the billing address's; the country and its
+    state / province stay (see the module docstring). The guest
     link's token changes, so links in old emails stop opening the order. Each order gets a
     NOTE event (by `actor`: staff, or None for the customer) and the emails logged for it
     are re-addressed to `email`. Returns how many orders changed.
@@ -90,12 +104,11 @@ def orders_anonymise_for_user(*, user, email: str, actor=None) -> int:
                 user=None,
                 email=email,
                 access_token=new_access_token(),
-                shipping_name=ANONYMISED,
-                shipping_line1=ANONYMISED,
-                shipping_line2="",
-                shipping_city=ANONYMISED,
-                shipping_postal_code="",
-                shipping_phone="",
+                **{
+                    f"{kind}_{field}": value
+                    for kind in ("shipping", "billing")
+                    for field, value in _ANONYMISED_ADDRESS.items()
+                },
                 updated_at=now,
             )
         OrderEvent.objects.bulk_create(
@@ -142,15 +155,8 @@ def orders_data_for_user(*, user) -> list[dict]:
             "prices_include_tax": order.prices_include_tax,
             "voucher_code": order.voucher_code,
             "shipping_method": order.shipping_method_name,
-            "shipping_address": {
-                "name": order.shipping_name,
-                "line1": order.shipping_line1,
-                "line2": order.shipping_line2,
-                "city": order.shipping_city,
-                "postal_code": order.shipping_postal_code,
-                "country": order.shipping_country,
-                "phone": order.shipping_phone,
-            },
+            "shipping_address": order.shipping_address,
+            "billing_address": order.billing_address,
             "lines": [
                 {
                     "product": line.product_title,

@@ -12,7 +12,7 @@ orders, so the one who knows both runs both halves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,6 +35,7 @@ from inventory.services import (
     stock_release,
     stock_reserve,
 )
+from kernel.addresses import ADDRESS_FIELDS
 from kernel.auth import user_or_none
 from kernel.errors import DomainError
 from kernel.locking import lock_timeout_set
@@ -197,6 +198,10 @@ class LineSnapshot:
 
 @dataclass(frozen=True)
 class ShippingDetails:
+    """The contact and the addresses of an order, validated by the caller (kernel.addresses):
+    the shipping address's fields (orders.models.ADDRESS_FIELDS) and `billing`, the billing
+    address as a dict of the same fields, None when it is the shipping address."""
+
     email: str
     name: str
     line1: str
@@ -205,6 +210,20 @@ class ShippingDetails:
     postal_code: str
     country: str
     phone: str = ""
+    company: str = ""
+    city_area: str = ""
+    sorting_code: str = ""
+    country_area: str = ""
+    billing: Mapping[str, str] | None = None
+
+    def shipping_address(self) -> dict[str, str]:
+        return {field: str(getattr(self, field) or "") for field in ADDRESS_FIELDS}
+
+    def billing_address(self) -> dict[str, str]:
+        """The billing address, every field present: the shipping address when none."""
+        if not self.billing:
+            return self.shipping_address()
+        return {field: str(self.billing.get(field) or "") for field in ADDRESS_FIELDS}
 
 
 def order_create(
@@ -328,13 +347,8 @@ def _order_insert(
             voucher_code=voucher_code,
             total=subtotal - discount_total + shipping_total + (Decimal("0") if prices_include_tax else tax_total),
             shipping_method_name=shipping_method_name,
-            shipping_name=shipping.name,
-            shipping_line1=shipping.line1,
-            shipping_line2=shipping.line2,
-            shipping_city=shipping.city,
-            shipping_postal_code=shipping.postal_code,
-            shipping_country=shipping.country,
-            shipping_phone=shipping.phone,
+            **{f"shipping_{field}": value for field, value in shipping.shipping_address().items()},
+            **{f"billing_{field}": value for field, value in shipping.billing_address().items()},
         )
         reservations = stock_reserve(
             lines=[StockLine(line.variant_id, line.quantity) for line in lines],

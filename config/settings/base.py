@@ -76,6 +76,8 @@ THIRD_PARTY_APPS: list[str] = [
     "csp",  # django-csp: its system checks flag settings in the pre-4.0 format
     "django_ratelimit",  # its system checks verify the cache can count (kernel/ratelimit.py)
     "django_prometheus",  # request/response metrics at /metrics (ops/health.py)
+    "django_countries",  # CountryField: every ISO 3166 country, shown by name (kernel/addresses.py)
+    "phonenumber_field",  # PhoneNumberField: phone numbers validated and stored E.164
 ]
 # The bottom layer, the domain apps, then the top layer (docs/ARCHITECTURE.md): kernel (no
 # models; an app so that its template tags, {% load money %}, are found like any app's),

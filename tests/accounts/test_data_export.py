@@ -28,7 +28,7 @@ def assert_is_adas_data(data: dict, order) -> None:
     assert exported["number"] == order.number
     assert exported["status"] == "fulfilled"
     assert (exported["total"], exported["currency"]) == ("51.00", "USD")
-    assert exported["shipping_address"]["phone"] == "+44 20 7946 0000"
+    assert exported["shipping_address"]["phone"] == "+442079460000"  # stored E.164
     assert [(line["sku"], line["quantity"], line["unit_price"]) for line in exported["lines"]] == [
         (order.lines.get().sku, 2, "23.00")
     ]

