@@ -64,7 +64,8 @@ class Address(models.Model):
     company = models.CharField("company", max_length=200, blank=True)
     line1 = models.CharField("address", max_length=255)
     line2 = models.CharField("address line 2", max_length=255, blank=True)
-    city = models.CharField(max_length=120)
+    # Empty where the country prints no town of its own (Japan: it is part of the street).
+    city = models.CharField(max_length=120, blank=True)
     city_area = models.CharField("district", max_length=120, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
     sorting_code = models.CharField(max_length=20, blank=True)

@@ -16,12 +16,11 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from kernel.addresses import ADDRESS_FIELDS
 from kernel.errors import DomainError
 from kernel.tasks import enqueue_on_commit
 
 from .models import Address, User
-
-ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country", "phone")
 
 DUPLICATE_EMAIL_ERROR = "An account with this email address already exists. Try logging in instead."
 

@@ -362,4 +362,5 @@ def address_choices_data(country: str) -> dict[str, object]:
             "city_area": rules.city_area_label,
         },
         "country_area_choices": [list(choice) for choice in rules.country_area_choices],
+        "postal_code_examples": list(rules.postal_code_examples),
     }

@@ -76,7 +76,7 @@ class Order(models.Model):
     shipping_company = models.CharField("company", max_length=200, blank=True)
     shipping_line1 = models.CharField("address", max_length=255)
     shipping_line2 = models.CharField("address line 2", max_length=255, blank=True)
-    shipping_city = models.CharField("city", max_length=120)
+    shipping_city = models.CharField("city", max_length=120, blank=True)
     shipping_city_area = models.CharField("district", max_length=120, blank=True)
     shipping_postal_code = models.CharField("postal code", max_length=20, blank=True)
     shipping_sorting_code = models.CharField("sorting code", max_length=20, blank=True)

@@ -199,7 +199,7 @@ class LineSnapshot:
 @dataclass(frozen=True)
 class ShippingDetails:
     """The contact and the addresses of an order, validated by the caller (kernel.addresses):
-    the shipping address's fields (orders.models.ADDRESS_FIELDS) and `billing`, the billing
+    the shipping address's fields (kernel.addresses.ADDRESS_FIELDS) and `billing`, the billing
     address as a dict of the same fields, None when it is the shipping address."""
 
     email: str

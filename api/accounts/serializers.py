@@ -2,13 +2,14 @@
 accounts.services."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
-from accounts.models import Address, User
+from accounts.models import User
 from accounts.selectors import stored_email
 from accounts.services import password_check
+from api.addresses import AddressFieldsSerializer, validated_address
+from kernel.addresses import address_from
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -73,12 +74,18 @@ class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-country_code = RegexValidator(r"^[A-Z]{2}\Z", "Enter a two-letter ISO country code in capitals, e.g. GB.")
+class AddressSerializer(AddressFieldsSerializer):
+    """A saved address: validated for its country (kernel.addresses, as the address book page
+    does); a partial update is validated as the whole address it makes."""
 
+    id = serializers.IntegerField(read_only=True)
+    is_default = serializers.BooleanField(required=False)
 
-class AddressSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Address
-        fields = ("id", "name", "line1", "line2", "city", "postal_code", "country", "phone", "is_default")
-        read_only_fields = ("id",)
-        extra_kwargs = {"country": {"validators": [country_code]}}
+    def validate(self, attrs):
+        is_default = attrs.pop("is_default", None)
+        if self.instance is not None:
+            attrs = {**address_from(self.instance), **attrs}
+        cleaned = validated_address(attrs)
+        if is_default is not None:
+            cleaned["is_default"] = is_default
+        return cleaned

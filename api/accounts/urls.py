@@ -12,4 +12,5 @@ urlpatterns = [
     path("auth/me/data/", views.MeDataView.as_view(), name="me_data"),
     path("auth/me/addresses/", views.AddressListView.as_view(), name="address_list"),
     path("auth/me/addresses/<int:pk>/", views.AddressDetailView.as_view(), name="address_detail"),
+    path("address-rules/<str:country>/", views.AddressRulesView.as_view(), name="address_rules"),
 ]

