@@ -224,9 +224,13 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 # CACHES
 # ------------------------------------------------------------------------------
-# Redis (django-redis) when REDIS_URL is set, else a per-process memory cache.
+# Redis (django-redis) when REDIS_URL is set, else a per-process memory cache (files shared
+# by the processes of `make run`).
 # The cache is for display only: stock checks always read the database under a lock.
 REDIS_URL = env("REDIS_URL", default="")
+# Files that `make run` writes as it runs (gitignored): the filesystem broker's folders and
+# cache (without Redis), beat's schedule.
+RUN_DIR = Path(env("RUN_DIR", default=str(BASE_DIR / ".run")))
 if REDIS_URL:
     # Sessions read from Redis, written through to the database (which keeps them if Redis
     # is wiped); without Redis, the database alone.
@@ -244,10 +248,22 @@ if REDIS_URL:
             },
         }
     }
+elif env("CELERY_BROKER_URL", default="").startswith("filesystem:"):
+    # `make run` without Redis (bin/run): web, worker and beat are separate processes that
+    # must share one cache, e.g. the page-view counters that beat's flush moves into the
+    # database. Files under RUN_DIR; its increments are not atomic, which a demo can bear.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(RUN_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # Without Redis each process counts its own rate limits: fine for development, and
-    # django-ratelimit's checks (E003 not shared, W001 unsupported) would stop every command.
+if not REDIS_URL:
+    # Without Redis rate limits are counted per process or in files: fine for development,
+    # and django-ratelimit's checks (E003 not shared, W001 unsupported) would stop every command.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 # Redis down must not stop the shop: cache errors are logged and read as a miss
 # (https://github.com/jazzband/django-redis#memcached-exceptions-behavior). Rate limits then
@@ -308,7 +324,9 @@ STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 # CELERY
 # ------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
-# With no broker configured every task runs eagerly, in the process that enqueues it.
+# With no broker configured every task runs eagerly, in the process that enqueues it, except
+# under `make run`: bin/run then sets CELERY_BROKER_URL=filesystem:// and starts a worker and
+# beat, so that the demo runs its tasks and periodic jobs as production does.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -323,7 +341,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis broker: an unacknowledged task comes back after this many seconds (a worker that
 # vanished). It must exceed the longest task countdown (retries wait up to 600 s), or a task
 # merely waiting would be delivered twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    # kombu's filesystem transport (kombu.transport.filesystem): one message per file in a
+    # folder that producers write to and the worker reads from; no server. It needs the
+    # folders to exist, so they are made here, where every process (web, worker, beat,
+    # manage.py) finds them.
+    _queue_dir, _control_dir = RUN_DIR / "celery" / "queue", RUN_DIR / "celery" / "control"
+    _queue_dir.mkdir(parents=True, exist_ok=True)
+    _control_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "control_folder": str(_control_dir),
+    }
 # How old a paid order must be (minutes) before resume_order_followups re-queues its missing
 # invoice or confirmation, and how far back it looks (hours).
 FOLLOWUPS_RESUME_MINUTES = env.int("FOLLOWUPS_RESUME_MINUTES", default=10)
