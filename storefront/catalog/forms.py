@@ -6,6 +6,8 @@ from cart.models import MAX_LINE_QUANTITY
 from catalog.models import Product
 from catalog.selectors import SORTS, ProductFilters
 
+from .picker import option_count, variant_options
+
 
 class ProductFilterForm(forms.Form):
     """The listing's query string. Invalid values are dropped (and shown as errors), never a 500."""
@@ -41,19 +43,55 @@ class ProductFilterForm(forms.Form):
 
 
 class AddToCartForm(forms.Form):
-    variant = forms.ModelChoiceField(queryset=None, empty_label=None, widget=forms.RadioSelect)
+    """Adds a variant of `product` to the cart. The variant comes from its options as the
+    page's picker posts them (option1, option2, …: works without JavaScript), or from
+    `variant` (its id) when no option is posted. Only this product's variants are valid."""
+
+    variant = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "That variant is not available."},
+    )
     quantity = forms.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY, initial=1)
 
     def __init__(self, *args, product: Product, **kwargs):
         super().__init__(*args, **kwargs)
         # Only this product's variants are valid choices: a tampered id is a form error.
         self.fields["variant"].queryset = product.variants.all()
-        self.fields["variant"].label_from_instance = lambda v: v.title or "Default"
-        variants = list(product.variants.all())
-        if len(variants) == 1:
-            self.fields["variant"].widget = forms.HiddenInput()
-            self.fields["variant"].initial = variants[0].pk
-        else:
-            first_available = next((v for v in variants if getattr(v, "available", 1) > 0), None)
-            if first_available:
-                self.fields["variant"].initial = first_available.pk
+        self.variants = list(product.variants.all())
+        self.option_count = option_count(product, self.variants)
+        names = product.option_names
+        self.option_fields = []
+        for i in range(self.option_count):
+            name = names[i] if i < len(names) else "Option"
+            values = list(dict.fromkeys(variant_options(v, self.option_count)[i] for v in self.variants))
+            field_name = f"option{i + 1}"
+            self.fields[field_name] = forms.ChoiceField(
+                label=name,
+                required=False,
+                choices=[(value, value) for value in values],
+                error_messages={"invalid_choice": f"Choose a {name.lower()} from the list."},
+            )
+            self.option_fields.append(field_name)
+        if len(self.variants) == 1:
+            self.fields["variant"].initial = self.variants[0].pk
+
+    def clean(self):
+        cleaned = super().clean()
+        posted = [name for name in self.option_fields if self.data.get(name)]
+        if posted:
+            missing = [name for name in self.option_fields if not cleaned.get(name)]
+            for name in missing:
+                if name not in self.errors:
+                    self.add_error(name, f"Choose a {self.fields[name].label.lower()}.")
+            if missing:
+                return cleaned
+            wanted = tuple(cleaned[name] for name in self.option_fields)
+            match = next((v for v in self.variants if variant_options(v, self.option_count) == wanted), None)
+            if match is None:
+                raise forms.ValidationError("That combination is not available: choose another.")
+            cleaned["variant"] = match
+        elif cleaned.get("variant") is None and "variant" not in self.errors:
+            self.add_error("variant", "Choose an option.")
+        return cleaned

@@ -1,3 +1,6 @@
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -8,17 +11,75 @@ from django.utils.safestring import mark_safe
 
 from cart.services import CartError, cart_add
 from catalog.cache import listing_cached, product_cached
-from catalog.models import Product
+from catalog.models import Product, ProductImage, ProductVariant
 from catalog.selectors import categories_with_products
 from catalog.services import product_view_record
 from inventory.exceptions import StockBusy
-from inventory.selectors import featured_products, product_detail, product_search
+from inventory.selectors import featured_products, product_detail, product_search, with_availability
 from orders.selectors import review_eligibility
 from storefront.context_processors import shop
 from storefront.orders.forms import ReviewForm
 from storefront.session import cart_for_request
 
 from .forms import AddToCartForm, ProductFilterForm
+from .picker import (
+    LOW_STOCK_UNITS,
+    availability_text,
+    default_variant,
+    option_count,
+    option_groups,
+    variant_options,
+    variants_data,
+)
+
+
+@dataclass
+class CardFacts:
+    """What a product card shows beyond the listing's row: the price range, the cheapest
+    variant's compare-at price (a sale), and "Only N left" (a product whose variants are
+    all sold from stock, with 1–LOW_STOCK_UNITS units left in all)."""
+
+    max_price: Decimal | None = None
+    compare_at: Decimal | None = None
+    low: int | None = None
+
+
+def _card_facts(products) -> list:
+    """`products` with `card` (CardFacts) set on each: one query for all of them, from their
+    variants with live availability (inventory.selectors.with_availability)."""
+    products = list(products)
+    rows = with_availability(ProductVariant.objects.filter(product_id__in=[p.pk for p in products])).values_list(
+        "product_id", "price", "compare_at_price", "available", "backorder"
+    )
+    by_product: dict[int, list] = {}
+    for row in rows:
+        by_product.setdefault(row[0], []).append(row[1:])
+    for product in products:
+        facts = CardFacts()
+        variants = by_product.get(product.pk, [])
+        if variants:
+            cheapest = min(variants, key=lambda v: v[0])
+            facts.max_price = max(v[0] for v in variants)
+            if cheapest[1] is not None and cheapest[1] > cheapest[0]:
+                facts.compare_at = cheapest[1]
+            if not any(v[3] for v in variants):
+                units = sum(max(v[2], 0) for v in variants)
+                facts.low = units if 0 < units <= LOW_STOCK_UNITS else None
+        product.card = facts
+    return products
+
+
+def _category_tiles(categories) -> list[dict]:
+    """The home page's category tiles: each category with the first image of one of its
+    products (one query)."""
+    categories = list(categories)
+    images = ProductImage.objects.filter(product__category__in=categories, product__published=True).order_by(
+        "product__category_id", "-product__featured", "product__title", "position", "pk"
+    )
+    first: dict[int, ProductImage] = {}
+    for image in images.select_related("product"):
+        first.setdefault(image.product.category_id, image)
+    return [{"category": c, "image": first.get(c.pk)} for c in categories]
 
 
 def home(request):
@@ -27,7 +88,10 @@ def home(request):
         [],
         lambda: render_to_string(
             "catalog/_home_products.html",
-            {"categories": categories_with_products(), "products": featured_products()},
+            {
+                "tiles": _category_tiles(categories_with_products()),
+                "products": _card_facts(featured_products()),
+            },
             request,
         ),
     )
@@ -42,21 +106,36 @@ def product_list(request):
     querystring = query.urlencode()
 
     def results() -> tuple[str, list]:
+        categories = list(categories_with_products())
         paginator = Paginator(product_search(filters), settings.PRODUCTS_PER_PAGE)
         page = paginator.get_page(page_number)
+        page.object_list = _card_facts(page.object_list)
         html = render_to_string(
             "catalog/_product_results.html",
-            {"filters": filters, "page": page, "querystring": querystring},
+            {
+                "filters": filters,
+                "category": next((c for c in categories if c.slug == filters.category), None),
+                "page": page,
+                "page_links": list(paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)),
+                "querystring": querystring,
+            },
             request,
         )
-        return html, list(categories_with_products())
+        return html, categories
 
     # Keyed by what the entry shows: the filters, the page asked for and the links' query.
     html, categories = listing_cached("list", [filters, page_number, querystring, settings.PRODUCTS_PER_PAGE], results)
+    category = next((c for c in categories if c.slug == filters.category), None)
     return render(
         request,
         "catalog/product_list.html",
-        {"form": form, "filters": filters, "categories": categories, "results": mark_safe(html)},
+        {
+            "form": form,
+            "filters": filters,
+            "categories": categories,
+            "category": category,
+            "results": mark_safe(html),
+        },
     )
 
 
@@ -70,20 +149,43 @@ PRODUCT_PAGE_PARTS = {
 }
 
 
+def _picker_context(product: Product, selected: ProductVariant | None) -> dict:
+    """What templates/catalog/_variant_options.html needs for `selected` chosen."""
+    variants = list(product.variants.all())
+    return {
+        "product": product,
+        "variants": variants,
+        "selected": selected,
+        "option_groups": option_groups(product, variants, selected),
+        "variants_data": variants_data(variants, option_count(product, variants)),
+    }
+
+
 def _product_page(handle: str) -> tuple[Product, dict[str, str]] | None:
     """The product (inventory.selectors.product_detail) and its page's shared parts as HTML,
     rendered without a request (no user, no CSRF token: those stay in product_detail.html),
-    or None for no such product."""
+    or None for no such product. The options part is for the default choice of variant."""
     product = product_detail(handle)
     if product is None:
         return None
     context = {
-        "product": product,
-        "variants": list(product.variants.all()),
-        "add_to_cart": AddToCartForm(product=product),
+        **_picker_context(product, default_variant(list(product.variants.all()))),
         **shop(None),
     }
     return product, {name: render_to_string(template, context) for name, template in PRODUCT_PAGE_PARTS.items()}
+
+
+def _chosen_variant(form: AddToCartForm, variants: list[ProductVariant], wanted) -> ProductVariant | None:
+    """The variant the page shows as chosen: the one the posted form names (even when the
+    form has errors, so the shopper keeps their choice), else ?variant=, else the default."""
+    if form.is_bound:
+        named = form.cleaned_data.get("variant") if hasattr(form, "cleaned_data") else None
+        if named is None and form.option_count:
+            posted = tuple(form.data.get(name, "") for name in form.option_fields)
+            named = next((v for v in variants if variant_options(v, form.option_count) == posted), None)
+        if named is not None:
+            return next((v for v in variants if v.pk == named.pk), None)
+    return default_variant(variants, wanted)
 
 
 def _review_form(request, product: Product) -> dict:
@@ -133,14 +235,28 @@ def product_detail_view(request, handle: str):
         else:
             messages.success(request, f"Added {form.cleaned_data['quantity']} × {variant} to your cart.")
             return redirect("cart:detail")
+    variants = list(product.variants.all())
+    wanted = request.GET.get("variant")
+    selected = _chosen_variant(form, variants, wanted)
+    page = {name: mark_safe(html) for name, html in parts.items()}
+    if form.is_bound or selected != default_variant(variants):
+        # Another choice than the cached part's: rendered now, from the cached product (no query).
+        page["options"] = mark_safe(
+            render_to_string("catalog/_variant_options.html", {**_picker_context(product, selected), **shop(None)})
+        )
+    status, availability = availability_text(selected) if selected else ("out", "")
     return render(
         request,
         "catalog/product_detail.html",
         {
             "product": product,
-            "variants": list(product.variants.all()),
+            "variants": variants,
+            "selected": selected,
+            "selected_status": status,
+            "selected_availability": availability,
+            "has_sold_out": any(availability_text(v)[0] == "out" for v in variants),
             "form": form,
-            "page": {name: mark_safe(html) for name, html in parts.items()},
+            "page": page,
             "review": _review_form(request, product),
         },
     )

@@ -1,6 +1,7 @@
 """Back in stock: a shopper leaves an address on a sold-out variant's page and is emailed
 once when stock comes in. Bad input is a form error, never a server error."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -55,16 +56,28 @@ def pending(variant) -> list[str]:
 # The form on the product page ---------------------------------------------------------
 
 
-def test_the_product_page_offers_the_form_for_a_sold_out_variant_only(client):
-    product = ProductFactory()
+def test_the_product_page_has_one_form_for_the_chosen_variant_shown_while_it_is_sold_out(client):
+    product = ProductFactory(option1_name="Size")
     gone = stocked_variant(on_hand=0, product=product, option1_value="Small")
-    stocked_variant(on_hand=4, product=product, option1_value="Large")
+    large = stocked_variant(on_hand=4, product=product, option1_value="Large")
 
+    # Large, in stock, is chosen: the one form is there for product.js, hidden.
     page = client.get(product.get_absolute_url()).content.decode()
-
     assert page.count('action="/stock/notify/"') == 1
-    assert f'name="variant" value="{gone.pk}"' in page
+    assert re.search(r'<form class="notify[^>]*data-notify hidden>', page)
+    assert f'name="variant" value="{large.pk}" data-notify-variant' in page
+
+    # Small, sold out, is chosen: the form asks about Small and shows.
+    page = client.get(f"{product.get_absolute_url()}?variant={gone.pk}").content.decode()
+    assert page.count('action="/stock/notify/"') == 1
+    assert re.search(r'<form class="notify[^>]*data-notify>', page)
+    assert f'name="variant" value="{gone.pk}" data-notify-variant' in page
     assert "Email me when Small is back" in page
+
+
+def test_a_product_with_nothing_sold_out_has_no_notify_form(client):
+    variant = stocked_variant(on_hand=4)
+    assert 'action="/stock/notify/"' not in client.get(variant.product.get_absolute_url()).content.decode()
 
 
 def test_the_form_is_prefilled_with_a_signed_in_shoppers_address(client, sold_out):
