@@ -6,7 +6,9 @@ Tiers (settings RATELIMIT_GENERAL/_STOCK/_AUTH/_WEBHOOK/_STAFF, django-ratelimit
 such as "10/15m"), counted on state-changing requests (POST, PUT, PATCH, DELETE) only:
 
     general  every state-changing page request, per client IP
-    stock    add to cart, cart line update, place order, pay: per IP (on top of general)
+    stock    what takes stock: place order, pay, and, when the cart holds stock
+             (STOCK_RESERVE_ON=cart), add to cart and restoring a cart: per IP (on top of
+             general). Changing or removing cart lines counts in general only.
     auth     log in, sign up, password reset (pages, admin log-in and the API's auth
              endpoints): per IP and per account (the posted email), whichever runs out first
     webhook  payment provider webhooks, per IP (instead of general)
@@ -23,13 +25,20 @@ sign-in/sign-up/reset answer 429 until the cache is back (kernel/ratelimit.py sa
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from kernel.ratelimit import UNSAFE_METHODS, Limited, auth_hit, ratelimit_hit
 
 # Views by "namespace:name" (the URL paths may change; the names do not).
-STOCK_VIEWS = frozenset({"catalog:product_detail", "cart:line_update", "checkout:place_order", "payments:pay"})
+# The stock tier guards what takes stock: placing an order (a reservation) and paying; and
+# when the cart itself holds stock (STOCK_RESERVE_ON=cart), adding to it (restoring a lapsed
+# order's items into the cart adds them). Changing and removing lines are the ordinary edits
+# of a visit, dozens of them, and count in general only (in cart mode they refresh the
+# cart's own hold).
+STOCK_VIEWS = frozenset({"checkout:place_order", "payments:pay"})
+CART_HOLD_STOCK_VIEWS = frozenset({"catalog:product_detail", "cart:restore"})
 # Pages that check a password (or mail a link to reset one). Deleting the account asks for
 # the current password: a stolen session must not be able to guess it there at leisure.
 AUTH_VIEWS = frozenset(
@@ -47,7 +56,7 @@ def _tiers_for(request: HttpRequest, view_name: str) -> list[str]:
     if namespace == "admin" and view_name not in AUTH_VIEWS and request.user.is_authenticated:
         return ["staff"] if request.user.is_staff else ["general"]
     tiers = ["general"]
-    if view_name in STOCK_VIEWS:
+    if view_name in STOCK_VIEWS or (settings.STOCK_RESERVE_ON == "cart" and view_name in CART_HOLD_STOCK_VIEWS):
         tiers.append("stock")
     return tiers
 

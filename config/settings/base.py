@@ -276,8 +276,14 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # django-ratelimit rate strings ("10/15m" = 10 per 15 minutes), counted in the default
 # cache on state-changing requests; a limited request gets 429 + Retry-After. Tiers and
 # their keys: ops/ratelimit.py. https://django-ratelimit.readthedocs.io/en/stable/settings.html
-RATELIMIT_GENERAL = env("RATELIMIT_GENERAL", default="100/15m")  # per IP, every POST page
-RATELIMIT_STOCK = env("RATELIMIT_STOCK", default="20/15m")  # add to cart, cart update, order, pay
+# general: one shopper's visit posts about 60 forms (50 cart edits, checkout, place order,
+# pay); 200 leaves room for a few shoppers behind one address (an office, a mobile carrier's
+# NAT). stock: place order and pay, plus every add to cart when the cart holds stock
+# (STOCK_RESERVE_ON=cart), where a shopper who adds 50 times must still check out.
+RATELIMIT_GENERAL = env("RATELIMIT_GENERAL", default="200/15m")  # per IP, every POST page
+RATELIMIT_STOCK = env(
+    "RATELIMIT_STOCK", default="60/15m" if env("STOCK_RESERVE_ON", default="checkout") == "cart" else "20/15m"
+)  # per IP: what takes stock (ops/ratelimit.py)
 RATELIMIT_AUTH = env("RATELIMIT_AUTH", default="10/15m")  # per IP and per account
 RATELIMIT_WEBHOOK = env("RATELIMIT_WEBHOOK", default="200/15m")  # per IP
 RATELIMIT_STAFF = env("RATELIMIT_STAFF", default="500/15m")  # per staff user, admin POSTs

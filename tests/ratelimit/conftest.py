@@ -14,9 +14,9 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _tiers(settings):
-    """The operations team's tiers (config/settings/test.py sets generous ones for the rest of
-    the suite), and no counter left over from another test."""
-    settings.RATELIMIT_GENERAL = "100/15m"
+    """The default tiers (config/settings/base.py; config/settings/test.py sets generous ones
+    for the rest of the suite), and no counter left over from another test."""
+    settings.RATELIMIT_GENERAL = "200/15m"
     settings.RATELIMIT_STOCK = "20/15m"
     settings.RATELIMIT_AUTH = "10/15m"
     settings.RATELIMIT_WEBHOOK = "200/15m"

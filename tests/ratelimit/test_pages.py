@@ -5,7 +5,6 @@ staff get more room in the admin."""
 import pytest
 from django.test import Client
 
-from cart.models import CartLine
 from tests.ratelimit.conftest import PASSWORD, assert_limited
 
 pytestmark = pytest.mark.django_db
@@ -64,23 +63,6 @@ def test_sign_up_and_password_reset_share_the_auth_limit(client):
     assert_limited(client.post("/accounts/password-reset/", {"email": "another@example.com"}))
 
 
-def test_the_twenty_first_add_to_cart_is_refused_with_429(shopper, variant):
-    for _ in range(20):
-        assert shopper.add(variant).status_code == 302
-    response = shopper.add(variant)
-    assert_limited(response)
-    assert response["Content-Type"].startswith("text/html")
-
-
-def test_cart_updates_count_against_the_stock_limit(shopper, variant, settings):
-    settings.RATELIMIT_STOCK = "3/15m"
-    shopper.add(variant)
-    line_id = CartLine.objects.get().pk
-    for _ in range(2):
-        assert shopper.client.post(f"/cart/lines/{line_id}/", {"quantity": 2}).status_code == 302
-    assert_limited(shopper.client.post(f"/cart/lines/{line_id}/", {"quantity": 3}))
-
-
 def test_the_general_limit_covers_every_other_form(client, db, settings):
     settings.RATELIMIT_GENERAL = "3/15m"
     for _ in range(3):
@@ -89,6 +71,7 @@ def test_the_general_limit_covers_every_other_form(client, db, settings):
 
 
 def test_other_addresses_are_not_affected(shopper, variant, settings):
+    settings.STOCK_RESERVE_ON = "cart"  # adding to the cart takes stock (tests/ratelimit/test_stock_tier.py)
     settings.RATELIMIT_STOCK = "2/15m"
     for _ in range(2):
         shopper.add(variant)
