@@ -34,17 +34,19 @@ def test_a_guest_finds_buys_pays_and_downloads_the_invoice(page, shot, catalog, 
     page.get_by_role("searchbox", name="Search products").fill("linen")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Results for “linen”")).to_be_visible()
-    expect(page.locator(".grid .card")).to_have_count(2)
+    expect(page.locator(".product-grid .product-card")).to_have_count(2)
     shot("search")
 
     page.locator(".filters").get_by_label("Category").select_option("shirts")
     page.locator(".filters").get_by_role("button", name="Apply").click()
-    expect(page.locator(".grid .card")).to_have_count(1)
+    expect(page.locator(".product-grid .product-card")).to_have_count(1)
     shot("filter")
 
     page.get_by_role("link", name=re.compile("Linen Shirt")).click()
     expect(page.get_by_role("heading", name="Linen Shirt")).to_be_visible()
-    page.get_by_role("radio", name=re.compile(r"^M —")).check()
+    # One button per size (a styled radio): choosing M shows M's price.
+    page.get_by_role("radio", name="M", exact=True).check()
+    expect(page.locator("[data-price]")).to_have_text("$25.00")
     shot("product-variant-m")
 
     page.get_by_role("button", name="Add to cart").click()
