@@ -103,15 +103,17 @@ def email_verify(*, token: str) -> User:
     return user
 
 
-def user_update(*, user: User, first_name: str | None = None, last_name: str | None = None) -> User:
-    """Changes the names given (None: unchanged). The email is the login: user_email_change."""
+def user_update(
+    *, user: User, first_name: str | None = None, last_name: str | None = None, phone: str | None = None
+) -> User:
+    """Changes the names and phone given (None: unchanged; the phone as validated by the
+    caller's PhoneNumberField, stored E.164, "" for none). The email is the login:
+    user_email_change."""
     changed = []
-    if first_name is not None:
-        user.first_name = first_name
-        changed.append("first_name")
-    if last_name is not None:
-        user.last_name = last_name
-        changed.append("last_name")
+    for name, value in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
+        if value is not None:
+            setattr(user, name, value)
+            changed.append(name)
     if changed:
         user.save(update_fields=changed)
     return user
@@ -153,6 +155,18 @@ def user_email_change(*, user: User, email: str) -> bool:
     except IntegrityError as exc:
         user.refresh_from_db(fields=["email", "username", "email_verified_at"])
         raise AccountError(DUPLICATE_EMAIL_ERROR, code="email_taken", field="email") from exc
+    return new_mailbox
+
+
+def user_profile_update(*, user: User, first_name: str, last_name: str, email: str, phone: str) -> bool:
+    """The account page's profile: names, phone and email in one go, all or nothing. Returns
+    user_email_change's answer (True when the email now names another mailbox, which is then
+    unverified). Raises AccountError(code="email_taken", field="email") before changing
+    anything when another account has the email."""
+    with transaction.atomic():
+        # The email first: refused, it leaves the names as they were too.
+        new_mailbox = user_email_change(user=user, email=email)
+        user_update(user=user, first_name=first_name, last_name=last_name, phone=phone)
     return new_mailbox
 
 

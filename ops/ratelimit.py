@@ -9,8 +9,9 @@ such as "10/15m"), counted on state-changing requests (POST, PUT, PATCH, DELETE)
     stock    what takes stock: place order, pay, and, when the cart holds stock
              (STOCK_RESERVE_ON=cart), add to cart and restoring a cart: per IP (on top of
              general). Changing or removing cart lines counts in general only.
-    auth     log in, sign up, password reset (pages, admin log-in and the API's auth
-             endpoints): per IP and per account (the posted email), whichever runs out first
+    auth     log in, sign up, password reset, password change, deleting the account (pages,
+             admin log-in and the API's auth endpoints): per IP and per account (the posted
+             email, or the signed-in account's), whichever runs out first
     webhook  payment provider webhooks, per IP (instead of general)
     staff    the admin's POSTs by a signed-in staff member, per user (instead of general)
 
@@ -39,10 +40,18 @@ from kernel.ratelimit import UNSAFE_METHODS, Limited, auth_hit, ratelimit_hit
 # cart's own hold).
 STOCK_VIEWS = frozenset({"checkout:place_order", "payments:pay"})
 CART_HOLD_STOCK_VIEWS = frozenset({"catalog:product_detail", "cart:restore"})
-# Pages that check a password (or mail a link to reset one). Deleting the account asks for
-# the current password: a stolen session must not be able to guess it there at leisure.
+# Pages that check a password (or mail a link to reset one). Deleting the account and
+# changing the password ask for the current password: a stolen session must not be able to
+# guess it there at leisure.
 AUTH_VIEWS = frozenset(
-    {"accounts:login", "accounts:signup", "accounts:password_reset", "accounts:delete", "admin:login"}
+    {
+        "accounts:login",
+        "accounts:signup",
+        "accounts:password_reset",
+        "accounts:password_change",
+        "accounts:delete",
+        "admin:login",
+    }
 )
 WEBHOOK_VIEWS = frozenset({"payments:webhook"})
 
@@ -93,7 +102,7 @@ class RateLimitMiddleware:
         view_name = match.view_name if match else ""
         if view_name in AUTH_VIEWS:
             # The login forms name the email field "username"; sign-up and reset "email"; the
-            # delete page asks the signed-in account's own password.
+            # delete and password change pages ask the signed-in account's own password.
             email = request.POST.get("username") or request.POST.get("email", "")
             if not email and request.user.is_authenticated:
                 email = request.user.email

@@ -1,10 +1,14 @@
-"""Sign-up and sign-in forms. Django's auth forms do the work; these only adapt them to an
-account whose identifier is its email address."""
+"""Account forms. Sign-up and sign-in: Django's auth forms do the work, these only adapt them
+to an account whose identifier is its email address. The profile; the password change is
+Django's PasswordChangeForm as it is; the address form is kernel.addresses'."""
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+from phonenumber_field.formfields import PhoneNumberField
+from phonenumber_field.widgets import RegionalPhoneNumberWidget
 
+from accounts.forms import AddressForm
 from accounts.services import DUPLICATE_EMAIL_ERROR
 
 User = get_user_model()
@@ -76,3 +80,53 @@ class AccountDeleteForm(forms.Form):
         label="I understand that my account and personal data will be deleted, and that this cannot be undone.",
         error_messages={"required": "Tick the box to confirm that you want your account deleted."},
     )
+
+
+class ProfileForm(forms.Form):
+    """Name, email and phone of the signed-in account. A plain form, not a ModelForm: an
+    invalid submission must not touch request.user (a ModelForm writes into its instance while
+    validating), and the writes are accounts.services'."""
+
+    first_name = forms.CharField(
+        label="First name", max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        label="Last name", max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+    )
+    # As SignUpForm's: the username mirrors the email and is a varchar(150).
+    email = forms.EmailField(
+        label="Email",
+        max_length=150,
+        help_text="You log in with this address. If you change it, we email the new one a link to confirm it.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def __init__(self, *args, user, region: str | None = None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+        # Stored in E.164; typed nationally when the region is known (the country of the
+        # default address), otherwise with its +country code.
+        self.fields["phone"] = PhoneNumberField(
+            label="Phone",
+            required=False,
+            region=region,
+            help_text="For delivery questions only."
+            if region
+            else "For delivery questions only. Start with your country code, e.g. +44 20 7946 0000.",
+            widget=RegionalPhoneNumberWidget(region=region, attrs={"autocomplete": "tel"}),
+        )
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"].strip())
+        # The same rule as sign-up, leaving out the account itself (it may change the letter
+        # case of its own address); accounts.services.user_email_change checks it again.
+        if User._default_manager.filter(email__iexact=email).exclude(pk=self.user.pk).exists():
+            raise forms.ValidationError(DUPLICATE_EMAIL_ERROR, code="duplicate_email")
+        return email
+
+
+class AddressBookForm(AddressForm):
+    """The address book's form: the shop's address form for every country (accounts.forms),
+    and whether the address is the default (laid out after the address's fields)."""
+
+    is_default = forms.BooleanField(label="Use as my default address", required=False)

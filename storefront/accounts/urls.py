@@ -1,18 +1,42 @@
 """Account URLs. Sign-in, sign-out and password reset are Django's auth views, pointed at our
 templates and at the namespaced URL names (Django's defaults are un-namespaced); sign-up,
-email verification, the account page, the data download and deletion are ours (views.py)."""
+email verification, the account area, the data download and deletion are ours (views.py;
+the password change is Django's view with our template and message)."""
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from .forms import EmailAuthenticationForm
-from .views import AccountDeleteView, SignUpView, account, data_download, verify_email
+from .views import (
+    AccountDeleteView,
+    PasswordChangeView,
+    ProfileView,
+    SignUpView,
+    account,
+    address_add,
+    address_delete,
+    address_edit,
+    address_list,
+    address_make_default,
+    data_download,
+    privacy,
+    verify_email,
+)
 
 app_name = "accounts"
 
 urlpatterns = [
     path("", account, name="account"),
+    path("profile/", ProfileView.as_view(), name="profile"),
+    # Rate limited like sign-in (ops.ratelimit.AUTH_VIEWS): it checks the current password.
+    path("password/change/", PasswordChangeView.as_view(), name="password_change"),
+    path("addresses/", address_list, name="addresses"),
+    path("addresses/add/", address_add, name="address_add"),
+    path("addresses/<int:pk>/edit/", address_edit, name="address_edit"),
+    path("addresses/<int:pk>/delete/", address_delete, name="address_delete"),
+    path("addresses/<int:pk>/default/", address_make_default, name="address_default"),
+    path("privacy/", privacy, name="privacy"),
     path("data/", data_download, name="data"),
     path("delete/", AccountDeleteView.as_view(), name="delete"),
     path("signup/", SignUpView.as_view(), name="signup"),

@@ -1,34 +1,48 @@
 """Account pages. Sign-in, sign-out and password reset are Django's own views, configured in
-urls.py; sign-up, email verification, the account page, the data download and account
+urls.py; sign-up, email verification, the account area (its front page, the profile, the
+password change, the address book, the privacy page), the data download and account
 deletion are here. The data download and the deletion call checkout.privacy, the flow that
 spans the apps."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import RedirectURLMixin
+from django.contrib.messages.views import SuccessMessageMixin
 from django.db import IntegrityError, transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import CreateView, FormView
 
+from accounts import selectors, services
 from accounts.services import DUPLICATE_EMAIL_ERROR, AccountError, email_verify
 from accounts.tasks import send_welcome_email
 from checkout.privacy import customer_data, customer_delete_own
 from kernel.http import json_attachment
 from kernel.transactions import after_commit
 from orders.privacy import OrdersInProgress, orders_in_progress
+from orders.selectors import orders_for_user
 
-from .forms import AccountDeleteForm, SignUpForm
+from .forms import AccountDeleteForm, AddressBookForm, ProfileForm, SignUpForm
 
 WELCOME_MESSAGE = "Welcome! Your account is ready and you are logged in."
 ACCOUNT_DELETED_MESSAGE = "Your account has been deleted. Thank you for shopping with us."
+PROFILE_SAVED_MESSAGE = "Your profile is saved."
+EMAIL_CHANGED_MESSAGE = "We have sent a link to {email}: please open it to confirm your new address."
+PASSWORD_CHANGED_MESSAGE = "Your password is changed. Use the new one next time you log in."
+ADDRESS_ADDED_MESSAGE = "The address is saved."
+ADDRESS_SAVED_MESSAGE = "The address is updated."
+ADDRESS_DELETED_MESSAGE = "The address is deleted."
+ADDRESS_DEFAULT_MESSAGE = "That is now your default address."
+RECENT_ORDERS = 3
 
 
 @method_decorator([sensitive_post_parameters("password1", "password2"), never_cache], name="dispatch")
@@ -90,9 +104,152 @@ def verify_email(request, token: str):
 @never_cache
 @login_required
 def account(request):
-    """The signed-in customer's account: links to orders, the data download, a new password
-    and deleting the account."""
-    return render(request, "accounts/account.html")
+    """The account area's front page: the profile, the default address and the latest
+    orders at a glance, each linking to its own page."""
+    addresses = selectors.addresses_for_user(request.user)
+    context = {
+        "section": "account",
+        "default_address": addresses.filter(is_default=True).first(),
+        "address_count": addresses.count(),
+        "recent_orders": orders_for_user(request.user)[:RECENT_ORDERS],
+    }
+    return render(request, "accounts/account.html", context)
+
+
+@method_decorator([never_cache, login_required], name="dispatch")
+class ProfileView(FormView):
+    """Names, email and phone. A changed email follows sign-up's verification rules
+    (accounts.services.user_email_change)."""
+
+    form_class = ProfileForm
+    template_name = "accounts/profile.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        user = self.request.user
+        default = selectors.addresses_for_user(user).filter(is_default=True).first()
+        kwargs["user"] = user
+        # Phone numbers typed nationally are read as the country of the default address.
+        kwargs["region"] = str(default.country) if default and default.country else None
+        return kwargs
+
+    def get_initial(self):
+        user = self.request.user
+        return {"first_name": user.first_name, "last_name": user.last_name, "email": user.email, "phone": user.phone}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(section="profile", **kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            new_mailbox = services.user_profile_update(
+                user=self.request.user,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"] or "",
+            )
+        except AccountError as exc:
+            form.add_error(exc.field or None, exc.message)
+            return self.form_invalid(form)
+        messages.success(self.request, PROFILE_SAVED_MESSAGE)
+        if new_mailbox:
+            messages.info(self.request, EMAIL_CHANGED_MESSAGE.format(email=self.request.user.email))
+        return super().form_valid(form)
+
+
+@method_decorator(sensitive_post_parameters("old_password", "new_password1", "new_password2"), name="dispatch")
+class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
+    """Django's password change (login required, CSRF, never cached; it keeps this session
+    signed in with update_session_auth_hash, and every other session of the account stops
+    working). Limited like sign-in in ops.ratelimit: it checks the current password."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:account")
+    success_message = PASSWORD_CHANGED_MESSAGE
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(section="password", **kwargs)
+
+
+@require_GET
+@never_cache
+@login_required
+def privacy(request):
+    """Your data: download it, or delete the account."""
+    return render(request, "accounts/privacy.html", {"section": "privacy"})
+
+
+# -- the address book ----------------------------------------------------------------------
+
+
+def _own_address(request, pk: int):
+    # Someone else's address is as absent as one that does not exist.
+    address = selectors.address_for_user(user=request.user, pk=pk)
+    if address is None:
+        raise Http404("No such address")
+    return address
+
+
+@require_GET
+@never_cache
+@login_required
+def address_list(request):
+    addresses = selectors.addresses_for_user(request.user)
+    return render(request, "accounts/addresses.html", {"section": "addresses", "addresses": addresses})
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@login_required
+def address_add(request):
+    form = AddressBookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.address_create(user=request.user, **form.cleaned_data)
+        messages.success(request, ADDRESS_ADDED_MESSAGE)
+        return redirect("accounts:addresses")
+    return render(request, "accounts/address_form.html", {"section": "addresses", "form": form, "address": None})
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@login_required
+def address_edit(request, pk: int):
+    address = _own_address(request, pk)
+    form = AddressBookForm(request.POST or None, instance=address, initial={"is_default": address.is_default})
+    if address.is_default:
+        # There is always a default while any address exists: another one takes over when
+        # it is made the default, or when this one is deleted.
+        del form.fields["is_default"]
+    if request.method == "POST" and form.is_valid():
+        services.address_update(address=address, **form.cleaned_data)
+        messages.success(request, ADDRESS_SAVED_MESSAGE)
+        return redirect("accounts:addresses")
+    return render(request, "accounts/address_form.html", {"section": "addresses", "form": form, "address": address})
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@login_required
+def address_delete(request, pk: int):
+    """GET asks to confirm; POST deletes (if it was the default, the oldest other address
+    takes over: accounts.services.address_delete)."""
+    address = _own_address(request, pk)
+    if request.method == "POST":
+        services.address_delete(address=address)
+        messages.success(request, ADDRESS_DELETED_MESSAGE)
+        return redirect("accounts:addresses")
+    return render(request, "accounts/address_delete.html", {"section": "addresses", "address": address})
+
+
+@require_POST
+@login_required
+def address_make_default(request, pk: int):
+    services.address_update(address=_own_address(request, pk), is_default=True)
+    messages.success(request, ADDRESS_DEFAULT_MESSAGE)
+    return redirect("accounts:addresses")
 
 
 @require_GET
@@ -115,7 +272,7 @@ class AccountDeleteView(FormView):
     template_name = "accounts/delete.html"
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
+        context = super().get_context_data(section="privacy", **kwargs)
         context["orders_in_progress"] = orders_in_progress(user=self.request.user)
         return context
 

@@ -171,16 +171,19 @@ def test_deleted_orders_still_count_in_the_sales_report(client):
     assert report.context["totals"]["revenue"] == order.total
 
 
-def test_the_account_page_links_to_the_data_download_and_the_deletion(client):
+def test_the_account_pages_link_to_the_data_download_and_the_deletion(client):
     user = UserFactory()
     client.force_login(user)
 
     home = client.get(reverse("catalog:home")).content.decode()
-    page = client.get("/accounts/").content.decode()
+    account = client.get("/accounts/").content.decode()
 
     assert 'href="/accounts/"' in home
-    assert 'href="/accounts/data/"' in page
-    assert f'href="{DELETE}"' in page
+    assert 'href="/accounts/privacy/"' in account  # in the account navigation
+    for path in ("/accounts/privacy/", "/accounts/profile/"):
+        page = client.get(path).content.decode()
+        assert 'href="/accounts/data/"' in page
+        assert f'href="{DELETE}"' in page
 
 
 # The API ------------------------------------------------------------------------------------

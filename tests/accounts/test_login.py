@@ -17,7 +17,7 @@ def test_it_labels_the_username_field_email(client):
     response = client.get(reverse("accounts:login"))
     assert response.status_code == 200
     assert response.context["form"].fields["username"].label == "Email"
-    assert b'class="form"' in response.content
+    assert b'<form class="card stack" method="post" action="/accounts/login/"' in response.content
 
 
 def test_it_logs_in_with_email_and_password(client):

@@ -85,4 +85,4 @@ def test_an_invalid_email_rerenders_the_form_with_errors(client):
     response = request_reset(client, "not-an-email")
     assert response.status_code == 200
     assert response.context["form"].errors["email"]
-    assert b'class="form"' in response.content
+    assert b'<form class="card stack" method="post" action="/accounts/password-reset/"' in response.content

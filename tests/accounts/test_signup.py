@@ -21,7 +21,7 @@ def signup(client, email="new@example.com", password1=GOOD_PASSWORD, password2=N
 def test_it_shows_the_signup_form(client):
     response = client.get(reverse("accounts:signup"))
     assert response.status_code == 200
-    assert b'class="form"' in response.content
+    assert b'<form class="card stack" method="post" action="/accounts/signup/"' in response.content
 
 
 def test_it_creates_the_user_and_logs_them_in(client):

@@ -38,6 +38,22 @@ def test_the_eleventh_password_guess_on_the_delete_account_page_is_refused_and_d
     user.refresh_from_db()  # still there: the right password did not get through
 
 
+def test_the_eleventh_old_password_guess_on_the_password_change_page_is_refused(client, user):
+    client.force_login(user)
+    new = {"new_password1": "a brand new passphrase 9", "new_password2": "a brand new passphrase 9"}
+    for n in range(10):
+        response = client.post(
+            "/accounts/password/change/", {"old_password": f"guess {n}", **new}, REMOTE_ADDR=f"198.51.100.{n + 1}"
+        )
+        assert response.status_code == 200  # the form again, with its error
+    response = client.post(
+        "/accounts/password/change/", {"old_password": PASSWORD, **new}, REMOTE_ADDR="198.51.100.200"
+    )
+    assert_limited(response)
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)  # the right password did not get through
+
+
 def test_the_eleventh_login_attempt_on_one_account_from_many_addresses_is_refused(client, user):
     for n in range(10):
         assert _login(client, user.email, ip=f"198.51.100.{n + 1}").status_code == 200
