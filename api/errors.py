@@ -61,6 +61,10 @@ def _domain_response(exc: DomainError) -> Response:
     field = getattr(exc, "field", None)
     if field:
         fields[field] = [exc.message]
+    # Problems per field (kernel.addresses.AddressInvalid: {"country_area": ["…"]}).
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, dict):
+        fields.update({str(name): [str(message) for message in messages] for name, messages in errors.items()})
     return Response(error_body(exc.code, exc.message, fields, **extra), status=exc.http_status, headers=headers)
 
 

@@ -38,13 +38,18 @@ class ShippingMethodAdmin(admin.ModelAdmin):
 
     @admin.display(description="ships to")
     def ships_to(self, obj: ShippingMethod) -> str:
-        return ", ".join(c.country for c in obj.countries.all()) or "everywhere"
+        return ", ".join(str(c.country.name) for c in obj.countries.all()) or "everywhere"
 
 
 @admin.register(TaxRate)
 class TaxRateAdmin(admin.ModelAdmin):
-    list_display = ("country", "name", "rate", "percent")
-    search_fields = ("country", "name")
+    """A rate per country, and per subdivision where it differs (a US state): the
+    subdivision's wins for addresses there."""
+
+    list_display = ("country", "country_area", "name", "rate", "percent")
+    list_filter = ("country",)
+    search_fields = ("country", "country_area", "name")
+    fields = ("country", "country_area", "name", "rate")
 
     @admin.display(description="percent")
     def percent(self, obj: TaxRate) -> str:

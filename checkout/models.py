@@ -17,6 +17,8 @@ from django.db.models.functions import Lower
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
+from kernel.addresses import country_rules
+
 
 class ShippingMethod(models.Model):
     """A way to ship, configured by staff in the admin.
@@ -126,6 +128,20 @@ class TaxRate(models.Model):
     def __str__(self) -> str:
         where = f"{self.country.code}-{self.country_area}" if self.country_area else self.country.code
         return f"{where}: {self.name} {self.rate * 100:.2f} %"
+
+    def clean(self) -> None:
+        # A subdivision as addresses store it, so that it is ever found: the key of the
+        # country's list where it has one ("IL"; its name "Illinois" is taken too).
+        if self.country_area and self.country:
+            choices = country_rules(str(self.country)).country_area_choices
+            if choices:
+                by_name = {name.casefold(): key for key, name in choices} | {key.casefold(): key for key, _ in choices}
+                key = by_name.get(self.country_area.strip().casefold())
+                if key is None:
+                    example = choices[0][0]
+                    message = f"Not a subdivision of {self.country.name}: use one of its codes, e.g. {example}."
+                    raise ValidationError({"country_area": message})
+                self.country_area = key
 
 
 class Voucher(models.Model):

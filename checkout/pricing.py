@@ -14,7 +14,8 @@ The rules, in the order they apply:
    up to the discount exactly); each line's tax is computed on its discounted amount.
 3. Shipping is the method's price for the cart (flat, or the weight band that holds
    Σ grams × quantity), or zero when the discounted goods reach the method's free_over.
-4. Tax is the rate of the shipping country (TaxRate; none: 0). We tax shipping too, at the same
+4. Tax is the rate of the shipping address's subdivision (a US state: TaxRate with its
+   country_area) if it has one, else of its country (TaxRate without; none: 0). We tax shipping too, at the same
    rate: the common EU rule for a shipment of goods taxed at one rate. Per line and for
    shipping, each rounded half up to the currency's precision:
    inclusive: tax = amount − amount / (1 + rate)   (contained in the price)
@@ -134,7 +135,7 @@ def shipping_price(
     method.countries and method.bands (prefetch them for a list of methods)."""
     if not method.active:
         return None
-    countries = {c.country for c in method.countries.all()}
+    countries = {str(c.country) for c in method.countries.all()}
     if countries and country not in countries:
         return None
     if method.kind == ShippingMethod.Kind.WEIGHT:
@@ -224,10 +225,21 @@ def goods_of(lines: Sequence[PricingInput], *, voucher: Voucher | None = None, c
     return _goods(lines, [_line_total(line, currency) for line in lines], voucher=voucher, currency=currency)
 
 
+def tax_rate_for(country: str, country_area: str = "") -> TaxRate | None:
+    """The TaxRate of `country_area` in `country` if staff set one, else the country's, else
+    None (no tax). One query."""
+    areas = {"", country_area} if country_area else {""}
+    rates = sorted(
+        TaxRate.objects.filter(country=country, country_area__in=areas), key=lambda rate: rate.country_area == ""
+    )
+    return rates[0] if rates else None
+
+
 def checkout_pricing(
     *,
     lines: Sequence[PricingInput],
     country: str,
+    country_area: str = "",
     shipping_method: ShippingMethod | None = None,
     voucher: Voucher | None = None,
     currency: str | None = None,
@@ -238,14 +250,15 @@ def checkout_pricing(
     it may be used is voucher_check's question (checkout.selectors). `currency` and
     `prices_include_tax` default to SHOP_CURRENCY and PRICES_INCLUDE_TAX.
 
-    Reads the country's TaxRate. Raises ShippingUnavailable when the method cannot ship this
-    cart to `country`.
+    Reads the TaxRate of `country_area` (the address's state, province…) or else of the
+    country (tax_rate_for). Raises ShippingUnavailable when the method cannot ship this cart
+    to `country`.
     """
     currency = currency or settings.SHOP_CURRENCY
     if prices_include_tax is None:
         prices_include_tax = settings.PRICES_INCLUDE_TAX
     quantum = currency_quantum(currency)
-    tax_rate = TaxRate.objects.filter(country=country).first()
+    tax_rate = tax_rate_for(country, country_area)
     rate = tax_rate.rate if tax_rate else Decimal("0.0000")
 
     totals = [_line_total(line, currency) for line in lines]
@@ -304,6 +317,7 @@ def cart_pricing(
     view: CartView,
     *,
     country: str,
+    country_area: str = "",
     shipping_method: ShippingMethod | None = None,
     voucher: Voucher | None = None,
 ) -> Pricing:
@@ -312,6 +326,7 @@ def cart_pricing(
     return checkout_pricing(
         lines=[pricing_input(item) for item in view.lines if item.ok],
         country=country,
+        country_area=country_area,
         shipping_method=shipping_method,
         voucher=voucher,
     )

@@ -90,11 +90,13 @@ def checkout_price(
     view: CartView,
     *,
     country: str,
+    country_area: str = "",
     shipping_method: ShippingMethod,
     voucher_code: str = "",
     email: str = "",
 ) -> Pricing:
-    """The cart priced as the review shows it and Place order charges it: for `country`, with
+    """The cart priced as the review shows it and Place order charges it: for `country` (and
+    its subdivision `country_area`, whose tax rate wins over the country's), with
     `shipping_method` and the voucher `voucher_code` ("" for none) used by `email`.
 
     Raises VoucherError when the code cannot be used (now, on these goods, by this email),
@@ -105,17 +107,30 @@ def checkout_price(
     voucher = None
     if voucher_code:
         voucher = voucher_check(voucher_code, subtotal=cart_goods(view).subtotal, email=email)
-    return cart_pricing(view, country=country, shipping_method=shipping_method, voucher=voucher)
+    return cart_pricing(
+        view, country=country, country_area=country_area, shipping_method=shipping_method, voucher=voucher
+    )
 
 
 def checkout_fingerprint(
-    view: CartView, shipping_method: ShippingMethod, *, country: str, voucher_code: str = "", email: str = ""
+    view: CartView,
+    shipping_method: ShippingMethod,
+    *,
+    country: str,
+    country_area: str = "",
+    voucher_code: str = "",
+    email: str = "",
 ) -> str:
     """The fingerprint (Pricing.fingerprint) of the checkout the shopper reviews: lines,
     prices, quantities, country and tax, voucher and discount, shipping, total. Raises as
     checkout_price does."""
     return checkout_price(
-        view, country=country, shipping_method=shipping_method, voucher_code=voucher_code, email=email
+        view,
+        country=country,
+        country_area=country_area,
+        shipping_method=shipping_method,
+        voucher_code=voucher_code,
+        email=email,
     ).fingerprint()
 
 
@@ -163,7 +178,8 @@ def checkout_session_summary(checkout: CheckoutSession) -> CheckoutSummary:
     used (else priced without them, and the reason given), and the shipping methods that can
     take the cart there."""
     view = cart_view(checkout.cart)
-    country = checkout.country or settings.SHOP_COUNTRY
+    country = str(checkout.country or settings.SHOP_COUNTRY)
+    area = checkout.country_area if checkout.country else ""
     voucher = None
     voucher_message = ""
     goods = cart_goods(view)
@@ -172,13 +188,13 @@ def checkout_session_summary(checkout: CheckoutSession) -> CheckoutSummary:
             voucher = voucher_check(checkout.voucher_code, subtotal=goods.subtotal, email=checkout.email)
         except VoucherError as exc:
             voucher_message = exc.message
-    discounted = cart_pricing(view, country=country, voucher=voucher)
+    discounted = cart_pricing(view, country=country, country_area=area, voucher=voucher)
     shipping_message = ""
     method = checkout.shipping_method
     if method is not None and not method.active:
         method, shipping_message = None, MESSAGES["shipping_inactive"]
     try:
-        pricing = cart_pricing(view, country=country, shipping_method=method, voucher=voucher)
+        pricing = cart_pricing(view, country=country, country_area=area, shipping_method=method, voucher=voucher)
     except ShippingUnavailable as exc:
         shipping_message = exc.message
         pricing = discounted

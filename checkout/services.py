@@ -21,6 +21,7 @@ from cart.selectors import CartView, cart_view
 from cart.services import cart_empty_for_order
 from catalog.models import ProductVariant
 from inventory.exceptions import InsufficientStock, ShortLine
+from kernel.addresses import ADDRESS_FIELDS, AddressInvalid, country_rules, is_country, validate_address
 from kernel.auth import user_or_none
 from kernel.locking import rows_lock
 from orders.models import Order
@@ -203,6 +204,7 @@ def _place_order(
         pricing = checkout_price(
             view,
             country=shipping.country,
+            country_area=shipping.country_area,
             shipping_method=shipping_method,
             voucher_code=voucher_code,
             email=shipping.email,
@@ -293,9 +295,22 @@ def _place_order(
 
 # -- checkouts through the API (CheckoutSession) ----------------------------------------------
 
-# The details a CheckoutSession needs before it can be placed.
-CHECKOUT_REQUIRED_FIELDS = ("email", "name", "line1", "city", "postal_code", "country", "shipping_method")
-CHECKOUT_DETAIL_FIELDS = ("email", "name", "line1", "line2", "city", "postal_code", "country", "phone")
+# The details a CheckoutSession needs before it can be placed, whatever its country; its
+# country requires more (checkout_missing).
+CHECKOUT_REQUIRED_FIELDS = ("email", "name", "line1", "country", "shipping_method")
+CHECKOUT_DETAIL_FIELDS = ("email", *ADDRESS_FIELDS)
+
+
+def checkout_missing(checkout: CheckoutSession) -> list[str]:
+    """The details `checkout` still lacks before it can be placed: CHECKOUT_REQUIRED_FIELDS
+    and what its country requires of an address (a US state, a GB postcode, …), in that
+    order."""
+    required = list(CHECKOUT_REQUIRED_FIELDS)
+    # Until a country is chosen, the rules of the one it is priced for (SHOP_COUNTRY).
+    country = str(checkout.country or settings.SHOP_COUNTRY)
+    if is_country(country):
+        required += sorted(set(country_rules(country).required) - set(required))
+    return [name for name in required if not getattr(checkout, name)]
 
 
 def checkout_session_start(*, cart: Cart | None, user=None) -> CheckoutSession:
@@ -309,13 +324,14 @@ def checkout_session_start(*, cart: Cart | None, user=None) -> CheckoutSession:
 
 
 def checkout_session_update(*, checkout: CheckoutSession, **changes) -> CheckoutSession:
-    """Writes the validated `changes` (any of CHECKOUT_DETAIL_FIELDS, `shipping_method` (a
+    """Writes the validated `changes` (any of CHECKOUT_DETAIL_FIELDS, `billing_address` (a
+    dict of ADDRESS_FIELDS, {} for the shipping address), `shipping_method` (a
     ShippingMethod or None) and `voucher_code` ("" removes it)). Validation is the caller's
     (the API validates with the web shop's CheckoutForm rules); a placed checkout cannot
     change any more: CheckoutError(code="checkout_placed")."""
     if checkout.order_id:
         raise CheckoutError(MESSAGES["checkout_placed"], code="checkout_placed")
-    allowed = {*CHECKOUT_DETAIL_FIELDS, "shipping_method", "voucher_code"}
+    allowed = {*CHECKOUT_DETAIL_FIELDS, "billing_address", "shipping_method", "voucher_code"}
     unknown = set(changes) - allowed
     if unknown:
         raise TypeError(f"checkout_session_update got unknown fields {sorted(unknown)}")
@@ -363,7 +379,7 @@ def checkout_session_place_order(
         raise CheckoutError(MESSAGES["checkout_placed"], code="checkout_placed")
     # No lookup of the key up front either (see _place_order): a checkout placed with it
     # keeps its details, and its emptied cart (or the unique token) leads to its order.
-    missing = [name for name in CHECKOUT_REQUIRED_FIELDS if not getattr(checkout, name)]
+    missing = checkout_missing(checkout)
     if missing or checkout.cart is None or checkout.shipping_method is None:
         # Its cart may have gone since (deleted, merged at sign-in): look before refusing.
         existing = _placed_before(
@@ -378,7 +394,7 @@ def checkout_session_place_order(
         order, created = _place_order(
             cart=checkout.cart,
             checkout_token=token,
-            shipping=ShippingDetails(**{name: getattr(checkout, name) for name in CHECKOUT_DETAIL_FIELDS}),
+            shipping=_checkout_shipping(checkout),
             shipping_method=checkout.shipping_method,
             reviewed_fingerprint=reviewed_fingerprint,
             voucher_code=checkout.voucher_code,
@@ -400,6 +416,21 @@ def checkout_session_place_order(
     if created:
         CheckoutSession.objects.filter(pk=checkout.pk, order__isnull=True).update(order=order)
     return order, created
+
+
+def _checkout_shipping(checkout: CheckoutSession) -> ShippingDetails:
+    """The checkout's contact and addresses as an order takes them, each address validated
+    as a whole for its country (each field was checked as it was set; together they must
+    make an address): AddressInvalid, with the problems per field (a billing address's
+    prefixed "billing_address."), else."""
+    shipping = validate_address({name: getattr(checkout, name) for name in ADDRESS_FIELDS})
+    billing = None
+    if checkout.billing_address:
+        try:
+            billing = validate_address(checkout.billing_address)
+        except AddressInvalid as exc:
+            raise AddressInvalid({f"billing_address.{name}": errors for name, errors in exc.errors.items()}) from exc
+    return ShippingDetails(email=checkout.email, **shipping, billing=billing)
 
 
 def _short_lines(view: CartView) -> list[ShortLine]:

@@ -5,16 +5,20 @@ review page's "Apply" does."""
 
 from __future__ import annotations
 
+import contextlib
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.addresses import AddressFieldsSerializer, AddressOutputMixin
 from api.orders.serializers import OrderDetailSerializer
 from cart.selectors import cart_view
 from checkout.exceptions import VoucherError
-from checkout.forms import COUNTRIES, CheckoutForm
+from checkout.forms import CheckoutForm
 from checkout.pricing import cart_goods
 from checkout.selectors import CheckoutSummary, voucher_check
-from checkout.services import CHECKOUT_DETAIL_FIELDS, CHECKOUT_REQUIRED_FIELDS
+from checkout.services import CHECKOUT_DETAIL_FIELDS, checkout_missing
+from kernel.addresses import ADDRESS_FIELDS, phone_e164
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 MAX_ID = 2**31 - 1
@@ -33,12 +37,28 @@ class CheckoutUpdateInputSerializer(serializers.Serializer):
 
     email = serializers.CharField(required=False, allow_blank=True, max_length=254)
     name = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("name"))
+    company = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("company"))
     line1 = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("line1"))
     line2 = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("line2"))
     city = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("city"))
+    city_area = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("city_area"))
     postal_code = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("postal_code"))
-    country = serializers.ChoiceField(choices=COUNTRIES, required=False)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("phone"))
+    sorting_code = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("sorting_code"))
+    country_area = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=_max_length("country_area"),
+        help_text="State, province, prefecture…: see /api/v1/address-rules/{country}/.",
+    )
+    country = serializers.CharField(required=False, max_length=2, help_text="ISO 3166-1 alpha-2, e.g. GB; any country.")
+    phone = serializers.CharField(
+        required=False, allow_blank=True, max_length=_max_length("phone"), help_text="Stored E.164."
+    )
+    billing_address = AddressFieldsSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Where the invoice is addressed; null (the default) for the shipping address.",
+    )
     shipping_method = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="A shipping method id (see shipping_methods)."
     )
@@ -49,7 +69,7 @@ class CheckoutUpdateInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         checkout = self.context["checkout"]
         detail_names = [*CHECKOUT_DETAIL_FIELDS, "shipping_method"]
-        data = {name: getattr(checkout, name) or "" for name in CHECKOUT_DETAIL_FIELDS}
+        data = {name: str(getattr(checkout, name) or "") for name in CHECKOUT_DETAIL_FIELDS}
         data["shipping_method"] = checkout.shipping_method_id or ""
         data.update({name: value for name, value in attrs.items() if name in detail_names})
         view = cart_view(checkout.cart)
@@ -67,6 +87,15 @@ class CheckoutUpdateInputSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         changes = {name: form.cleaned_data[name] for name in attrs if name in detail_names}
+        if changes.get("phone") and not str(changes["phone"]).startswith("+"):
+            # Valid (or its error was raised above), but not yet E.164 when the address is
+            # still incomplete: read with the country, as the form does once it is whole.
+            # Without a country yet to read it with, kept: checked again when the address is whole.
+            with contextlib.suppress(ValueError):
+                changes["phone"] = phone_e164(str(changes["phone"]), form.cleaned_data.get("country") or None)
+        if "billing_address" in attrs:
+            # Validated by AddressFieldsSerializer (kernel.addresses); None: the shipping one.
+            changes["billing_address"] = attrs["billing_address"] or {}
         code = attrs.get("voucher_code")
         if code is not None:
             changes["voucher_code"] = ""
@@ -86,12 +115,16 @@ class PlaceOrderInputSerializer(serializers.Serializer):
     )
 
 
-class CheckoutAddressSerializer(serializers.Serializer):
+class CheckoutAddressSerializer(AddressOutputMixin):
     name = serializers.CharField()
+    company = serializers.CharField()
     line1 = serializers.CharField()
     line2 = serializers.CharField()
     city = serializers.CharField()
+    city_area = serializers.CharField()
     postal_code = serializers.CharField()
+    sorting_code = serializers.CharField()
+    country_area = serializers.CharField()
     country = serializers.CharField()
     phone = serializers.CharField()
 
@@ -122,6 +155,7 @@ class CheckoutSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="checkout.public_id")
     email = serializers.CharField(source="checkout.email")
     shipping_address = CheckoutAddressSerializer(source="checkout")
+    billing_address = serializers.SerializerMethodField()
     shipping_method_id = serializers.IntegerField(source="checkout.shipping_method_id", allow_null=True)
     voucher_code = serializers.CharField(source="checkout.voucher_code")
     country = serializers.CharField(
@@ -187,7 +221,15 @@ class CheckoutSerializer(serializers.Serializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_missing(self, summary: CheckoutSummary) -> list[str]:
         """Details still to fill in before the order can be placed."""
-        return [name for name in CHECKOUT_REQUIRED_FIELDS if not getattr(summary.checkout, name)]
+        return checkout_missing(summary.checkout)
+
+    @extend_schema_field(CheckoutAddressSerializer(allow_null=True))
+    def get_billing_address(self, summary: CheckoutSummary):
+        """The billing address; null when it is the shipping address."""
+        billing = summary.checkout.billing_address
+        if not billing:
+            return None
+        return CheckoutAddressSerializer({name: billing.get(name, "") for name in ADDRESS_FIELDS}).data
 
     def get_fingerprint(self, summary: CheckoutSummary) -> str:
         """Send it back to place-order: the order is placed only if nothing changed."""

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.addresses import AddressOutputMixin
 from orders.models import CreditNote, Invoice, Order, OrderEvent, OrderLine, Shipment
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -47,14 +48,21 @@ class ShipmentSerializer(serializers.ModelSerializer):
         fields = ("carrier", "tracking_number", "tracking_url", "created_at")
 
 
-class ShippingAddressSerializer(serializers.Serializer):
-    name = serializers.CharField(source="shipping_name")
-    line1 = serializers.CharField(source="shipping_line1")
-    line2 = serializers.CharField(source="shipping_line2")
-    city = serializers.CharField(source="shipping_city")
-    postal_code = serializers.CharField(source="shipping_postal_code")
-    country = serializers.CharField(source="shipping_country")
-    phone = serializers.CharField(source="shipping_phone")
+class OrderAddressSerializer(AddressOutputMixin):
+    """An address of the order as it was placed (kernel.addresses.ADDRESS_FIELDS), with the
+    country's name and the lines it prints."""
+
+    name = serializers.CharField()
+    company = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    city_area = serializers.CharField()
+    postal_code = serializers.CharField()
+    sorting_code = serializers.CharField()
+    country_area = serializers.CharField()
+    country = serializers.CharField()
+    phone = serializers.CharField(help_text="E.164 (an order placed before phones were checked: as typed).")
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
@@ -80,7 +88,8 @@ class CreditNoteSerializer(serializers.ModelSerializer):
 
 class OrderDetailSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display")
-    shipping_address = ShippingAddressSerializer(source="*")
+    shipping_address = OrderAddressSerializer()
+    billing_address = OrderAddressSerializer(help_text="Where the invoice is addressed (the shipping one by default).")
     lines = OrderLineSerializer(many=True)
     events = OrderEventSerializer(many=True)
     shipments = ShipmentSerializer(many=True)
@@ -105,6 +114,7 @@ class OrderDetailSerializer(serializers.ModelSerializer):
             "voucher_code",
             "shipping_method_name",
             "shipping_address",
+            "billing_address",
             "reservation_expires_at",
             "paid_at",
             "created_at",

@@ -106,6 +106,33 @@
     }
   }
 
+  // Checkout: a saved address chosen hides the fields of a new one; "Billing address: same
+  // as shipping" ticked hides the billing fields. Without this script both stay shown, and
+  // the server goes by the choice and the box.
+  document.querySelectorAll("[data-checkout-address]").forEach(function (fieldset) {
+    var fields = fieldset.querySelector("[data-new-address]");
+    var radios = fieldset.querySelectorAll('input[name="saved_address"]');
+    if (!fields || !radios.length) return;
+    function sync() {
+      var chosen = fieldset.querySelector('input[name="saved_address"]:checked');
+      fields.hidden = Boolean(chosen && chosen.value !== "new");
+    }
+    radios.forEach(function (radio) {
+      radio.addEventListener("change", sync);
+    });
+    sync();
+  });
+  document.querySelectorAll("[data-checkout-billing]").forEach(function (fieldset) {
+    var box = fieldset.querySelector('input[name="billing_same"]');
+    var fields = fieldset.querySelector("[data-billing-address]");
+    if (!box || !fields) return;
+    function sync() {
+      fields.hidden = box.checked;
+    }
+    box.addEventListener("change", sync);
+    sync();
+  });
+
   document.querySelectorAll("[data-address-form]").forEach(function (form) {
     var country = control(form, "country");
     if (!country) return;

@@ -7,6 +7,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import addresses_for_user
+from accounts.services import address_create
 from cart.selectors import CartView, cart_view
 from cart.services import CartError, cart_reserve
 from checkout.exceptions import (
@@ -17,11 +19,12 @@ from checkout.exceptions import (
     ShippingUnavailable,
     VoucherError,
 )
-from checkout.forms import COUNTRY_NAMES, CheckoutForm
+from checkout.forms import CheckoutForm
 from checkout.pricing import Goods, Pricing, cart_goods, cart_pricing, cart_rows
 from checkout.selectors import checkout_price, shipping_methods_for, voucher_check
 from checkout.services import checkout_place_order
 from inventory.exceptions import InsufficientStock, StockBusy
+from kernel.addresses import ADDRESS_FIELDS, address_from, country_name
 from orders.services import ShippingDetails
 from storefront.session import SESSION_DETAILS, SESSION_VOUCHER, cart_for_request, checkout_country
 
@@ -55,7 +58,14 @@ def _goods_after_discount(request, goods: Goods, view: CartView, email: str) -> 
     return cart_goods(view, voucher=voucher).after_discount
 
 
-def _checkout_form(request, view: CartView, data=None, initial=None, *, offer_methods=True) -> CheckoutForm:
+def _saved_addresses(request) -> list:
+    """A signed-in shopper's address book, the default first (offered at checkout)."""
+    return list(addresses_for_user(request.user)) if request.user.is_authenticated else []
+
+
+def _checkout_form(
+    request, view: CartView, data=None, initial=None, *, offer_methods=True, saved_addresses=None
+) -> CheckoutForm:
     initial = initial or {}
     email = (data or {}).get("email") or initial.get("email") or ""
     goods = cart_goods(view)
@@ -65,7 +75,34 @@ def _checkout_form(request, view: CartView, data=None, initial=None, *, offer_me
         weight_grams=goods.weight_grams,
         goods_after_discount=_goods_after_discount(request, goods, view, email),
         offer_methods=offer_methods,
+        saved_addresses=saved_addresses,
     )
+
+
+def _initial_details(request, saved_addresses: list) -> dict:
+    """A first visit's details: a signed-in shopper's email and default address (chosen
+    among the saved ones), a guest's nothing but the country their cart is priced for."""
+    initial: dict = {"email": request.user.email} if request.user.is_authenticated else {}
+    default = next((address for address in saved_addresses if address.is_default), None)
+    if default is not None:
+        initial.update(address_from(default), saved_address=str(default.pk))
+    elif saved_addresses:
+        initial["saved_address"] = "new"
+    return {**initial, "country": initial.get("country") or checkout_country(request)}
+
+
+def _save_new_address(request, form: CheckoutForm) -> None:
+    """ "Save this address to my account": a new address (not one chosen from the book, not
+    one the book holds already) joins the signed-in shopper's address book."""
+    if not (request.user.is_authenticated and form.cleaned_data.get("save_address")):
+        return
+    if form.cleaned_data.get("saved_address") not in (None, "", "new"):
+        return
+    address = form.address
+    if any(address_from(saved) == address for saved in addresses_for_user(request.user)):
+        return
+    address_create(user=request.user, **address)
+    messages.success(request, "The address is saved to your account.")
 
 
 def details(request):
@@ -84,18 +121,19 @@ def details(request):
         messages.info(request, "Your cart is empty.")
         return redirect("cart:detail")
     saved = request.session.get(SESSION_DETAILS)
+    saved_addresses = _saved_addresses(request)
     if request.method == "POST":
-        form = _checkout_form(request, view, data=request.POST)
+        form = _checkout_form(request, view, data=request.POST, saved_addresses=saved_addresses)
     elif saved and request.GET.get("recheck"):
         # Sent back because the saved details no longer work (e.g. the shipping method cannot
         # take the cart any more): show them with the reason next to the field.
-        form = _checkout_form(request, view, data=saved)
+        form = _checkout_form(request, view, data=saved, saved_addresses=saved_addresses)
         form.is_valid()
     else:
-        initial = saved or ({"email": request.user.email} if request.user.is_authenticated else {})
-        initial = {**initial, "country": initial.get("country") or checkout_country(request)}
-        form = _checkout_form(request, view, initial=initial)
+        initial = saved or _initial_details(request, saved_addresses)
+        form = _checkout_form(request, view, initial=initial, saved_addresses=saved_addresses)
     if request.method == "POST" and form.is_valid():
+        _save_new_address(request, form)
         request.session[SESSION_DETAILS] = form.session_data()
         return redirect("checkout:review")
     return render(
@@ -163,12 +201,23 @@ def _review_pricing(request, view: CartView, data, method):
     code = request.session.get(SESSION_VOUCHER, "")
     try:
         return checkout_price(
-            view, country=data["country"], shipping_method=method, voucher_code=code, email=data["email"]
+            view,
+            country=data["country"],
+            country_area=data["country_area"],
+            shipping_method=method,
+            voucher_code=code,
+            email=data["email"],
         )
     except VoucherError as exc:
         request.session.pop(SESSION_VOUCHER, None)
         messages.error(request, f"{exc.message} It was removed from your order.")
-        return checkout_price(view, country=data["country"], shipping_method=method, email=data["email"])
+        return checkout_price(
+            view,
+            country=data["country"],
+            country_area=data["country_area"],
+            shipping_method=method,
+            email=data["email"],
+        )
 
 
 def review(request):
@@ -195,7 +244,7 @@ def review(request):
             "rows": cart_rows(view, pricing),
             "pricing": pricing,
             "details": data,
-            "country_name": COUNTRY_NAMES.get(data["country"], data["country"]),
+            "country_name": country_name(data["country"]),
             "method": method,
             "voucher_form": VoucherForm(),
             "form": PlaceOrderForm(initial={"fingerprint": pricing.fingerprint()}),
@@ -248,13 +297,8 @@ def place_order(request):
             checkout_token=_checkout_token(request),
             shipping=ShippingDetails(
                 email=data["email"],
-                name=data["name"],
-                line1=data["line1"],
-                line2=data["line2"],
-                city=data["city"],
-                postal_code=data["postal_code"],
-                country=data["country"],
-                phone=data["phone"],
+                **{name: data[name] for name in ADDRESS_FIELDS},
+                billing=data.get("billing_address"),
             ),
             shipping_method=method,
             reviewed_fingerprint=form.cleaned_data["fingerprint"],

@@ -74,7 +74,17 @@ def test_a_checkout_opens_from_the_cart_with_its_pricing(api, variant, method):
         (variant.sku, 2, "46.00")
     ]
     assert body["shipping_methods"] == [{"id": method.pk, "name": "Standard", "price": "5.00"}]
-    assert set(body["missing"]) == {"email", "name", "line1", "city", "postal_code", "country", "shipping_method"}
+    # SHOP_COUNTRY (US) until a country is chosen: its address needs a city, a state and a ZIP code.
+    assert set(body["missing"]) == {
+        "email",
+        "name",
+        "line1",
+        "city",
+        "country_area",
+        "postal_code",
+        "country",
+        "shipping_method",
+    }
     assert len(body["fingerprint"]) == 32
 
 
@@ -308,3 +318,71 @@ def test_a_busy_stock_row_is_stock_busy_with_retry_after(api, variant, method, s
     assert_error(response, 409, "stock_busy")
     assert response["Retry-After"] == "1"
     assert not Order.objects.exists()
+
+
+# -- addresses for every country ----------------------------------------------------------------
+
+
+def patch_checkout(api, token, checkout, data):
+    return api.patch(f"/api/v1/checkout/{checkout['id']}/", data, format="json", HTTP_X_CART_TOKEN=token)
+
+
+def test_a_country_that_is_not_one_and_a_malformed_postcode_are_refused_with_their_field(api, variant, method):
+    token = guest_cart(api, variant)
+    checkout = open_checkout(api, token)
+
+    error = assert_error(patch_checkout(api, token, checkout, {**ADDRESS, "country": "ZZ"}), 400, "invalid")
+    assert list(error["fields"]) == ["country"]
+    error = assert_error(patch_checkout(api, token, checkout, {**ADDRESS, "postal_code": "SW1A1AA1"}), 400, "invalid")
+    assert error["fields"] == {"postal_code": ["Enter a valid postcode."]}
+    assert CheckoutSession.objects.get().country == ""
+
+
+def test_a_us_address_without_its_state_is_missing_it_and_cannot_be_placed(api, variant, method):
+    token = guest_cart(api, variant)
+    checkout = open_checkout(api, token)
+    us = {"email": "ann@example.com", "name": "Ann Lee", "line1": "1 Main St", "city": "Springfield"}
+    body = patch_checkout(
+        api, token, checkout, {**us, "postal_code": "62701", "country": "US", "shipping_method": method.pk}
+    ).json()
+    assert body["missing"] == ["country_area"]
+
+    error = assert_error(place(api, token, body), 400, "checkout_incomplete")
+    assert "country_area" in error["fields"]
+
+    body = patch_checkout(api, token, checkout, {"country_area": "Illinois", "phone": "(217) 555-0100"}).json()
+    assert body["missing"] == []
+    assert (body["shipping_address"]["country_area"], body["shipping_address"]["phone"]) == ("IL", "+12175550100")
+    assert body["shipping_address"]["lines"][2] == "Springfield, IL 62701"
+    order = place(api, token, body).json()["order"]
+    assert order["shipping_address"]["lines"] == [
+        "Ann Lee",
+        "1 Main St",
+        "Springfield, IL 62701",
+        "United States of America",
+    ]
+    assert order["billing_address"] == order["shipping_address"]  # billed where it ships
+
+
+def test_a_billing_address_of_its_own_is_validated_and_on_the_order(api, variant, method):
+    token, checkout = ready_checkout(api, variant, method)
+
+    bad = {"name": "Ada Ltd", "line1": "1 Rue de Rivoli", "city": "Paris", "postal_code": "7500", "country": "FR"}
+    error = assert_error(patch_checkout(api, token, checkout, {"billing_address": bad}), 400, "invalid")
+    assert "billing_address.postal_code" in error["fields"]
+
+    billing = {**bad, "postal_code": "75001", "company": "Ada SARL"}
+    body = patch_checkout(api, token, checkout, {"billing_address": billing}).json()
+    assert body["billing_address"]["lines"] == ["Ada SARL", "Ada Ltd", "1 Rue de Rivoli", "75001 Paris", "France"]
+
+    order = place(api, token, body).json()["order"]
+    assert order["billing_address"]["postal_code"] == "75001"
+    assert order["shipping_address"]["postal_code"] == "N1 9GU"
+    saved = Order.objects.get()
+    assert (saved.billing_city, str(saved.billing_country), saved.shipping_city) == ("Paris", "FR", "London")
+
+    # null: the shipping address again.
+    token, checkout = ready_checkout(api, variant, method)
+    body = patch_checkout(api, token, checkout, {"billing_address": billing}).json()
+    body = patch_checkout(api, token, checkout, {"billing_address": None}).json()
+    assert body["billing_address"] is None

@@ -38,6 +38,7 @@ def test_the_schema_documents_every_endpoint(schema):
         "/api/v1/auth/me/data/",
         "/api/v1/auth/me/addresses/",
         "/api/v1/auth/me/addresses/{id}/",
+        "/api/v1/address-rules/{country}/",
         "/api/v1/orders/",
         "/api/v1/orders/{number}/",
         "/api/v1/orders/{number}/invoice/",

@@ -188,7 +188,7 @@ class TestTaxOnThePages:
 
     def test_the_cart_shows_the_tax_of_the_country_chosen_at_checkout(self, shopper, variant):
         shopper.add(variant, 2)  # 46.00 − 46.00 / 1.19 = 7.344… → 7.34
-        shopper.checkout(ShippingMethodFactory(), country="DE")
+        shopper.checkout(ShippingMethodFactory(), country="DE", city="Berlin", postal_code="10117")
 
         page = shopper.client.get("/cart/").content.decode()
 
