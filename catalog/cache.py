@@ -12,7 +12,8 @@ CATALOG_CACHE_SECONDS):
   categories, images, review moderation, imports). Every entry carries it.
 - "catalog:version:stock": a variant went from sellable to sold out or back (or may have:
   a release, the sweep, a receipt, a backorder-policy change). Listings carry it: they show
-  "Sold out" and nothing finer, so a sale that leaves units keeps them cached.
+  "Sold out" and, at LOW_STOCK_BADGE_UNITS units or fewer, "Only N left" (inventory.selectors),
+  so a sale that leaves more units than that keeps them cached.
 - "catalog:version:product:<handle>": the availability of that product's variants. Its
   detail entry carries it, so a sale of one product leaves the others' pages cached.
 
@@ -97,6 +98,12 @@ def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> 
     return _cached(kind, [EDIT, STOCK], parts, build)
 
 
+def edit_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
+    """An entry that shows no availability (the categories in the shop's navigation): valid
+    until any catalog edit."""
+    return _cached(kind, [EDIT], parts, build)
+
+
 def product_cached(handle: str, build: Callable[[], _T], *, kind: str = "product") -> _T:
     """An entry of `kind` (the API's product, the page's product and HTML) for the product
     with `handle`: valid until a catalog edit or an availability change of its variants."""
@@ -112,5 +119,5 @@ def catalog_edited() -> None:
 def availability_changed(handles: Iterable[str], *, listings: bool = True) -> None:
     """Retires the detail entries of the products with `handles` now (call it after the
     commit that changed their stock), and the listings too when `listings` (a variant may
-    have gone from sellable to sold out or back: listings show no counts, only that)."""
+    have gone from sellable to sold out or back, or changed a low "Only N left" count)."""
     _bump([*([STOCK] if listings else []), *(_product_key(handle) for handle in set(handles))])

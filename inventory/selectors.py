@@ -42,6 +42,12 @@ from .models import BackInStockRequest, Reservation, StockItem, StockMovement
 CONTINUE = StockItem.BackorderPolicy.CONTINUE
 
 
+# A "deny" variant (or a product, counting all its variants) with this many units or fewer
+# shows "Only N left" on the shop's pages; the listings are refreshed when such a figure
+# changes (inventory.services._sold_out_flips).
+LOW_STOCK_BADGE_UNITS = 5
+
+
 def _live(now: datetime | None = None) -> QuerySet[Reservation]:
     return Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__gt=now or timezone.now())
 

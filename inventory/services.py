@@ -55,6 +55,7 @@ from .exceptions import (
 )
 from .models import BackInStockRequest, Reservation, StockItem, StockMovement
 from .selectors import (
+    LOW_STOCK_BADGE_UNITS,
     back_in_stock_pending,
     live_reservations,
     reserved_quantities,
@@ -100,17 +101,25 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
 def _availability_changed(variant_ids: Iterable[int], *, sold_out_changed: bool = True) -> None:
     """Sends catalog.signals.availability_changed for `variant_ids` once the current transaction
     commits (never for a rolled-back one); a failing receiver is logged, never raised.
-    `sold_out_changed`: whether a variant may have gone from sellable to sold out or back
-    (True when the caller cannot tell)."""
+    `sold_out_changed`: whether the listings may show a variant's product differently: sold
+    out or back, or a changed "Only N left" (_sold_out_flips; True when the caller cannot tell)."""
     ids = frozenset(variant_ids)
     if ids:
         after_commit(availability_changed.send, sender=StockItem, variant_ids=ids, sold_out_changed=sold_out_changed)
 
 
 def _sold_out_flips(items: dict[int, StockItem], before: dict[int, int], after: dict[int, int]) -> bool:
-    """Whether a "deny" variant went from units available to none, or back ("continue"
-    variants are always sellable)."""
-    return any((before[vid] > 0) != (after[vid] > 0) for vid in after if items[vid].backorder_policy != CONTINUE)
+    """Whether the listings may show a "deny" variant's product differently: it went from
+    units available to none or back, or its units changed at or under LOW_STOCK_BADGE_UNITS
+    (the cards' "Only N left", which counts a product's units: at most that many in all
+    means at most that many in each variant). "continue" variants are always sellable and
+    show no count."""
+    return any(
+        (before[vid] > 0) != (after[vid] > 0)
+        or (before[vid] != after[vid] and min(before[vid], after[vid]) <= LOW_STOCK_BADGE_UNITS)
+        for vid in after
+        if items[vid].backorder_policy != CONTINUE
+    )
 
 
 def _merge_lines(lines: Sequence[StockLine]) -> dict[int, int]:

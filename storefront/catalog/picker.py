@@ -16,10 +16,11 @@ from typing import Any
 from django.conf import settings
 
 from catalog.models import Product, ProductVariant
+from inventory.selectors import LOW_STOCK_BADGE_UNITS
 from kernel.money import format_money
 
-# Under this many units a "deny" variant shows "Only N left" (templates/catalog/_availability.html).
-LOW_STOCK_UNITS = 5
+# At this many units or fewer a "deny" variant (a product, on its card) shows "Only N left".
+LOW_STOCK_UNITS = LOW_STOCK_BADGE_UNITS
 MAX_OPTIONS = 3
 _COLOUR_NAME = re.compile(r"colou?r", re.IGNORECASE)
 

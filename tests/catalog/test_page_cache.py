@@ -91,19 +91,32 @@ def test_the_listing_and_the_api_show_sold_out_as_soon_as_the_last_unit_is_reser
     assert client.get("/products/?in_stock=on").context["page"].paginator.count == 0
 
 
-def test_a_reservation_that_leaves_units_keeps_the_listings_cached_and_a_sale_changes_nothing(client, shirt):
-    """Listings show only sold out or not: a hold of 2 of 3 units retires the product's page,
-    not them; turning the hold into a sale (stock_commit) changes no figure shown."""
+def test_a_reservation_that_leaves_plenty_keeps_the_listings_cached_and_a_sale_changes_nothing(client):
+    """Listings show sold out, or "Only N left" at 5 units or fewer, nothing finer: a hold of
+    2 of 20 units retires the product's page, not them; turning the hold into a sale
+    (stock_commit) changes no figure shown."""
+    hat = stocked_variant(on_hand=20, product__title="Wool Hat", product__handle="wool-hat")
     for url in ("/", "/products/", "/api/v1/products/"):
         client.get(url)
-    _reserve(shirt, 2, owner="order:1")
+    _reserve(hat, 2, owner="order:1")
     for url in ("/", "/products/", "/api/v1/products/"):
         _, sql = _catalog_queries(client, url)
         assert sql == [], url
-    assert "Only 1 left" in client.get("/products/linen-shirt/").content.decode()
+    assert "In stock" in client.get("/products/wool-hat/").content.decode()
     stock_commit(owner="order:1", reference="order 1")
-    page, sql = _catalog_queries(client, "/products/linen-shirt/")
-    assert sql == [] and "Only 1 left" in page
+    page, sql = _catalog_queries(client, "/products/wool-hat/")
+    assert sql == [] and "In stock" in page
+
+
+def test_the_listings_show_each_change_of_a_low_count_at_once(client, shirt):
+    """Shirt has 3 units: its card says "Only 3 left", then 1 after a hold of 2, then 3 again
+    when the hold is released."""
+    assert "Only 3 left" in client.get("/products/").content.decode()
+    _reserve(shirt, 2, owner="order:1")
+    for url in ("/", "/products/"):
+        assert "Only 1 left" in client.get(url).content.decode(), url
+    stock_release(owner="order:1")
+    assert "Only 3 left" in client.get("/products/").content.decode()
 
 
 def test_a_receipt_after_selling_out_puts_the_product_back_on_the_listings(client, shirt):
