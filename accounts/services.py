@@ -16,7 +16,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kernel.addresses import ADDRESS_FIELDS
+from kernel.addresses import ADDRESS_FIELDS, address_from, validate_address
 from kernel.errors import DomainError
 from kernel.tasks import enqueue_on_commit
 
@@ -181,16 +181,23 @@ def _lock_addresses(user: User) -> None:
     list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
 
 
+def _address_fields(fields: dict) -> dict[str, str]:
+    """The address fields of `fields`, validated for their country (kernel.addresses): the
+    forms and the API have checked them already, and anything else (an import, a script)
+    gets the same check, so a stored address is always one its country accepts and its
+    phone E.164. Raises AddressInvalid (a DomainError, its errors per field)."""
+    return validate_address({name: fields.get(name, "") for name in ADDRESS_FIELDS})
+
+
 def address_create(*, user: User, is_default: bool = False, **fields: str) -> Address:
-    """Adds an address; the first one, or one created with is_default, becomes the default."""
+    """Adds an address (validated for its country, see _address_fields); the first one, or
+    one created with is_default, becomes the default."""
     with transaction.atomic():
         _lock_addresses(user)
         first = not Address.objects.filter(user=user).exists()
         if is_default and not first:
             Address.objects.filter(user=user, is_default=True).update(is_default=False)
-        return Address.objects.create(
-            user=user, is_default=is_default or first, **{k: v for k, v in fields.items() if k in ADDRESS_FIELDS}
-        )
+        return Address.objects.create(user=user, is_default=is_default or first, **_address_fields(fields))
 
 
 def address_update(*, address: Address, is_default: bool | None = None, **fields: str) -> Address:
@@ -198,8 +205,8 @@ def address_update(*, address: Address, is_default: bool | None = None, **fields
     being); is_default=False is ignored for the default: there is always one while any exist."""
     with transaction.atomic():
         _lock_addresses(address.user)
-        for name, value in fields.items():
-            if name in ADDRESS_FIELDS:
+        if any(name in ADDRESS_FIELDS for name in fields):
+            for name, value in _address_fields({**address_from(address), **fields}).items():
                 setattr(address, name, value)
         if is_default and not address.is_default:
             Address.objects.filter(user=address.user, is_default=True).update(is_default=False)

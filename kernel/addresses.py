@@ -278,6 +278,19 @@ def phone_e164(raw: str, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_e164_or_as_is(raw: object, region: str | None = None) -> str:
+    """`raw` in E.164 when it is a valid number (read with `region`), else as it is: for
+    values that arrive already validated or from elsewhere (an import, an old row), where a
+    number we cannot read is kept rather than lost."""
+    text = _clean(raw)
+    if not text:
+        return ""
+    try:
+        return phone_e164(text, region)
+    except ValueError:
+        return text
+
+
 def format_phone(value: object) -> str:
     """A stored phone for people: E.164 in the international format ("+44 20 7946 0958");
     anything else as it is."""

@@ -35,7 +35,7 @@ from inventory.services import (
     stock_release,
     stock_reserve,
 )
-from kernel.addresses import ADDRESS_FIELDS
+from kernel.addresses import ADDRESS_FIELDS, phone_e164_or_as_is
 from kernel.auth import user_or_none
 from kernel.errors import DomainError
 from kernel.locking import lock_timeout_set
@@ -217,13 +217,21 @@ class ShippingDetails:
     billing: Mapping[str, str] | None = None
 
     def shipping_address(self) -> dict[str, str]:
-        return {field: str(getattr(self, field) or "") for field in ADDRESS_FIELDS}
+        return _address_snapshot({field: getattr(self, field) for field in ADDRESS_FIELDS})
 
     def billing_address(self) -> dict[str, str]:
         """The billing address, every field present: the shipping address when none."""
         if not self.billing:
             return self.shipping_address()
-        return {field: str(self.billing.get(field) or "") for field in ADDRESS_FIELDS}
+        return _address_snapshot({field: self.billing.get(field) for field in ADDRESS_FIELDS})
+
+
+def _address_snapshot(address: Mapping[str, object]) -> dict[str, str]:
+    """An address as the order keeps it: strings, the phone in E.164 where it can be read
+    with the address's country (one from an import, typed "020 7946 0958"), else as given."""
+    snapshot = {field: str(address.get(field) or "") for field in ADDRESS_FIELDS}
+    snapshot["phone"] = phone_e164_or_as_is(snapshot["phone"], snapshot["country"])
+    return snapshot
 
 
 def order_create(

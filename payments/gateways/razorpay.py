@@ -192,7 +192,7 @@ class RazorpayGateway(Gateway):
     def _checkout(self, payment, urls: ReturnUrls) -> StartAction:
         order = payment.order
         # Empty prefill fields are left out: Checkout.js would show them blank.
-        prefill = {"email": order.email, "name": order.shipping_name, "contact": order.shipping_phone}
+        prefill = {"email": order.email, "name": order.shipping_name, "contact": str(order.shipping_phone or "")}
         return StartAction(
             template="payments/razorpay_checkout.html",
             context={
