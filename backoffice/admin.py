@@ -2,6 +2,7 @@
 pages and flows that reach above its app. Importing each domain app's admin module first
 registers its own ModelAdmin, whatever the order of INSTALLED_APPS."""
 
+from django.conf import settings
 from django.contrib import admin
 
 from accounts.models import User
@@ -24,3 +25,8 @@ for model, model_admin in (
 ):
     admin.site.unregister(model)
     admin.site.register(model, model_admin)
+
+# The shop's name in every admin page's header and title, not "Django administration".
+admin.site.site_header = settings.SITE_NAME
+admin.site.site_title = f"{settings.SITE_NAME} back office"
+admin.site.index_title = "Back office"

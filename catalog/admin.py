@@ -8,13 +8,15 @@ variants on a product's page are added by the back office (backoffice/catalog.py
 
 from typing import TYPE_CHECKING, TypedDict
 
+import nh3
+from django import forms
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models import BigIntegerField, Count, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, strip_tags
 
 from .models import Category, Product, ProductImage, ProductReview, ProductVariant
 from .services import reviews_moderate
@@ -54,6 +56,17 @@ class ProductVariantInline(admin.TabularInline):
     # The variant's own page holds its stock ledger and the "Adjust stock" form.
     show_change_link = True
 
+    def get_fields(self, request: HttpRequest, obj: Product | None = None):
+        """Only the option columns the product names (all three while it has none yet), so
+        the table fits the page."""
+        fields = super().get_fields(request, obj)
+        named = {f"option{n}_value" for n in (1, 2, 3) if obj is None or getattr(obj, f"option{n}_name")}
+        if obj is not None and not named:
+            named = {"option1_value"}
+        return [
+            field for field in fields if not (isinstance(field, str) and field.startswith("option")) or field in named
+        ]
+
 
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
@@ -73,8 +86,43 @@ class ProductImageInline(admin.TabularInline):
         return format_html('<img src="{}" alt="{}" width="100" loading="lazy">', url, image.alt)
 
 
+def sanitised_description(html: str) -> str:
+    """A description as it is stored: formatting kept, scripts, event handlers and other
+    active content removed (nh3's default allow-list, as the shop's pages apply when they show
+    it); blank when nothing readable is left (an emptied editor sends "<p><br></p>")."""
+    cleaned = nh3.clean(html or "").strip()
+    return cleaned if strip_tags(cleaned).strip() or "<img" in cleaned else ""
+
+
+class DescriptionEditor(forms.Textarea):
+    """The description's textarea, which static/js/admin-description.js turns into a
+    formatted-text editor (bold, italic, lists, links; no HTML to type). Without JavaScript
+    the textarea stays, holding the HTML."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"data-rich-text": "", "rows": 10, **(attrs or {})})
+
+    class Media:
+        js = ("js/admin-description.js",)
+
+
+class ProductAdminForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose
+        widgets = {"description": DescriptionEditor}
+        help_texts = {
+            "description": "Bold, italic, lists and links from the buttons (or Ctrl+B, Ctrl+I). "
+            "Saved as HTML without scripts or other active content."
+        }
+
+    def clean_description(self) -> str:
+        return sanitised_description(self.cleaned_data["description"])
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = ("title", "handle", "category", "published", "featured", "variant_count", "view_count")
     list_filter = ("published", "featured", "category", "vendor")
     list_select_related = ("category",)
