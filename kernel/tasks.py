@@ -21,7 +21,8 @@ def enqueue_on_commit(task: str, *args) -> None:
     outside one), through after_commit: a broker that is down is logged at ERROR, named by
     the task, and never raised into the committed work.
 
-    Through the task's .delay, which honours CELERY_TASK_ALWAYS_EAGER (tests, and `make run`
-    without a broker: the task runs right there, after the commit), where app.send_task by
-    name would not. Raises ImportError for a path that names nothing."""
+    Through the task's .delay, which honours CELERY_TASK_ALWAYS_EAGER (tests, and a process
+    with no broker configured: the task runs right there, after the commit; `make run` always
+    has one, kombu's filesystem transport at the least), where app.send_task by name would
+    not. Raises ImportError for a path that names nothing."""
     after_commit(import_string(task).delay, *args)
