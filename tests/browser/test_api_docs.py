@@ -21,3 +21,4 @@ def test_the_api_docs_show_the_operations_under_the_csp(page, shot, width):
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/products/").first).to_be_visible()
     shot(f"api-docs-{width}")
     assert violations == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
