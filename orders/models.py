@@ -132,6 +132,11 @@ class Order(models.Model):
         return self.address("shipping")
 
     @property
+    def billing_is_shipping(self) -> bool:
+        """Whether the order is billed to the address it ships to (pages then say so once)."""
+        return self.billing_address == self.shipping_address
+
+    @property
     def billing_address(self) -> dict[str, str]:
         """The billing address; the shipping one when none was given (billing_line1 empty)."""
         return self.address("billing") if self.billing_line1 else self.address("shipping")
