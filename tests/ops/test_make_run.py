@@ -1,7 +1,7 @@
 """`make run` (bin/run) as a developer runs it, with no broker and no Redis configured: a real
-Celery worker and beat on kombu's filesystem transport run the periodic jobs (the sweep) and
-the tasks the web process enqueues on commit (the welcome email), and the emails link to the
-address the shop serves on, not to http://localhost:8000/.
+Celery worker and beat on kombu's filesystem transport run the periodic jobs (the sweep, the
+page-view flush) and the tasks the web process enqueues on commit (the welcome email), and
+the emails link to the address the shop serves on, not to http://localhost:8000/.
 
 Slow (migrate, the demo catalog, three processes: about a minute on a 2-core machine), and
 the one test of the script as a whole."""
@@ -9,8 +9,10 @@ the one test of the script as a whole."""
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -63,6 +65,8 @@ def shop(tmp_path):
         MEDIA_ROOT=str(tmp_path / "media"),
         EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
         SWEEP_INTERVAL_SECONDS="2",
+        PRODUCT_VIEWS_FLUSH_SECONDS="2",
+        PRODUCT_VIEWS_BUFFER_SECONDS="0",
         PYTHONUNBUFFERED="1",
     )
     log = tmp_path / "run.log"
@@ -99,6 +103,16 @@ def _wait_for(condition, what: str, log: Path, seconds: float = 60):
     return result
 
 
+def _views_recorded(database: Path, handle: str) -> int:
+    with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
+        row = db.execute(
+            "SELECT COALESCE(SUM(s.views), 0) FROM catalog_productviewstat s"
+            " JOIN catalog_product p ON p.id = s.product_id WHERE p.handle = ?",
+            (handle,),
+        ).fetchone()
+    return row[0]
+
+
 def _health(url: str) -> dict:
     with urllib.request.urlopen(url + "/health/", timeout=5) as response:
         return json.load(response)
@@ -115,6 +129,14 @@ def test_make_run_without_a_broker_runs_worker_and_beat_and_links_to_its_own_add
         lambda: (s := _health(url)["checks"]["sweeper"])["last_run"] and s, "a recorded sweep run", log, 90
     )
     assert sweeper["ok"] is True
+
+    # A product page view counted by the web process reaches the database through beat's
+    # flush in the worker: the two processes share a cache (files under RUN_DIR).
+    with urllib.request.urlopen(url + "/products/", timeout=30) as response:
+        handle = re.search(r'href="/products/([\w-]+)/"', response.read().decode()).group(1)
+    urllib.request.urlopen(f"{url}/products/{handle}/", timeout=30).close()
+    database = log.parent / "db.sqlite3"
+    _wait_for(lambda: _views_recorded(database, handle) >= 1, "the page view in the database", log)
 
     # Signing up enqueues the welcome email on commit; the worker sends it (console backend).
     request = urllib.request.Request(
