@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import django
 import redis
@@ -167,15 +168,20 @@ def _reservations() -> dict:
 
 
 def celery_queue_length() -> int | None:
-    """Messages waiting in the default queue, for a Redis broker (LLEN); None otherwise."""
+    """Messages waiting in the default queue: for a Redis broker (LLEN), or kombu's filesystem
+    transport (`make run` without one: its message files); None otherwise."""
     url = settings.CELERY_BROKER_URL
+    queue = getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
+    if broker_configured() and url.startswith("filesystem:"):
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        return sum(1 for name in os.listdir(folder) if name.partition(".")[2] == f"{queue}.msg")
     if not broker_configured() or not url.startswith(("redis://", "rediss://")):
         return None
     client = redis.Redis.from_url(
         url, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS
     )
     try:
-        return client.llen(getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery")
+        return client.llen(queue)
     finally:
         client.close()
 

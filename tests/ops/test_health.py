@@ -138,3 +138,23 @@ def test_reconcile_task_records_its_last_run_in_the_cache():
     counts = reconcile_payments()
 
     assert cache.get(RECONCILE_LAST_KEY)["checked"] == counts["checked"]
+
+
+def test_detailed_counts_the_messages_waiting_in_the_filesystem_broker(staff_client, settings, tmp_path):
+    """`make run` without Redis: kombu's filesystem transport, one file per waiting message."""
+    from kombu import Connection
+
+    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path)}
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    with Connection("filesystem://", transport_options=options) as conn:
+        queue = conn.SimpleQueue("celery")
+        queue.put({"task": "one"})
+        queue.put({"task": "two"})
+        conn.SimpleQueue("other").put({"task": "elsewhere"})
+
+    body = staff_client.get("/health/detailed/").json()
+
+    assert body["celery_queue_length"] == 2
+    assert staff_client.get("/health/").json()["checks"]["broker"]["ok"] is True
