@@ -1,6 +1,6 @@
 """The account area in a real browser, on a phone (390 px) and a desktop (1280 px): sign up,
-edit the profile, save two addresses and make the second the default, change the password,
-log out and log in again with the new one. No page scrolls
+edit the profile, save two addresses and make the second the default, check out with it
+filled in, change the password, log out and log in again with the new one. No page scrolls
 sideways, every step leaves a screenshot, and the console stays clean (conftest.page)."""
 
 import re
@@ -10,6 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Address, User
+from kernel.addresses import address_from
+from orders.models import Order
 from tests.factories import ShippingMethodFactory, stocked_variant
 
 pytestmark = pytest.mark.browser
@@ -88,6 +90,7 @@ def test_a_customer_keeps_their_account_addresses_and_password_in_the_account_ar
     expect(page.get_by_text("You have no saved addresses")).to_be_visible()
     step("addresses-empty")
     page.get_by_role("link", name="Add an address").click()
+    settle()  # static/js/address.js listens for the change of country once loaded
     page.get_by_label("Country / region").select_option("GB")
     page.get_by_label("Full name").fill("Hedy Lamarr")
     page.get_by_label("Address", exact=True).fill("12 St James's Square")
@@ -102,6 +105,7 @@ def test_a_customer_keeps_their_account_addresses_and_password_in_the_account_ar
     expect(page.locator(".alert--success")).to_have_text("The address is saved.")
 
     page.get_by_role("link", name="Add an address").click()
+    settle()  # static/js/address.js listens for the change of country once loaded
     page.get_by_label("Country / region").select_option("US")
     page.get_by_label("Full name").fill("Hedy Lamarr")
     page.get_by_label("Address", exact=True).fill("742 Evergreen Terrace")
@@ -127,6 +131,37 @@ def test_a_customer_keeps_their_account_addresses_and_password_in_the_account_ar
     step("address-delete-confirm")
     page.get_by_role("link", name="Keep it").click()
     expect(page.locator("[data-address]")).to_have_count(2)
+
+    # Check out: the default address is the one chosen, and the order lands in the account.
+    go(mug.product.get_absolute_url())
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page).to_have_url(re.compile(r"/cart/$"))
+    settle()
+    page.get_by_role("link", name="Check out").click()
+    saved = page.get_by_role("radiogroup", name="Your saved addresses")
+    expect(saved.get_by_role("radio", name=re.compile("742 Evergreen Terrace"))).to_be_checked()
+    expect(saved.get_by_role("radio", name=re.compile("St James"))).not_to_be_checked()
+    expect(page.get_by_label("Email")).to_have_value(EMAIL)
+    step("checkout-default-address")
+    page.get_by_role("radio", name=re.compile("Standard")).check()
+    page.get_by_role("button", name="Continue to review").click()
+    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+    expect(page.get_by_text("742 Evergreen Terrace").first).to_be_visible()
+    step("checkout-review")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("[data-countdown]")).to_be_visible()
+    order = Order.objects.get()
+    shipped_to = address_from(order, "shipping_")
+    assert (shipped_to["line1"], shipped_to["city"], shipped_to["country_area"], shipped_to["country"]) == (
+        "742 Evergreen Terrace",
+        "Springfield",
+        "IL",
+        "US",
+    )
+    go("/accounts/")
+    expect(page.locator(".account-orders__item")).to_have_count(1)
+    expect(page.locator(".account-orders__item")).to_contain_text("Pending payment")
+    step("account-with-order")
 
     # Privacy and data.
     go("/accounts/privacy/")
