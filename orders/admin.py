@@ -87,13 +87,30 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
             {
                 "fields": (
                     "shipping_method_name",
-                    "shipping_name",
+                    ("shipping_name", "shipping_company"),
                     "shipping_line1",
                     "shipping_line2",
-                    ("shipping_postal_code", "shipping_city", "shipping_country"),
+                    ("shipping_postal_code", "shipping_city", "shipping_city_area"),
+                    ("shipping_country_area", "shipping_country", "shipping_sorting_code"),
                     "shipping_phone",
                     "shipments",
                 )
+            },
+        ),
+        (
+            # The address the invoice is made out to; the shipping address unless the shopper
+            # gave another (an issued invoice keeps what it stated).
+            "Billing",
+            {
+                "fields": (
+                    ("billing_name", "billing_company"),
+                    "billing_line1",
+                    "billing_line2",
+                    ("billing_postal_code", "billing_city", "billing_city_area"),
+                    ("billing_country_area", "billing_country", "billing_sorting_code"),
+                    "billing_phone",
+                ),
+                "classes": ("collapse",),
             },
         ),
         ("Invoice, credit notes and emails", {"fields": ("invoice_link", "credit_note_links", "emails_sent")}),
