@@ -53,7 +53,7 @@ def test_a_customer_signs_up_merges_carts_orders_and_cancels(page, shot, product
     page.goto("/")
     page.get_by_role("link", name="Sign up").click()
     page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password:", exact=True).fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     shot("signup")
     page.get_by_role("button", name="Sign up").click()
