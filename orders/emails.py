@@ -148,12 +148,22 @@ def _confirmation(order: Order, key: str) -> OrderEmail:
 
 
 def _payment_failed(order: Order, key: str) -> OrderEmail | None:
-    if order.status != Order.Status.PAYMENT_FAILED:
+    # Pending: the items are held until the reservation lapses, and the shopper may pay again
+    # until then (the email links the payment page); payment_failed (orders from before a
+    # failed payment kept its order open) or expired: they are back on sale.
+    if order.status not in (Order.Status.PENDING_PAYMENT, Order.Status.PAYMENT_FAILED, Order.Status.EXPIRED):
         return None  # a later payment succeeded after all: the confirmation says so instead
+    held = order.status == Order.Status.PENDING_PAYMENT
     return OrderEmail(
         subject=f"Order {order.number}: the payment did not go through",
         template="payment_failed",
-        context={**_order_links(order), "lines": order.lines.all(), "cart_url": absolute_url(reverse("cart:detail"))},
+        context={
+            **_order_links(order),
+            "lines": order.lines.all(),
+            "cart_url": absolute_url(reverse("cart:detail")),
+            "held": held,
+            "pay_url": absolute_url(reverse("payments:pay", args=[order.access_token])) if held else "",
+        },
     )
 
 

@@ -475,6 +475,30 @@ def order_mark_payment_failed(*, order: Order, note: str = "", actor=None) -> Or
     return order
 
 
+def order_payment_attempt_failed(*, order: Order, note: str = "", actor=None) -> Order:
+    """A payment of the pending `order` failed (declined, abandoned, its provider checkout
+    expired): the order stays pending_payment and keeps its stock reservation, so the shopper
+    can try again, with a new payment of the same order, until the reservation lapses; then
+    the sweep (or order_expire_if_due) expires it like any unpaid order. Records a
+    PAYMENT_FAILED event (no status change) and, once committed, emails the shopper (once
+    per order, the email says until when the items are held).
+
+    An order whose reservation has lapsed already leaves no time to try again: it becomes
+    payment_failed at once, its stock released (order_mark_payment_failed). An order that is
+    not pending (paid by another payment, cancelled, expired) is returned unchanged.
+    Idempotence is the caller's (payments.services.payment_fail applies a failed payment
+    once)."""
+    with transaction.atomic():
+        order = order_lock(order=order)
+        if order.status != Order.Status.PENDING_PAYMENT:
+            return order
+        if order.reservation_expires_at and order.reservation_expires_at <= timezone.now():
+            return order_mark_payment_failed(order=order, note=note, actor=actor)
+        OrderEvent.objects.create(order=order, type=OrderEvent.Type.PAYMENT_FAILED, actor=actor, note=note)
+    enqueue_on_commit("orders.tasks.send_order_email", "payment_failed", order.pk)
+    return order
+
+
 def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: bool = False) -> Order:
     """Cancels `order` with a CANCELLED event (`reason` as its note) and, after the commit,
     the "order_cancelled" email. Cancelling twice is harmless: the second call returns the

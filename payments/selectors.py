@@ -1,10 +1,13 @@
 """Reads of payments."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.cache import cache
 from django.db.models import Sum
 
+from .gateways import GATEWAYS
 from .models import Payment, Refund
 
 # The last run of payments.tasks.reconcile_payments: {"at": ISO time, "checked", "captured",
@@ -54,3 +57,38 @@ def reconcile_last() -> dict | None:
         return cache.get(RECONCILE_LAST_KEY)
     except Exception:  # noqa: BLE001 — a cache outage must not break the reader
         return None
+
+
+@dataclass(frozen=True)
+class PaymentAttempt:
+    """One payment of an order as its shopper sees it: how (the gateway's name for shoppers,
+    never a provider's id), its status, amount and when."""
+
+    method: str
+    status: str  # Payment.Status
+    status_label: str
+    amount: Decimal
+    currency: str
+    at: datetime
+    error: str
+
+
+def order_payment_attempts(order) -> list[PaymentAttempt]:
+    """The payments of `order`, oldest first, as PaymentAttempt: one query."""
+    return [
+        PaymentAttempt(
+            method=getattr(GATEWAYS.get(payment.gateway), "label", "") or payment.gateway,
+            status=payment.status,
+            status_label=payment.get_status_display(),
+            amount=payment.amount,
+            currency=payment.currency,
+            at=payment.created_at,
+            error=payment.error,
+        )
+        for payment in Payment.objects.filter(order=order).order_by("created_at", "pk")
+    ]
+
+
+def order_last_failed_payment(order) -> Payment | None:
+    """The latest payment of `order` that failed, or None."""
+    return Payment.objects.filter(order=order, status=Payment.Status.FAILED).order_by("-created_at", "-pk").first()

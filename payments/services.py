@@ -36,7 +36,7 @@ from orders.services import (
     order_flag,
     order_lock,
     order_mark_paid,
-    order_mark_payment_failed,
+    order_payment_attempt_failed,
     order_record_refund,
     order_restock_lines,
 )
@@ -259,9 +259,13 @@ def payment_capture(
 
 
 def payment_fail(*, payment: Payment, reason: str = "") -> Payment:
-    """The provider declined `payment`: it becomes failed and a pending order releases its
-    reservation at once (payment_fail). A payment already captured or rejected stays as it
-    is: a late "failed" never un-pays an order."""
+    """The provider declined `payment` (or its checkout expired, or the shopper closed it): it
+    becomes failed, once. Its order, if still pending, stays pending with its reservation
+    (order_payment_attempt_failed): the shopper may try again with a new payment of the same
+    order (payment_start) while the reservation lasts, and the order expires with it
+    otherwise. A payment already captured or rejected stays as it is: a late "failed" never
+    un-pays an order. A failed payment captured after all is still honoured by
+    payment_capture (and refunded if another payment paid the order meanwhile)."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != Payment.Status.PENDING:
@@ -270,10 +274,10 @@ def payment_fail(*, payment: Payment, reason: str = "") -> Payment:
         payment.error = reason
         payment.save(update_fields=["status", "error", "updated_at"])
         order = order_lock(order=payment.order)
-        # Only a pending order fails with its payment; one another payment already paid (or
-        # that expired meanwhile) keeps its status.
+        # Only a pending order hears of it; one another payment already paid (or that
+        # expired meanwhile) keeps its status.
         if order.status == Order.Status.PENDING_PAYMENT:
-            order_mark_payment_failed(order=order, note=reason or payment.reference)
+            order_payment_attempt_failed(order=order, note=reason or "The payment did not go through")
     return payment
 
 

@@ -16,6 +16,8 @@ CART_SESSION_KEY = "cart_id"
 # voucher code they applied, kept between the checkout pages.
 SESSION_DETAILS = "checkout_details"
 SESSION_VOUCHER = "checkout_voucher"
+# The number of the order just paid in this session: its page says thank you once.
+SESSION_JUST_PAID = "just_paid"
 
 
 def cart_for_request(request: HttpRequest, *, create: bool = False) -> Cart | None:

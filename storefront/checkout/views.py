@@ -166,7 +166,10 @@ def _details_summary(request, view: CartView, form: CheckoutForm) -> dict:
             voucher = voucher_check(code, subtotal=cart_goods(view).subtotal, email=form["email"].value() or "")
         except VoucherError:
             voucher = None
-    pricing: Pricing = cart_pricing(_with_images(view), country=country, shipping_method=method, voucher=voucher)
+    area = str(form["country_area"].value() or "") if "country_area" in form.fields else ""
+    pricing: Pricing = cart_pricing(
+        _with_images(view), country=country, country_area=area, shipping_method=method, voucher=voucher
+    )
     offered = {str(m.pk): (m, price) for m, price in offers}
     chosen = chosen or (str(method.pk) if method else "")
     return {
@@ -240,7 +243,7 @@ def review(request):
         request,
         "checkout/review.html",
         {
-            "cart": view,
+            "cart": _with_images(view),
             "rows": cart_rows(view, pricing),
             "pricing": pricing,
             "details": data,

@@ -10,10 +10,33 @@ from django.views.decorators.http import require_http_methods
 from catalog.selectors import published_product
 from orders.credit_notes import credit_note_generate, credit_note_of
 from orders.invoices import InvoiceNotAllowed, invoice_available, invoice_generate
+from orders.models import Order, OrderEvent
 from orders.selectors import order_for_token, order_for_user, orders_for_user, review_eligibility
 from orders.services import ReviewNotAllowed, order_can_cancel, order_expire_if_due, review_submit
+from payments.selectors import order_payment_attempts
+from storefront.session import SESSION_JUST_PAID
 
 from .forms import ReviewForm
+from .lines import order_lines_for_display
+
+# What the shopper's order page lists of an order's history: its milestones. Not staff's
+# flags and notes, the emails sent or restocks; and no event's note but a cancellation's
+# reason and a shipment's carrier and tracking number (payment notes carry provider ids).
+_E = OrderEvent.Type
+SHOPPER_EVENTS = frozenset(
+    {
+        _E.PLACED,
+        _E.PAID,
+        _E.PAYMENT_FAILED,
+        _E.EXPIRED,
+        _E.CANCELLED,
+        _E.SHIPPED,
+        _E.DELIVERED,
+        _E.INVOICED,
+        _E.CREDITED,
+        _E.REFUNDED,
+    }
+)
 
 
 @login_required
@@ -43,12 +66,22 @@ def _detail(request, order, *, token: str = ""):
         )
         for note in order.credit_notes.select_related("invoice").order_by("year", "sequence")
     ]
+    # The confirmation: the order paid in this session (storefront.payments) says thank you
+    # once; coming back to the page later shows the order without it.
+    just_paid = order.status == Order.Status.PAID and request.session.get(SESSION_JUST_PAID) == order.number
+    if just_paid:
+        del request.session[SESSION_JUST_PAID]
+    lines = order_lines_for_display(order)
     return render(
         request,
         "orders/detail.html",
         # can_cancel: the "Cancel order" form, which posts to payments (a paid order is refunded).
         {
             "order": order,
+            "lines": lines,
+            "history": [event for event in order.events.all() if event.type in SHOPPER_EVENTS],
+            "payments": order_payment_attempts(order),
+            "just_paid": just_paid,
             "invoice_url": invoice_url,
             "credit_notes": credit_notes,
             "can_cancel": order_can_cancel(order),

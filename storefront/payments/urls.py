@@ -5,6 +5,7 @@ from . import views
 app_name = "payments"
 urlpatterns = [
     path("order/<str:token>/", views.pay, name="pay"),
+    path("order/<str:token>/failed/", views.failed, name="failed"),
     path("order/<str:token>/cancel/", views.order_cancel, name="order_cancel"),
     path("return/<str:reference>/", views.provider_return, name="return"),
     path("cancel/<str:reference>/", views.provider_cancel, name="cancel"),

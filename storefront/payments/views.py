@@ -20,6 +20,7 @@ from orders.services import OrderStateError, order_expire_if_due
 from payments.gateways import GatewayError, InvalidSignature, enabled_gateways, get_gateway
 from payments.gateways.base import InboxEvent, ReturnUrls
 from payments.models import Payment, WebhookEvent
+from payments.selectors import order_last_failed_payment
 from payments.services import (
     PaymentError,
     order_cancel_and_refund,
@@ -30,11 +31,10 @@ from payments.services import (
     webhook_receive,
 )
 from payments.tasks import process_webhook_event
+from storefront.orders.lines import order_lines_for_display
+from storefront.session import SESSION_JUST_PAID
 
 logger = logging.getLogger(__name__)
-
-# Orders whose reservation is gone: what a failed payment's page may say was released.
-RELEASED = (Order.Status.PAYMENT_FAILED, Order.Status.EXPIRED, Order.Status.CANCELLED)
 
 
 def pay(request, token: str):
@@ -54,8 +54,42 @@ def pay(request, token: str):
             return redirect("payments:pay", token=token)
         if action.redirect_url:
             return redirect(action.redirect_url)
-        return render(request, action.template, {"order": order, "payment": payment, **action.context})
-    return render(request, "payments/pay.html", {"order": order, "gateways": enabled_gateways()})
+        return render(
+            request,
+            action.template,
+            {"order": order, "lines": order_lines_for_display(order), "payment": payment, **action.context},
+        )
+    return render(
+        request,
+        "payments/pay.html",
+        {"order": order, "lines": order_lines_for_display(order), "gateways": enabled_gateways()},
+    )
+
+
+def failed(request, token: str):
+    """Where a failed payment lands the shopper: what happened, and while the order's
+    reservation lasts, "Try again" (a new payment of the same order through the payment
+    page's form: payment_start, same order, same reservation); once it has lapsed, the way
+    back to the cart with the order's items put back in it (cart:restore)."""
+    order = get_object_or_404(Order, access_token=token)
+    order = order_expire_if_due(order=order)
+    if order.status == Order.Status.PAID:
+        return redirect(order.get_guest_url())
+    payment = order_last_failed_payment(order)
+    gateways = enabled_gateways()
+    last = payment.gateway if payment and any(g.name == payment.gateway for g in gateways) else ""
+    return render(
+        request,
+        "payments/failed.html",
+        {
+            "order": order,
+            "lines": order_lines_for_display(order),
+            "payment": payment,
+            "gateways": gateways,
+            "last_gateway": last or (gateways[0].name if gateways else ""),
+            "can_retry": order.status == Order.Status.PENDING_PAYMENT,
+        },
+    )
 
 
 @require_POST
@@ -131,8 +165,9 @@ def provider_cancel(request, reference: str):
 def provider_abandon(request, reference: str):
     """An embedded checkout the shopper closed without paying (Razorpay Checkout.js's
     modal.ondismiss posts here through our page's form, with its CSRF token): the payment
-    fails and the order's reservation is released at once. A payment that was captured
-    meanwhile stays captured (payment_fail never un-pays)."""
+    fails, and the shopper lands on the failed-payment page, where they may try again while
+    the order's reservation lasts. A payment that was captured meanwhile stays captured
+    (payment_fail never un-pays)."""
     payment = _payment_or_404(reference)
     try:
         payment_fail(payment=payment, reason="The shopper closed the payment window")
@@ -149,10 +184,17 @@ def provider_callback(request, reference: str):
     try:
         info = gateway.verify_callback(payment, request.POST)
     except InvalidSignature:
+        order = order_expire_if_due(order=payment.order)
         return render(
             request,
             "payments/failed.html",
-            {"order": payment.order, "message": "We could not verify that payment."},
+            {
+                "order": order,
+                "message": "We could not verify that payment.",
+                "gateways": enabled_gateways(),
+                "last_gateway": payment.gateway,
+                "can_retry": order.status == Order.Status.PENDING_PAYMENT,
+            },
             status=400,
         )
     try:
@@ -167,14 +209,16 @@ def _show_result(request, payment: Payment):
     order = payment.order
     order.refresh_from_db()
     if payment.status == Payment.Status.CAPTURED:
-        messages.success(request, "Thank you! Your payment was received.")
+        # The order page says thank you, once, for the order just paid.
+        request.session[SESSION_JUST_PAID] = order.number
     elif payment.status == Payment.Status.REJECTED:
         messages.error(request, "We could not accept this payment and are refunding it. " + payment.error)
-    elif payment.status == Payment.Status.FAILED and order.status in RELEASED:
-        messages.error(request, "Your payment failed and your reservation was released.")
+    elif payment.status == Payment.Status.FAILED and order.status == Order.Status.PAID:
+        # Another payment paid the order: nothing to try again.
+        messages.error(request, "This payment did not go through, but your order was paid by another payment.")
     elif payment.status == Payment.Status.FAILED:
-        # The order is still awaiting payment, or another payment paid it: nothing was released.
-        messages.error(request, "This payment did not go through.")
+        # Pending still (try again while the reservation lasts), or lapsed (back to the cart).
+        return redirect("payments:failed", token=order.access_token)
     else:
         messages.info(request, "We are waiting for the payment provider to confirm your payment.")
     return redirect(order.get_guest_url())

@@ -102,11 +102,13 @@ class TestThePaidFlow:
             client.post(f"/payments/dummy/{Payment.objects.get().reference}/complete/", {"outcome": "fail"})
 
         order = Order.objects.get()
-        assert order.status == Order.Status.PAYMENT_FAILED
+        assert order.status == Order.Status.PENDING_PAYMENT  # held for another try
         [email] = mailoutbox
         assert email.subject == f"Order {order.number}: the payment did not go through"
         assert "Nothing was charged" in email.body and "Linen Shirt" in email.body
-        assert "http://localhost:8000/cart/" in email.body
+        # While the reservation lasts the email offers to pay again, for the same order.
+        assert "We are still holding these items for you until" in email.body
+        assert f"http://localhost:8000/payments/order/{order.access_token}/" in email.body
         assert email.attachments == []
         assert not Invoice.objects.exists()
 

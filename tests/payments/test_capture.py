@@ -170,8 +170,9 @@ def test_a_success_reported_after_a_failure_never_sells_stock_that_is_gone(djang
     variant = stocked_variant(on_hand=1)
     order = place_order((variant, 1))
     payment = start(order)
-    payment_fail(payment=payment, reason="card declined")
-    place_order((variant, 1))  # the released unit went to someone else
+    lapse(order)  # the hold ran out …
+    payment_fail(payment=payment, reason="card declined")  # … so the failure releases it …
+    place_order((variant, 1))  # … and the released unit went to someone else
 
     with django_capture_on_commit_callbacks(execute=True):
         payment = payment_capture(payment=payment)

@@ -49,13 +49,13 @@ def test_a_guest_buys_and_pays_and_the_stock_is_committed(shopper, variant, ship
     assert shopper.client.get("/cart/").context["cart"].is_empty
 
 
-def test_a_failed_payment_releases_the_reservation_at_once(shopper, variant, shipping):
+def test_a_failed_payment_keeps_the_reservation_for_another_try(shopper, variant, shipping):
     placed = shopper.buy(variant, shipping, quantity=3)
     assert availability([variant.pk])[variant.pk] == 0
     shopper.pay(placed, outcome="fail")
     order = Order.objects.get()
-    assert order.status == Order.Status.PAYMENT_FAILED
-    assert availability([variant.pk])[variant.pk] == 3
+    assert order.status == Order.Status.PENDING_PAYMENT
+    assert availability([variant.pk])[variant.pk] == 0  # still the order's until it lapses
     assert Payment.objects.get().status == Payment.Status.FAILED
 
 

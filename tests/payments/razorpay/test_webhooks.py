@@ -133,7 +133,7 @@ def test_a_failed_attempt_keeps_the_order_pending_with_its_reservation_for_anoth
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
 
 
-def test_closing_the_checkout_window_fails_the_payment_and_releases_the_hold_at_once(razorpay_api):
+def test_closing_the_checkout_window_fails_the_payment_and_offers_to_try_again_while_the_hold_lasts(razorpay_api):
     variant = stocked_variant(on_hand=3)
     order = inr_order((variant, 2))
     browser, payment, checkout = checkout_in_browser(order)
@@ -149,9 +149,11 @@ def test_closing_the_checkout_window_fails_the_payment_and_releases_the_hold_at_
     order.refresh_from_db()
     assert payment.status == Payment.Status.FAILED
     assert payment.error == "The shopper closed the payment window"
-    assert order.status == Order.Status.PAYMENT_FAILED
-    assert availability([variant.pk]) == {variant.pk: 3}
-    assert "Your payment failed and your reservation was released." in response.content.decode()
+    assert order.status == Order.Status.PENDING_PAYMENT
+    assert availability([variant.pk]) == {variant.pk: 1}  # still held for this order
+    assert response.redirect_chain[-1][0] == f"/payments/order/{order.access_token}/failed/"
+    page = response.content.decode()
+    assert "Your payment did not go through" in page and "Try again" in page
 
 
 def test_closing_the_window_after_the_payment_was_captured_changes_nothing(client, razorpay_api, deliver):
@@ -164,7 +166,7 @@ def test_closing_the_window_after_the_payment_was_captured_changes_nothing(clien
 
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.CAPTURED
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
-    assert "Thank you! Your payment was received." in response.content.decode()
+    assert "Thank you for your order!" in response.content.decode()
     assert client.get(f"/payments/abandon/{payment.reference}/").status_code == 405
 
 
