@@ -6,7 +6,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.services import address_create
+from accounts.services import AccountError, address_create, email_verification_token, user_email_change
+from accounts.tasks import send_email_verification
 from tests.accounts.helpers import PASSWORD, order_of
 from tests.factories import UserFactory, stocked_variant
 
@@ -243,3 +244,32 @@ def test_the_account_pages_refuse_a_post_without_the_csrf_token(user):
     assert client.post(reverse("accounts:password_change"), password_data()).status_code == 403
     user.refresh_from_db()
     assert user.last_name == "Lovelace" and user.check_password(PASSWORD)
+
+
+def test_a_verification_link_sent_to_the_old_address_stops_working_after_the_change(signed_in, user):
+    old_link = reverse("accounts:verify_email", args=[email_verification_token(user=user)])
+
+    signed_in.post(reverse("accounts:profile"), profile_data(email="ada.king@example.com"))
+
+    response = signed_in.get(old_link)
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert user.email_verified_at is None
+
+
+def test_the_service_refuses_an_email_another_account_has_in_any_letter_case(user):
+    UserFactory(email="grace@example.com")
+
+    with pytest.raises(AccountError) as refused:
+        user_email_change(user=user, email=" GRACE@example.com ")
+
+    assert (refused.value.code, refused.value.field) == ("email_taken", "email")
+    user.refresh_from_db()
+    assert user.email == "ada@example.com"
+
+
+def test_the_verification_email_is_not_sent_to_an_address_verified_meanwhile(user, mailoutbox):
+    User.objects.filter(pk=user.pk).update(email_verified_at="2026-01-01T00:00:00Z")
+
+    assert send_email_verification.delay(user.pk).get() == 0
+    assert mailoutbox == []
