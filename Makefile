@@ -70,4 +70,4 @@ lock: install-dev
 	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
 
 clean:
-	rm -rf $(VENV) .test-media staticfiles .mypy_cache .ruff_cache
+	rm -rf $(VENV) .run .test-media staticfiles .mypy_cache .ruff_cache
