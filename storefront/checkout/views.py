@@ -170,7 +170,18 @@ def _details_summary(request, view: CartView, form: CheckoutForm) -> dict:
     pricing: Pricing = cart_pricing(
         _with_images(view), country=country, country_area=area, shipping_method=method, voucher=voucher
     )
-    offered = {str(m.pk): (m, price) for m, price in offers}
+    # Each offered method with the checkout priced with it: choosing another card updates the
+    # summary's shipping, tax and total at once (static/js/checkout.js), as the review will.
+    offered = {
+        str(m.pk): (
+            m,
+            price,
+            pricing
+            if m == method
+            else cart_pricing(view, country=country, country_area=area, shipping_method=m, voucher=voucher),
+        )
+        for m, price in offers
+    }
     chosen = chosen or (str(method.pk) if method else "")
     return {
         "rows": cart_rows(view, pricing),
