@@ -95,6 +95,9 @@
       if (!input) return;
       var isRequired = isUsed && required.indexOf(name) !== -1;
       input.required = isRequired;
+      // A field this country does not use is not sent (what was typed in it stays, should
+      // the shopper switch back).
+      input.disabled = !isUsed;
       var text = rules.labels[name] || labelText(form, name);
       if (name !== "country") setLabel(form, name, text, isRequired);
     });
