@@ -1,9 +1,11 @@
 """Reads of orders. Access is decided here: an order is visible to its owner, or to whoever
 holds its access token; everyone else gets nothing (the view answers 404)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from catalog.models import Product, ProductReview
 
@@ -110,3 +112,17 @@ def review_eligibility(*, user, product: Product) -> ReviewEligibility:
     if row is None:
         return ReviewEligibility(bought=False, review_status=None)
     return ReviewEligibility(bought=row["bought"], review_status=row["review_status"])
+
+
+def order_awaiting_payment(*, user=None, numbers: Sequence[str] = ()) -> Order | None:
+    """The latest order of `user` (None for a guest) or among `numbers` (the orders placed in
+    this browser) still waiting for payment with its reservation live, or None: the cart
+    page, emptied when the order was placed, points to it."""
+    owned = Q(number__in=list(numbers))
+    if user is not None and user.is_authenticated:
+        owned |= Q(user=user)
+    return (
+        Order.objects.filter(owned, status=Order.Status.PENDING_PAYMENT, reservation_expires_at__gt=timezone.now())
+        .order_by("-created_at")
+        .first()
+    )

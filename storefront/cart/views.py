@@ -14,6 +14,8 @@ from checkout.selectors import voucher_check
 from inventory.exceptions import StockBusy
 from kernel.addresses import country_name
 from orders.models import Order
+from orders.selectors import order_awaiting_payment
+from storefront.checkout.views import SESSION_GUEST_ORDERS
 from storefront.session import SESSION_DETAILS, SESSION_VOUCHER, cart_for_request, checkout_country
 
 from .forms import CartLineQuantityForm
@@ -36,6 +38,10 @@ def cart_detail(request, *, line_errors=None, status=200):
             "rows": cart_rows(view, pricing),
             "line_errors": line_errors or {},
             "country_name": country_name(country),
+            # Placing an order empties the cart: an order still waiting for payment is named.
+            "awaiting": order_awaiting_payment(user=request.user, numbers=request.session.get(SESSION_GUEST_ORDERS, []))
+            if view.is_empty
+            else None,
         },
         status=status,
     )

@@ -6,9 +6,11 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from catalog.models import ProductImage
-from tests.factories import stocked_variant
+from orders.models import Order
+from tests.factories import ShippingMethodFactory, stocked_variant
 from tests.storefront.conftest import Shopper
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +64,19 @@ def test_the_quantity_stepper_updates_the_line_without_javascript(client):
     assert response.status_code == 302
     page = client.get("/cart/").content.decode()
     assert 'value="3"' in _lines(page)[line_id] and "$30.00" in page
+
+
+def test_the_emptied_cart_points_to_the_order_waiting_for_payment(client):
+    shopper = Shopper(client)
+    placed = shopper.buy(stocked_variant(), ShippingMethodFactory())
+    order = Order.objects.get()
+
+    page = client.get("/cart/").content.decode()
+
+    assert "Your cart is empty." in page
+    assert f"Your order {order.number} is waiting for payment" in page
+    assert f'href="/payments/order/{order.access_token}/"' in page and "data-countdown" in page
+    shopper.pay(placed)
+    assert "waiting for payment" not in client.get("/cart/").content.decode()
+    # Another browser's cart knows nothing of it.
+    assert "waiting for payment" not in Client().get("/cart/").content.decode()
