@@ -193,6 +193,7 @@ def _details_summary(request, view: CartView, form: CheckoutForm) -> dict:
             if str(radio.data["value"]) in offered
         ],
         "chosen_method": chosen,
+        "country_name": country_name(country),
     }
 
 

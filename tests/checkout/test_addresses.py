@@ -294,3 +294,12 @@ def test_the_confirmation_email_prints_both_addresses_in_their_format(
     html = email.alternatives[0][0]
     assert "Springfield, IL 62701<br>United States of America<br>+1 217-555-0100" in html
     assert "Unter den Linden 1<br>10117 Berlin<br>Germany" in html
+
+
+def test_the_checkout_page_names_the_country_it_taxes_for(shopper, variant):
+    TaxRate.objects.create(country="US", name="Sales tax", rate=Decimal("0.0500"))
+    shopper.add(variant)
+
+    page = shopper.client.get("/checkout/").content.decode()
+
+    assert "(5 %, United States of America)" in page
