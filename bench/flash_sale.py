@@ -60,7 +60,8 @@ ADDRESS = {
     "name": "Flash Shopper",
     "line1": "1 Sale Street",
     "city": "Springfield",
-    "postal_code": "12345",
+    "country_area": "IL",  # a US address needs its state (kernel.addresses)
+    "postal_code": "62701",
     "country": "US",
 }
 BASELINE_COMMAND = [
