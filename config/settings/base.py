@@ -213,6 +213,12 @@ TEMPLATES = [
 # {{ form }} renders each field as the design system's <div class="field"> (templates/forms/).
 FORM_RENDERER = "storefront.form_renderer.FormRenderer"
 
+# COUNTRIES
+# ------------------------------------------------------------------------------
+# django-countries names countries by ISO 3166 with a few common short forms; the US as
+# shoppers, carriers and Shopify write it (https://github.com/SmileyChris/django-countries#customize-the-country-list).
+COUNTRIES_OVERRIDE = {"US": "United States"}
+
 # STATIC AND MEDIA
 # ------------------------------------------------------------------------------
 # https://whitenoise.readthedocs.io/en/stable/django.html

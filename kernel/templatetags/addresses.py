@@ -4,7 +4,7 @@
     {{ order.billing_address|address_br }}              the lines joined by <br> (escaped)
     {{ order.shipping_address|address_br:"phone" }}     … with the phone number last
     {{ order.shipping_address|address_text }}           the lines joined by newlines (plain-text emails)
-    {{ address.country|country_name }}                  "US" → "United States of America"
+    {{ address.country|country_name }}                  "US" → "United States"
     {{ address.phone|phone }}                           "+12175550100" → "+1 217-555-0100"
 
 An address is a dict of kernel.addresses.ADDRESS_FIELDS (Order.shipping_address,

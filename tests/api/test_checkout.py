@@ -359,7 +359,7 @@ def test_a_us_address_without_its_state_is_missing_it_and_cannot_be_placed(api, 
         "Ann Lee",
         "1 Main St",
         "Springfield, IL 62701",
-        "United States of America",
+        "United States",
     ]
     assert order["billing_address"] == order["shipping_address"]  # billed where it ships
 

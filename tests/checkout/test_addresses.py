@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 COUNTRIES = {
     "US": (
         {"line1": "1 Main St", "city": "Springfield", "country_area": "IL", "postal_code": "62701"},
-        ["1 Main St", "Springfield, IL 62701", "United States of America"],
+        ["1 Main St", "Springfield, IL 62701", "United States"],
     ),
     "CA": (
         {"line1": "1 rue Sherbrooke", "city": "Montréal", "country_area": "QC", "postal_code": "H3Z 2Y7"},
@@ -125,7 +125,7 @@ def test_the_invoice_pdf_prints_the_billing_address_in_its_format(shopper, varia
 
     billed, shipped = text.lower().index("billed to"), text.lower().index("shipped to")
     assert "Taro Yamada\n1-1 Chiyoda\nChiyoda-ku, Tokyo\n100-0001\nJapan" in text[billed:shipped]
-    assert "Ada Lovelace\n1 Main St\nSpringfield, IL 62701\nUnited States of America" in text[shipped:]
+    assert "Ada Lovelace\n1 Main St\nSpringfield, IL 62701\nUnited States" in text[shipped:]
 
 
 def test_a_billing_address_of_its_own_is_checked_for_its_country(shopper, variant, shipping):
@@ -262,12 +262,12 @@ def test_staff_set_a_states_rate_by_its_code_or_name(admin_client):
 
     response = admin_client.post(url, {"country": "US", "country_area": "Atlantis", "name": "Tax", "rate": "0.01"})
     assert response.status_code == 200
-    assert "Not a subdivision of United States of America" in str(
+    assert "Not a subdivision of United States" in str(
         response.context["adminform"].form.errors["country_area"]
     )
 
     listing = admin_client.get(reverse("admin:checkout_taxrate_changelist")).content.decode()
-    assert "United States of America" in listing
+    assert "United States" in listing
 
 
 def test_the_confirmation_email_prints_both_addresses_in_their_format(
@@ -287,12 +287,12 @@ def test_the_confirmation_email_prints_both_addresses_in_their_format(
 
     (email,) = [message for message in mailoutbox if "confirmed" in message.subject]
     assert (
-        "Ada Lovelace\n  1 Main St\n  Springfield, IL 62701\n  United States of America\n  +1 217-555-0100"
+        "Ada Lovelace\n  1 Main St\n  Springfield, IL 62701\n  United States\n  +1 217-555-0100"
         in email.body
     )
     assert "Billed to:\n  Ann Lee\n  Unter den Linden 1\n  10117 Berlin\n  Germany" in email.body
     html = email.alternatives[0][0]
-    assert "Springfield, IL 62701<br>United States of America<br>+1 217-555-0100" in html
+    assert "Springfield, IL 62701<br>United States<br>+1 217-555-0100" in html
     assert "Unter den Linden 1<br>10117 Berlin<br>Germany" in html
 
 
@@ -302,4 +302,4 @@ def test_the_checkout_page_names_the_country_it_taxes_for(shopper, variant):
 
     page = shopper.client.get("/checkout/").content.decode()
 
-    assert "(5 %, United States of America)" in page
+    assert "(5 %, United States)" in page

@@ -75,7 +75,7 @@ class TestValidation:
 class TestFormat:
     def test_a_us_address_reads_city_state_zip_and_the_countrys_name(self):
         address = {**SPRINGFIELD, "country_area": "IL", "phone": "+12175550100"}
-        assert format_address(address) == ["Ann Lee", "1 Main St", "Springfield, IL 62701", "United States of America"]
+        assert format_address(address) == ["Ann Lee", "1 Main St", "Springfield, IL 62701", "United States"]
         assert format_address(address, phone=True)[-1] == "+1 217-555-0100"
 
     def test_japanese_script_uses_japans_own_order(self):
