@@ -32,6 +32,14 @@ def addresses_for_user(user) -> QuerySet[Address]:
     return Address.objects.filter(user=user).order_by("-is_default", "pk")
 
 
+def phone_region_for_user(user) -> str | None:
+    """The country (ISO 3166 code) in which a phone number the user types without its
+    +country code is read: the country of their default address, None without one (the number
+    must then start with its +country code). The profile page and the API read phones so."""
+    country = Address.objects.filter(user=user, is_default=True).values_list("country", flat=True).first()
+    return str(country) if country else None
+
+
 def address_for_user(*, user, pk: int) -> Address | None:
     """The user's address `pk`, or None (someone else's address is None too)."""
     return Address.objects.filter(user=user, pk=pk).first()

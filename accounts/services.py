@@ -158,14 +158,24 @@ def user_email_change(*, user: User, email: str) -> bool:
     return new_mailbox
 
 
-def user_profile_update(*, user: User, first_name: str, last_name: str, email: str, phone: str) -> bool:
-    """The account page's profile: names, phone and email in one go, all or nothing. Returns
-    user_email_change's answer (True when the email now names another mailbox, which is then
-    unverified). Raises AccountError(code="email_taken", field="email") before changing
+def user_profile_update(
+    *,
+    user: User,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> bool:
+    """The profile (the account page, the API's PATCH auth/me/): the names, phone and email
+    given (None: unchanged) in one go, all or nothing. Returns user_email_change's answer
+    (True when the email now names another mailbox, which is then unverified; False when no
+    email was given). Raises AccountError(code="email_taken", field="email") before changing
     anything when another account has the email."""
+    new_mailbox = False
     with transaction.atomic():
         # The email first: refused, it leaves the names as they were too.
-        new_mailbox = user_email_change(user=user, email=email)
+        if email is not None:
+            new_mailbox = user_email_change(user=user, email=email)
         user_update(user=user, first_name=first_name, last_name=last_name, phone=phone)
     return new_mailbox
 

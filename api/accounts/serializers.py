@@ -9,7 +9,7 @@ from accounts.models import User
 from accounts.selectors import stored_email
 from accounts.services import password_check
 from api.addresses import AddressFieldsSerializer, validated_address
-from kernel.addresses import address_from
+from kernel.addresses import address_from, phone_e164
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -26,15 +26,59 @@ class RegisterInputSerializer(serializers.Serializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
+    email_verified = serializers.SerializerMethodField(
+        help_text="Whether the owner has opened the link mailed to this address (false after a change of email)."
+    )
+    phone = serializers.SerializerMethodField(help_text='E.164 ("+442079460958"); "" when none.')
+
     class Meta:
         model = User
-        fields = ("id", "email", "first_name", "last_name", "date_joined")
+        fields = ("id", "email", "email_verified", "first_name", "last_name", "phone", "date_joined")
         read_only_fields = ("id", "email", "date_joined")
+
+    def get_email_verified(self, user: User) -> bool:
+        return user.email_verified_at is not None
+
+    def get_phone(self, user: User) -> str:
+        return str(user.phone or "")
+
+
+PHONE_HELP = (
+    "Stored E.164. Without its +country code it is read as a number of the default address's country; "
+    'without a default address it must start with it. "" or null removes it.'
+)
 
 
 class UserUpdateInputSerializer(serializers.Serializer):
+    """What PATCH auth/me/ may change: only the fields sent change."""
+
+    # The view passes `phone_region` (accounts.selectors.phone_region_for_user) in the
+    # context: phones are read as the profile page reads them.
     first_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
     last_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
+    # As sign-up's: the username mirrors the email and is a varchar(150).
+    email = serializers.EmailField(
+        max_length=150,
+        required=False,
+        help_text="The login too. A new address is unverified until its owner opens the link we mail "
+        "to it; the old address is told of the change. 400 `email_taken` if another account has it "
+        "in any letter case.",
+    )
+    phone = serializers.CharField(
+        max_length=64, allow_blank=True, allow_null=True, required=False, trim_whitespace=True, help_text=PHONE_HELP
+    )
+
+    def validate_phone(self, value: str | None) -> str:
+        if not value:
+            return ""
+        region = self.context.get("phone_region")
+        try:
+            return phone_e164(value, region)
+        except ValueError as exc:
+            message = str(exc)
+            if not region:
+                message = "Enter a valid phone number starting with its country code, e.g. +44 20 7946 0000."
+            raise serializers.ValidationError(message) from exc
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -155,8 +155,13 @@ class MeView(APIView):
 
     def get_throttles(self):
         # DELETE checks the password: limited like sign-in, so a stolen access token cannot be
-        # used to guess it. Reading and renaming are not limited.
-        return [ScopedRateThrottle()] if self.request.method == "DELETE" else []
+        # used to guess it. A change of email mails two addresses: limited alike, so the
+        # endpoint cannot be used to flood mailboxes. Reading and other changes are not limited.
+        if self.request.method == "DELETE":
+            return [ScopedRateThrottle()]
+        if self.request.method == "PATCH" and isinstance(self.request.data, dict) and "email" in self.request.data:
+            return [ScopedRateThrottle()]
+        return []
 
     @extend_schema(
         tags=["me"], summary="The signed-in account", responses={200: UserSerializer, **error_responses(401)}
@@ -166,14 +171,22 @@ class MeView(APIView):
 
     @extend_schema(
         tags=["me"],
-        summary="Change names",
+        summary="Change names, phone or email",
+        description="Only the fields sent change, all or nothing. A new email is unverified "
+        "(`email_verified` false) until its owner opens the link we mail to it, and the old "
+        "address is told; the same address in another letter case stays verified. An email "
+        "another account uses in any letter case is 400 `email_taken`. A change of email is "
+        "rate limited like sign-in.",
         request=UserUpdateInputSerializer,
-        responses={200: UserSerializer, **error_responses(400, 401)},
+        responses={200: UserSerializer, **error_responses(400, 401, 429)},
     )
     def patch(self, request):
-        params = UserUpdateInputSerializer(data=request.data)
+        params = UserUpdateInputSerializer(
+            data=request.data, context={"phone_region": selectors.phone_region_for_user(request.user)}
+        )
         params.is_valid(raise_exception=True)
-        user = services.user_update(user=request.user, **params.validated_data)
+        user = request.user
+        services.user_profile_update(user=user, **params.validated_data)
         return Response(UserSerializer(user).data)
 
     @extend_schema(

@@ -127,11 +127,9 @@ class ProfileView(FormView):
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        user = self.request.user
-        default = selectors.addresses_for_user(user).filter(is_default=True).first()
-        kwargs["user"] = user
+        kwargs["user"] = self.request.user
         # Phone numbers typed nationally are read as the country of the default address.
-        kwargs["region"] = str(default.country) if default and default.country else None
+        kwargs["region"] = selectors.phone_region_for_user(self.request.user)
         return kwargs
 
     def get_initial(self):
