@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from inventory.exceptions import StockBusy
 from kernel.auth import user_or_none
+from kernel.money import format_money
 from orders.forms import OrderCancelForm
 from orders.models import Order
 from orders.services import OrderStateError, order_expire_if_due
@@ -122,8 +123,8 @@ def order_cancel(request, token: str):
     elif cancellation.refunds:
         messages.success(
             request,
-            f"Order {order.number} is cancelled. We are refunding {cancellation.refunded} {order.currency} "
-            "to your payment method.",
+            f"Order {order.number} is cancelled. We are refunding "
+            f"{format_money(cancellation.refunded, order.currency)} to your payment method.",
         )
     else:
         messages.success(request, f"Order {order.number} is cancelled.")

@@ -190,7 +190,7 @@ def test_the_owner_sees_the_form_and_cancels_their_paid_order_with_a_refund(clie
 
     assert response.redirect_chain[-1][0] == order.get_absolute_url()
     assert page_messages(response) == [
-        f"Order {order.number} is cancelled. We are refunding {order.total} USD to your payment method."
+        f"Order {order.number} is cancelled. We are refunding ${order.total} to your payment method."
     ]
     order = Order.objects.get(pk=order.pk)
     assert (order.status, order.refunded_total) == (Order.Status.CANCELLED, order.total)
