@@ -262,9 +262,7 @@ def test_staff_set_a_states_rate_by_its_code_or_name(admin_client):
 
     response = admin_client.post(url, {"country": "US", "country_area": "Atlantis", "name": "Tax", "rate": "0.01"})
     assert response.status_code == 200
-    assert "Not a subdivision of United States" in str(
-        response.context["adminform"].form.errors["country_area"]
-    )
+    assert "Not a subdivision of United States" in str(response.context["adminform"].form.errors["country_area"])
 
     listing = admin_client.get(reverse("admin:checkout_taxrate_changelist")).content.decode()
     assert "United States" in listing
@@ -286,10 +284,7 @@ def test_the_confirmation_email_prints_both_addresses_in_their_format(
         shopper.pay(shopper.place())
 
     (email,) = [message for message in mailoutbox if "confirmed" in message.subject]
-    assert (
-        "Ada Lovelace\n  1 Main St\n  Springfield, IL 62701\n  United States\n  +1 217-555-0100"
-        in email.body
-    )
+    assert "Ada Lovelace\n  1 Main St\n  Springfield, IL 62701\n  United States\n  +1 217-555-0100" in email.body
     assert "Billed to:\n  Ann Lee\n  Unter den Linden 1\n  10117 Berlin\n  Germany" in email.body
     html = email.alternatives[0][0]
     assert "Springfield, IL 62701<br>United States<br>+1 217-555-0100" in html
