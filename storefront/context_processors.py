@@ -1,11 +1,8 @@
-from functools import cache
-
 from django.conf import settings
 
 from cart.selectors import cart_units
-from catalog.cache import edit_cached
-from catalog.selectors import categories_with_products
 
+from .catalog.categories import shop_categories
 from .session import CART_SESSION_KEY
 
 
@@ -23,13 +20,7 @@ def cart_summary(request):
 
 
 def navigation(request):
-    """The categories of the header's navigation and the footer, as (name, slug) pairs:
-    read only when a page shows them (templates/base.html; the 429 and 503 pages do not), at
-    most once per page, and from the catalog page cache, which any catalog edit refreshes
-    (stock changes do not: the navigation shows no availability)."""
-
-    @cache
-    def categories() -> list[tuple[str, str]]:
-        return edit_cached("nav", [], lambda: [(c.name, c.slug) for c in categories_with_products()])
-
-    return {"nav_categories": categories}
+    """The categories of the header's navigation and the footer (catalog.Category, name and
+    slug): read only when a page shows them (templates/base.html; the 429 and 503 pages do
+    not), at most once per request (shop_categories)."""
+    return {"nav_categories": lambda: shop_categories(request)}

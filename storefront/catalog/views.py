@@ -12,7 +12,6 @@ from django.utils.safestring import mark_safe
 from cart.services import CartError, cart_add
 from catalog.cache import listing_cached, product_cached
 from catalog.models import Product, ProductImage, ProductVariant
-from catalog.selectors import categories_with_products
 from catalog.services import product_view_record
 from inventory.exceptions import StockBusy
 from inventory.selectors import featured_products, product_detail, product_search, with_availability
@@ -21,6 +20,7 @@ from storefront.context_processors import shop
 from storefront.orders.forms import ReviewForm
 from storefront.session import cart_for_request
 
+from .categories import shop_categories
 from .forms import AddToCartForm, ProductFilterForm
 from .picker import (
     LOW_STOCK_UNITS,
@@ -89,7 +89,7 @@ def home(request):
         lambda: render_to_string(
             "catalog/_home_products.html",
             {
-                "tiles": _category_tiles(categories_with_products()),
+                "tiles": _category_tiles(shop_categories(request)),
                 "products": _card_facts(featured_products()),
             },
             request,
@@ -106,7 +106,7 @@ def product_list(request):
     querystring = query.urlencode()
 
     def results() -> tuple[str, list]:
-        categories = list(categories_with_products())
+        categories = shop_categories(request)
         paginator = Paginator(product_search(filters), settings.PRODUCTS_PER_PAGE)
         page = paginator.get_page(page_number)
         page.object_list = _card_facts(page.object_list)

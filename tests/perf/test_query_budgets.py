@@ -40,15 +40,17 @@ from tests.orders.helpers import shipping_details
 from tests.storefront.conftest import Shopper
 
 # Cold-path budgets of the catalog pages (as measured when written; a page over its budget
-# fails with the SQL it ran). Listing: count, page, images, categories.
-LISTING_QUERIES = 4
+# fails with the SQL it ran). Listing: count, page, images, the cards' variant facts (price
+# range, compare-at, "Only N left"), categories (filter and navigation, read once).
+LISTING_QUERIES = 5
 # Product page (HTML and API): product with rating subqueries, variants with availability,
-# images, approved reviews with their users.
-PRODUCT_QUERIES = 4
+# images, approved reviews with their users; the HTML page also the navigation's categories.
+PRODUCT_QUERIES = 5
 # API list: count, page, images.
 API_LIST_QUERIES = 3
-# Home: categories, featured products, their images.
-HOME_QUERIES = 3
+# Home: categories (tiles and navigation, read once), the tiles' images, featured products,
+# their images, their cards' variant facts.
+HOME_QUERIES = 5
 # Place order, whichever way it comes in, for a 5-line cart.
 PLACE_ORDER_QUERIES = 29
 
