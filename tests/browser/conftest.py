@@ -71,6 +71,11 @@ class PageProblems:
         self.lines.append(f"uncaught exception: {error}")
 
     def on_request_failed(self, request) -> None:
+        # A sub-resource still loading when the page moves on (a lazy image, an admin icon)
+        # is cancelled by the browser itself: net::ERR_ABORTED, not a failure of ours. A
+        # server error still shows as its HTTP status (on_response).
+        if request.failure == "net::ERR_ABORTED" and request.resource_type != "document":
+            return
         if self.ours(request.url):
             self.lines.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
