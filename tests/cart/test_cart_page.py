@@ -57,7 +57,10 @@ def test_the_quantity_stepper_updates_the_line_without_javascript(client):
     [(line_id, line)] = _lines(page).items()
     assert "data-qty-stepper" in line and 'aria-label="Increase quantity' in line
     action = re.search(r'<form class="cart-line__qty" method="post" action="([^"]+)"', line).group(1)
-    assert "data-cart-update>Update</button>" in line  # the form's own submit button
+    assert (
+        '<noscript><button type="submit" class="btn btn--link btn--small" data-cart-update>Update</button></noscript>'
+        in line
+    )  # the form's own submit button, without JavaScript
 
     response = client.post(action, {"quantity": 3})
 
