@@ -26,6 +26,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from kernel.money import format_money
+
 from .credit_notes import credit_note_generate, credit_note_pdf_bytes
 from .invoices import invoice_generate, invoice_pdf_bytes
 from .models import CreditNote, EmailLog, Order, OrderEvent, Shipment
@@ -194,7 +196,7 @@ def _refunded(order: Order, key: str) -> OrderEmail:
     # key is the credit note's number: one email per credit note (orders.credit_notes).
     credit_note = CreditNote.objects.select_related("invoice").get(number=key, order=order)
     return OrderEmail(
-        subject=f"Order {order.number}: we refunded {credit_note.amount} {order.currency}",
+        subject=f"Order {order.number}: we refunded {format_money(credit_note.amount, order.currency)}",
         template="order_refunded",
         context={**_order_links(order), "credit_note": credit_note},
         attachments=[_credit_note_attachment(credit_note)],

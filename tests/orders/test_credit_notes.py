@@ -68,7 +68,7 @@ class TestCancellingAPaidOrder:
         assert order.events.filter(type=OrderEvent.Type.CREDITED, note__startswith=note.number).count() == 1
         [email] = mailoutbox
         assert email.subject == f"Order {order.number} has been cancelled"
-        assert f"Credit note {note.number} for invoice {invoice.number} (51.00 USD) is attached." in email.body
+        assert f"Credit note {note.number} for invoice {invoice.number} ($51.00) is attached." in email.body
         [(filename, content, mimetype)] = email.attachments
         assert (filename, mimetype) == (f"{note.number}.pdf", "application/pdf")
         text = pdf_text(content)
@@ -174,8 +174,8 @@ class TestRefunds:
 
         assert first.pk == second.pk and CreditNote.objects.count() == 1
         [email] = mailoutbox
-        assert email.subject == f"Order {order.number}: we refunded 10.00 USD"
-        assert "We refunded 10.00 USD of order" in email.body
+        assert email.subject == f"Order {order.number}: we refunded $10.00"
+        assert "We refunded $10.00 of order" in email.body
         assert f"Credit note {first.number} for invoice INV-{YEAR}-000001 is attached." in email.body
         [(filename, content, _mimetype)] = email.attachments
         assert filename == f"{first.number}.pdf" and first.number in pdf_text(content)
