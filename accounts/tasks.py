@@ -19,14 +19,31 @@ def _absolute(path: str) -> str:
     return settings.SHOP_BASE_URL.rstrip("/") + path
 
 
+def _send(*, to: str, subject: str, template: str, context: dict) -> int:
+    """Sends `template` (.txt body, .html alternative, under templates/emails/) to `to` with
+    the shop's name and address added to `context`; returns the number of messages sent."""
+    context = {"shop_name": settings.SITE_NAME, "shop_url": settings.SHOP_BASE_URL.rstrip("/"), **context}
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    return message.send()
+
+
 # Mail server or ESP trouble passes: retry with exponential backoff, as orders.tasks does.
-@shared_task(
+mail_task = shared_task(
     autoretry_for=(OSError, AnymailError),
     retry_backoff=True,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=8,
 )
+
+
+@mail_task
 def send_welcome_email(user_pk: int) -> int:
     """Welcomes a new account by email. Returns the number of messages sent (0 when the user
     is gone or has no address).
@@ -38,30 +55,15 @@ def send_welcome_email(user_pk: int) -> int:
         return 0
     context = {
         "user": user,
-        "shop_name": settings.SITE_NAME,
-        "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
         "orders_url": _absolute(reverse("orders:list")),
         "password_reset_url": _absolute(reverse("accounts:password_reset")),
         # Signed, good for 3 days (accounts.services.email_verification_token).
         "verify_url": _absolute(reverse("accounts:verify_email", args=[email_verification_token(user=user)])),
     }
-    message = EmailMultiAlternatives(
-        subject=f"Welcome to {settings.SITE_NAME}",
-        body=render_to_string("emails/welcome.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
-    )
-    message.attach_alternative(render_to_string("emails/welcome.html", context), "text/html")
-    return message.send()
+    return _send(to=user.email, subject=f"Welcome to {settings.SITE_NAME}", template="welcome", context=context)
 
 
-@shared_task(
-    autoretry_for=(OSError, AnymailError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
-)
+@mail_task
 def send_email_verification(user_pk: int) -> int:
     """Mails the account's current address a link to confirm it, after the owner changed it
     (accounts.services.user_email_change). Returns the number of messages sent: 0 when the
@@ -71,28 +73,14 @@ def send_email_verification(user_pk: int) -> int:
         return 0
     context = {
         "user": user,
-        "shop_name": settings.SITE_NAME,
-        "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
         "account_url": _absolute(reverse("accounts:account")),
         "verify_url": _absolute(reverse("accounts:verify_email", args=[email_verification_token(user=user)])),
     }
-    message = EmailMultiAlternatives(
-        subject=f"Confirm your new email address for {settings.SITE_NAME}",
-        body=render_to_string("emails/verify_email.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
-    )
-    message.attach_alternative(render_to_string("emails/verify_email.html", context), "text/html")
-    return message.send()
+    subject = f"Confirm your new email address for {settings.SITE_NAME}"
+    return _send(to=user.email, subject=subject, template="verify_email", context=context)
 
 
-@shared_task(
-    autoretry_for=(OSError, AnymailError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
-)
+@mail_task
 def send_email_changed_notice(user_pk: int, old_email: str) -> int:
     """Tells `old_email` that the account's email was changed (accounts.services
     .user_email_change), so that an owner whose session was taken over learns of it and can
@@ -103,20 +91,12 @@ def send_email_changed_notice(user_pk: int, old_email: str) -> int:
         return 0
     local, _, domain = user.email.partition("@")
     context = {
-        "shop_name": settings.SITE_NAME,
-        "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
         "old_email": old_email,
         "new_email_hint": f"{local[:1]}…@{domain}",
         "password_reset_url": _absolute(reverse("accounts:password_reset")),
     }
-    message = EmailMultiAlternatives(
-        subject=f"Your {settings.SITE_NAME} email address was changed",
-        body=render_to_string("emails/email_changed.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[old_email],
-    )
-    message.attach_alternative(render_to_string("emails/email_changed.html", context), "text/html")
-    return message.send()
+    subject = f"Your {settings.SITE_NAME} email address was changed"
+    return _send(to=old_email, subject=subject, template="email_changed", context=context)
 
 
 @shared_task
