@@ -39,6 +39,23 @@ class AddressOutputMixin(serializers.Serializer):
         return data
 
 
+class AddressOutputSerializer(AddressOutputMixin):
+    """An address as stored (kernel.addresses.ADDRESS_FIELDS), read-only, with the country's
+    name and the lines it prints: the order's and the checkout's shipping address."""
+
+    name = serializers.CharField()
+    company = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    city_area = serializers.CharField()
+    postal_code = serializers.CharField()
+    sorting_code = serializers.CharField()
+    country_area = serializers.CharField()
+    country = serializers.CharField()
+    phone = serializers.CharField(help_text="E.164 (one stored before phones were checked: as typed).")
+
+
 class AddressFieldsSerializer(AddressOutputMixin):
     """An address alone (a checkout's billing address): ADDRESS_FIELDS in and out, with the
     country's name and the lines it prints as read-only extras."""

@@ -10,7 +10,7 @@ import contextlib
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.addresses import AddressFieldsSerializer, AddressOutputMixin
+from api.addresses import AddressFieldsSerializer, AddressOutputSerializer
 from api.orders.serializers import OrderDetailSerializer
 from cart.selectors import cart_view
 from checkout.exceptions import VoucherError
@@ -115,18 +115,9 @@ class PlaceOrderInputSerializer(serializers.Serializer):
     )
 
 
-class CheckoutAddressSerializer(AddressOutputMixin):
-    name = serializers.CharField()
-    company = serializers.CharField()
-    line1 = serializers.CharField()
-    line2 = serializers.CharField()
-    city = serializers.CharField()
-    city_area = serializers.CharField()
-    postal_code = serializers.CharField()
-    sorting_code = serializers.CharField()
-    country_area = serializers.CharField()
-    country = serializers.CharField()
-    phone = serializers.CharField()
+class CheckoutAddressSerializer(AddressOutputSerializer):
+    """The checkout's shipping address (kernel.addresses.ADDRESS_FIELDS), with the country's
+    name and the lines it prints."""
 
 
 class CheckoutLineSerializer(serializers.Serializer):

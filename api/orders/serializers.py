@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.addresses import AddressOutputMixin
+from api.addresses import AddressOutputSerializer
 from orders.models import CreditNote, Invoice, Order, OrderEvent, OrderLine, Shipment
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -48,21 +48,9 @@ class ShipmentSerializer(serializers.ModelSerializer):
         fields = ("carrier", "tracking_number", "tracking_url", "created_at")
 
 
-class OrderAddressSerializer(AddressOutputMixin):
+class OrderAddressSerializer(AddressOutputSerializer):
     """An address of the order as it was placed (kernel.addresses.ADDRESS_FIELDS), with the
     country's name and the lines it prints."""
-
-    name = serializers.CharField()
-    company = serializers.CharField()
-    line1 = serializers.CharField()
-    line2 = serializers.CharField()
-    city = serializers.CharField()
-    city_area = serializers.CharField()
-    postal_code = serializers.CharField()
-    sorting_code = serializers.CharField()
-    country_area = serializers.CharField()
-    country = serializers.CharField()
-    phone = serializers.CharField(help_text="E.164 (an order placed before phones were checked: as typed).")
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
