@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -363,6 +364,11 @@ def document_render_pdf(*, template: str, snapshot: dict) -> bytes:
     # processes that render documents should pay for it.
     from weasyprint import HTML  # noqa: PLC0415
 
+    # Without libharfbuzz-subset WeasyPrint subsets fonts with fontTools, which stamps each
+    # font it writes with the current time unless SOURCE_DATE_EPOCH names one
+    # (https://reproducible-builds.org/specs/source-date-epoch/): the same snapshot would
+    # give other bytes a second later, and a restored PDF would not match its sha256.
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     html = render_to_string(template, {"doc": _display(snapshot)})
     with _RENDER_LOCK:
         return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
