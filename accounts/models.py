@@ -32,6 +32,21 @@ class User(AbstractUser):
     # E.164 (+14155550123) once validated (forms validate with the shopper's country as the
     # region); a value that never parsed (imported, from before) is kept as it was typed.
     phone = PhoneNumberField("phone", blank=True)
+    # Consent to marketing email and SMS, and since when (the moment the shop learned of it:
+    # the sign-up, the import). Never assumed: False until given.
+    accepts_marketing = models.BooleanField("accepts email marketing", default=False)
+    marketing_consent_at = models.DateTimeField("email marketing consent given at", null=True, blank=True)
+    accepts_sms_marketing = models.BooleanField("accepts SMS marketing", default=False)
+    tax_exempt = models.BooleanField("tax exempt", default=False)
+    # Staff's own: a note about the customer and comma-separated tags ("VIP, newsletter").
+    note = models.TextField("note", blank=True)
+    tags = models.CharField("tags", max_length=255, blank=True)
+    # Accounts brought from another shop (accounts.importer): when, and the id the old shop
+    # knew them by (Shopify's Customer ID), which the customer export writes back.
+    imported_at = models.DateTimeField("imported at", null=True, blank=True, db_index=True)
+    external_id = models.CharField("ID in the previous shop", max_length=64, blank=True)
+    # When the last invitation to set a password was sent (accounts.services.customer_invite).
+    invited_at = models.DateTimeField("invited at", null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

@@ -33,11 +33,8 @@ missing from a file are left alone, never deleted: orders refer to them.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -51,7 +48,16 @@ from django.utils.text import slugify
 
 from catalog.images import fetch_image, image_extension, make_thumbnails, placeholder_image
 from catalog.models import Category, Product, ProductImage, ProductVariant
-from kernel.errors import DomainError
+from kernel.csvfiles import (
+    CONTROL,
+    CsvFile,
+    ImportRejected,
+    InvalidValue,
+    Problem,
+    ProgressCallback,
+    count_parse,
+    money_parse,
+)
 
 from .exceptions import BackordersOutstanding
 from .models import StockItem, StockMovement
@@ -90,21 +96,6 @@ VARIANT_COLUMNS = (*OPTION_VALUES, SKU, GRAMS, QUANTITY, POLICY, PRICE, COMPARE_
 POLICIES = tuple(StockItem.BackorderPolicy.values)
 # Shopify's value for the only option of a product without variants.
 DEFAULT_TITLE = "Default Title"
-# Our integer columns are PostgreSQL integers.
-MAX_INT = 2_147_483_647
-# Prices are DecimalField(max_digits=12, decimal_places=2).
-MAX_PRICE = Decimal("9999999999.99")
-# Plain digits only: int() and Decimal() would also take "1_000", "1e3" or "NaN".
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-# Control characters no field may hold: NUL, which PostgreSQL text cannot store at all (the
-# write would fail half-way), and the other C0 controls but TAB, LF and CR, DEL and the C1
-# controls, which XML 1.0 cannot hold (C0) and HTML parses as errors (all of them): a title
-# or description is shown in pages, feeds and invoices. Unicode category Cc minus \t \n \r.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# What csv counts as the end of a physical line (its line_num), to place a character that
-# sits inside a quoted field spanning several lines.
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _max_length(model, name: str) -> int:
@@ -122,38 +113,6 @@ _PRODUCT_TEXT = {
     SEO_DESCRIPTION: "seo_description",
     **{col: f"option{i}_name" for i, col in enumerate(OPTION_NAMES, start=1)},
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input. `line` is the physical line in the CSV file (the
-    header is line 1), None for a problem with the file as a whole; `column` is the CSV
-    column name, None when no single column is at fault."""
-
-    file: str
-    line: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        if self.column:
-            return f'{where}: column "{self.column}": {self.message}'
-        return f"{where}: {self.message}"
-
-
-class ImportRejected(DomainError):
-    """Raised when the input has at least one problem (`problems`); nothing was written."""
-
-    code = "import_rejected"
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
-        super().__init__(self.message)
-
-    @property
-    def message(self) -> str:
-        return f"the import was rejected: {len(self.problems)} problem(s)"
 
 
 @dataclass
@@ -200,10 +159,6 @@ class ImportResult:
                 self.stock_movements,
             )
         )
-
-
-# progress(stage, done, total): stage is "products" or "images".
-ProgressCallback = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -292,79 +247,10 @@ class _FileParser:
 
     # -- files ---------------------------------------------------------------------------
     def parse_file(self, path: str | Path) -> None:
-        name = str(path)
-        try:
-            raw = Path(path).read_bytes()
-        except OSError as exc:
-            self.problem(name, None, None, f"cannot read the file: {exc.strerror or exc}")
-            return
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            self.problem(name, line, None, "the file is not UTF-8 text")
-            return
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header: list[str] | None = None
-        # csv's line_num is the last physical line of a record; a quoted field may span
-        # several lines, so a record starts one line after the previous record ended.
-        previous_end = 0
-        try:
-            for cells in reader:
-                line = previous_end + 1
-                previous_end = reader.line_num
-                self.check_characters(name, line, cells, header)
-                if not any(c.strip() for c in cells):
-                    continue
-                if header is None:
-                    header = [c.strip() for c in cells]
-                    if not self.check_header(name, line, header):
-                        return
-                    continue
-                if len(cells) > len(header):
-                    self.problem(name, line, None, f"{len(cells)} fields, but the header has {len(header)}")
-                    continue
-                cells += [""] * (len(header) - len(cells))
-                row = {col: cell.strip() for col, cell in zip(header, cells, strict=True)}
-                self.parse_row(name, line, row, header)
-        except csv.Error as exc:
-            self.problem(name, reader.line_num, None, f"malformed CSV: {exc}")
-            return
-        if header is None:
-            self.problem(name, None, None, "the file is empty")
-
-    def check_characters(self, name: str, line: int, cells: list[str], header: list[str] | None) -> None:
-        """Reports every field of the record starting at `line` that holds a control
-        character (see _CONTROL), at the physical line where the character is."""
-        for index, cell in enumerate(cells):
-            found = _CONTROL.search(cell)
-            if found is None:
-                continue
-            # A quoted field may span lines: count the breaks before the character.
-            before = "".join(cells[:index]) + cell[: found.start()]
-            at = line + len(_LINE_BREAK.findall(before))
-            char = f"U+{ord(found.group()):04X}"
-            if header is not None and index < len(header):
-                message = (
-                    f"contains a control character ({char}) at character {found.start() + 1}; "
-                    "remove it (only tab and line breaks are allowed)"
-                )
-                self.problem(name, at, header[index], message)
-            else:
-                what = "header field" if header is None else "field"
-                message = (
-                    f"{what} {index + 1} contains a control character ({char}); remove it "
-                    "(only tab and line breaks are allowed; is the file UTF-8 text?)"
-                )
-                self.problem(name, at, None, message)
-
-    def check_header(self, name: str, line: int, header: list[str]) -> bool:
-        """Reports missing required columns; False if the rows cannot be read at all."""
-        for column in REQUIRED_COLUMNS:
-            if column not in header:
-                self.problem(name, line, column, "required column is missing")
-        # Without handles the rows cannot be grouped into products.
-        return HANDLE in header
+        csv_file = CsvFile(path, self.problems, required=REQUIRED_COLUMNS, essential=(HANDLE,))
+        for line, row in csv_file.rows():
+            assert csv_file.header is not None
+            self.parse_row(csv_file.name, line, row, csv_file.header)
 
     # -- rows ----------------------------------------------------------------------------
     def parse_row(self, file: str, line: int, row: dict[str, str], header: list[str]) -> None:
@@ -567,9 +453,9 @@ class _FileParser:
         position = len(product.images) + 1
         text = row.get(IMAGE_POSITION, "")
         if text:
-            if _INTEGER.fullmatch(text) and 1 <= int(text) <= MAX_INT:
-                position = int(text)
-            else:
+            try:
+                position = count_parse(text, minimum=1)
+            except InvalidValue:
                 self.problem(file, line, IMAGE_POSITION, f'not a whole number from 1: "{text}"')
                 ok = False
         if not ok:
@@ -587,45 +473,29 @@ class _FileParser:
             if required:
                 self.problem(file, line, column, "required")
             return None
-        if not _DECIMAL.fullmatch(text):
-            self.problem(file, line, column, f'not a number: "{text}"')
+        try:
+            return money_parse(text)
+        except InvalidValue as exc:
+            self.problem(file, line, column, str(exc))
             return None
-        value = Decimal(text)
-        if value < 0:
-            self.problem(file, line, column, f"must not be negative: {text}")
-            return None
-        # Checked before quantize(), which fails on numbers wider than its 28-digit context.
-        if value > MAX_PRICE:
-            self.problem(file, line, column, f"too large: {text}")
-            return None
-        if value != value.quantize(Decimal("0.01")):
-            self.problem(file, line, column, f"more than 2 decimal places: {text}")
-            return None
-        return value.quantize(Decimal("0.01"))
 
     def parse_count(self, file: str, line: int, row: dict[str, str], column: str) -> int | None:
         """A whole number ≥ 0; blank means 0."""
         text = row.get(column, "")
         if not text:
             return 0
-        if not _INTEGER.fullmatch(text):
-            self.problem(file, line, column, f'not a whole number: "{text}"')
+        try:
+            return count_parse(text)
+        except InvalidValue as exc:
+            self.problem(file, line, column, str(exc))
             return None
-        value = int(text)
-        if value < 0:
-            self.problem(file, line, column, f"must not be negative: {text}")
-            return None
-        if value > MAX_INT:
-            self.problem(file, line, column, f"too large: {text}")
-            return None
-        return value
 
     # -- database ------------------------------------------------------------------------
     def check_database(self) -> None:
         """A SKU may already exist only on the product with the same handle."""
         # A SKU holding a control character is reported already, and PostgreSQL refuses even
         # to compare with a NUL: it is not looked up.
-        skus = [sku for sku in self.skus if not _CONTROL.search(sku)]
+        skus = [sku for sku in self.skus if not CONTROL.search(sku)]
         owners = ProductVariant.objects.filter(sku__in=skus).values_list("sku", "product__handle")
         for sku, owner_handle in owners:
             seen = self.skus[sku]
@@ -642,7 +512,7 @@ class _FileParser:
             v.sku: v
             for p in self.products.values()
             for v in p.variants
-            if v.backorder_policy == StockItem.BackorderPolicy.DENY and not _CONTROL.search(v.sku)
+            if v.backorder_policy == StockItem.BackorderPolicy.DENY and not CONTROL.search(v.sku)
         }
         if not to_deny:
             return

@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -42,7 +43,8 @@ class Order(models.Model):
         FULFILLED = "fulfilled", "Shipped"
         DELIVERED = "delivered", "Delivered"
 
-    number = models.CharField(max_length=16, unique=True, default=new_order_number)
+    # Ours are 8 characters of NUMBER_ALPHABET; an imported order keeps its own ("#1001").
+    number = models.CharField(max_length=32, unique=True, default=new_order_number)
     # Guests reach their order through a link carrying this token.
     access_token = models.CharField(max_length=64, unique=True, default=new_access_token)
     # The checkout session that placed it: placing the same checkout twice returns this order.
@@ -102,7 +104,15 @@ class Order(models.Model):
     # Orders are never deleted once money moved: staff archive them (hidden from the default
     # admin list, kept for the books).
     archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Orders brought from another shop (orders.importer): history only. They moved no stock,
+    # have no payment, invoice or email of ours, and are never paid, shipped or refunded
+    # here. `source_data` keeps what the source said that has no field of ours (Shopify's
+    # financial and fulfilment statuses and dates, tax lines, payment reference, …), by
+    # column name, so nothing is lost and the export writes it back.
+    imported_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    source_data = models.JSONField(default=dict, blank=True)
+    # A default, not auto_now_add: an imported order keeps the date it was placed.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -159,6 +169,8 @@ class OrderLine(models.Model):
     shipped_quantity = models.PositiveIntegerField(default=0)
     # Units put back on hand after a refund or return; never more than quantity.
     restocked_quantity = models.PositiveIntegerField(default=0)
+    # An imported line's source columns that have no field of ours (see Order.source_data).
+    source_data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["pk"]

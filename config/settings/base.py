@@ -107,12 +107,15 @@ LOGIN_REDIRECT_URL = "catalog:home"
 LOGOUT_REDIRECT_URL = "catalog:home"
 # https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#using-argon2-with-django
 # Argon2 hashes new passwords; the others still verify (and upgrade at the next login) any
-# hash made before it was first.
+# hash made before it was first, and any a migration brought (accounts.importer: bcrypt from
+# Node, PHP or passlib is stored as Django's "bcrypt$" + the hash).
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

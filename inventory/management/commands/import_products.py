@@ -5,6 +5,7 @@ manage.py import_products FILE.csv [FILE.csv ...]: imports Shopify product CSV f
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.importer import ImportRejected, catalog_import, catalog_parse
+from kernel.csvfiles import progress_bar
 
 
 class Command(BaseCommand):
@@ -34,7 +35,7 @@ class Command(BaseCommand):
                 products = catalog_parse(paths=files)
                 self.stdout.write(f"OK: {len(products)} products, no problems found.")
                 return
-            result = catalog_import(paths=files, progress=self._progress_bar())
+            result = catalog_import(paths=files, progress=progress_bar(self.stdout))
         except ImportRejected as rejected:
             for problem in rejected.problems:
                 self.stderr.write(str(problem))
@@ -42,20 +43,3 @@ class Command(BaseCommand):
                 f"Import rejected: {len(rejected.problems)} problem(s); nothing was written."
             ) from rejected
         self.stdout.write(self.style.SUCCESS(result.summary()))
-
-    def _progress_bar(self):
-        """A one-line bar redrawn in place; only on a terminal, so logs and pipes stay clean."""
-        out = self.stdout
-        if not out.isatty():
-            return None
-        width = 30
-
-        def draw(stage: str, done: int, total: int) -> None:
-            filled = width * done // total if total else width
-            # ending="": the bar is redrawn in place, so no newline until it is full.
-            out.write(f"\r{stage:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending="")
-            if done >= total:
-                out.write("\n", ending="")
-            out.flush()
-
-        return draw
