@@ -3,7 +3,8 @@ Reading the CSV files a merchant brings (Shopify's product, customer and order e
 home-grown backend's dump) with the one contract every import keeps: the whole input is
 checked first, every problem is collected as FILE:LINE: column "COLUMN": message, and if there
 is any, nothing is written (ImportRejected). Writing the rows is each importer's own
-(inventory.importer, accounts.importer, orders.importer); this module only reads.
+(inventory.importer, accounts.importer, orders.importer). Exports write their files with
+csv_write, so every exported file is quoted and ended the same way.
 
 Lines are physical lines of the file (the header is line 1), so a quoted field holding line
 breaks does not shift the lines of the rows after it. Files are read as a stream: a file of
@@ -15,10 +16,11 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 from .errors import DomainError
 
@@ -269,3 +271,21 @@ def progress_bar(out) -> ProgressCallback | None:
         out.flush()
 
     return draw
+
+
+def csv_write(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
+    """Writes `header` then every row of `rows` to `out` as CSV (RFC 4180 quoting: a field is
+    quoted only when it holds a comma, a quote or a line break; lines end with "\n", as
+    Shopify's exports do) and returns the number of rows written, the header not counted.
+
+    `rows` is consumed as it is written, so a generator over a queryset's iterator() never
+    holds the whole file in memory. Values are written as they are: no spreadsheet formula
+    escaping, because these files are data for re-import (an escaped "=" would come back
+    changed). Raises what `out.write` raises (OSError for a file)."""
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
