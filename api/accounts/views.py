@@ -8,7 +8,6 @@ is API (top layer in DESIGN.md) that lives in accounts until the API gets its ow
 from dataclasses import asdict
 
 from django.conf import settings
-from django.contrib.auth.forms import PasswordResetForm
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from accounts import selectors, services
+from accounts.forms import PasswordResetForm
 from api.addresses import AddressRulesSerializer
 from api.errors import error_responses
 from api.throttling import AuthTierThrottle, ScopedRateThrottle
@@ -136,7 +136,8 @@ class PasswordResetView(AuthThrottled, APIView):
         params = PasswordResetInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         # Django's own reset: the same email and link as the web page (accounts/urls.py). It
-        # sends nothing for an unknown or inactive address, and we answer the same either way.
+        # sends nothing for an unknown or inactive address, and we answer the same either way
+        # (accounts.forms.PasswordResetForm: imported customers without a password get one too).
         form = PasswordResetForm(data={"email": params.validated_data["email"]})
         if form.is_valid():
             form.save(

@@ -117,6 +117,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
+# Customers brought from another shop without a password (import_customers) get a signed
+# link to choose one (invite_customers); it works for this many days, or until used.
+CUSTOMER_INVITE_DAYS = env.int("CUSTOMER_INVITE_DAYS", default=14)
+if CUSTOMER_INVITE_DAYS < 1:
+    raise ImproperlyConfigured(f"CUSTOMER_INVITE_DAYS must be a whole number of days >= 1, not {CUSTOMER_INVITE_DAYS}.")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

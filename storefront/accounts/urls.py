@@ -7,9 +7,12 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from accounts.forms import PasswordResetForm
+
 from .forms import EmailAuthenticationForm
 from .views import (
     AccountDeleteView,
+    CustomerInviteView,
     PasswordChangeView,
     ProfileView,
     SignUpView,
@@ -41,6 +44,8 @@ urlpatterns = [
     path("delete/", AccountDeleteView.as_view(), name="delete"),
     path("signup/", SignUpView.as_view(), name="signup"),
     path("verify/<str:token>/", verify_email, name="verify_email"),
+    # An imported customer's invitation to choose a password (invite_customers).
+    path("welcome/<uidb64>/<token>/", CustomerInviteView.as_view(), name="customer_invite"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -55,6 +60,7 @@ urlpatterns = [
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(
+            form_class=PasswordResetForm,  # imported customers without a password too
             template_name="accounts/password_reset_form.html",
             subject_template_name="accounts/password_reset_subject.txt",
             email_template_name="accounts/password_reset_email.txt",

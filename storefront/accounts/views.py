@@ -23,7 +23,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.generic import CreateView, FormView
 
 from accounts import selectors, services
-from accounts.services import DUPLICATE_EMAIL_ERROR, AccountError, email_verify
+from accounts.services import (
+    DUPLICATE_EMAIL_ERROR,
+    AccountError,
+    customer_invite_accepted,
+    customer_invite_token,
+    email_verify,
+)
 from accounts.tasks import send_welcome_email
 from checkout.privacy import customer_data, customer_delete_own
 from kernel.http import json_attachment
@@ -38,6 +44,7 @@ ACCOUNT_DELETED_MESSAGE = "Your account has been deleted. Thank you for shopping
 PROFILE_SAVED_MESSAGE = "Your profile is saved."
 EMAIL_CHANGED_MESSAGE = "We have sent a link to {email}: please open it to confirm your new address."
 PASSWORD_CHANGED_MESSAGE = "Your password is changed. Use the new one next time you log in."
+INVITE_ACCEPTED_MESSAGE = "Your password is set and you are logged in. Welcome to {shop}!"
 ADDRESS_ADDED_MESSAGE = "The address is saved."
 ADDRESS_SAVED_MESSAGE = "The address is updated."
 ADDRESS_DELETED_MESSAGE = "The address is deleted."
@@ -170,6 +177,49 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(section="password", **kwargs)
+
+
+class CustomerInviteView(auth_views.PasswordResetConfirmView):
+    """The link of an imported customer's invitation (invite_customers): Django's password
+    reset confirmation (the token leaves the URL for the session before the form shows;
+    sensitive POST data and never cached) with the invitation's token generator
+    (accounts.services.CustomerInviteTokenGenerator: CUSTOMER_INVITE_DAYS, one use). Setting
+    the password signs the customer in, verifies their email (the link came to it) and lands
+    on the account page. A link expired or used shows a page offering a new one through the
+    ordinary password reset (accounts.forms.PasswordResetForm mails imported customers too)."""
+
+    template_name = "accounts/customer_invite.html"
+    token_generator = customer_invite_token
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+    success_url = reverse_lazy("accounts:account")
+
+    def dispatch(self, request, *args, **kwargs):
+        # The token seen, for the page saying why a link does not work (read before Django's
+        # dispatch moves it to the session).
+        token = kwargs.get("token")
+        if token == self.reset_url_token:
+            token = request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN)
+        self.token = token
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if not context["validlink"]:
+            context["link_state"] = customer_invite_token.token_state(self.user, self.token)
+            context["invite_days"] = settings.CUSTOMER_INVITE_DAYS
+        return context
+
+    def get_user(self, uidb64):
+        # A disabled account's link does nothing (it could not sign in anyway).
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        customer_invite_accepted(user=form.user)
+        messages.success(self.request, INVITE_ACCEPTED_MESSAGE.format(shop=settings.SITE_NAME))
+        return response
 
 
 @require_GET
