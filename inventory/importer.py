@@ -131,17 +131,27 @@ class ImportResult:
     images_updated: int = 0
     stock_movements: int = 0
     handles: list[str] = field(default_factory=list)
+    # True when nothing was written (catalog_import(dry_run=True)): the counts say what an
+    # import would do; images are counted, not fetched.
+    dry_run: bool = False
+    # What was (or would be) created or changed, one line each: 'create product "mug"',
+    # 'update variant "MUG-1" of "mug": price', in the order of the files.
+    changes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line of counts, for people and for logs."""
+        images = (
+            f"Images: {self.images_created} created (fetched or drawn by the import), "
+            if self.dry_run
+            else f"Images: {self.images_created} created ({self.images_placeholder} placeholders), "
+        )
         return (
-            f"Products: {self.products_created} created, {self.products_updated} updated, "
+            ("Dry run, nothing was written. " if self.dry_run else "")
+            + f"Products: {self.products_created} created, {self.products_updated} updated, "
             f"{self.products_unchanged} unchanged. "
             f"Variants: {self.variants_created} created, {self.variants_updated} updated, "
             f"{self.variants_unchanged} unchanged. "
-            f"Categories: {self.categories_created} created. "
-            f"Images: {self.images_created} created ({self.images_placeholder} placeholders), "
-            f"{self.images_updated} updated. "
+            f"Categories: {self.categories_created} created. " + images + f"{self.images_updated} updated. "
             f"Stock movements: {self.stock_movements}."
         )
 
@@ -556,7 +566,9 @@ class _PendingImage:
     position: int
 
 
-def catalog_import(*, paths: Sequence[str | Path], progress: ProgressCallback | None = None) -> ImportResult:
+def catalog_import(
+    *, paths: Sequence[str | Path], progress: ProgressCallback | None = None, dry_run: bool = False
+) -> ImportResult:
     """Imports Shopify product CSV files: creates or updates categories, products and
     variants, sets opening stock, and adds product images.
 
@@ -576,11 +588,22 @@ def catalog_import(*, paths: Sequence[str | Path], progress: ProgressCallback | 
 
     `progress(stage, done, total)` is called as products ("products") and images
     ("images") are done.
+
+    `dry_run`: validates, then runs every write in the transaction and rolls it back, so the
+    counts and `changes` are exactly what the import would do and nothing is written (after-
+    commit work, such as cache retirement and emails, is dropped with it); images are
+    counted, not fetched. Raises ImportRejected as a real import would.
     """
     parsed = catalog_parse(paths=paths)
-    result = ImportResult(handles=[p.handle for p in parsed])
+    result = ImportResult(handles=[p.handle for p in parsed], dry_run=dry_run)
     with transaction.atomic(durable=True):
         pending = _write_products(parsed, result, progress)
+        if dry_run:
+            transaction.set_rollback(True)
+    if dry_run:
+        result.images_created = len(pending)
+        result.changes += [f'create image of "{p.product.handle}": {p.source_url or "placeholder"}' for p in pending]
+        return result
     _write_images(pending, result, progress)
     return result
 
@@ -600,6 +623,7 @@ def _categories(parsed: list[ParsedProduct], result: ImportResult) -> dict[str, 
         if category is None:
             category = Category.objects.create(name=name, slug=slug)
             result.categories_created += 1
+            result.changes.append(f'create category "{name}"')
         by_name[name] = category
     return by_name
 
@@ -627,8 +651,10 @@ def _write_products(
         if product is None:
             product = Product.objects.create(handle=item.handle, **values)
             result.products_created += 1
-        elif _apply(product, values):
+            result.changes.append(f'create product "{item.handle}"')
+        elif changed := _apply(product, values):
             result.products_updated += 1
+            result.changes.append(f'update product "{item.handle}": {", ".join(changed)}')
         else:
             result.products_unchanged += 1
 
@@ -642,8 +668,9 @@ def _write_products(
             current = known.get(image.source_url)
             if current is None:
                 pending.append(_PendingImage(product, image.source_url, image.alt, image.position))
-            elif _apply(current, {"alt": image.alt, "position": image.position}):
+            elif changed := _apply(current, {"alt": image.alt, "position": image.position}):
                 result.images_updated += 1
+                result.changes.append(f'update image of "{item.handle}": {image.source_url}: {", ".join(changed)}')
         if not item.images and not known:
             pending.append(_PendingImage(product, "", item.fields["title"], 1))
         if progress:
@@ -651,17 +678,18 @@ def _write_products(
     return pending
 
 
-def _apply(obj, values: dict) -> bool:
-    """Sets the fields of `obj` that differ from `values` and saves only those; True if any
-    did. Comparing first is what makes a re-import a no-op (no write, no updated_at bump)."""
+def _apply(obj, values: dict) -> list[str]:
+    """Sets the fields of `obj` that differ from `values` and saves only those; returns their
+    names (empty, false, when none did). Comparing first is what makes a re-import a no-op
+    (no write, no updated_at bump)."""
     changed = [name for name, value in values.items() if getattr(obj, name) != value]
     if not changed:
-        return False
+        return []
     for name in changed:
         setattr(obj, name, values[name])
     update_fields = changed + (["updated_at"] if hasattr(obj, "updated_at") else [])
     obj.save(update_fields=update_fields)
-    return True
+    return changed
 
 
 def _write_variant(
@@ -686,14 +714,16 @@ def _write_variant(
         changed = _apply(variant, values)
         if parsed.backorder_policy != current_policy:
             _set_policy(variant, parsed)
-            changed = True
+            changed.append("backorder_policy")
         if changed:
             result.variants_updated += 1
+            result.changes.append(f'update variant "{parsed.sku}" of "{product.handle}": {", ".join(changed)}')
         else:
             result.variants_unchanged += 1
         return
     variant = ProductVariant.objects.create(product=product, sku=parsed.sku, **values)
     result.variants_created += 1
+    result.changes.append(f'create variant "{parsed.sku}" of "{product.handle}" ({parsed.quantity} on hand)')
     if parsed.backorder_policy != StockItem.BackorderPolicy.DENY:
         _set_policy(variant, parsed)
     if parsed.quantity:

@@ -1,10 +1,10 @@
 """
-manage.py import_products FILE.csv [FILE.csv ...]: imports Shopify product CSV files.
+manage.py import_products FILE.csv [FILE.csv ...] [--dry-run]: imports Shopify product CSV files.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.importer import ImportRejected, catalog_import, catalog_parse
+from inventory.importer import ImportRejected, catalog_import
 from kernel.csvfiles import progress_bar
 
 
@@ -23,23 +23,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE.csv", help="Shopify product CSV files")
         parser.add_argument(
+            "--dry-run",
             "--check",
             action="store_true",
-            help="Only validate the files and report problems; write nothing.",
+            dest="dry_run",
+            help=(
+                "Validate the files and list what would be created and updated (the writes run "
+                "and are rolled back; images are not fetched); write nothing. --check is the "
+                "old name."
+            ),
         )
 
     def handle(self, *args, **options):
         files = options["files"]
+        dry_run = options["dry_run"]
         try:
-            if options["check"]:
-                products = catalog_parse(paths=files)
-                self.stdout.write(f"OK: {len(products)} products, no problems found.")
-                return
-            result = catalog_import(paths=files, progress=progress_bar(self.stdout))
+            result = catalog_import(paths=files, progress=progress_bar(self.stdout), dry_run=dry_run)
         except ImportRejected as rejected:
             for problem in rejected.problems:
                 self.stderr.write(str(problem))
             raise CommandError(
                 f"Import rejected: {len(rejected.problems)} problem(s); nothing was written."
             ) from rejected
+        if dry_run:
+            self.stdout.write(f"OK: {len(result.handles)} products, no problems found.")
+            for change in result.changes:
+                self.stdout.write(f"would {change}")
         self.stdout.write(self.style.SUCCESS(result.summary()))
