@@ -1,14 +1,18 @@
-"""The stock figures beside the variants on a product's page, added to catalog's own
-ProductAdmin (catalog/admin.py): catalog knows nothing of inventory."""
+"""The stock figures beside the variants on a product's page, and the "Export selected
+products (Shopify CSV)" action, added to catalog's own ProductAdmin (catalog/admin.py):
+catalog knows nothing of inventory."""
 
 from django.contrib import admin
 from django.db.models import IntegerField, QuerySet, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 
 from catalog import admin as catalog_admin
 from catalog.models import ProductVariant
+from inventory.product_export import PRODUCT_COLUMNS, product_rows
 from inventory.selectors import with_availability
+
+from .exports import migration_csv_download
 
 
 class StockedVariantInline(catalog_admin.ProductVariantInline):
@@ -33,3 +37,11 @@ class StockedVariantInline(catalog_admin.ProductVariantInline):
 
 class ProductAdmin(catalog_admin.ProductAdmin):
     inlines = (StockedVariantInline, catalog_admin.ProductImageInline)
+    actions = ("export_shopify_csv",)
+
+    @admin.action(description="Export selected products (Shopify CSV)", permissions=["view"])
+    def export_shopify_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
+        # As export_products writes it (one row per variant, created order), selected only.
+        return migration_csv_download(
+            header=PRODUCT_COLUMNS, rows=product_rows(queryset), filename="products_export.csv"
+        )

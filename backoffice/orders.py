@@ -8,7 +8,8 @@
   (defaulting to what is left) → order_ship. Bad input is a form error, never a 500;
 - "Cancel order" (a button on the order page) and the action "Cancel (and refund if paid)":
   they lead to the cancel page, which refunds (backoffice/payments.py);
-- the reports page (backoffice/reports.py), under the order admin's URLs.
+- the reports page (backoffice/reports.py), under the order admin's URLs;
+- "Export selected orders (Shopify CSV)": the selected orders as export_orders writes them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -26,9 +27,11 @@ from inventory.exceptions import StockBusy
 from orders import admin as orders_admin
 from orders.admin_lifecycle import ArchivedFilter
 from orders.models import Order
+from orders.order_export import ORDER_COLUMNS, order_rows
 from orders.services import OrderStateError, ShipmentError, order_can_cancel, order_can_ship, order_ship
 from payments.models import Payment
 
+from .exports import migration_csv_download
 from .forms import ShipmentForm
 from .reports import report_urls
 
@@ -62,7 +65,7 @@ class OrderAdmin(orders_admin.OrderAdmin):
     list_filter = ("status", PaymentGatewayFilter, "needs_attention", ArchivedFilter, "created_at")
     fieldsets = _with_payments(orders_admin.OrderAdmin.fieldsets)
     readonly_fields = (*orders_admin.OrderAdmin.readonly_fields, "payments")
-    actions = ("cancel_orders", "cancel_and_refund", *orders_admin.OrderAdmin.actions[1:])
+    actions = ("cancel_orders", "cancel_and_refund", *orders_admin.OrderAdmin.actions[1:], "export_shopify_csv")
 
     @admin.display(description="payments")
     def payments(self, order: Order) -> str:
@@ -156,6 +159,14 @@ class OrderAdmin(orders_admin.OrderAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/orders/order/ship.html", context)
+
+    @admin.action(description="Export selected orders (Shopify CSV)", permissions=["view"])
+    def export_shopify_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> StreamingHttpResponse:
+        # As export_orders writes them: oldest first (the list's own sort is dropped), one
+        # row per line.
+        return migration_csv_download(
+            header=ORDER_COLUMNS, rows=order_rows(queryset.order_by()), filename="orders_export.csv"
+        )
 
     @admin.action(description="Cancel (and refund if paid)…", permissions=["change"])
     def cancel_and_refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
