@@ -59,13 +59,30 @@ class OrderEventInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
+class ImportedFilter(admin.SimpleListFilter):
+    """Orders brought from the previous shop (orders.importer) or placed here."""
+
+    title = "origin"
+    parameter_name = "imported"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Imported (history)"), ("no", "Placed here"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(imported_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(imported_at__isnull=True)
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
     # Money in its currency ("$84.00"), refunds under it; the attention flag only where it is
     # raised, so the exceptions stand out; and the list fits beside the filters at 1280 px.
-    list_display = ("number", "email", "status", "attention", "total_display", "created_at", "paid_at")
-    list_filter = ("status", "needs_attention", ArchivedFilter, "created_at")
+    list_display = ("number", "email", "status", "attention", "imported", "total_display", "created_at", "paid_at")
+    list_filter = ("status", "needs_attention", ArchivedFilter, ImportedFilter, "created_at")
     # And by SKU of a line: get_search_results.
     search_fields = ("number", "email")
     date_hierarchy = "created_at"
@@ -114,9 +131,13 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
             },
         ),
         ("Invoice, credit notes and emails", {"fields": ("invoice_link", "credit_note_links", "emails_sent")}),
+        # An imported order's source columns with no field of ours (orders.importer): read-only.
+        ("Imported", {"fields": ("imported_at", "source_display"), "classes": ("collapse",)}),
         ("Technical", {"fields": ("checkout_token", "updated_at"), "classes": ("collapse",)}),
     )
     readonly_fields = (
+        "imported_at",
+        "source_display",
         "number",
         "status",
         "currency",
@@ -137,6 +158,24 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
         "shipments",  # OrderLifecycleAdminMixin
     )
     inlines = (OrderLineInline, OrderEventInline)
+
+    @admin.display(description="imported", ordering="imported_at", empty_value="")
+    def imported(self, order: Order) -> str:
+        return "imported" if order.imported_at else ""
+
+    @admin.display(description="source columns")
+    def source_display(self, order: Order) -> str:
+        """The source's columns as "Column: value" lines, in a <pre> (escaped)."""
+        if not order.source_data:
+            return "—"
+        text = "\n".join(f"{column}: {value}" for column, value in order.source_data.items())
+        return format_html('<pre class="source-data">{}</pre>', text)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        # An imported order is history: nothing of it is edited here.
+        if obj is not None and obj.imported_at is not None:
+            return [f.name for f in Order._meta.fields] + list(self.readonly_fields)
+        return self.readonly_fields
 
     @admin.display(description="attention", ordering="needs_attention", empty_value="")
     def attention(self, order: Order) -> str:

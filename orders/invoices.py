@@ -208,6 +208,9 @@ def invoice_number(*, year: int, sequence: int) -> str:
 
 
 def _invoiceable(order: Order) -> bool:
+    # An imported order is history from the previous shop, which invoiced it: none of ours.
+    if order.imported_at is not None:
+        return False
     return order.status in INVOICEABLE_STATUSES or (
         order.status == Order.Status.CANCELLED and order.paid_at is not None
     )

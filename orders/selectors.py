@@ -3,6 +3,7 @@ holds its access token; everyone else gets nothing (the view answers 404)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -58,6 +59,23 @@ def orders_missing_followups(*, paid_after, paid_before) -> QuerySet[Order]:
 
 def orders_for_user(user) -> QuerySet[Order]:
     return Order.objects.filter(user=user).order_by("-created_at")
+
+
+def order_tax_lines(order: Order) -> list[tuple[str, Decimal]]:
+    """An imported order's tax lines as its source named them ([("NY State Tax 4%",
+    Decimal("3.68")), …], up to Shopify's five, from source_data "Tax n Name" / "Tax n
+    Value"); [] for our own orders and imported ones without any."""
+    data = order.source_data or {}
+    lines = []
+    for n in range(1, 6):
+        name, value = data.get(f"Tax {n} Name", ""), data.get(f"Tax {n} Value", "")
+        if name or value:
+            try:
+                amount = Decimal(value or "0")
+            except InvalidOperation:
+                continue
+            lines.append((name, amount))
+    return lines
 
 
 def order_for_user(*, user, number: str) -> Order | None:

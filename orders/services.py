@@ -70,6 +70,28 @@ class OrderStateError(DomainError):
         return str(self)
 
 
+class ImportedOrderError(OrderStateError):
+    """Raised when asked to pay, cancel, ship, refund, restock or expire an imported order
+    (Order.imported_at set, orders.importer): it is history from the shop the merchant came
+    from, with no payment, stock or invoice of ours to act on. An OrderStateError, so every
+    caller that shows those shows this one."""
+
+    code = "order_imported"
+
+    def __init__(self, order: Order, action: str):
+        self.order = order
+        self.action = action
+        DomainError.__init__(
+            self, f"Order {order.number} was imported from the previous shop and is history only; cannot {action}."
+        )
+
+
+def order_refuse_imported(order: Order, action: str) -> None:
+    """Raises ImportedOrderError ("… cannot <action>") when `order` is an imported one."""
+    if order.imported_at is not None:
+        raise ImportedOrderError(order, action)
+
+
 class ShipmentError(DomainError):
     """Raised for a shipment that cannot be made as asked (no units, more units than are left
     to ship, a line of another order, no carrier or tracking number, a bad tracking URL).
@@ -137,6 +159,8 @@ def order_transition_allowed(*, current: str, new: str) -> bool:
 def order_can_cancel(order: Order) -> bool:
     """Whether order_cancel would cancel `order` as last read (to offer a "Cancel" button):
     the table allows it and no unit has shipped. order_cancel decides again under the lock."""
+    if order.imported_at is not None:
+        return False
     return order_transition_allowed(current=order.status, new=Order.Status.CANCELLED) and not any(
         line.shipped_quantity for line in order.lines.all()
     )
@@ -145,6 +169,8 @@ def order_can_cancel(order: Order) -> bool:
 def order_can_ship(order: Order) -> bool:
     """Whether order_ship would take a shipment of `order` as last read (to offer a "Ship"
     button): an order in SHIPPABLE with units left to ship."""
+    if order.imported_at is not None:
+        return False
     return order.status in SHIPPABLE and any(line.shipped_quantity < line.quantity for line in order.lines.all())
 
 
@@ -407,6 +433,7 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
     """
     with transaction.atomic():
         order = order_lock(order=order)
+        order_refuse_imported(order, "mark it paid")
         if order.paid_at is not None and order.status != Order.Status.PAID:
             # Paid before and refunded (in part or in full): its stock was sold once. Only a
             # refund that failed afterwards brings it back to paid (order_record_refund).
@@ -452,6 +479,7 @@ def _order_close(*, order: Order, status: str, event: str, actor=None, note: str
     stock hold. Idempotent. Raises OrderStateError when the table does not allow the move."""
     with transaction.atomic():
         order = order_lock(order=order)
+        order_refuse_imported(order, "close it")
         if not _order_transition(order, status, action=f"set it {status.replace('_', ' ')}"):
             return order
         stock_release(owner=order.reservation_owner)
@@ -490,6 +518,7 @@ def order_payment_attempt_failed(*, order: Order, note: str = "", actor=None) ->
     once)."""
     with transaction.atomic():
         order = order_lock(order=order)
+        order_refuse_imported(order, "record a payment attempt")
         if order.status != Order.Status.PENDING_PAYMENT:
             return order
         if order.reservation_expires_at and order.reservation_expires_at <= timezone.now():
@@ -523,6 +552,7 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
     """
     with transaction.atomic():
         order = order_lock(order=order)
+        order_refuse_imported(order, "cancel it")
         if order.status == Order.Status.CANCELLED:
             return order
         if unpaid_only and order.status != Order.Status.PENDING_PAYMENT:
@@ -584,7 +614,7 @@ def _order_restock_for_cancel(*, order: Order, lines: Sequence[OrderLine], actor
 
 def order_expire_if_due(*, order: Order) -> Order:
     """Expires a pending_payment order whose reservation has lapsed; otherwise no change."""
-    if order.status != Order.Status.PENDING_PAYMENT or not order.reservation_expires_at:
+    if order.status != Order.Status.PENDING_PAYMENT or not order.reservation_expires_at or order.imported_at:
         return order
     if order.reservation_expires_at > timezone.now():
         return order
@@ -631,7 +661,7 @@ def _orders_expire_returning_ids(now: datetime) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET status = %s, updated_at = %s "
-            "WHERE status = ANY(%s) AND reservation_expires_at <= %s RETURNING id",
+            "WHERE status = ANY(%s) AND reservation_expires_at <= %s AND imported_at IS NULL RETURNING id",
             [Order.Status.EXPIRED, now, [str(status) for status in sorted(EXPIRABLE)], now],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -644,7 +674,7 @@ def _orders_expire_portable(now: datetime) -> list[int]:
     # a stale read). select_for_update() gives the same guarantee on backends that have it.
     # The events below are written for `ids`, so that guarantee is what keeps them exact.
     ids = list(
-        Order.objects.filter(status__in=EXPIRABLE, reservation_expires_at__lte=now)
+        Order.objects.filter(status__in=EXPIRABLE, reservation_expires_at__lte=now, imported_at__isnull=True)
         .select_for_update()
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -734,6 +764,7 @@ def order_record_refund(*, order: Order, refunded_total: Decimal, actor=None, no
     keeps_status = (Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.DELIVERED)
     with transaction.atomic():
         order = order_lock(order=order)
+        order_refuse_imported(order, "refund it")
         if order.paid_at is None and order.status != Order.Status.PAID:
             raise OrderStateError(order, "refund it")
         if refunded_total == order.refunded_total:
@@ -765,6 +796,7 @@ def order_restock_lines(*, order: Order, quantities: dict[int, int], actor=None)
     `quantities` mapping line ids of this order to units. A line is never restocked beyond
     its quantity. Returns the units restocked. Raises ValueError for a line of another order
     or more units than are left to restock."""
+    order_refuse_imported(order, "restock it")
     restocked = 0
     with transaction.atomic():
         lines = {line.pk: line for line in order.lines.select_for_update().filter(pk__in=quantities)}
@@ -840,6 +872,7 @@ def order_ship(
         # The order row first, then its lines (as order_cancel takes them): a cancellation and
         # a shipment of the same order queue here, and the second sees what the first did.
         order = order_lock(order=order)
+        order_refuse_imported(order, "ship it")
         existing = order.shipments.filter(tracking_number=tracking_number).prefetch_related("lines").first()
         if existing is not None:
             if existing.carrier == carrier and {sl.line_id: sl.quantity for sl in existing.lines.all()} == wanted:
@@ -891,6 +924,7 @@ def order_mark_delivered(*, order: Order, actor=None) -> Order:
     OrderStateError for an order that has not shipped in full (or was cancelled, refunded…)."""
     with transaction.atomic():
         order = order_lock(order=order)
+        order_refuse_imported(order, "mark it delivered")
         if _order_transition(order, Order.Status.DELIVERED, action="mark it delivered"):
             _order_set_status(order, Order.Status.DELIVERED, event=OrderEvent.Type.DELIVERED, actor=actor)
     return order

@@ -80,7 +80,12 @@ def payment_start(*, order: Order, gateway: str, urls: ReturnUrls | None = None)
     one. Raises PaymentError for an unknown or disabled gateway or an order not awaiting
     payment (after expiring it if its reservation lapsed), GatewayError when the provider
     refuses or cannot be reached (the payment is then marked failed; the order is untouched).
+    An imported order (history from the previous shop) is refused with PaymentError.
     """
+    if order.imported_at is not None:
+        raise PaymentError(
+            f"Order {order.number} was imported from the previous shop and is history only; cannot pay it."
+        )
     try:
         gw = get_gateway(gateway)
     except GatewayError as exc:

@@ -11,7 +11,7 @@ from catalog.selectors import published_product
 from orders.credit_notes import credit_note_generate, credit_note_of
 from orders.invoices import InvoiceNotAllowed, invoice_available, invoice_generate
 from orders.models import Order, OrderEvent
-from orders.selectors import order_for_token, order_for_user, orders_for_user, review_eligibility
+from orders.selectors import order_for_token, order_for_user, order_tax_lines, orders_for_user, review_eligibility
 from orders.services import ReviewNotAllowed, order_can_cancel, order_expire_if_due, review_submit
 from payments.selectors import order_payment_attempts
 from storefront.session import SESSION_JUST_PAID
@@ -85,6 +85,8 @@ def _detail(request, order, *, token: str = ""):
             "invoice_url": invoice_url,
             "credit_notes": credit_notes,
             "can_cancel": order_can_cancel(order),
+            # An imported order's tax lines, as the previous shop named them.
+            "tax_lines": order_tax_lines(order),
         },
     )
 

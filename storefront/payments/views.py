@@ -42,6 +42,8 @@ def pay(request, token: str):
     """The payment page: the order, a countdown to its reservation's expiry, the gateways.
     Reached by the order's unguessable access token, so guests need no account."""
     order = get_object_or_404(Order, access_token=token)
+    if order.imported_at is not None:  # history from the previous shop: nothing to pay here
+        return redirect(_order_page(request, order))
     order = order_expire_if_due(order=order)
     if order.status == Order.Status.PAID:
         return redirect(order.get_guest_url())
@@ -73,6 +75,8 @@ def failed(request, token: str):
     page's form: payment_start, same order, same reservation); once it has lapsed, the way
     back to the cart with the order's items put back in it (cart:restore)."""
     order = get_object_or_404(Order, access_token=token)
+    if order.imported_at is not None:
+        return redirect(_order_page(request, order))
     order = order_expire_if_due(order=order)
     if order.status == Order.Status.PAID:
         return redirect(order.get_guest_url())
