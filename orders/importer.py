@@ -172,9 +172,18 @@ class VariantLookup:
     """Our variants by SKU and by Shopify's Lineitem name ("Title", "Title - V1 / V2"),
     loaded once. A name shared by two variants matches neither."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, load: bool = True) -> None:
         self.by_sku: dict[str, tuple[int, str, str]] = {}
         self.by_name: dict[str, tuple[int, str, str] | None] = {}
+        if load:
+            self.load()
+
+    @classmethod
+    def empty(cls) -> VariantLookup:
+        """A lookup that matches nothing (for reading figures, not lines)."""
+        return cls(load=False)
+
+    def load(self) -> None:
         rows = ProductVariant.objects.values_list(
             "pk", "sku", "product__title", "option1_value", "option2_value", "option3_value"
         )
@@ -714,7 +723,47 @@ def orders_import(
     return result
 
 
-# -- differences -----------------------------------------------------------------------------
+# -- figures and differences -------------------------------------------------------------------
+
+
+@dataclass
+class YearFigures:
+    """Orders placed in one year (shop time), their revenue (Σ total) and refunds."""
+
+    orders: int = 0
+    revenue: Decimal = ZERO
+    refunds: Decimal = ZERO
+
+
+@dataclass
+class OrdersFileFigures:
+    """What orders export files hold: orders (an identical repeat counted once), lines, and
+    per year of Created at in settings.TIME_ZONE."""
+
+    orders: int = 0
+    lines: int = 0
+    years: dict[int, YearFigures] = field(default_factory=dict)
+
+
+def orders_file_figures(*, paths: Sequence[str | Path]) -> OrdersFileFigures:
+    """The figures of the files (see OrdersFileFigures), read as the import reads them.
+    Raises ImportRejected when the files have problems. Writes nothing."""
+    problems, _ = _validate(paths, None)
+    problems = [p for p in problems if "placed in this shop" not in p.message]
+    if problems:
+        raise ImportRejected(problems)
+    figures = OrdersFileFigures()
+    for parsed, repeated in _parsed_orders(paths, VariantLookup.empty()):
+        if repeated:
+            continue
+        figures.orders += 1
+        figures.lines += len(parsed.lines)
+        year = timezone.localtime(parsed.fields["created_at"]).year
+        entry = figures.years.setdefault(year, YearFigures())
+        entry.orders += 1
+        entry.revenue += parsed.fields["total"]
+        entry.refunds += parsed.fields["refunded_total"]
+    return figures
 
 
 def orders_differences(*, paths: Sequence[str | Path]) -> list[str]:
