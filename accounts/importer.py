@@ -200,6 +200,7 @@ _FIELD_LABELS = {
     "accepts_sms_marketing": "accepts SMS marketing",
     "tax_exempt": "tax exempt",
     "date_joined": "created at",
+    "marketing_consent_at": "consent date",
 }
 
 
@@ -215,6 +216,9 @@ class CustomersImportResult:
     addresses_created: int = 0
     skipped_emails: list[str] = field(default_factory=list)
     dry_run: bool = False
+    # What was (or would be) done, one line per account created or changed: "create
+    # ann@example.com", "update bob@example.com: first name, tags, address". Never a value.
+    changes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line of counts, for people and for logs."""
@@ -340,6 +344,8 @@ class _Parser:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.customers: dict[str, ParsedCustomer] = {}
+        # Customer ID -> the first customer with it.
+        self.external_ids: dict[str, ParsedCustomer] = {}
 
     def problem(self, file: str, line: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(file, line, column, message))
@@ -357,6 +363,13 @@ class _Parser:
                 self.add(customer, fmt)
 
     def add(self, customer: ParsedCustomer, fmt: CustomerFormat) -> None:
+        external_id = customer.fields.get("external_id")
+        if external_id:
+            holder = self.external_ids.setdefault(str(external_id), customer)
+            if holder.key != customer.key:
+                message = f"{external_id} is already the ID of {holder.email} at {holder.file}:{holder.line}"
+                self.problem(customer.file, customer.line, fmt.external_id, message)
+                return
         first = self.customers.get(customer.key)
         if first is None:
             self.customers[customer.key] = customer
@@ -553,21 +566,24 @@ def _write_chunk(chunk: list[ParsedCustomer], result: CustomersImportResult, now
                 user.set_unusable_password()
             user.save()
             result.created += 1
-            changed = False
+            result.changes.append(f"create {user.email}")
+            changed: list[str] = []
         else:
             changed = _update_user(user, customer, now)
         if customer.address is not None and _add_address(user, customer.address, addresses.get(user.pk, [])):
             result.addresses_created += 1
-            changed = True
+            changed.append("address")
         if existed:
             if changed:
                 result.updated += 1
+                labels = ", ".join(_FIELD_LABELS.get(name, name.replace("_", " ")) for name in changed)
+                result.changes.append(f"update {user.email}: {labels}")
             else:
                 result.unchanged += 1
 
 
-def _update_user(user: User, customer: ParsedCustomer, now: datetime) -> bool:
-    """Writes what differs; True if anything did."""
+def _update_user(user: User, customer: ParsedCustomer, now: datetime) -> list[str]:
+    """Writes what differs; answers the names of the fields that did."""
     values = dict(customer.fields)
     if "accepts_marketing" in values:
         if values["accepts_marketing"] and not user.accepts_marketing:
@@ -580,10 +596,9 @@ def _update_user(user: User, customer: ParsedCustomer, now: datetime) -> bool:
     if customer.password and not user.has_usable_password():
         user.password = customer.password
         changed.append("password")
-    if not changed:
-        return False
-    user.save(update_fields=changed)
-    return True
+    if changed:
+        user.save(update_fields=changed)
+    return changed
 
 
 def _stored(user: User, name: str) -> object:

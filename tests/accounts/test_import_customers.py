@@ -97,6 +97,13 @@ def shopify_row(email: str, **values: str) -> dict[str, str]:
     return row
 
 
+def ann(**values: str) -> dict[str, str]:
+    return shopify_row("ann@example.com", **values)
+
+
+ANN = ann()
+
+
 def run(*args: str) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     call_command("import_customers", *args, stdout=out, stderr=err)
@@ -251,7 +258,7 @@ def test_staff_accounts_are_skipped_and_never_changed(tmp_path):
     path = write_csv(
         tmp_path / "c.csv",
         SHOPIFY_HEADER,
-        [shopify_row("Boss@example.com", **{"First Name": "Mallory"}), shopify_row("ann@example.com")],
+        [shopify_row("Boss@example.com", **{"First Name": "Mallory", "Customer ID": "'7000000000009"}), ANN],
     )
     before = User.objects.filter(pk=staff.pk).values().get()
 
@@ -488,3 +495,27 @@ def test_a_generic_file_with_an_address(tmp_path):
         "560001",
         "+918055504421",
     )
+
+
+def test_one_customer_id_for_two_emails_is_refused(tmp_path):
+    rows = [ANN, shopify_row("bob@example.com")]  # both "'7000000000001"
+    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, rows)
+
+    output, _ = rejected(str(path))
+
+    assert f'{path}:3: column "Customer ID": 7000000000001 is already the ID of ann@example.com' in output
+    assert User.objects.count() == 0
+
+
+def test_a_dry_run_says_what_it_would_create_and_change(tmp_path):
+    UserFactory(email="bob@example.com", first_name="Bob")
+    rows = [ANN, shopify_row("BOB@example.com", **{"Customer ID": "'7000000000002", "First Name": "Robert"})]
+    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, rows)
+    before = snapshot()
+
+    out, _ = run(str(path), "--dry-run")
+
+    assert "would create ann@example.com\n" in out
+    assert "would update bob@example.com: first name, last name, customer ID, address\n" in out
+    assert "Dry run, nothing written. Customers: 1 created, 1 updated, 0 unchanged, 0 skipped." in out
+    assert snapshot() == before

@@ -41,4 +41,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Import rejected: {len(rejected.problems)} problem(s); nothing was written."
             ) from rejected
+        if options["dry_run"]:
+            for change in result.changes:
+                self.stdout.write(f"would {change}")
         self.stdout.write(self.style.SUCCESS(result.summary()))
