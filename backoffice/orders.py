@@ -62,7 +62,14 @@ def _with_payments(fieldsets) -> list:
 
 
 class OrderAdmin(orders_admin.OrderAdmin):
-    list_filter = ("status", PaymentGatewayFilter, "needs_attention", ArchivedFilter, "created_at")
+    list_filter = (
+        "status",
+        PaymentGatewayFilter,
+        "needs_attention",
+        ArchivedFilter,
+        orders_admin.ImportedFilter,
+        "created_at",
+    )
     fieldsets = _with_payments(orders_admin.OrderAdmin.fieldsets)
     readonly_fields = (*orders_admin.OrderAdmin.readonly_fields, "payments")
     actions = ("cancel_orders", "cancel_and_refund", *orders_admin.OrderAdmin.actions[1:], "export_shopify_csv")
