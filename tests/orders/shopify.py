@@ -1,45 +1,17 @@
-"""Helpers for the order import and export tests: the shared Shopify sample (skipped when
-../shared is absent) and small orders exports written in the test."""
+"""Helpers for the order import and export tests: where the shared Shopify sample is, and
+small orders exports written in the test (fixtures: conftest.py)."""
 
 from __future__ import annotations
 
 import csv
-import urllib.error
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
-from inventory.importer import catalog_import
-from orders.order_export import LINE_COLUMNS, ORDER_COLUMNS
+from orders.order_export import ORDER_COLUMNS
 from tests.catalog.conftest import SHOPIFY_DIR
 
 ORDERS_CSV = SHOPIFY_DIR / "orders.csv"
 CATALOGS = [SHOPIFY_DIR / "apparel.csv", SHOPIFY_DIR / "home-and-garden.csv"]
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Every image download fails at once, as on a machine without internet."""
-
-    def urlopen(request, timeout=None):
-        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
-
-    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
-
-
-@pytest.fixture
-def orders_csv() -> Path:
-    if not ORDERS_CSV.exists() or not all(f.exists() for f in CATALOGS):
-        pytest.skip(f"the shared Shopify exports are not in {SHOPIFY_DIR}")
-    return ORDERS_CSV
-
-
-@pytest.fixture
-def shopify_catalog(db, offline, orders_csv):
-    """The two sample catalogs imported (what a merchant does before import_orders)."""
-    catalog_import(paths=CATALOGS)
 
 
 def order_rows(
@@ -117,15 +89,3 @@ def write_orders(path: Path, rows: list[dict[str, str]], *, columns=ORDER_COLUMN
 def read_rows(path: Path) -> list[list[str]]:
     with path.open(encoding="utf-8", newline="") as source:
         return list(csv.reader(source))
-
-
-__all__ = [
-    "LINE_COLUMNS",
-    "ORDERS_CSV",
-    "offline",
-    "order_rows",
-    "orders_csv",
-    "read_rows",
-    "shopify_catalog",
-    "write_orders",
-]

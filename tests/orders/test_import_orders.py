@@ -32,7 +32,7 @@ from payments.services import PaymentError, payment_start
 from tests.factories import UserFactory
 
 from .helpers import place_order
-from .shopify import offline, order_rows, orders_csv, shopify_catalog, write_orders  # noqa: F401 - fixtures
+from .shopify import order_rows, write_orders
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,35 @@
+"""Fixtures of the order import and export tests: the shared Shopify sample (skipped when
+../shared is absent) and its catalogs imported offline."""
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from inventory.importer import catalog_import
+
+from .shopify import CATALOGS, ORDERS_CSV, SHOPIFY_DIR
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every image download fails at once, as on a machine without internet."""
+
+    def urlopen(request, timeout=None):
+        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+
+
+@pytest.fixture
+def orders_csv() -> Path:
+    if not ORDERS_CSV.exists() or not all(f.exists() for f in CATALOGS):
+        pytest.skip(f"the shared Shopify exports are not in {SHOPIFY_DIR}")
+    return ORDERS_CSV
+
+
+@pytest.fixture
+def shopify_catalog(db, offline, orders_csv):
+    """The two sample catalogs imported (what a merchant does before import_orders)."""
+    catalog_import(paths=CATALOGS)
