@@ -34,12 +34,11 @@ from decimal import Decimal
 from urllib.parse import urljoin
 
 from django.conf import settings
-from django.db.models import CharField, IntegerField, Prefetch, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch, QuerySet
 
 from catalog.models import Product, ProductImage, ProductVariant
 
-from .models import StockItem
+from .selectors import with_stock
 
 # Shopify's product CSV header, in Shopify's order (its export with the Product Category,
 # Option Linked To and unit price columns; market price columns depend on a shop's markets
@@ -122,17 +121,6 @@ def product_rows(products: QuerySet[Product], *, chunk_size: int = CHUNK_SIZE) -
         yield from _rows_of(product)
 
 
-def with_stock(variants: QuerySet[ProductVariant]) -> QuerySet[ProductVariant]:
-    """Annotates variants with `export_on_hand` (units on hand, 0 without a stock row) and
-    `export_policy` ("deny" or "continue"; "deny" without a stock row), in the same query."""
-    return variants.annotate(
-        export_on_hand=Coalesce("stock__on_hand", Value(0), output_field=IntegerField()),
-        export_policy=Coalesce(
-            "stock__backorder_policy", Value(StockItem.BackorderPolicy.DENY.value), output_field=CharField()
-        ),
-    )
-
-
 def _rows_of(product: Product) -> Iterator[list[str]]:
     variants = list(product.variants.all())
     if not variants:
@@ -181,8 +169,8 @@ def _variant_columns(row: list[str], variant: ProductVariant) -> None:
         "Variant SKU": variant.sku,
         "Variant Grams": str(variant.grams),
         "Variant Inventory Tracker": "shopify",
-        "Variant Inventory Qty": str(max(variant.export_on_hand, 0)),  # type: ignore[attr-defined]
-        "Variant Inventory Policy": variant.export_policy,  # type: ignore[attr-defined]
+        "Variant Inventory Qty": str(max(variant.stock_on_hand, 0)),  # type: ignore[attr-defined]
+        "Variant Inventory Policy": variant.stock_policy,  # type: ignore[attr-defined]
         "Variant Fulfillment Service": "manual",
         "Variant Price": _money(variant.price),
         "Variant Compare At Price": _money(variant.compare_at_price),

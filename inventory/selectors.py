@@ -112,6 +112,16 @@ def sellable_quantity(variant_ids: Iterable[int]) -> dict[int, int | None]:
     return {vid: None if vid in continuing else available[vid] for vid in ids}
 
 
+def with_stock(variants: QuerySet[ProductVariant]) -> QuerySet[ProductVariant]:
+    """Annotates a ProductVariant queryset with `stock_on_hand` (integer units on hand, 0
+    for a variant without a stock row; below 0 only under backorder) and `stock_policy`
+    ("deny" or "continue"; "deny" without a stock row), computed in the same query."""
+    return variants.annotate(
+        stock_on_hand=Coalesce("stock__on_hand", Value(0), output_field=IntegerField()),
+        stock_policy=Coalesce("stock__backorder_policy", Value(StockItem.BackorderPolicy.DENY.value)),
+    )
+
+
 def with_availability(variants: QuerySet) -> QuerySet:
     """Annotates a ProductVariant queryset with `available` (integer units, may be below 0
     only for display maths) and `backorder` (True when the variant keeps selling when sold
