@@ -254,9 +254,13 @@ class _OrderParser:
             self.problem(line, column, str(exc))
             return None
 
-    def parse(self, rows: list[tuple[int, dict[str, str]]], variants: VariantLookup | None) -> ParsedOrder | None:
+    def parse(
+        self, rows: list[tuple[int, dict[str, str]]], variants: VariantLookup | None, *, broken: bool = False
+    ) -> ParsedOrder | None:
         """The order whose rows are `rows` (first: the order's own row), or None when it has
-        a problem (reported). `variants` None: validate only, no variant matching."""
+        a problem (reported). `variants` None: validate only, no variant matching. `broken`:
+        a row of the order was left out (reported already); its rows are checked, not its
+        money, and None is returned."""
         count = len(self.file.problems)
         line, first = rows[0]
         number = first[NAME]
@@ -317,7 +321,7 @@ class _OrderParser:
 
         amounts = {column: value for column, value in money.items() if value is not None}
         taxes_given = [value for value in tax_values if value is not None]
-        if len(self.file.problems) > count or len(amounts) < len(money) or len(taxes_given) < len(tax_values):
+        if broken or len(self.file.problems) > count or len(amounts) < len(money) or len(taxes_given) < len(tax_values):
             return None
         assert created_at is not None and status is not None
         items_total = sum((item["line_total"] for item in lines), ZERO)
@@ -449,19 +453,22 @@ class _OrderParser:
         }
 
 
-def _order_groups(csv_file: CsvFile, header_holder: list) -> Iterator[list[tuple[int, dict[str, str]]]]:
+def _order_groups(csv_file: CsvFile) -> Iterator[tuple[list[tuple[int, dict[str, str]]], bool]]:
     """The rows of the file grouped by order (an order starts where Financial Status is
-    filled); a row that continues no order, or another order than the current one, is a
-    problem and left out."""
+    filled), each with True when a row of it was left out: a row that continues no order, or
+    another order than the current one, is a problem and left out (and the order's money is
+    then not checked, since its lines are not all there)."""
     group: list[tuple[int, dict[str, str]]] = []
+    broken = False
     for line, row in csv_file.rows():
         if not row.get(NAME):
             csv_file.problem(line, NAME, "required")
+            broken = True
             continue
         if row.get(FINANCIAL):
             if group:
-                yield group
-            group = [(line, row)]
+                yield group, broken
+            group, broken = [(line, row)], False
             continue
         if not group:
             csv_file.problem(line, FINANCIAL, f'required on the first row of order "{row[NAME]}"')
@@ -473,10 +480,11 @@ def _order_groups(csv_file: CsvFile, header_holder: list) -> Iterator[list[tuple
                 f'order "{row[NAME]}" is missing, or the rows of an order are not together'
             )
             csv_file.problem(line, NAME, message)
+            broken = True
             continue
         group.append((line, row))
     if group:
-        yield group
+        yield group, broken
 
 
 @dataclass
@@ -492,9 +500,9 @@ def _validate(paths: Sequence[str | Path], progress: ProgressCallback | None) ->
     seen: dict[str, _Seen] = {}
     for path in paths:
         csv_file = CsvFile(path, problems, required=REQUIRED_COLUMNS)
-        for rows in _order_groups(csv_file, []):
+        for rows, broken in _order_groups(csv_file):
             assert csv_file.header is not None
-            parsed = _OrderParser(csv_file, csv_file.header).parse(rows, None)
+            parsed = _OrderParser(csv_file, csv_file.header).parse(rows, None, broken=broken)
             if parsed is None:
                 continue
             before = seen.get(parsed.number)
@@ -521,9 +529,9 @@ def _parsed_orders(paths: Sequence[str | Path], variants: VariantLookup) -> Iter
     problems: list[Problem] = []
     for path in paths:
         csv_file = CsvFile(path, problems, required=REQUIRED_COLUMNS)
-        for rows in _order_groups(csv_file, []):
+        for rows, broken in _order_groups(csv_file):
             assert csv_file.header is not None
-            parsed = _OrderParser(csv_file, csv_file.header).parse(rows, variants)
+            parsed = _OrderParser(csv_file, csv_file.header).parse(rows, variants, broken=broken)
             if parsed is None:  # the file changed between the passes
                 raise ImportRejected(problems)
             yield parsed, parsed.number in seen
