@@ -947,6 +947,20 @@ def order_archive(*, order: Order, actor=None) -> Order:
     return order
 
 
+def imported_orders_attach(*, user) -> int:
+    """Gives `user` the imported orders (orders.importer) placed as a guest with their email,
+    in any letter case; returns how many. Call it once the person has shown that the mailbox
+    is theirs (a verification link, an invitation or a password reset opened from it), never
+    on a bare sign-up: an email typed at sign-up proves nothing and must not open someone's
+    order history. Orders placed here are not touched (a guest checkout stays a guest's), nor
+    imported orders that already belong to an account."""
+    if not user.email:
+        return 0
+    return Order.objects.filter(imported_at__isnull=False, user__isnull=True, email__iexact=user.email).update(
+        user=user, updated_at=timezone.now()
+    )
+
+
 # Reviews ---------------------------------------------------------------------------------
 # The review is catalog's row; who may write one is decided here, because only orders knows
 # who bought what (catalog must not know orders).

@@ -14,6 +14,7 @@ from .views import (
     AccountDeleteView,
     CustomerInviteView,
     PasswordChangeView,
+    PasswordResetConfirmView,
     ProfileView,
     SignUpView,
     account,
@@ -77,10 +78,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/confirm/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html",
-            success_url=reverse_lazy("accounts:password_reset_complete"),
-        ),
+        PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

@@ -36,6 +36,7 @@ from kernel.http import json_attachment
 from kernel.transactions import after_commit
 from orders.privacy import OrdersInProgress, orders_in_progress
 from orders.selectors import orders_for_user
+from orders.services import imported_orders_attach
 
 from .forms import AccountDeleteForm, AddressBookForm, ProfileForm, SignUpForm
 
@@ -104,6 +105,7 @@ def verify_email(request, token: str):
         user = email_verify(token=token)
     except AccountError as exc:
         return render(request, "accounts/verify_email.html", {"error": exc.message, "code": exc.code}, status=400)
+    imported_orders_attach(user=user)
     return render(request, "accounts/verify_email.html", {"verified_email": user.email})
 
 
@@ -179,6 +181,19 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
         return super().get_context_data(section="password", **kwargs)
 
 
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's, plus: the link came to the account's mailbox, so the imported orders placed
+    as a guest with that email become the account's (orders.services.imported_orders_attach)."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        imported_orders_attach(user=form.user)
+        return response
+
+
 class CustomerInviteView(auth_views.PasswordResetConfirmView):
     """The link of an imported customer's invitation (invite_customers): Django's password
     reset confirmation (the token leaves the URL for the session before the form shows;
@@ -218,6 +233,7 @@ class CustomerInviteView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
         customer_invite_accepted(user=form.user)
+        imported_orders_attach(user=form.user)
         messages.success(self.request, INVITE_ACCEPTED_MESSAGE.format(shop=settings.SITE_NAME))
         return response
 
