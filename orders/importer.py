@@ -147,6 +147,14 @@ class OrdersImportResult:
     numbers_created: list[str] = field(default_factory=list)
     numbers_updated: list[str] = field(default_factory=list)
 
+    @property
+    def changes(self) -> list[str]:
+        """What was (or would be) done, one line per order: "create #1001", then "update
+        #1002" for each order updated."""
+        return [f"create {number}" for number in self.numbers_created] + [
+            f"update {number}" for number in self.numbers_updated
+        ]
+
     def summary(self) -> str:
         """One line of counts, for people and for logs."""
         prefix = "Dry run, nothing written. " if self.dry_run else ""

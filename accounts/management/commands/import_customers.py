@@ -3,13 +3,11 @@ manage.py import_customers FILE.csv [FILE.csv ...] [--dry-run]: imports customer
 Shopify's customers export or a generic file (see accounts.importer).
 """
 
-from django.core.management.base import BaseCommand, CommandError
-
-from accounts.importer import ImportRejected, customers_import
-from kernel.csvfiles import progress_bar
+from accounts.importer import customers_import
+from kernel.commands import ImportCommand
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = (
         "Imports customer accounts from Shopify's customers export (Customer ID, First Name, Last "
         "Name, Email, … Tags) or a generic file (email, first_name, last_name, password_hash, "
@@ -22,26 +20,7 @@ class Command(BaseCommand):
         "changed (counted as skipped)."
     )
 
-    def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+", metavar="FILE.csv", help="customer CSV files")
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Validate the files and report what would be created and updated; write nothing.",
-        )
+    files_help = "customer CSV files"
 
-    def handle(self, *args, **options):
-        try:
-            result = customers_import(
-                paths=options["files"], dry_run=options["dry_run"], progress=progress_bar(self.stdout)
-            )
-        except ImportRejected as rejected:
-            for problem in rejected.problems:
-                self.stderr.write(str(problem))
-            raise CommandError(
-                f"Import rejected: {len(rejected.problems)} problem(s); nothing was written."
-            ) from rejected
-        if options["dry_run"]:
-            for change in result.changes:
-                self.stdout.write(f"would {change}")
-        self.stdout.write(self.style.SUCCESS(result.summary()))
+    def run_import(self, paths, dry_run, progress):
+        return customers_import(paths=paths, dry_run=dry_run, progress=progress)

@@ -2,13 +2,11 @@
 manage.py import_products FILE.csv [FILE.csv ...] [--dry-run]: imports Shopify product CSV files.
 """
 
-from django.core.management.base import BaseCommand, CommandError
-
-from inventory.importer import ImportRejected, catalog_import
-from kernel.csvfiles import progress_bar
+from inventory.importer import catalog_import
+from kernel.commands import ImportCommand
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = (
         "Imports products, variants, stock and images from Shopify product CSV files. "
         "All files are checked first; if any row has a problem, every problem is listed as "
@@ -20,33 +18,16 @@ class Command(BaseCommand):
         "Images that cannot be downloaded are replaced by generated placeholders."
     )
 
-    def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+", metavar="FILE.csv", help="Shopify product CSV files")
-        parser.add_argument(
-            "--dry-run",
-            "--check",
-            action="store_true",
-            dest="dry_run",
-            help=(
-                "Validate the files and list what would be created and updated (the writes run "
-                "and are rolled back; images are not fetched); write nothing. --check is the "
-                "old name."
-            ),
-        )
+    files_help = "Shopify product CSV files"
+    dry_run_aliases = ("--check",)
+    dry_run_help = (
+        "Validate the files and list what would be created and updated (the writes run "
+        "and are rolled back; images are not fetched); write nothing. --check is the "
+        "old name."
+    )
 
-    def handle(self, *args, **options):
-        files = options["files"]
-        dry_run = options["dry_run"]
-        try:
-            result = catalog_import(paths=files, progress=progress_bar(self.stdout), dry_run=dry_run)
-        except ImportRejected as rejected:
-            for problem in rejected.problems:
-                self.stderr.write(str(problem))
-            raise CommandError(
-                f"Import rejected: {len(rejected.problems)} problem(s); nothing was written."
-            ) from rejected
-        if dry_run:
-            self.stdout.write(f"OK: {len(result.handles)} products, no problems found.")
-            for change in result.changes:
-                self.stdout.write(f"would {change}")
-        self.stdout.write(self.style.SUCCESS(result.summary()))
+    def run_import(self, paths, dry_run, progress):
+        return catalog_import(paths=paths, progress=progress, dry_run=dry_run)
+
+    def dry_run_report(self, result):
+        return [f"OK: {len(result.handles)} products, no problems found.", *super().dry_run_report(result)]
