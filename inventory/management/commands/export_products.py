@@ -2,16 +2,12 @@
 manage.py export_products [FILE.csv]: writes the catalog as a Shopify product CSV.
 """
 
-from typing import TextIO, cast
-
-from django.core.management.base import BaseCommand, CommandError
-
 from catalog.models import Product
 from inventory.product_export import PRODUCT_COLUMNS, product_rows
-from kernel.csvfiles import csv_write
+from kernel.commands import ExportCommand
 
 
-class Command(BaseCommand):
+class Command(ExportCommand):
     help = (
         "Writes every product, variant, stock figure and image URL as Shopify's product CSV "
         "(one row per variant, the product's columns on its first row), to FILE or to stdout. "
@@ -19,20 +15,7 @@ class Command(BaseCommand):
         "endings, no spreadsheet formula escaping (the file is data for re-import)."
     )
 
-    def add_arguments(self, parser):
-        parser.add_argument("file", nargs="?", metavar="FILE.csv", help="Where to write; stdout when left out.")
+    columns = PRODUCT_COLUMNS
 
-    def handle(self, *args, **options):
-        path = options["file"]
-        rows = product_rows(Product.objects.all())
-        if path is None:
-            # Past the command's output wrapper, which may style what it writes: csv ends its
-            # lines itself.
-            csv_write(cast(TextIO, getattr(self.stdout, "_out", self.stdout)), PRODUCT_COLUMNS, rows)
-            return
-        try:
-            with open(path, "w", encoding="utf-8", newline="") as out:
-                count = csv_write(out, PRODUCT_COLUMNS, rows)
-        except OSError as exc:
-            raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        self.stderr.write(f"{count} rows written to {path}.")
+    def rows(self):
+        return product_rows(Product.objects.all())
