@@ -54,109 +54,24 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
+# The file's layout (Shopify's 79 columns, the order columns a following row repeats, the date
+# format, the zips' apostrophe) is orders.order_export's: Django is configured so that it can
+# be imported (the development settings; this process opens no database, the import runs in
+# a child process).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+import django
+from django.apps import apps
+
+if not apps.ready:
+    django.setup()
+
+from orders.order_export import DATE_FORMAT, ORDER_COLUMNS, REPEATED_COLUMNS, zip_format
+
 DEMO_CATALOG = common.ROOT / "catalog" / "fixtures" / "demo-catalog.csv"
 MANAGE = common.ROOT / "manage.py"
 SHOP_TIME = ZoneInfo("America/New_York")
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-
-# Shopify's orders export header (../shared/data/shopify/README.md), exactly.
-HEADER = [
-    "Name",
-    "Email",
-    "Financial Status",
-    "Paid at",
-    "Fulfillment Status",
-    "Fulfilled at",
-    "Accepts Marketing",
-    "Currency",
-    "Subtotal",
-    "Shipping",
-    "Taxes",
-    "Total",
-    "Discount Code",
-    "Discount Amount",
-    "Shipping Method",
-    "Created at",
-    "Lineitem quantity",
-    "Lineitem name",
-    "Lineitem price",
-    "Lineitem compare at price",
-    "Lineitem sku",
-    "Lineitem requires shipping",
-    "Lineitem taxable",
-    "Lineitem fulfillment status",
-    "Billing Name",
-    "Billing Street",
-    "Billing Address1",
-    "Billing Address2",
-    "Billing Company",
-    "Billing City",
-    "Billing Zip",
-    "Billing Province",
-    "Billing Country",
-    "Billing Phone",
-    "Shipping Name",
-    "Shipping Street",
-    "Shipping Address1",
-    "Shipping Address2",
-    "Shipping Company",
-    "Shipping City",
-    "Shipping Zip",
-    "Shipping Province",
-    "Shipping Country",
-    "Shipping Phone",
-    "Notes",
-    "Note Attributes",
-    "Cancelled at",
-    "Payment Method",
-    "Payment Reference",
-    "Refunded Amount",
-    "Vendor",
-    "Outstanding Balance",
-    "Employee",
-    "Location",
-    "Device ID",
-    "Id",
-    "Tags",
-    "Risk Level",
-    "Source",
-    "Lineitem discount",
-    "Tax 1 Name",
-    "Tax 1 Value",
-    "Tax 2 Name",
-    "Tax 2 Value",
-    "Tax 3 Name",
-    "Tax 3 Value",
-    "Tax 4 Name",
-    "Tax 4 Value",
-    "Tax 5 Name",
-    "Tax 5 Value",
-    "Phone",
-    "Receipt Number",
-    "Duties",
-    "Billing Province Name",
-    "Shipping Province Name",
-    "Payment ID",
-    "Payment Terms Name",
-    "Next Payment Due At",
-    "Payment References",
-]
-assert len(HEADER) == 79
-# The columns a following row of an order repeats, besides its own line columns.
-REPEATED = ("Name", "Email", "Created at", "Phone")
-LINE_COLUMNS = (
-    "Lineitem quantity",
-    "Lineitem name",
-    "Lineitem price",
-    "Lineitem compare at price",
-    "Lineitem sku",
-    "Lineitem requires shipping",
-    "Lineitem taxable",
-    "Lineitem fulfillment status",
-    "Vendor",
-    "Lineitem discount",
-)
 
 
 @dataclass(frozen=True)
@@ -267,12 +182,7 @@ def cents(value: Decimal) -> Decimal:
 
 
 def shop_date(value: datetime) -> str:
-    return value.astimezone(SHOP_TIME).strftime("%Y-%m-%d %H:%M:%S %z")
-
-
-def zip_cell(code: str) -> str:
-    # Shopify's apostrophe before all-digit postcodes.
-    return f"'{code}" if code.isdigit() else code
+    return value.astimezone(SHOP_TIME).strftime(DATE_FORMAT)
 
 
 def catalog_items(path: Path = DEMO_CATALOG) -> list[Item]:
@@ -297,7 +207,7 @@ def catalog_items(path: Path = DEMO_CATALOG) -> list[Item]:
 
 
 def order_rows(count: int, items: list[Item], *, seed: int = 15, first_number: int = 1001) -> Iterator[list[str]]:
-    """The rows (in HEADER order) of `count` orders, oldest first, numbered from
+    """The rows (in ORDER_COLUMNS order) of `count` orders, oldest first, numbered from
     `first_number`. One generator, nothing kept: any `count` streams in constant memory."""
     rng = random.Random(seed)
     customers = max(count // 4, 1)
@@ -381,7 +291,7 @@ def _order(rng: random.Random, number: int, created: datetime, items: list[Item]
         "Address2": unit,
         "Company": "",
         "City": region.city,
-        "Zip": zip_cell(region.zip),
+        "Zip": zip_format(region.zip),
         "Province": region.province,
         "Country": region.country,
         "Phone": region.phone,
@@ -441,8 +351,8 @@ def _order(rng: random.Random, number: int, created: datetime, items: list[Item]
             "Vendor": item.vendor,
             "Lineitem discount": money(line_discounts[position]),
         }
-        values = {**order, **line} if position == 0 else {**{c: order[c] for c in REPEATED}, **line}
-        rows.append([values.get(column, "") for column in HEADER])
+        values = {**order, **line} if position == 0 else {**{c: order[c] for c in REPEATED_COLUMNS}, **line}
+        rows.append([values.get(column, "") for column in ORDER_COLUMNS])
     return rows
 
 
@@ -452,10 +362,10 @@ def generate(path: Path, count: int, *, seed: int = 15) -> dict[str, Decimal | i
     items = catalog_items()
     catalog_names = {item.name for item in items}
     figures: dict[str, Decimal | int] = {"orders": 0, "lines": 0, "matched": 0, "total": ZERO, "refunded": ZERO}
-    index = {column: i for i, column in enumerate(HEADER)}
+    index = {column: i for i, column in enumerate(ORDER_COLUMNS)}
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(HEADER)
+        writer.writerow(ORDER_COLUMNS)
         for row in order_rows(count, items, seed=seed):
             writer.writerow(row)
             figures["lines"] += 1  # type: ignore[operator]
