@@ -98,7 +98,20 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
                 )
             },
         ),
-        ("Money", {"fields": ("currency", "subtotal", "shipping_total", "total", "refunded_total")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "currency",
+                    "subtotal",
+                    ("discount_total", "voucher_code"),
+                    "shipping_total",
+                    ("tax_total", "prices_include_tax"),
+                    "total",
+                    "refunded_total",
+                )
+            },
+        ),
         (
             "Shipping",
             {
@@ -142,7 +155,11 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
         "status",
         "currency",
         "subtotal",
+        "discount_total",
+        "voucher_code",
         "shipping_total",
+        "tax_total",
+        "prices_include_tax",
         "total",
         "refunded_total",
         "attention_state",

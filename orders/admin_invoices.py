@@ -55,6 +55,8 @@ class OrderInvoiceAdminMixin(_OrderAdmin):
                 invoice.number,
                 timezone.localtime(invoice.issued_at).date(),
             )
+        if order.imported_at is not None:
+            return "None (imported: the previous shop invoiced it)"
         if order.status in INVOICEABLE_STATUSES:
             return format_html('None yet: <a href="{}">issue and download it</a>', url)
         return "None (the order is not paid)"
