@@ -7,6 +7,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
 from cart.models import Cart
 from orders.models import OrderEvent
@@ -72,6 +73,38 @@ def test_users_can_be_searched_by_email(staff_client):
     UserFactory(email="other@example.com")
     cl = staff_client.get(reverse("admin:accounts_user_changelist"), {"q": "findme"}).context["cl"]
     assert [u.email for u in cl.result_list] == ["findme@example.com"]
+
+
+def test_staff_record_marketing_consent_with_its_date_and_tags(staff_client):
+    user = UserFactory(email="ann@example.com")
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    data = {"email": user.email, "is_active": "on", "accepts_marketing": "on", "tags": "VIP, newsletter"}
+
+    assert staff_client.post(url, data).status_code == 302
+    user.refresh_from_db()
+    assert user.accepts_marketing and user.marketing_consent_at is not None
+    assert user.tags == "VIP, newsletter"
+
+    staff_client.post(url, {**data, "accepts_marketing": ""})
+    user.refresh_from_db()
+    assert not user.accepts_marketing and user.marketing_consent_at is None
+
+
+def test_the_origin_filter_finds_imported_customers_still_without_a_password(staff_client):
+
+    invited = UserFactory(email="imported@example.com", imported_at=timezone.now())
+    invited.set_unusable_password()
+    invited.save()
+    UserFactory(email="imported-with-password@example.com", imported_at=timezone.now())
+    UserFactory(email="here@example.com")
+    changelist = reverse("admin:accounts_user_changelist")
+
+    def listed(origin):
+        return {u.email for u in staff_client.get(changelist, {"origin": origin}).context["cl"].result_list}
+
+    assert listed("no_password") == {"imported@example.com"}
+    assert listed("imported") == {"imported@example.com", "imported-with-password@example.com"}
+    assert "here@example.com" in listed("here") and "imported@example.com" not in listed("here")
 
 
 # Deleting a customer and their personal data ------------------------------------------------
