@@ -48,16 +48,13 @@ ImportRejected is raised before anything is written.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import re
-import zoneinfo
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.hashers import identify_hasher
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -73,7 +70,17 @@ from kernel.addresses import (
     phone_e164_or_as_is,
     validate_address,
 )
-from kernel.csvfiles import CsvFile, ImportRejected, InvalidValue, Problem, ProgressCallback, yes_no_parse
+from kernel.csvfiles import (
+    CsvFile,
+    ImportRejected,
+    InvalidValue,
+    Problem,
+    ProgressCallback,
+    apostrophe_strip,
+    datetime_parse,
+    problems_reject,
+    yes_no_parse,
+)
 
 from .models import Address, User
 
@@ -174,6 +181,8 @@ _ADDRESS_ERROR_FIELD = {"name": "first_name", "city_area": "city", "sorting_code
 # Password hashes accepted as they are (see the module doc).
 _BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 _ARGON2 = re.compile(r"\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
+# What a created_at that is not a date should be.
+_DATE_HINT = "use ISO 8601, e.g. 2024-01-09T15:04:05+00:00"
 ACCEPTED_HASHES = (
     'accepted: bcrypt ("$2a$", "$2b$", "$2y$"), argon2 ("$argon2id$", "$argon2i$") and Django\'s own '
     '("pbkdf2_sha256$…", "argon2$…", "bcrypt_sha256$…", "scrypt$…"), or blank for no password'
@@ -287,23 +296,6 @@ def format_of(header: Sequence[str] | None) -> CustomerFormat:
     return SHOPIFY
 
 
-def datetime_parse(text: str) -> datetime:
-    """An ISO 8601 date or date and time ("2024-01-09", "2024-01-09T15:04:05Z") or Shopify's
-    "2024-01-09 15:04:05 -0500", aware; one without an offset is in settings.TIME_ZONE.
-    Raises InvalidValue."""
-    value: datetime | None = None
-    try:
-        value = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")  # Shopify's
-    except ValueError:
-        with contextlib.suppress(ValueError):
-            value = datetime.fromisoformat(text)
-    if value is None:
-        raise InvalidValue(f'not a date: "{text}" (use ISO 8601, e.g. 2024-01-09T15:04:05+00:00)')
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, zoneinfo.ZoneInfo(settings.TIME_ZONE))
-    return value
-
-
 def password_encode(text: str) -> str:
     """`text`, a password hash, as Django stores it (see the module doc). Raises
     InvalidValue, whose message never holds the hash."""
@@ -356,8 +348,8 @@ class _Parser:
         for line, row in csv_file.rows():
             assert csv_file.header is not None
             for column in fmt.apostrophe:
-                if row.get(column, "").startswith("'"):
-                    row[column] = row[column][1:]
+                if column in row:
+                    row[column] = apostrophe_strip(row[column])
             customer = self.parse_row(fmt, csv_file.name, line, row, set(csv_file.header))
             if customer is not None:
                 self.add(customer, fmt)
@@ -431,7 +423,7 @@ class _Parser:
                     bad(column, str(exc))
         if fmt.created_at and row.get(fmt.created_at):
             try:
-                fields["date_joined"] = datetime_parse(row[fmt.created_at])
+                fields["date_joined"] = datetime_parse(row[fmt.created_at], hint=_DATE_HINT)
             except InvalidValue as exc:
                 bad(fmt.created_at, str(exc))
 
@@ -493,15 +485,8 @@ def customers_parse(*, paths: Sequence[str | Path]) -> list[ParsedCustomer]:
     parser = _Parser()
     for path in paths:
         parser.parse_file(path)
-    if parser.problems:
-        order = {str(p): i for i, p in enumerate(paths)}
-        parser.problems.sort(key=lambda p: (order.get(p.file, 0), p.line or 0))
-        raise ImportRejected(parser.problems)
+    problems_reject(parser.problems, paths=paths)
     return list(parser.customers.values())
-
-
-class _DryRun(Exception):
-    """Raised to roll a dry run's writes back."""
 
 
 def customers_import(
@@ -517,16 +502,13 @@ def customers_import(
     parsed = customers_parse(paths=paths)
     result = CustomersImportResult(dry_run=dry_run)
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            for done, chunk in _chunks(parsed):
-                _write_chunk(chunk, result, now)
-                if progress:
-                    progress("customers", done, len(parsed))
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+    with transaction.atomic():
+        for done, chunk in _chunks(parsed):
+            _write_chunk(chunk, result, now)
+            if progress:
+                progress("customers", done, len(parsed))
+        if dry_run:
+            transaction.set_rollback(True)
     return result
 
 

@@ -57,6 +57,7 @@ from kernel.csvfiles import (
     ProgressCallback,
     count_parse,
     money_parse,
+    problems_reject,
 )
 
 from .exceptions import BackordersOutstanding
@@ -551,10 +552,7 @@ def catalog_parse(*, paths: Sequence[str | Path]) -> list[ParsedProduct]:
     for path in paths:
         parser.parse_file(path)
     parser.check_database()
-    if parser.problems:
-        order = {str(p): i for i, p in enumerate(paths)}
-        parser.problems.sort(key=lambda p: (order.get(p.file, 0), p.line or 0))
-        raise ImportRejected(parser.problems)
+    problems_reject(parser.problems, paths=paths)
     return list(parser.products.values())
 
 

@@ -14,13 +14,17 @@ breaks does not shift the lines of the rows after it. Files are read as a stream
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
+
+from django.utils import timezone
 
 from .errors import DomainError
 
@@ -40,6 +44,8 @@ MAX_INT = 2_147_483_647
 # Money columns are DecimalField(max_digits=12, decimal_places=2).
 MAX_MONEY = Decimal("9999999999.99")
 CENT = Decimal("0.01")
+# Shopify's dates: "2024-01-09 10:14:37 -0500".
+SHOPIFY_DATETIME = "%Y-%m-%d %H:%M:%S %z"
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,15 @@ class ImportRejected(DomainError):
 
 class InvalidValue(ValueError):
     """A cell that is not what its column holds; str() is the message for the Problem."""
+
+
+def problems_reject(problems: list[Problem], *, paths: Sequence[str | Path]) -> None:
+    """Raises ImportRejected with `problems`, ordered by file (in the order of `paths`) then
+    line, when there is any; returns when there is none."""
+    if problems:
+        order = {str(p): i for i, p in enumerate(paths)}
+        problems.sort(key=lambda p: (order.get(p.file, 0), p.line or 0))
+        raise ImportRejected(problems)
 
 
 # progress(stage, done, total): `stage` names what is being counted ("orders", "images").
@@ -253,6 +268,30 @@ def yes_no_parse(text: str, *, yes: str = "yes", no: str = "no") -> bool:
     if value == yes:
         return True
     raise InvalidValue(f'must be "{yes}" or "{no}", not "{text}"')
+
+
+def apostrophe_strip(text: str) -> str:
+    """`text` without the one "'" Shopify writes before Customer IDs, phones and all-digit
+    zips ("'02116" -> "02116"; "''x" -> "'x")."""
+    return text.removeprefix("'")
+
+
+def datetime_parse(text: str, *, hint: str = 'expected e.g. "2024-01-09 10:14:37 -0500"') -> datetime:
+    """Shopify's "2024-01-09 10:14:37 -0500" (SHOPIFY_DATETIME) or ISO 8601 ("2024-01-09",
+    "2024-01-09T15:04:05Z"), aware; one without an offset is in settings.TIME_ZONE.
+
+    Raises InvalidValue: 'not a date: "TEXT" (HINT)', `hint` saying what to write."""
+    value: datetime | None = None
+    try:
+        value = datetime.strptime(text, SHOPIFY_DATETIME)  # noqa: DTZ007 - the format ends with %z: aware
+    except ValueError:
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(text)
+    if value is None:
+        raise InvalidValue(f'not a date: "{text}" ({hint})')
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    return value
 
 
 def progress_bar(out) -> ProgressCallback | None:

@@ -22,14 +22,14 @@ date in another offset), so that the export (orders.order_export) gives the sour
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -47,8 +47,11 @@ from kernel.csvfiles import (
     InvalidValue,
     Problem,
     ProgressCallback,
+    apostrophe_strip,
     count_parse,
+    datetime_parse,
     money_parse,
+    problems_reject,
 )
 
 from .models import Order, OrderLine
@@ -106,6 +109,7 @@ NUMBER_MAX: int = Order._meta.get_field("number").max_length or 32
 _BAD_NUMBER = re.compile(r"[/\s?%]")
 DEFAULT_TITLE = "Default Title"
 ZERO = Decimal("0.00")
+T = TypeVar("T")
 
 
 def _limit(model, name: str) -> int:
@@ -211,22 +215,6 @@ class VariantLookup:
         return self.by_name.get(name)
 
 
-def date_parse(text: str) -> datetime:
-    """Shopify's "2024-01-09 10:14:37 -0500", or ISO 8601; a date without offset is in
-    settings.TIME_ZONE. Raises InvalidValue."""
-    value = None
-    with contextlib.suppress(ValueError):
-        value = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
-    if value is None:
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidValue(f'not a date: "{text}" (expected e.g. "2024-01-09 10:14:37 -0500")') from None
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value
-
-
 class _OrderParser:
     """Turns the rows of one order into a ParsedOrder, reporting problems."""
 
@@ -237,30 +225,29 @@ class _OrderParser:
     def problem(self, line: int, column: str | None, message: str) -> None:
         self.file.problem(line, column, message)
 
-    def money(self, line: int, row: dict[str, str], column: str, *, required: bool = False) -> Decimal | None:
+    def cell(
+        self, line: int, row: dict[str, str], column: str, parse: Callable[[str], T], *, required: bool, blank: T | None
+    ) -> T | None:
+        """`row`'s `column` read by `parse`, or `blank` when it is empty; None, with the
+        problem reported, when `parse` refuses it (InvalidValue) or it is empty and
+        `required`."""
         text = row.get(column, "")
         if not text:
             if required:
                 self.problem(line, column, "required")
                 return None
-            return ZERO
+            return blank
         try:
-            return money_parse(text)
+            return parse(text)
         except InvalidValue as exc:
             self.problem(line, column, str(exc))
             return None
 
+    def money(self, line: int, row: dict[str, str], column: str, *, required: bool = False) -> Decimal | None:
+        return self.cell(line, row, column, money_parse, required=required, blank=ZERO)
+
     def date(self, line: int, row: dict[str, str], column: str, *, required: bool = False) -> datetime | None:
-        text = row.get(column, "")
-        if not text:
-            if required:
-                self.problem(line, column, "required")
-            return None
-        try:
-            return date_parse(text)
-        except InvalidValue as exc:
-            self.problem(line, column, str(exc))
-            return None
+        return self.cell(line, row, column, datetime_parse, required=required, blank=None)
 
     def parse(
         self, rows: list[tuple[int, dict[str, str]]], variants: VariantLookup | None, *, broken: bool = False
@@ -366,7 +353,7 @@ class _OrderParser:
                     f"{kind}_line1": first.get(f"{prefix} Address1", "") or first.get(f"{prefix} Street", ""),
                     f"{kind}_line2": first.get(f"{prefix} Address2", ""),
                     f"{kind}_city": first.get(f"{prefix} City", ""),
-                    f"{kind}_postal_code": first.get(f"{prefix} Zip", "").removeprefix("'"),
+                    f"{kind}_postal_code": apostrophe_strip(first.get(f"{prefix} Zip", "")),
                     f"{kind}_country_area": first.get(f"{prefix} Province", ""),
                     f"{kind}_country": country,
                     f"{kind}_phone": phone_e164_or_as_is(first.get(f"{prefix} Phone", ""), country or None),
@@ -686,10 +673,6 @@ def _write_batch(batch: list[ParsedOrder], result: OrdersImportResult, now: date
         OrderLine.objects.bulk_create(new_lines)
 
 
-class _DryRun(Exception):
-    """Rolls back the transaction of a dry run."""
-
-
 def orders_import(
     *, paths: Sequence[str | Path], dry_run: bool = False, progress: ProgressCallback | None = None
 ) -> OrdersImportResult:
@@ -705,37 +688,31 @@ def orders_import(
     Nothing else happens: no stock, reservation, payment, invoice or email.
     """
     problems, total = _validate(paths, progress)
-    if problems:
-        order = {str(p): i for i, p in enumerate(paths)}
-        problems.sort(key=lambda p: (order.get(p.file, 0), p.line or 0))
-        raise ImportRejected(problems)
+    problems_reject(problems, paths=paths)
     result = OrdersImportResult(dry_run=dry_run)
     variants = VariantLookup()
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            batch: list[ParsedOrder] = []
-            done = 0
-            for parsed, repeated in _parsed_orders(paths, variants):
-                if repeated:
-                    result.skipped += 1
-                    continue
-                batch.append(parsed)
-                if len(batch) >= BATCH:
-                    _write_batch(batch, result, now)
-                    done += len(batch)
-                    batch = []
-                    if progress:
-                        progress("orders", done, total)
-            if batch:
+    with transaction.atomic():
+        batch: list[ParsedOrder] = []
+        done = 0
+        for parsed, repeated in _parsed_orders(paths, variants):
+            if repeated:
+                result.skipped += 1
+                continue
+            batch.append(parsed)
+            if len(batch) >= BATCH:
                 _write_batch(batch, result, now)
                 done += len(batch)
+                batch = []
                 if progress:
                     progress("orders", done, total)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+        if batch:
+            _write_batch(batch, result, now)
+            done += len(batch)
+            if progress:
+                progress("orders", done, total)
+        if dry_run:
+            transaction.set_rollback(True)
     return result
 
 

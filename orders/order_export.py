@@ -26,6 +26,8 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from kernel.csvfiles import SHOPIFY_DATETIME
+
 from .models import Order, OrderLine
 
 ORDER_COLUMNS = [
@@ -110,23 +112,13 @@ ORDER_COLUMNS = [
     "Payment References",
 ]
 
-# The columns of one line item; every other column belongs to the order.
-LINE_COLUMNS = (
-    "Lineitem quantity",
-    "Lineitem name",
-    "Lineitem price",
-    "Lineitem compare at price",
-    "Lineitem sku",
-    "Lineitem requires shipping",
-    "Lineitem taxable",
-    "Lineitem fulfillment status",
-    "Vendor",
-    "Lineitem discount",
-)
+# The columns of one line item (Lineitem …, Vendor), in ORDER_COLUMNS order; every other
+# column belongs to the order.
+LINE_COLUMNS = tuple(column for column in ORDER_COLUMNS if column.startswith("Lineitem ") or column == "Vendor")
 # Order columns Shopify repeats on every row of an order.
 REPEATED_COLUMNS = ("Name", "Email", "Created at", "Phone")
 TAX_COLUMNS = tuple((f"Tax {n} Name", f"Tax {n} Value") for n in range(1, 6))
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
+DATE_FORMAT = SHOPIFY_DATETIME
 CHUNK = 500
 
 # Our status -> Shopify's Financial Status and, when the status says it, Fulfillment Status.
