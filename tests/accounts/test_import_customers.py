@@ -3,14 +3,11 @@ written through the command as a merchant runs it."""
 
 from __future__ import annotations
 
-import csv
 import io
-from pathlib import Path
 
 import argon2
 import bcrypt
 import pytest
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
@@ -20,43 +17,14 @@ from rest_framework.test import APIClient
 from accounts.importer import customers_differences, customers_import
 from accounts.models import Address, User
 from config.settings.base import PASSWORD_HASHERS as BASE_PASSWORD_HASHERS
+from orders.customer_export import CUSTOMER_COLUMNS
+from tests.conftest import csv_rows_write
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-SHOPIFY_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "shopify"
 TOKEN = "/api/v1/auth/token/"
 GENERIC_HEADER = ["email", "first_name", "last_name", "password_hash", "created_at"]
-SHOPIFY_HEADER = [
-    "Customer ID",
-    "First Name",
-    "Last Name",
-    "Email",
-    "Accepts Email Marketing",
-    "Default Address Company",
-    "Default Address Address1",
-    "Default Address Address2",
-    "Default Address City",
-    "Default Address Province Code",
-    "Default Address Country Code",
-    "Default Address Zip",
-    "Default Address Phone",
-    "Phone",
-    "Accepts SMS Marketing",
-    "Total Spent",
-    "Total Orders",
-    "Note",
-    "Tax Exempt",
-    "Tags",
-]
-
-
-@pytest.fixture
-def customers_csv() -> Path:
-    path = SHOPIFY_DIR / "customers.csv"
-    if not path.exists():
-        pytest.skip(f"the shared Shopify exports are not in {SHOPIFY_DIR}")
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -65,15 +33,6 @@ def _fresh_throttles():
     cache.clear()
     yield
     cache.clear()
-
-
-def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows([{col: row.get(col, "") for col in header} for row in rows])
-    path.write_text(out.getvalue(), encoding="utf-8")
-    return path
 
 
 def shopify_row(email: str, **values: str) -> dict[str, str]:
@@ -211,7 +170,7 @@ def test_a_dry_run_writes_nothing(customers_csv):
 # -- updates -----------------------------------------------------------------------------------
 def test_it_updates_an_account_by_email_in_any_case_and_keeps_its_spelling(tmp_path):
     user = UserFactory(email="ann.lee@example.com", first_name="Annie")
-    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, [shopify_row("ANN.LEE@Example.com", Tags="b ,a,, c")])
+    path = csv_rows_write(tmp_path / "c.csv", CUSTOMER_COLUMNS, [shopify_row("ANN.LEE@Example.com", Tags="b ,a,, c")])
 
     out, _ = run(str(path))
 
@@ -233,12 +192,12 @@ def test_it_updates_an_account_by_email_in_any_case_and_keeps_its_spelling(tmp_p
 
 
 def test_consent_gets_its_date_when_it_turns_on_and_keeps_it(tmp_path):
-    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, [shopify_row("ann@example.com")])
+    path = csv_rows_write(tmp_path / "c.csv", CUSTOMER_COLUMNS, [shopify_row("ann@example.com")])
     run(str(path))
     user = User.objects.get()
     assert not user.accepts_marketing and user.marketing_consent_at is None
 
-    write_csv(path, SHOPIFY_HEADER, [shopify_row("ann@example.com", **{"Accepts Email Marketing": "yes"})])
+    csv_rows_write(path, CUSTOMER_COLUMNS, [shopify_row("ann@example.com", **{"Accepts Email Marketing": "yes"})])
     run(str(path))
     user.refresh_from_db()
     given = user.marketing_consent_at
@@ -249,16 +208,16 @@ def test_consent_gets_its_date_when_it_turns_on_and_keeps_it(tmp_path):
     assert "1 unchanged" in out
     assert user.marketing_consent_at == given
 
-    write_csv(path, SHOPIFY_HEADER, [shopify_row("ann@example.com", **{"Accepts Email Marketing": "no"})])
+    csv_rows_write(path, CUSTOMER_COLUMNS, [shopify_row("ann@example.com", **{"Accepts Email Marketing": "no"})])
     run(str(path))
     user.refresh_from_db()
     assert not user.accepts_marketing and user.marketing_consent_at is None
 
 
 def test_a_new_address_is_added_but_the_default_stays(tmp_path):
-    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, [shopify_row("ann@example.com")])
+    path = csv_rows_write(tmp_path / "c.csv", CUSTOMER_COLUMNS, [shopify_row("ann@example.com")])
     run(str(path))
-    write_csv(path, SHOPIFY_HEADER, [shopify_row("ann@example.com", **{"Default Address Address1": "2 Oak St"})])
+    csv_rows_write(path, CUSTOMER_COLUMNS, [shopify_row("ann@example.com", **{"Default Address Address1": "2 Oak St"})])
 
     out, _ = run(str(path))
 
@@ -269,9 +228,9 @@ def test_a_new_address_is_added_but_the_default_stays(tmp_path):
 
 def test_staff_accounts_are_skipped_and_never_changed(tmp_path):
     staff = UserFactory(email="boss@example.com", first_name="Boss", is_staff=True)
-    path = write_csv(
+    path = csv_rows_write(
         tmp_path / "c.csv",
-        SHOPIFY_HEADER,
+        CUSTOMER_COLUMNS,
         [shopify_row("Boss@example.com", **{"First Name": "Mallory", "Customer ID": "'7000000000009"}), ANN],
     )
     before = User.objects.filter(pk=staff.pk).values(*USER_COLUMNS).get()
@@ -309,7 +268,7 @@ def test_customers_sign_in_with_their_old_passwords_and_get_argon2(tmp_path, cli
         for channel in ("web", "api"):
             rows.append({"email": f"{channel}-{name}@example.com", "first_name": name, "password_hash": hashed})
     rows.append({"email": "nopassword@example.com", "created_at": "2023-05-01 09:30:00 -0400"})
-    path = write_csv(tmp_path / "users.csv", GENERIC_HEADER, rows)
+    path = csv_rows_write(tmp_path / "users.csv", GENERIC_HEADER, rows)
 
     out, err = run(str(path))
 
@@ -354,7 +313,7 @@ def test_a_customer_who_set_a_password_keeps_it(tmp_path, settings):
     waiting.save()
     hashed = bcrypt.hashpw(b"old shop password", bcrypt.gensalt(4)).decode()
     rows = [{"email": e, "password_hash": hashed} for e in ("ann@example.com", "bob@example.com")]
-    path = write_csv(tmp_path / "users.csv", GENERIC_HEADER, rows)
+    path = csv_rows_write(tmp_path / "users.csv", GENERIC_HEADER, rows)
 
     out, _ = run(str(path))
 
@@ -380,7 +339,7 @@ def test_an_unknown_hash_format_is_refused_without_showing_it(tmp_path, settings
     UserFactory(email="already@example.com")
     good = bcrypt.hashpw(b"fine", bcrypt.gensalt(4)).decode()
     rows = [{"email": "ann@example.com", "password_hash": good}, {"email": "bob@example.com", "password_hash": unknown}]
-    path = write_csv(tmp_path / "users.csv", GENERIC_HEADER, rows)
+    path = csv_rows_write(tmp_path / "users.csv", GENERIC_HEADER, rows)
 
     output, error = rejected(str(path))
 
@@ -429,7 +388,7 @@ def test_an_unknown_hash_format_is_refused_without_showing_it(tmp_path, settings
     ids=["invalid-email", "same-email-twice", "us-zip", "province", "yes-no"],
 )
 def test_a_malformed_shopify_file_is_refused_with_line_and_column(tmp_path, rows, line, column, message):
-    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, rows)
+    path = csv_rows_write(tmp_path / "c.csv", CUSTOMER_COLUMNS, rows)
 
     output, _ = rejected(str(path))
 
@@ -439,8 +398,8 @@ def test_a_malformed_shopify_file_is_refused_with_line_and_column(tmp_path, rows
 
 
 def test_the_same_customer_twice_with_the_same_data_is_one_account(tmp_path):
-    path = write_csv(
-        tmp_path / "c.csv", SHOPIFY_HEADER, [shopify_row("ann@example.com"), shopify_row("Ann@Example.com")]
+    path = csv_rows_write(
+        tmp_path / "c.csv", CUSTOMER_COLUMNS, [shopify_row("ann@example.com"), shopify_row("Ann@Example.com")]
     )
 
     out, _ = run(str(path))
@@ -449,8 +408,8 @@ def test_the_same_customer_twice_with_the_same_data_is_one_account(tmp_path):
 
 
 def test_a_file_without_the_email_column_is_refused(tmp_path):
-    header = [c for c in SHOPIFY_HEADER if c != "Email"]
-    path = write_csv(tmp_path / "c.csv", header, [shopify_row("ann@example.com")])
+    header = [c for c in CUSTOMER_COLUMNS if c != "Email"]
+    path = csv_rows_write(tmp_path / "c.csv", header, [shopify_row("ann@example.com")])
 
     output, _ = rejected(str(path))
 
@@ -463,7 +422,7 @@ def test_a_generic_date_that_is_not_a_date_is_refused(tmp_path):
         {"email": "ann@example.com", "created_at": "2024-01-09T10:00:00Z"},
         {"email": "bob@example.com", "created_at": "09/01/2024"},
     ]
-    path = write_csv(tmp_path / "users.csv", GENERIC_HEADER, rows)
+    path = csv_rows_write(tmp_path / "users.csv", GENERIC_HEADER, rows)
 
     output, _ = rejected(str(path))
 
@@ -495,13 +454,13 @@ def test_a_generic_file_with_an_address(tmp_path):
             "zip": "ABCDE",
         },
     ]
-    path = write_csv(tmp_path / "users.csv", header, rows)
+    path = csv_rows_write(tmp_path / "users.csv", header, rows)
 
     output, _ = rejected(str(path))
     assert f'{path}:3: column "zip": address: Enter a valid ZIP code.' in output
     assert f'{path}:3: column "first_name": address: This field is required.' in output
 
-    write_csv(path, header, rows[:1])
+    csv_rows_write(path, header, rows[:1])
     result = customers_import(paths=[path])
     assert (result.created, result.addresses_created) == (1, 1)
     asha = User.objects.get()
@@ -517,7 +476,7 @@ def test_a_generic_file_with_an_address(tmp_path):
 
 def test_one_customer_id_for_two_emails_is_refused(tmp_path):
     rows = [ANN, shopify_row("bob@example.com")]  # both "'7000000000001"
-    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, rows)
+    path = csv_rows_write(tmp_path / "c.csv", CUSTOMER_COLUMNS, rows)
 
     output, _ = rejected(str(path))
 
@@ -528,7 +487,7 @@ def test_one_customer_id_for_two_emails_is_refused(tmp_path):
 def test_a_dry_run_says_what_it_would_create_and_change(tmp_path):
     UserFactory(email="bob@example.com", first_name="Bob")
     rows = [ANN, shopify_row("BOB@example.com", **{"Customer ID": "'7000000000002", "First Name": "Robert"})]
-    path = write_csv(tmp_path / "c.csv", SHOPIFY_HEADER, rows)
+    path = csv_rows_write(tmp_path / "c.csv", CUSTOMER_COLUMNS, rows)
     before = snapshot()
 
     out, _ = run(str(path), "--dry-run")

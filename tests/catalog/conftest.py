@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.conftest import SHOPIFY_DIR as SHOPIFY_DIR  # imported from here by other tests
+from tests.conftest import csv_rows_write, shopify_sample
+
 DEMO_CSV = Path(settings.BASE_DIR) / "catalog" / "fixtures" / "demo-catalog.csv"
-SHOPIFY_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "shopify"
 
 
 @pytest.fixture(autouse=True)
@@ -52,10 +54,7 @@ def respond_with(monkeypatch):
 
 @pytest.fixture
 def shopify_files() -> list[Path]:
-    files = [SHOPIFY_DIR / "apparel.csv", SHOPIFY_DIR / "home-and-garden.csv"]
-    if not all(f.exists() for f in files):
-        pytest.skip(f"the shared Shopify exports are not in {SHOPIFY_DIR}")
-    return files
+    return shopify_sample("apparel.csv", "home-and-garden.csv")
 
 
 def csv_header() -> list[str]:
@@ -66,13 +65,7 @@ def csv_header() -> list[str]:
 
 def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
     """Writes `rows` (dicts of column -> value, missing columns blank) as a Shopify CSV."""
-    header = header or csv_header()
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows([{col: row.get(col, "") for col in header} for row in rows])
-    path.write_text(out.getvalue(), encoding="utf-8")
-    return path
+    return csv_rows_write(path, header or csv_header(), rows)
 
 
 def product_row(handle: str, title: str, **values: str) -> dict[str, str]:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from inventory.importer import catalog_import
+from tests.conftest import shopify_sample
 
-from .shopify import CATALOGS, ORDERS_CSV, SHOPIFY_DIR
+from .shopify import CATALOGS, ORDERS_CSV
 
 
 @pytest.fixture
@@ -24,8 +25,7 @@ def offline(monkeypatch):
 
 @pytest.fixture
 def orders_csv() -> Path:
-    if not ORDERS_CSV.exists() or not all(f.exists() for f in CATALOGS):
-        pytest.skip(f"the shared Shopify exports are not in {SHOPIFY_DIR}")
+    shopify_sample(ORDERS_CSV.name, *(path.name for path in CATALOGS))
     return ORDERS_CSV
 
 

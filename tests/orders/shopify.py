@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from orders.order_export import ORDER_COLUMNS
-from tests.catalog.conftest import SHOPIFY_DIR
+from tests.conftest import SHOPIFY_DIR
 
 ORDERS_CSV = SHOPIFY_DIR / "orders.csv"
 CATALOGS = [SHOPIFY_DIR / "apparel.csv", SHOPIFY_DIR / "home-and-garden.csv"]

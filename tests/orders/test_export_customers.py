@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from accounts.models import Address, User
@@ -20,7 +19,6 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-SHOPIFY_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "shopify"
 SHOPIFY_HEADER = (
     "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,"
     "Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,"
@@ -35,14 +33,6 @@ SHOPIFY_HEADER = (
 # - Email: stored through normalize_email, which lower-cases the domain
 #   ("MARCUS.BELL@EXAMPLE.NET" comes back "MARCUS.BELL@example.net"): same mailbox.
 NOT_REPEATED = {"Total Spent", "Total Orders", "Default Address Phone", "Email"}
-
-
-@pytest.fixture
-def customers_csv() -> Path:
-    path = SHOPIFY_DIR / "customers.csv"
-    if not path.exists():
-        pytest.skip(f"the shared Shopify exports are not in {SHOPIFY_DIR}")
-    return path
 
 
 def export(path: Path | None = None) -> str:
