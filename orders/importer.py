@@ -582,35 +582,33 @@ def _build(parsed: ParsedOrder, user_id: int | None, now: datetime) -> tuple[Ord
     """The unsaved Order and lines of `parsed`, with their source_data (see module doc)."""
     order = Order(**parsed.fields, user_id=user_id, imported_at=now)
     first = parsed.lines[0]["row"] if parsed.lines else {}
-    computed = order_values_computed(order)
-    source = {}
     # Every column of the file (Shopify's 79 and any other), so that nothing is lost.
-    for column in dict.fromkeys([*ORDER_COLUMNS, *first]):
-        if column in LINE_COLUMNS:
-            continue
-        value = first.get(column, "")
-        if column in ALWAYS_SOURCE or column not in computed:
+    columns = [column for column in dict.fromkeys([*ORDER_COLUMNS, *first]) if column not in LINE_COLUMNS]
+    order.source_data = _source_data(first, columns, order_values_computed(order), ALWAYS_SOURCE)
+    lines = []
+    for item in parsed.lines:
+        line = OrderLine(**{k: v for k, v in item.items() if k != "row"})
+        computed = line_values_computed(line, imported=True)
+        line.source_data = _source_data(item["row"], LINE_COLUMNS, computed, LINE_ALWAYS_SOURCE)
+        lines.append(line)
+    return order, lines
+
+
+def _source_data(
+    row: dict[str, str], columns: Sequence[str], computed: dict[str, str], always: Sequence[str]
+) -> dict[str, str]:
+    """The cells of `row` in `columns` that the export would not write from our fields: a
+    non-empty cell of a column in `always` or with no field of ours (not in `computed`), and
+    a cell our field would write differently."""
+    source = {}
+    for column in columns:
+        value = row.get(column, "")
+        if column in always or column not in computed:
             if value:
                 source[column] = value
         elif value != computed[column]:
             source[column] = value
-    order.source_data = source
-    lines = []
-    for item in parsed.lines:
-        row = item["row"]
-        line = OrderLine(**{k: v for k, v in item.items() if k != "row"})
-        line_computed = line_values_computed(line, imported=True)
-        line_source = {}
-        for column in LINE_COLUMNS:
-            value = row.get(column, "")
-            if column in LINE_ALWAYS_SOURCE or column not in line_computed:
-                if value:
-                    line_source[column] = value
-            elif value != line_computed[column]:
-                line_source[column] = value
-        line.source_data = line_source
-        lines.append(line)
-    return order, lines
+    return source
 
 
 def _users_by_email(emails: set[str]) -> dict[str, int]:
@@ -738,13 +736,20 @@ class OrdersFileFigures:
     years: dict[int, YearFigures] = field(default_factory=dict)
 
 
-def orders_file_figures(*, paths: Sequence[str | Path]) -> OrdersFileFigures:
-    """The figures of the files (see OrdersFileFigures), read as the import reads them.
-    Raises ImportRejected when the files have problems. Writes nothing."""
+def _file_problems_reject(paths: Sequence[str | Path]) -> None:
+    """Raises ImportRejected with the problems of the files themselves, in the order they
+    were found; a number of an order placed here is not one (reading the files' figures or
+    differences is no import)."""
     problems, _ = _validate(paths, None)
     problems = [p for p in problems if "placed in this shop" not in p.message]
     if problems:
         raise ImportRejected(problems)
+
+
+def orders_file_figures(*, paths: Sequence[str | Path]) -> OrdersFileFigures:
+    """The figures of the files (see OrdersFileFigures), read as the import reads them.
+    Raises ImportRejected when the files have problems. Writes nothing."""
+    _file_problems_reject(paths)
     figures = OrdersFileFigures()
     for parsed, repeated in _parsed_orders(paths, VariantLookup.empty()):
         if repeated:
@@ -765,11 +770,7 @@ def orders_differences(*, paths: Sequence[str | Path]) -> list[str]:
     email, and its lines (count, quantities, prices, names). One message per difference,
     e.g. '#1001: total 125.21 in the file, 120.00 here'; [] when there is none.
     Raises ImportRejected when the files themselves have problems."""
-    problems, _ = _validate(paths, None)
-    # Numbers of orders placed here are not a difference of the import: drop that problem.
-    problems = [p for p in problems if "placed in this shop" not in p.message]
-    if problems:
-        raise ImportRejected(problems)
+    _file_problems_reject(paths)
     differences: list[str] = []
     variants = VariantLookup()
     batch: list[ParsedOrder] = []
