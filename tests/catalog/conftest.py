@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from catalog.models import Category, Product, ProductImage, ProductVariant
+from inventory.models import StockItem, StockMovement
 from tests.conftest import SHOPIFY_DIR as SHOPIFY_DIR  # imported from here by other tests
 from tests.conftest import csv_rows_write, shopify_sample
 
@@ -55,6 +57,20 @@ def respond_with(monkeypatch):
 @pytest.fixture
 def shopify_files() -> list[Path]:
     return shopify_sample("apparel.csv", "home-and-garden.csv")
+
+
+def table_counts() -> dict[str, int]:
+    """Rows of each table an import writes, by model name."""
+    return {
+        model.__name__: model.objects.count()
+        for model in (Category, Product, ProductVariant, ProductImage, StockItem, StockMovement)
+    }
+
+
+def media_files() -> set[str]:
+    """The files under MEDIA_ROOT (images and thumbnails), relative to it."""
+    root = Path(settings.MEDIA_ROOT)
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
 def csv_header() -> list[str]:

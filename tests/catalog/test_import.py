@@ -12,13 +12,13 @@ from django.core.management.base import CommandError
 from django.db.models import Sum
 from PIL import Image
 
-from catalog.models import Category, Product, ProductImage, ProductVariant
+from catalog.models import Product, ProductImage, ProductVariant
 from inventory.importer import ImportRejected, catalog_import, derive_sku
 from inventory.models import StockItem, StockMovement
 from inventory.services import stock_adjust
 from tests.factories import VariantFactory
 
-from .conftest import csv_header, product_row, write_csv
+from .conftest import csv_header, media_files, product_row, table_counts, write_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +32,6 @@ def on_hand(variant: ProductVariant) -> int:
 def ledger_total(variant: ProductVariant) -> int:
     movements = StockMovement.objects.filter(variant=variant)
     return movements.aggregate(total=Sum("quantity"))["total"] or 0
-
-
-def table_counts() -> dict[str, int]:
-    return {
-        model.__name__: model.objects.count()
-        for model in (Category, Product, ProductVariant, ProductImage, StockItem, StockMovement)
-    }
-
-
-def media_files() -> set[str]:
-    root = Path(settings.MEDIA_ROOT)
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

@@ -5,29 +5,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from catalog.models import Category, Product, ProductImage, ProductVariant
+from catalog.models import Product, ProductVariant
 from inventory.importer import catalog_import
-from inventory.models import StockItem, StockMovement
+from inventory.models import StockItem
 
-from .conftest import product_row, write_csv
+from .conftest import media_files, product_row, table_counts, write_csv
 
 pytestmark = pytest.mark.django_db
-
-
-def table_counts() -> dict[str, int]:
-    return {
-        model.__name__: model.objects.count()
-        for model in (Category, Product, ProductVariant, ProductImage, StockItem, StockMovement)
-    }
-
-
-def media_files() -> set[str]:
-    root = Path(settings.MEDIA_ROOT)
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
 def dry_run(*paths: Path, flag: str = "--dry-run") -> list[str]:
