@@ -81,7 +81,9 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
     change_list_template = "admin/orders/order/change_list.html"
     # Money in its currency ("$84.00"), refunds under it; the attention flag only where it is
     # raised, so the exceptions stand out; and the list fits beside the filters at 1280 px.
-    list_display = ("number", "email", "status", "attention", "imported", "total_display", "created_at", "paid_at")
+    # Imported orders show by their number ("#1001") and the origin filter; no column of their
+    # own: the list must fit 1280 px (tests/browser/test_admin_layout.py).
+    list_display = ("number", "email", "status", "attention", "total_display", "created_at", "paid_at")
     list_filter = ("status", "needs_attention", ArchivedFilter, ImportedFilter, "created_at")
     # And by SKU of a line: get_search_results.
     search_fields = ("number", "email")
@@ -175,10 +177,6 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
         "shipments",  # OrderLifecycleAdminMixin
     )
     inlines = (OrderLineInline, OrderEventInline)
-
-    @admin.display(description="imported", ordering="imported_at", empty_value="")
-    def imported(self, order: Order) -> str:
-        return "imported" if order.imported_at else ""
 
     @admin.display(description="source columns")
     def source_display(self, order: Order) -> str:
