@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sub
 from django.utils import timezone
 
 from catalog.models import Product, ProductReview
+from kernel.csvfiles import InvalidValue, datetime_parse
 
 from .models import EmailLog, Invoice, Order, OrderEvent, OrderLine, Shipment, SweepRun
 
@@ -144,3 +145,23 @@ def order_awaiting_payment(*, user=None, numbers: Sequence[str] = ()) -> Order |
         .order_by("-created_at")
         .first()
     )
+
+
+def imported_order_milestones(order: Order) -> list[OrderEvent]:
+    """An imported order's history as the previous shop recorded it, oldest first: placed
+    (created_at), paid (paid_at), shipped (Shopify's "Fulfilled at") and cancelled
+    ("Cancelled at", both kept in source_data). Unsaved OrderEvents, for the pages that
+    list an order's events; a date the source left out (or that does not parse) is skipped.
+    Refunds have no date in Shopify's export: the summary shows the amount."""
+    milestones = [OrderEvent(order=order, type=OrderEvent.Type.PLACED, created_at=order.created_at)]
+    if order.paid_at:
+        milestones.append(OrderEvent(order=order, type=OrderEvent.Type.PAID, created_at=order.paid_at))
+    for column, kind in (("Fulfilled at", OrderEvent.Type.SHIPPED), ("Cancelled at", OrderEvent.Type.CANCELLED)):
+        text = order.source_data.get(column, "")
+        try:
+            at = datetime_parse(text) if text else None
+        except InvalidValue:
+            at = None
+        if at is not None:
+            milestones.append(OrderEvent(order=order, type=kind, created_at=at))
+    return sorted(milestones, key=lambda event: event.created_at)

@@ -11,7 +11,14 @@ from catalog.selectors import published_product
 from orders.credit_notes import credit_note_generate, credit_note_of
 from orders.invoices import InvoiceNotAllowed, invoice_available, invoice_generate
 from orders.models import Order, OrderEvent
-from orders.selectors import order_for_token, order_for_user, order_tax_lines, orders_for_user, review_eligibility
+from orders.selectors import (
+    imported_order_milestones,
+    order_for_token,
+    order_for_user,
+    order_tax_lines,
+    orders_for_user,
+    review_eligibility,
+)
 from orders.services import ReviewNotAllowed, order_can_cancel, order_expire_if_due, review_submit
 from payments.selectors import order_payment_attempts
 from storefront.session import SESSION_JUST_PAID
@@ -79,7 +86,9 @@ def _detail(request, order, *, token: str = ""):
         {
             "order": order,
             "lines": lines,
-            "history": [event for event in order.events.all() if event.type in SHOPPER_EVENTS],
+            "history": imported_order_milestones(order)
+            if order.imported_at
+            else [event for event in order.events.all() if event.type in SHOPPER_EVENTS],
             "payments": order_payment_attempts(order),
             "just_paid": just_paid,
             "invoice_url": invoice_url,

@@ -424,3 +424,21 @@ def test_the_admin_filters_imported_orders_and_shows_their_source_columns(admin_
     html = page.content.decode()
     assert "Payment Method: Shopify Payments" in html
     assert 'name="shipping_name"' not in html  # read-only: history
+
+
+def test_the_order_page_lists_the_previous_shops_milestones_in_the_shop_time_zone(client, tmp_path, settings):
+    settings.TIME_ZONE = "America/New_York"
+    rows = order_rows("#7", created="2024-03-01 10:00:00 -0500", paid="2024-03-01 10:00:05 -0500")
+    rows[0].update({"Fulfilled at": "2024-03-04 16:30:00 -0500", "Cancelled at": ""})
+    orders_import(paths=[write_orders(tmp_path / "o.csv", rows)])
+    owner = UserFactory(email="ada@example.com")
+    Order.objects.filter(number="#7").update(user=owner)
+    client.force_login(owner)
+
+    page = client.get(reverse("orders:detail", args=["#7"]))
+
+    history = [(event.type, event.created_at) for event in page.context["history"]]
+    assert [kind for kind, _ in history] == ["placed", "paid", "shipped"]
+    html = page.content.decode()
+    for text in ("Order placed", "1 March 2024, 10:00", "Payment captured", "Shipped", "4 March 2024, 16:30"):
+        assert text in html, text
