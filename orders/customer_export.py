@@ -92,7 +92,7 @@ def customer_rows(users: QuerySet[User]) -> Iterator[list[str]]:
     customers_to_export for Shopify's). Two queries per CHUNK users besides reading them."""
     stream = users.iterator(chunk_size=CHUNK)
     while chunk := list(islice(stream, CHUNK)):
-        totals = _order_totals(chunk)
+        totals = order_totals_by_email(u.email for u in chunk)
         addresses = {
             address.user_id: address
             for address in Address.objects.filter(user_id__in=[u.pk for u in chunk], is_default=True)
@@ -102,8 +102,11 @@ def customer_rows(users: QuerySet[User]) -> Iterator[list[str]]:
             yield _row(user, addresses.get(user.pk), spent, count)
 
 
-def _order_totals(users: Iterable[User]) -> dict[str, tuple[Decimal, int]]:
-    """(Total Spent, Total Orders) by lower-cased email, for the emails of `users`."""
+def order_totals_by_email(emails: Iterable[str]) -> dict[str, tuple[Decimal, int]]:
+    """Shopify's (Total Spent, Total Orders) of each email, by the email lower-cased: Total
+    Orders counts every order with that email in any case, whatever its status; Total Spent
+    (Decimal, the shop currency) adds total − refunded_total over the paid-or-later orders in
+    the shop currency. Emails without an order are left out. One query."""
     money: DecimalField = DecimalField(max_digits=14, decimal_places=2)
     paid = When(
         status__in=PAID_OR_LATER,
@@ -112,7 +115,7 @@ def _order_totals(users: Iterable[User]) -> dict[str, tuple[Decimal, int]]:
     )
     rows = (
         Order.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in={u.email.lower() for u in users})
+        .filter(email_lower__in={email.lower() for email in emails})
         .values("email_lower")
         .annotate(
             orders=Count("pk"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import Max
 
 from accounts.models import Address, User
@@ -142,3 +143,17 @@ def test_the_orders_export_is_the_file_that_came_in(tmp_path):
 
     # Shopify writes some empty fields as "": a CSV reader reads both as empty.
     assert read(exported) == read(ORDERS)
+
+
+def test_a_customer_whose_orders_did_not_all_come_over_is_a_difference():
+    migrate_everything()
+    Order.objects.filter(number="#1001").delete()  # one of zoe.martin@example.com's 4 orders
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as failed:
+        call_command("migration_report", "--customers", str(CUSTOMERS), stdout=out)
+
+    assert failed.value.returncode == 1
+    text = out.getvalue()
+    assert "zoe.martin@example.com: Total Orders 4 in the file, 3 here" in text
+    assert "zoe.martin@example.com: Total Spent 424.13 in the file, 298.92 here" in text

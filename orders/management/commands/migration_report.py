@@ -13,7 +13,8 @@ from django.db.models import Count, Sum
 from django.db.models.functions import ExtractYear
 
 from accounts.importer import customers_differences, customers_parse
-from kernel.csvfiles import ImportRejected
+from kernel.csvfiles import CsvFile, ImportRejected
+from orders.customer_export import order_totals_by_email
 from orders.importer import YearFigures, orders_differences, orders_file_figures
 from orders.models import Order, OrderLine
 
@@ -116,4 +117,27 @@ class Command(BaseCommand):
     def _customers(self, paths: list[str]) -> list[str]:
         customers = customers_parse(paths=paths)
         self.stdout.write(f"Customers file(s): {len(customers)} customers")
-        return customers_differences(paths=paths)
+        return customers_differences(paths=paths) + _order_totals_differences(paths)
+
+
+def _order_totals_differences(paths: list[str]) -> list[str]:
+    """Where Shopify's Total Orders and Total Spent of a customer (export-only columns, which
+    the import does not store) differ from the orders here with that email: the order history
+    did not all come over. Files without those columns (the generic format) say nothing.
+    Compared as Shopify writes them ("424.13", "4"); the files were checked by
+    customers_parse already."""
+    theirs: dict[str, tuple[str, str, str]] = {}
+    for path in paths:
+        for _, row in CsvFile(path, []).rows():
+            email = row.get("Email", "")
+            if email and (row.get("Total Orders") or row.get("Total Spent")):
+                theirs[email.lower()] = (email, row.get("Total Spent", ""), row.get("Total Orders", ""))
+    ours = order_totals_by_email(theirs)
+    differences = []
+    for key, (email, spent, count) in theirs.items():
+        here_spent, here_count = ours.get(key, (Decimal(0), 0))
+        if count and count != str(here_count):
+            differences.append(f"{email}: Total Orders {count} in the file, {here_count} here")
+        if spent and spent != _money(here_spent):
+            differences.append(f"{email}: Total Spent {spent} in the file, {_money(here_spent)} here")
+    return differences
