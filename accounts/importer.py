@@ -81,6 +81,7 @@ from kernel.csvfiles import (
     problems_reject,
     yes_no_parse,
 )
+from kernel.locking import advisory_lock
 
 from .models import Address, User
 
@@ -503,6 +504,7 @@ def customers_import(
     result = CustomersImportResult(dry_run=dry_run)
     now = timezone.now()
     with transaction.atomic():
+        advisory_lock("import:customers")  # the same import run twice at once writes once
         for done, chunk in _chunks(parsed):
             _write_chunk(chunk, result, now)
             if progress:

@@ -59,6 +59,7 @@ from kernel.csvfiles import (
     money_parse,
     problems_reject,
 )
+from kernel.locking import advisory_lock
 
 from .exceptions import BackordersOutstanding
 from .models import StockItem, StockMovement
@@ -595,6 +596,7 @@ def catalog_import(
     parsed = catalog_parse(paths=paths)
     result = ImportResult(handles=[p.handle for p in parsed], dry_run=dry_run)
     with transaction.atomic(durable=True):
+        advisory_lock("import:products")  # the same import run twice at once writes once
         pending = _write_products(parsed, result, progress)
         if dry_run:
             transaction.set_rollback(True)

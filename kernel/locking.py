@@ -61,3 +61,16 @@ def rows_lock(rows: QuerySet, *, busy: Callable[[], Exception], timeout_ms: int 
     with busy_on_lock_timeout(busy):
         lock_timeout_set(settings.STOCK_LOCK_TIMEOUT_MS if timeout_ms is None else timeout_ms)
         return list(rows.order_by("pk").select_for_update(of=("self",)))
+
+
+def advisory_lock(name: str) -> None:
+    """Takes PostgreSQL's transaction-level advisory lock named `name` (hashed to its key),
+    waiting while another transaction holds it; it is released when the current transaction
+    ends. The imports take one for their writes, so that the same import run twice at once
+    writes once: the second waits for the first to commit, then finds every row there and
+    changes nothing (instead of both inserting and the second failing on a unique key).
+    Must run inside a transaction. Nothing on SQLite, whose writers queue for the database's
+    write lock anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])

@@ -53,6 +53,7 @@ from kernel.csvfiles import (
     money_parse,
     problems_reject,
 )
+from kernel.locking import advisory_lock
 
 from .models import Order, OrderLine
 from .order_export import (
@@ -691,6 +692,7 @@ def orders_import(
     variants = VariantLookup()
     now = timezone.now()
     with transaction.atomic():
+        advisory_lock("import:orders")  # the same import run twice at once writes once
         batch: list[ParsedOrder] = []
         done = 0
         for parsed, repeated in _parsed_orders(paths, variants):
