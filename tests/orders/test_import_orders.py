@@ -442,3 +442,19 @@ def test_the_order_page_lists_the_previous_shops_milestones_in_the_shop_time_zon
     html = page.content.decode()
     for text in ("Order placed", "1 March 2024, 10:00", "Payment captured", "Shipped", "4 March 2024, 16:30"):
         assert text in html, text
+
+
+def test_a_sale_made_in_person_shows_no_addresses_and_no_shipping_method(client, tmp_path):
+    rows = order_rows("#8", shipping="0.00")
+    for column in list(rows[0]):
+        if column.startswith(("Billing ", "Shipping ")):
+            rows[0][column] = ""
+    rows[0]["Source"] = "pos"
+    orders_import(paths=[write_orders(tmp_path / "o.csv", rows)])
+    order = Order.objects.get(number="#8")
+
+    html = client.get(order.get_guest_url()).content.decode()
+
+    assert "Order #8" in html
+    assert "Shipping to" not in html and "Billed to" not in html
+    assert "Shipping ()" not in html and "Shipping <span" not in html
