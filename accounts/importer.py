@@ -92,6 +92,7 @@ __all__ = [
     "customers_differences",
     "customers_import",
     "customers_parse",
+    "customers_without_email",
 ]
 
 # How many accounts are looked up and written per round trip to the database.
@@ -225,6 +226,8 @@ class CustomersImportResult:
     skipped: int = 0
     addresses_created: int = 0
     skipped_emails: list[str] = field(default_factory=list)
+    # Rows skipped for having no email (customers_without_email): "FILE:LINE (who)".
+    without_email: list[str] = field(default_factory=list)
     dry_run: bool = False
     # What was (or would be) done, one line per account created or changed: "create
     # ann@example.com", "update bob@example.com: first name, tags, address". Never a value.
@@ -240,6 +243,10 @@ class CustomersImportResult:
             shown = ", ".join(self.skipped_emails[:10])
             more = f" and {len(self.skipped_emails) - 10} more" if len(self.skipped_emails) > 10 else ""
             text += f" Skipped (staff accounts, never changed by an import): {shown}{more}."
+        if self.without_email:
+            shown = ", ".join(self.without_email[:10])
+            more = f" and {len(self.without_email) - 10} more" if len(self.without_email) > 10 else ""
+            text += f" Skipped (no email, which an account here signs in with): {shown}{more}."
         if self.dry_run:
             text = "Dry run, nothing written. " + text
         return text
@@ -339,6 +346,9 @@ class _Parser:
         self.customers: dict[str, ParsedCustomer] = {}
         # Customer ID -> the first customer with it.
         self.external_ids: dict[str, ParsedCustomer] = {}
+        # Rows of customers who have no email (Shopify keeps customers known by their phone
+        # alone): an account here signs in with its email, so they are skipped, each named.
+        self.without_email: list[str] = []
 
     def problem(self, file: str, line: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(file, line, column, message))
@@ -386,7 +396,10 @@ class _Parser:
 
         email = row.get(fmt.email, "")
         if not email:
-            bad(fmt.email, "required")
+            known_by = [row.get(c, "") for c in (fmt.external_id, fmt.first_name, fmt.last_name, fmt.phone) if c]
+            shown = " ".join(value for value in known_by if value) or "no name"
+            self.without_email.append(f"{file}:{line} ({shown})")
+            return None
         else:
             try:
                 validate_email(email)
@@ -480,14 +493,26 @@ class _Parser:
 
 def customers_parse(*, paths: Sequence[str | Path]) -> list[ParsedCustomer]:
     """Reads and validates every file of `paths` (either format, see the module doc).
-    Writes nothing. Returns one ParsedCustomer per distinct email, in file order.
+    Writes nothing. Returns one ParsedCustomer per distinct email, in file order; a row
+    without an email is left out (customers_without_email names them).
 
     Raises ImportRejected listing every problem, ordered by file then line."""
+    return list(_parse(paths).customers.values())
+
+
+def customers_without_email(*, paths: Sequence[str | Path]) -> list[str]:
+    """The rows of `paths` whose customer has no email, which no import brings here (an
+    account signs in with its email): "FILE:LINE (Customer ID, name, phone)", in file order.
+    Raises ImportRejected as customers_parse does."""
+    return _parse(paths).without_email
+
+
+def _parse(paths: Sequence[str | Path]) -> _Parser:
     parser = _Parser()
     for path in paths:
         parser.parse_file(path)
     problems_reject(parser.problems, paths=paths)
-    return list(parser.customers.values())
+    return parser
 
 
 def customers_import(
@@ -500,8 +525,10 @@ def customers_import(
     before anything is written. All writes are one transaction; with `dry_run` they are
     rolled back, so the counts are exactly what an import would do. `progress(stage, done,
     total)` is called as customers ("customers") are done."""
-    parsed = customers_parse(paths=paths)
-    result = CustomersImportResult(dry_run=dry_run)
+    parser = _parse(paths)
+    parsed = list(parser.customers.values())
+    result = CustomersImportResult(dry_run=dry_run, without_email=parser.without_email)
+    result.skipped += len(parser.without_email)
     now = timezone.now()
     with transaction.atomic():
         advisory_lock("import:customers")  # the same import run twice at once writes once
@@ -605,12 +632,14 @@ def customers_differences(*, paths: Sequence[str | Path]) -> list[str]:
     """What the accounts here differ in from the customer files of `paths`, one line each:
     'zoe@example.com: last name "Martin" in the file, "Martins" here', "…: no account here",
     "…: the address in the file is not among the account's addresses", "…: a staff account
-    here (not imported)". An empty list means none. Passwords are never compared (a
-    customer's first sign-in re-hashes them). Writes nothing.
+    here (not imported)", "FILE:LINE (who): a customer without an email, not imported". An
+    empty list means none. Passwords are never compared (a customer's first sign-in
+    re-hashes them). Writes nothing.
 
     Raises ImportRejected when the files have problems (see customers_parse)."""
-    parsed = customers_parse(paths=paths)
-    differences: list[str] = []
+    parser = _parse(paths)
+    parsed = list(parser.customers.values())
+    differences = [f"{row}: a customer without an email, not imported" for row in parser.without_email]
     for _, chunk in _chunks(parsed):
         users = _existing(chunk)
         addresses: dict[int, list[dict[str, str]]] = {}

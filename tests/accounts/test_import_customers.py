@@ -496,3 +496,21 @@ def test_a_dry_run_says_what_it_would_create_and_change(tmp_path):
     assert "would update bob@example.com: first name, last name, customer ID, address\n" in out
     assert "Dry run, nothing written. Customers: 1 created, 1 updated, 0 unchanged, 0 skipped." in out
     assert snapshot() == before
+
+
+def test_a_customer_known_by_phone_alone_is_skipped_and_named_not_a_reason_to_refuse_the_file(tmp_path):
+    # Shopify keeps customers with a phone and no email; an account here signs in by email.
+    phone_only = shopify_row("", **{"Customer ID": "'7000000000009", "Phone": "'+13235550111"})
+    path = csv_rows_write(tmp_path / "c.csv", CUSTOMER_COLUMNS, [ANN, phone_only])
+
+    out, _ = run(str(path))
+
+    assert "1 created" in out and "1 skipped" in out
+    assert f"{path}:3 (7000000000009 Ann Lee +13235550111)" in out
+    assert list(User.objects.values_list("email", flat=True)) == ["ann@example.com"]
+    report = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("migration_report", "--customers", str(path), stdout=report)
+    assert f"{path}:3 (7000000000009 Ann Lee +13235550111): a customer without an email, not imported" in (
+        report.getvalue()
+    )
