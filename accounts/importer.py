@@ -190,6 +190,19 @@ ACCEPTED_HASHES = (
     '("pbkdf2_sha256$…", "argon2$…", "bcrypt_sha256$…", "scrypt$…"), or blank for no password'
 )
 
+# The most a kept hash may cost to check, per Django algorithm and decode() parameter: a hash
+# past these makes every sign-in attempt at that account (anyone can make one) burn seconds of
+# CPU or gigabytes of memory. Usual costs are far below: bcrypt 10-12, Django's argon2
+# m=102400 KiB t=2 p=8, PBKDF2 1,000,000 iterations, scrypt N=2**14 r=8.
+_COST_LIMITS: dict[str, dict[str, int]] = {
+    "bcrypt": {"work_factor": 16},  # log2 of the rounds: 2**16, a few seconds
+    "bcrypt_sha256": {"work_factor": 16},
+    "argon2": {"memory_cost": 524_288, "time_cost": 16, "parallelism": 16},  # memory in KiB
+    "pbkdf2_sha256": {"iterations": 10_000_000},
+    "pbkdf2_sha1": {"iterations": 10_000_000},
+    "scrypt": {"work_factor": 2**18, "block_size": 32, "parallelism": 16},
+}
+
 # The fields of User an import sets, in the order differences are listed.
 _USER_FIELDS = (
     "external_id",
@@ -321,9 +334,16 @@ def password_encode(text: str) -> str:
         if hasher.algorithm in ("bcrypt", "bcrypt_sha256") and not _BCRYPT.fullmatch(text.split("$", 1)[1]):
             raise refused
     try:
-        identify_hasher(encoded).decode(encoded)
+        hasher = identify_hasher(encoded)
+        decoded = hasher.decode(encoded)
     except Exception:  # noqa: BLE001 - any failure to decode (ValueError, argon2's errors): refused
         raise refused from None
+    for name, most in _COST_LIMITS.get(hasher.algorithm or "", {}).items():
+        if int(decoded.get(name) or 0) > most:
+            raise InvalidValue(
+                f"the hash's {name.replace('_', ' ')} is {decoded[name]}, over {most}: every sign-in would "
+                "cost that much, for anyone who tries; re-hash it with a usual cost or leave it blank"
+            )
     if len(encoded) > (_max_length("password") or 128):
         raise InvalidValue(f"password hash too long; {ACCEPTED_HASHES}")
     return encoded

@@ -350,6 +350,28 @@ def test_an_unknown_hash_format_is_refused_without_showing_it(tmp_path, settings
     assert User.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("costly", "what"),
+    [
+        ("$2b$17$" + "a" * 53, "work factor is 17, over 16"),
+        ("$argon2id$v=19$m=4194304,t=3,p=4$c2FsdHNhbHRzYWx0$" + "a" * 43, "memory cost is 4194304, over 524288"),
+        ("pbkdf2_sha256$100000000$salt$" + "a" * 44, "iterations is 100000000, over 10000000"),
+    ],
+    ids=["bcrypt-cost-17", "argon2-4-GiB", "pbkdf2-10^8"],
+)
+def test_a_hash_too_costly_to_check_at_every_sign_in_is_refused(tmp_path, settings, costly, what):
+    settings.PASSWORD_HASHERS = BASE_PASSWORD_HASHERS
+    path = csv_rows_write(
+        tmp_path / "users.csv", GENERIC_HEADER, [{"email": "ann@example.com", "password_hash": costly}]
+    )
+
+    output, _ = rejected(str(path))
+
+    assert f'{path}:2: column "password_hash": the hash\'s {what}' in output
+    assert not shows(costly, output), "a password hash was printed"
+    assert User.objects.count() == 0
+
+
 # -- malformed files ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("rows", "line", "column", "message"),
