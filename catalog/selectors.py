@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from .models import Category, Product, ProductReview, ProductViewStat
 
@@ -41,6 +41,23 @@ def approved_reviews() -> QuerySet[ProductReview]:
 
 def categories_with_products() -> QuerySet[Category]:
     return Category.objects.filter(products__published=True).distinct().order_by("name")
+
+
+def published_product_updates() -> QuerySet[Product]:
+    """Every published product with only `handle` and `updated_at` (aware datetime) loaded,
+    by id: what a sitemap names. One query."""
+    return Product.objects.filter(published=True).only("handle", "updated_at").order_by("pk")
+
+
+def category_updates() -> QuerySet[Category]:
+    """The categories that hold a published product (as categories_with_products), each with
+    `updated_at` (aware datetime): the newest `updated_at` of those published products, the
+    category having none of its own. By name; one query."""
+    return (
+        Category.objects.filter(products__published=True)
+        .annotate(updated_at=Max("products__updated_at"))
+        .order_by("name")
+    )
 
 
 def published_product(handle: str) -> Product | None:

@@ -19,6 +19,8 @@ urlpatterns = [
     path("", include("ops.urls")),
     # Browsers ask every site for /favicon.ico, the admin's pages included.
     path("favicon.ico", lambda request: redirect(static_url("img/favicon.svg"))),
+    # /robots.txt, /sitemap.xml (storefront/seo).
+    path("", include("storefront.seo.urls")),
     path("", include("storefront.catalog.urls")),
 ]
 # Product images in development (a no-op unless DEBUG); in production the web server or a

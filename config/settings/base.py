@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -66,6 +66,7 @@ DJANGO_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",  # /sitemap.xml (storefront/seo); its templates
     "django.forms",  # Django's widget templates, for FORM_RENDERER below
 ]
 THIRD_PARTY_APPS: list[str] = [
@@ -175,7 +176,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Content Security Policy, django-csp 4 (https://django-csp.readthedocs.io/en/latest/configuration.html).
 # Scripts only from our own static files and the payment providers: no inline script anywhere
-# (data for scripts travels in json_script elements). Styles allow 'unsafe-inline' because
+# (data for scripts travels in json_script elements); the product pages' JSON-LD (data for
+# search engines, never run) carries the response's nonce (request.csp_nonce), which is in
+# the header only on the pages that use it. Styles allow 'unsafe-inline' because
 # the admin report pages carry <style> blocks and Razorpay's window injects its own styles.
 # Stripe Checkout is a redirect: form-action must allow it, as browsers apply form-action to
 # the redirect that follows a POST.
@@ -184,7 +187,7 @@ _RAZORPAY = ["https://checkout.razorpay.com", "https://api.razorpay.com"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF, "https://js.stripe.com", "https://checkout.razorpay.com"],
+        "script-src": [SELF, NONCE, "https://js.stripe.com", "https://checkout.razorpay.com"],
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:", "https:"],
         "font-src": [SELF, "data:"],

@@ -18,6 +18,7 @@ from inventory.selectors import featured_products, product_detail, product_searc
 from orders.selectors import review_eligibility
 from storefront.context_processors import shop
 from storefront.orders.forms import ReviewForm
+from storefront.seo.structured import product_seo
 from storefront.session import cart_for_request
 
 from .categories import shop_categories
@@ -258,5 +259,7 @@ def product_detail_view(request, handle: str):
             "form": form,
             "page": page,
             "review": _review_form(request, product),
+            # The <head>'s description, Open Graph and JSON-LD, from the same product and variants.
+            "seo": product_seo(request, product, variants, selected),
         },
     )
