@@ -13,6 +13,7 @@ urlpatterns = [
     path("cart/", include("storefront.cart.urls")),
     path("checkout/", include("storefront.checkout.urls")),
     path("orders/", include("storefront.orders.urls")),
+    path("pages/", include("storefront.pages.urls")),
     path("payments/", include("storefront.payments.urls")),
     path("stock/", include("storefront.inventory.urls")),
     # Load balancers, monitors and Prometheus (ops/health.py; docs/RUNBOOK.md).

@@ -87,6 +87,7 @@ THIRD_PARTY_APPS: list[str] = [
 LOCAL_APPS = [
     "kernel",
     "accounts",
+    "pages",  # content pages (terms, privacy, …): beside accounts, above kernel alone
     "catalog",
     "inventory",
     "orders",
@@ -216,6 +217,7 @@ TEMPLATES = [
                 "storefront.context_processors.cart_summary",
                 "storefront.context_processors.shop",
                 "storefront.context_processors.navigation",
+                "storefront.context_processors.content_pages",
             ],
         },
     }

@@ -24,8 +24,9 @@ BATCH = 500
 
 class Command(BaseCommand):
     help = (
-        "Loads the demo catalog, the Standard and Express shipping methods and the demo tax "
-        "rates (idempotent; creates no user: run createsuperuser). With --products N, also "
+        "Loads the demo catalog, the Standard and Express shipping methods, the demo tax "
+        "rates and the demo content pages (idempotent; creates no user: run "
+        "createsuperuser). With --products N, also "
         f"makes sure N synthetic products exist ({SYNTHETIC_PREFIX}00001…), each with "
         f"{len(SIZES)} variants (sizes {', '.join(SIZES)}) and {SYNTHETIC_STOCK} units each "
         "received through the stock ledger, created in bulk for load tests."

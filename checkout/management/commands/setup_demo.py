@@ -4,16 +4,19 @@ manage.py setup_demo: the demo shop for `make run`. Safe to run on every start.
 
 import os
 from decimal import Decimal
+from email.utils import parseaddr
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.html import escape
 
 from catalog.cache import catalog_edited
 from catalog.models import Product
 from checkout.models import ShippingMethod, TaxRate
 from inventory.importer import ImportRejected, catalog_import
+from pages.services import PageDraft, pages_ensure
 
 DEMO_CATALOG = Path(settings.BASE_DIR) / "catalog" / "fixtures" / "demo-catalog.csv"
 FEATURED_COUNT = 4
@@ -28,6 +31,62 @@ DEMO_TAX_RATES = [
     ("DE", "MwSt.", Decimal("0.1900")),
     ("IN", "GST", Decimal("0.1800")),
 ]
+
+
+def demo_pages() -> list[PageDraft]:
+    """The demo's content pages, published and in the footer: short, plainly a demo's, in the
+    shop's name, for staff to replace in the admin (Content pages)."""
+    shop = escape(settings.SITE_NAME)
+    email = escape(parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "shop@example.com")
+    demo = (
+        f"<p><em>This is the demo shop's sample text: {shop} is not a real business. "
+        "Staff replace it under Content pages in the admin.</em></p>"
+    )
+    rates = "".join(f"<li>{name}: {price} {settings.SHOP_CURRENCY}</li>" for name, price in SHIPPING_METHODS)
+    return [
+        PageDraft(
+            slug="terms",
+            title="Terms and conditions",
+            footer_position=10,
+            body=demo + f"<h2>Who we are</h2><p>{shop} sells the products shown in this shop to customers "
+            "for their own use.</p>"
+            "<h2>Orders</h2><p>Your order is a request to buy. The contract is made when we confirm "
+            "your payment by email. We hold your items while you pay; if the payment does not "
+            "complete in time, the order expires and nothing is charged.</p>"
+            f"<h2>Prices and payment</h2><p>Prices are in {settings.SHOP_CURRENCY}. Taxes and "
+            "shipping are shown before you place your order and on your invoice.</p>"
+            '<h2>Cancellations and returns</h2><p>See <a href="/pages/shipping-returns/">Shipping '
+            "and returns</a>.</p>",
+        ),
+        PageDraft(
+            slug="privacy",
+            title="Privacy policy",
+            footer_position=20,
+            body=demo + "<h2>What we keep</h2><ul><li>Your name, email address, phone number and addresses, "
+            "to deliver your orders and send you their emails.</li><li>Your orders and invoices, "
+            "as the law requires us to keep them.</li><li>No card numbers: the payment provider "
+            "handles payments.</li></ul>"
+            "<h2>Your choices</h2><p>Signed in, <em>Your account › Your data</em> downloads what we "
+            "hold about you or deletes your account.</p>"
+            f'<h2>Questions</h2><p>Write to <a href="mailto:{email}">{email}</a>.</p>',
+        ),
+        PageDraft(
+            slug="shipping-returns",
+            title="Shipping and returns",
+            footer_position=30,
+            body=demo + f"<h2>Shipping</h2><p>We ship within 2 working days of your payment.</p><ul>{rates}</ul>"
+            "<h2>Returns</h2><p>Changed your mind? Return unused items within 30 days of delivery "
+            "for a refund of their price. Write to us first, with your order number, and we will "
+            "tell you where to send them.</p>",
+        ),
+        PageDraft(
+            slug="contact",
+            title="Contact",
+            footer_position=40,
+            body=demo + f'<h2>Write to us</h2><p><a href="mailto:{email}">{email}</a>: we answer on working '
+            "days, usually within one day. For an order, please give its number.</p>",
+        ),
+    ]
 
 
 def demo_data_load(*, stdout) -> None:
@@ -60,12 +119,18 @@ def demo_data_load(*, stdout) -> None:
         if created:
             stdout.write(f"Tax rate {name} {country} ({rate}) created.")
 
+    # Matched by slug: a page staff edited or unpublished stays as it is (one deleted comes
+    # back at the next start: unpublish it instead).
+    for page in pages_ensure(demo_pages()):
+        stdout.write(f"Content page {page.title} (/pages/{page.slug}/) created.")
+
 
 class Command(BaseCommand):
     help = (
         "Loads the demo shop: imports catalog/fixtures/demo-catalog.csv, features its first "
         f"{FEATURED_COUNT} products (only when no product is featured yet), creates the "
-        "Standard and Express shipping methods, tax rates for GB, DE and IN, and the superuser "
+        "Standard and Express shipping methods, tax rates for GB, DE and IN, the content pages "
+        "(terms, privacy, shipping-returns, contact), and the superuser "
         "admin@example.com (password from DEMO_ADMIN_PASSWORD, default demo-admin-password). "
         "Idempotent: a second run changes nothing, and nothing staff changed since is undone."
     )
