@@ -24,7 +24,10 @@ class Page(models.Model):
         _("URL"),
         max_length=100,
         unique=True,
-        help_text=_("The page's address: /pages/<URL>/. The checkout links the page with the URL “terms”."),
+        help_text=_(
+            "The last part of the page's address, /pages/…/. "
+            "The checkout links the page whose URL is “terms” beside Place order."
+        ),
     )
     body = models.TextField(
         _("body"),

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 (
                     "slug",
                     models.SlugField(
-                        help_text="The page's address: /pages/<URL>/. The checkout links the page with the URL “terms”.",
+                        help_text="The last part of the page's address, /pages/…/. The checkout links the page whose URL is “terms” beside Place order.",
                         max_length=100,
                         unique=True,
                         verbose_name="URL",

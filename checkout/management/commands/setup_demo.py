@@ -35,56 +35,72 @@ DEMO_TAX_RATES = [
 
 def demo_pages() -> list[PageDraft]:
     """The demo's content pages, published and in the footer: short, plainly a demo's, in the
-    shop's name, for staff to replace in the admin (Content pages)."""
+    shop's name, for staff to replace in the admin (Content pages). One block of HTML a line,
+    as staff will edit it."""
     shop = escape(settings.SITE_NAME)
     email = escape(parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "shop@example.com")
+    mail = f'<a href="mailto:{email}">{email}</a>'
     demo = (
         f"<p><em>This is the demo shop's sample text: {shop} is not a real business. "
         "Staff replace it under Content pages in the admin.</em></p>"
     )
-    rates = "".join(f"<li>{name}: {price} {settings.SHOP_CURRENCY}</li>" for name, price in SHIPPING_METHODS)
+    rates = "\n".join(f"<li>{name}: {price} {settings.SHOP_CURRENCY}</li>" for name, price in SHIPPING_METHODS)
+
+    def page(slug: str, title: str, position: int, *blocks: str) -> PageDraft:
+        return PageDraft(slug=slug, title=title, footer_position=position, body="\n".join([demo, *blocks]))
+
     return [
-        PageDraft(
-            slug="terms",
-            title="Terms and conditions",
-            footer_position=10,
-            body=demo + f"<h2>Who we are</h2><p>{shop} sells the products shown in this shop to customers "
-            "for their own use.</p>"
-            "<h2>Orders</h2><p>Your order is a request to buy. The contract is made when we confirm "
-            "your payment by email. We hold your items while you pay; if the payment does not "
-            "complete in time, the order expires and nothing is charged.</p>"
-            f"<h2>Prices and payment</h2><p>Prices are in {settings.SHOP_CURRENCY}. Taxes and "
-            "shipping are shown before you place your order and on your invoice.</p>"
-            '<h2>Cancellations and returns</h2><p>See <a href="/pages/shipping-returns/">Shipping '
-            "and returns</a>.</p>",
+        page(
+            "terms",
+            "Terms and conditions",
+            10,
+            "<h2>Who we are</h2>",
+            f"<p>{shop} sells the products shown in this shop to customers for their own use.</p>",
+            "<h2>Orders</h2>",
+            "<p>Your order is a request to buy. The contract is made when we confirm your payment by "
+            "email. We hold your items while you pay; if the payment does not complete in time, the "
+            "order expires and nothing is charged.</p>",
+            "<h2>Prices and payment</h2>",
+            f"<p>Prices are in {settings.SHOP_CURRENCY}. Taxes and shipping are shown before you "
+            "place your order and on your invoice.</p>",
+            "<h2>Cancellations and returns</h2>",
+            '<p>See <a href="/pages/shipping-returns/">Shipping and returns</a>.</p>',
         ),
-        PageDraft(
-            slug="privacy",
-            title="Privacy policy",
-            footer_position=20,
-            body=demo + "<h2>What we keep</h2><ul><li>Your name, email address, phone number and addresses, "
-            "to deliver your orders and send you their emails.</li><li>Your orders and invoices, "
-            "as the law requires us to keep them.</li><li>No card numbers: the payment provider "
-            "handles payments.</li></ul>"
-            "<h2>Your choices</h2><p>Signed in, <em>Your account › Your data</em> downloads what we "
-            "hold about you or deletes your account.</p>"
-            f'<h2>Questions</h2><p>Write to <a href="mailto:{email}">{email}</a>.</p>',
+        page(
+            "privacy",
+            "Privacy policy",
+            20,
+            "<h2>What we keep</h2>",
+            "<ul>",
+            "<li>Your name, email address, phone number and addresses, to deliver your orders and "
+            "send you their emails.</li>",
+            "<li>Your orders and invoices, as the law requires us to keep them.</li>",
+            "<li>No card numbers: the payment provider handles payments.</li>",
+            "</ul>",
+            "<h2>Your choices</h2>",
+            "<p>Signed in, <em>Your account › Your data</em> downloads what we hold about you or "
+            "deletes your account.</p>",
+            "<h2>Questions</h2>",
+            f"<p>Write to {mail}.</p>",
         ),
-        PageDraft(
-            slug="shipping-returns",
-            title="Shipping and returns",
-            footer_position=30,
-            body=demo + f"<h2>Shipping</h2><p>We ship within 2 working days of your payment.</p><ul>{rates}</ul>"
-            "<h2>Returns</h2><p>Changed your mind? Return unused items within 30 days of delivery "
-            "for a refund of their price. Write to us first, with your order number, and we will "
-            "tell you where to send them.</p>",
+        page(
+            "shipping-returns",
+            "Shipping and returns",
+            30,
+            "<h2>Shipping</h2>",
+            "<p>We ship within 2 working days of your payment.</p>",
+            f"<ul>\n{rates}\n</ul>",
+            "<h2>Returns</h2>",
+            "<p>Changed your mind? Return unused items within 30 days of delivery for a refund of "
+            "their price. Write to us first, with your order number, and we will tell you where to "
+            "send them.</p>",
         ),
-        PageDraft(
-            slug="contact",
-            title="Contact",
-            footer_position=40,
-            body=demo + f'<h2>Write to us</h2><p><a href="mailto:{email}">{email}</a>: we answer on working '
-            "days, usually within one day. For an order, please give its number.</p>",
+        page(
+            "contact",
+            "Contact",
+            40,
+            "<h2>Write to us</h2>",
+            f"<p>{mail}: we answer on working days, usually within one day. For an order, please give its number.</p>",
         ),
     ]
 
