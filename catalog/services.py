@@ -1,5 +1,5 @@
-"""Writes to the catalog that are not plain admin edits: product page view counts and review
-moderation.
+"""Writes to the catalog that are not plain admin edits: product page view counts, review
+moderation and the products' search vectors (catalog/search.py).
 
 Views are counted in the cache, not the database: a product page never writes a row and
 never waits on a lock. Each process gathers its views for PRODUCT_VIEWS_BUFFER_SECONDS and
@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from kernel.errors import DomainError
 
 from .cache import catalog_edited
 from .models import Product, ProductReview, ProductViewStat
+from .search import full_text_search, search_vector
 
 logger = logging.getLogger(__name__)
 
@@ -224,3 +226,58 @@ def reviews_moderate(*, reviews: QuerySet[ProductReview], status: str) -> int:
     if changed:
         catalog_edited()  # an UPDATE sends no post_save: retire the cached product pages
     return changed
+
+
+# -- search vectors ------------------------------------------------------------------------
+
+# Product ids gathered inside product_search_vectors_deferred(); None outside it.
+_deferred_vectors: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("deferred_vectors", default=None)
+# Products per UPDATE of a whole-catalog rebuild.
+REBUILD_CHUNK = 2000
+
+
+def product_search_vector_update(product_ids: Iterable[int]) -> int:
+    """Recomputes the search vector (catalog.search.search_vector) of the products with these
+    ids, in one UPDATE, in the caller's transaction; returns the number of products updated
+    (ids of deleted products are skipped). Inside product_search_vectors_deferred() the ids are
+    only gathered and 0 is returned. Under SQLite nothing is stored (0): search there is a
+    substring match. Raises nothing of its own."""
+    ids = {pk for pk in product_ids if pk is not None}
+    gathered = _deferred_vectors.get()
+    if gathered is not None:
+        gathered |= ids
+        return 0
+    if not ids or not full_text_search():
+        return 0
+    return Product.objects.filter(pk__in=ids).update(search_vector=search_vector())
+
+
+@contextlib.contextmanager
+def product_search_vectors_deferred() -> Iterator[None]:
+    """Gathers the search vector updates asked for inside the block (by the model signals:
+    each product and variant saved) and runs them as one UPDATE when the block ends without
+    an exception: for writers of many rows, such as the import. Nested blocks gather into the
+    outermost."""
+    if _deferred_vectors.get() is not None:
+        yield
+        return
+    token = _deferred_vectors.set(set())
+    try:
+        yield
+        ids = _deferred_vectors.get() or set()
+    finally:
+        _deferred_vectors.reset(token)
+    product_search_vector_update(ids)
+
+
+def search_index_rebuild() -> int:
+    """Recomputes every product's search vector, REBUILD_CHUNK products per UPDATE (each in
+    its own transaction); returns how many products were updated (0 under SQLite)."""
+    if not full_text_search():
+        return 0
+    ids = list(Product.objects.order_by("pk").values_list("pk", flat=True))
+    updated = 0
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        with transaction.atomic():
+            updated += product_search_vector_update(ids[start : start + REBUILD_CHUNK])
+    return updated

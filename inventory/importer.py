@@ -48,6 +48,7 @@ from django.utils.text import slugify
 
 from catalog.images import fetch_image, image_extension, make_thumbnails, placeholder_image
 from catalog.models import Category, Product, ProductImage, ProductVariant
+from catalog.services import product_search_vectors_deferred
 from kernel.csvfiles import (
     CONTROL,
     CsvFile,
@@ -597,7 +598,10 @@ def catalog_import(
     result = ImportResult(handles=[p.handle for p in parsed], dry_run=dry_run)
     with transaction.atomic(durable=True):
         advisory_lock("import:products")  # the same import run twice at once writes once
-        pending = _write_products(parsed, result, progress)
+        # The search vectors of every product written (its SKUs included: variants come
+        # after their product), in one UPDATE at the end rather than one per row saved.
+        with product_search_vectors_deferred():
+            pending = _write_products(parsed, result, progress)
         if dry_run:
             transaction.set_rollback(True)
     if dry_run:

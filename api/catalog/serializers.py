@@ -7,22 +7,33 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category, ProductImage
+from catalog.search import RELEVANCE
 from catalog.selectors import SORTS, ProductFilters
 
-ORDERINGS = tuple(SORTS)  # title, price, -price, newest
+ORDERINGS = (*SORTS, RELEVANCE)  # title, price, -price, newest, relevance
 
 
 class ProductQuerySerializer(serializers.Serializer):
     """The query string of GET products/ (page and limit belong to the pagination)."""
 
     q = serializers.CharField(
-        max_length=200, allow_blank=True, default="", help_text="Words in the title, description or SKU."
+        max_length=200,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "Words in the title, description, vendor, type, tags or SKU, read as a web search: "
+            '"a phrase", -excluded, or; a SKU or its start. Ranked best match first.'
+        ),
     )
     category = serializers.SlugField(max_length=140, allow_blank=True, default="", help_text="A category slug.")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     in_stock = serializers.BooleanField(default=False, help_text="Only products that can be bought now.")
-    ordering = serializers.ChoiceField(choices=ORDERINGS, default="title")
+    ordering = serializers.ChoiceField(
+        choices=ORDERINGS,
+        required=False,
+        help_text="Default: relevance (best match first, ties by title) with q, else title.",
+    )
 
     def validate(self, attrs):
         low, high = attrs.get("min_price"), attrs.get("max_price")
@@ -38,7 +49,7 @@ class ProductQuerySerializer(serializers.Serializer):
             min_price=data.get("min_price"),
             max_price=data.get("max_price"),
             in_stock=data["in_stock"],
-            sort=data["ordering"],
+            sort=data.get("ordering") or (RELEVANCE if data["q"].strip() else "title"),
         )
 
 

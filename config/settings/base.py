@@ -68,6 +68,7 @@ DJANGO_APPS = [
     "django.contrib.humanize",
     "django.contrib.sitemaps",  # /sitemap.xml (storefront/seo); its templates
     "django.forms",  # Django's widget templates, for FORM_RENDERER below
+    "django.contrib.postgres",  # search (catalog/search.py): its lookups and index opclasses
 ]
 THIRD_PARTY_APPS: list[str] = [
     "rest_framework",
@@ -477,6 +478,10 @@ PRODUCTS_PER_PAGE = 12
 # the default without Redis: a per-process memory cache would not learn of a change made by
 # another process (a Celery worker's sweep, a second web process).
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300 if REDIS_URL else 0)
+# Product search (catalog/search.py, PostgreSQL): the text search configuration, i.e. the
+# language whose stemming and stop words apply ("english", "german", "simple": no stemming;
+# `\dF` in psql lists them). After changing it run `manage.py search_index_rebuild`.
+SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
 # Product page views gathered in each process for this many seconds before they are added to
 # the cache counters together (catalog/services.py): a page then spends no cache round trip on
 # counting. 0: each view at once. A process that dies loses at most this long of its views.

@@ -1,12 +1,21 @@
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from cart.models import MAX_LINE_QUANTITY
 from catalog.models import Product
+from catalog.search import RELEVANCE
 from catalog.selectors import SORTS, ProductFilters
 
 from .picker import option_count, variant_options
+
+
+class SortField(forms.ChoiceField):
+    """The listing's sort: one of its choices, or RELEVANCE even when the menu leaves it out."""
+
+    def valid_value(self, value) -> bool:
+        return value == RELEVANCE or super().valid_value(value)
 
 
 class ProductFilterForm(forms.Form):
@@ -17,9 +26,10 @@ class ProductFilterForm(forms.Form):
     min_price = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=12, decimal_places=2)
     max_price = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=12, decimal_places=2)
     in_stock = forms.BooleanField(required=False, label="In stock only")
-    sort = forms.ChoiceField(
+    sort = SortField(
         required=False,
         choices=[
+            (RELEVANCE, _("Best match")),
             ("title", "Name"),
             ("price", "Price: low to high"),
             ("-price", "Price: high to low"),
@@ -27,18 +37,27 @@ class ProductFilterForm(forms.Form):
         ],
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not (self.data.get("q") or "").strip():
+            # Without words there is nothing to match best: the menu offers the other sorts
+            # (a stale "?sort=relevance" still passes, and lists by name).
+            self.fields["sort"].choices = [c for c in self.fields["sort"].choices if c[0] != RELEVANCE]
+
     def filters(self) -> ProductFilters:
-        """The valid part of the query; invalid fields are left out of cleaned_data."""
+        """The valid part of the query; invalid fields are left out of cleaned_data. Without
+        a sort asked for, a search lists the best match first and the rest by name."""
         self.is_valid()
         data = self.cleaned_data
-        sort = data.get("sort") or "title"
+        q = (data.get("q") or "").strip()
+        sort = data.get("sort") or (RELEVANCE if q else "title")
         return ProductFilters(
-            q=(data.get("q") or "").strip(),
+            q=q,
             category=data.get("category") or "",
             min_price=data.get("min_price"),
             max_price=data.get("max_price"),
             in_stock=bool(data.get("in_stock")),
-            sort=sort if sort in SORTS else "title",
+            sort=sort if sort in SORTS or sort == RELEVANCE else "title",
         )
 
 

@@ -14,7 +14,13 @@ from catalog.cache import listing_cached, product_cached
 from catalog.models import Product, ProductImage, ProductVariant
 from catalog.services import product_view_record
 from inventory.exceptions import StockBusy
-from inventory.selectors import featured_products, product_detail, product_search, with_availability
+from inventory.selectors import (
+    featured_products,
+    product_detail,
+    product_search,
+    search_suggestion,
+    with_availability,
+)
 from orders.selectors import review_eligibility
 from storefront.context_processors import shop
 from storefront.orders.forms import ReviewForm
@@ -111,6 +117,10 @@ def product_list(request):
         paginator = Paginator(product_search(filters), settings.PRODUCTS_PER_PAGE)
         page = paginator.get_page(page_number)
         page.object_list = _card_facts(page.object_list)
+        # Words that found nothing: one more query for a close title ("Did you mean shirt?").
+        suggestion = search_suggestion(filters.q) if filters.q and not paginator.count else None
+        suggestion_query = query.copy()
+        suggestion_query["q"] = suggestion or ""
         html = render_to_string(
             "catalog/_product_results.html",
             {
@@ -119,6 +129,8 @@ def product_list(request):
                 "page": page,
                 "page_links": list(paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)),
                 "querystring": querystring,
+                "suggestion": suggestion,
+                "suggestion_querystring": suggestion_query.urlencode(),
             },
             request,
         )

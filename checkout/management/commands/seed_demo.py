@@ -11,6 +11,7 @@ from django.db import transaction
 
 from catalog.cache import catalog_edited
 from catalog.models import Product, ProductVariant
+from catalog.services import product_search_vector_update
 from inventory.models import StockMovement
 from inventory.services import stock_receive_new
 
@@ -90,4 +91,6 @@ class Command(BaseCommand):
                     reason=StockMovement.Reason.RECEIPT,
                     note="seed_demo --products",
                 )
+                # bulk_create sends no post_save: the search vectors (with the SKUs) in one UPDATE.
+                product_search_vector_update(product.pk for product in created)
         return len(missing)
