@@ -78,6 +78,24 @@ def breadcrumb_list(request: HttpRequest | None, crumbs: list[Crumb]) -> dict[st
     }
 
 
+def website(request: HttpRequest | None) -> dict[str, Any]:
+    """schema.org WebSite of the shop with its search (the listing's ?q=), for the home page."""
+    return {
+        "@context": SCHEMA,
+        "@type": "WebSite",
+        "name": settings.SITE_NAME,
+        "url": absolute_url(request, reverse("catalog:home")),
+        "potentialAction": {
+            "@type": "SearchAction",
+            "target": {
+                "@type": "EntryPoint",
+                "urlTemplate": absolute_url(request, listing_path()) + "?q={search_term_string}",
+            },
+            "query-input": "required name=search_term_string",
+        },
+    }
+
+
 def listing_crumbs(category: Category | None) -> list[Crumb]:
     """Home › All products (› the category): the listing's trail."""
     crumbs = [

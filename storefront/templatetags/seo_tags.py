@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import Category
 from storefront.seo import head
-from storefront.seo.structured import breadcrumb_list, json_ld_script, listing_crumbs
+from storefront.seo.structured import breadcrumb_list, json_ld_script, listing_crumbs, website
 
 register = template.Library()
 
@@ -99,3 +99,9 @@ def listing_json_ld(context: template.Context, category: Category | None) -> Saf
     """The listing's BreadcrumbList (Home › All products › the category) as JSON-LD."""
     request = context.get("request")
     return json_ld(context, breadcrumb_list(request, listing_crumbs(category)))
+
+
+@register.simple_tag(takes_context=True)
+def website_json_ld(context: template.Context) -> SafeString:
+    """The home page's WebSite (the shop's name, URL and search) as JSON-LD."""
+    return json_ld(context, website(context.get("request")))

@@ -424,3 +424,11 @@ def test_the_json_ld_runs_under_the_csp_with_the_responses_nonce_and_cannot_end_
 def test_pages_without_json_ld_send_no_nonce(client):
     response = client.get("/cart/")
     assert "nonce-" not in response["Content-Security-Policy"]
+
+
+def test_the_home_page_names_the_shop_and_its_search_for_search_engines(client):
+    site = json_ld_of_type(page_of(client, "/"), "WebSite")
+    assert (site["name"], site["url"]) == (settings.SITE_NAME, "http://testserver/")
+    target = site["potentialAction"]["target"]["urlTemplate"]
+    assert target == "http://testserver/products/?q={search_term_string}"
+    assert site["potentialAction"]["query-input"] == "required name=search_term_string"
