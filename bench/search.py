@@ -253,6 +253,7 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-ms", type=float, default=20.0, help="p95 database ms per search (default 20)")
     parser.add_argument("--database", default="shop_bench_search", help="database to (re)create")
     parser.add_argument("--explain", nargs="*", default=["blue shirt", "{sku_prefix}"], help="queries to EXPLAIN")
+    parser.add_argument("--explain-suggestion", nargs="*", default=["shrit"], help="typos to EXPLAIN")
     args = parser.parse_args(argv)
 
     url = common.recreate_database(args.database)
@@ -263,7 +264,7 @@ def main(argv=None) -> int:
 
     from catalog.search import RELEVANCE
     from catalog.selectors import ProductFilters
-    from inventory.selectors import product_search
+    from inventory.selectors import nearest_titles, product_search
 
     indexed = seed(args.products)
     from catalog.models import ProductVariant
@@ -296,6 +297,9 @@ def main(argv=None) -> int:
         page = product_search(ProductFilters(q=q, sort=RELEVANCE))[:PAGE]
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the first page of {q!r}:")
         print(page.explain(analyze=True, buffers=True))
+    for q in args.explain_suggestion:
+        print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the suggestion for {q!r}:")
+        print(nearest_titles(q)[:5].explain(analyze=True, buffers=True))
     if over:
         print(f"\nOVER the {args.budget_ms:g} ms budget (p95): {', '.join(over)}")
         return 1

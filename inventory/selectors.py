@@ -242,26 +242,33 @@ def product_search(filters: ProductFilters) -> QuerySet[Product]:
     return products.order_by(*_order(filters))
 
 
+def nearest_titles(words: str) -> QuerySet:
+    """(distance, title) of the published products, nearest first: distance is 1 − the
+    trigram word similarity of `words` to the title (0 when the title holds them, 1 when
+    nothing is alike). Read off the trigram GiST index (product_title_trgm_idx) in that
+    order: the first of 10,000 in about 2 ms. PostgreSQL only."""
+    return (
+        Product.objects.filter(published=True)
+        .annotate(distance=TrigramWordDistance(words, "title"))
+        # Distance alone: a second key (title) would sort all of them instead.
+        .order_by("distance")
+        .values_list("distance", "title")
+    )
+
+
 def search_suggestion(q: str) -> str | None:
-    """ "Did you mean": for words `q` that found nothing, the most similar published title's
-    words standing in for the misspelt ones ("shrit" -> "shirt"): the title nearest by trigram
-    word similarity (pg_trgm), when that is at least SUGGESTION_THRESHOLD; None when no title is that close, when the
-    suggestion would be `q` itself, and under SQLite. One query (none under SQLite)."""
+    """ "Did you mean": for words `q` that found nothing, the nearest title's words
+    (nearest_titles) standing in for the misspelt ones ("shrit" -> "shirt"), when its trigram
+    word similarity is at least SUGGESTION_THRESHOLD; None when no title is that close, when
+    the suggestion would be `q` itself, and under SQLite. One query (none under SQLite)."""
     words = " ".join(w for w in re.findall(r"[^\W_]+", q) if w.lower() != "or")
     if not words or not full_text_search():
         return None
-    # The nearest title first, read off the trigram GiST index (product_title_trgm_idx): about
-    # 2 ms on 10,000 products, and its similarity decides in Python.
-    nearest = (
-        Product.objects.filter(published=True)
-        .annotate(distance=TrigramWordDistance(words, "title"))
-        .order_by("distance")
-        .values_list("title", "distance")
-        .first()
-    )
-    if nearest is None or 1 - nearest[1] < SUGGESTION_THRESHOLD:
+    # A few, so that ties go by title whatever order the index returns them in.
+    nearest = min(nearest_titles(words)[:5], default=None)
+    if nearest is None or 1 - nearest[0] < SUGGESTION_THRESHOLD:
         return None
-    title = nearest[0]
+    title = nearest[1]
     suggestion = suggestion_for(words, title)
     return None if suggestion == words.lower() else suggestion
 

@@ -23,10 +23,8 @@ from tests.factories import ProductFactory, VariantFactory
 
 from .conftest import product_row, write_csv
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search needs PostgreSQL"),
-]
+pytestmark = pytest.mark.django_db
+needs_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search needs PostgreSQL")
 
 SUGGESTION = re.compile(r'Did you mean <a href="(?P<href>[^"]+)"[^>]*>(?P<words>[^<]+)</a>\?')
 
@@ -55,6 +53,7 @@ def found(q: str) -> list[str]:
 # -- matching and ranking on the shared catalogs -------------------------------------------
 
 
+@needs_postgres
 def test_words_match_in_any_order(client, shared_catalog):
     assert page_titles(client, "shirt blue") == ["Ocean Blue Shirt"]
     assert page_titles(client, "blue shirt") == ["Ocean Blue Shirt"]
@@ -62,6 +61,7 @@ def test_words_match_in_any_order(client, shared_catalog):
     assert page_titles(client, "plant pot")[0] == "Clay Plant Pot"
 
 
+@needs_postgres
 def test_the_languages_stemming_finds_other_forms_of_a_word(client, shared_catalog):
     shirts = page_titles(client, "shirts")
     # Titles first (weight A), ties by title; "t-shirt" in a description after them (C).
@@ -76,12 +76,14 @@ def test_the_languages_stemming_finds_other_forms_of_a_word(client, shared_catal
     assert page_titles(client, "pot") == page_titles(client, "pots")
 
 
+@needs_postgres
 def test_a_title_match_ranks_above_a_description_match(client, shared_catalog):
     wooden = page_titles(client, "wooden")
     assert wooden[:3] == ["Wooden Fence", "Wooden Outdoor Table", "Wooden outdoor slats"]
     assert "Bedside Table" in wooden[3:]  # "Wooden bedside table" in its description only
 
 
+@needs_postgres
 def test_a_typo_finds_nothing_but_the_page_suggests_the_word(client, shared_catalog):
     response = client.get("/products/", {"q": "shrit"})
     assert list(response.context["page"]) == []
@@ -103,12 +105,14 @@ def test_a_typo_finds_nothing_but_the_page_suggests_the_word(client, shared_cata
     assert "category=men" in html.unescape(match["href"])  # the filters stay
 
 
+@needs_postgres
 def test_nothing_close_suggests_nothing(client, shared_catalog):
     content = client.get("/products/", {"q": "xyzzy"}).content.decode()
     assert "No products match" in content
     assert "Did you mean" not in content
 
 
+@needs_postgres
 def test_a_sku_finds_its_product_whole_or_by_its_start(client, shared_catalog):
     # The files have no SKUs: they are derived from handle and options (inventory.importer).
     assert ProductVariant.objects.filter(sku="CLASSIC-VARSITY-TOP-MEDIUM").exists()
@@ -118,6 +122,7 @@ def test_a_sku_finds_its_product_whole_or_by_its_start(client, shared_catalog):
     assert page_titles(client, "COPPER-LIGHT") == ["Copper Light"]
 
 
+@needs_postgres
 def test_a_vendor_finds_its_products(client, shared_catalog):
     rustic = set(Product.objects.filter(vendor="Rustic LTD").values_list("title", flat=True))
     assert len(rustic) == 9
@@ -125,6 +130,7 @@ def test_a_vendor_finds_its_products(client, shared_catalog):
     assert set(page_titles(client, "rustic")) == rustic
 
 
+@needs_postgres
 def test_a_phrase_in_quotes_keeps_its_words_together_and_in_order(client, shared_catalog):
     # Zipped Jacket: "Dark navy and light blue men's zipped waterproof jacket"
     assert page_titles(client, "blue light") == ["Zipped Jacket"]
@@ -132,6 +138,7 @@ def test_a_phrase_in_quotes_keeps_its_words_together_and_in_order(client, shared
     assert page_titles(client, '"blue light"') == []
 
 
+@needs_postgres
 def test_an_excluded_word_leaves_its_products_out(client, shared_catalog):
     assert "Ocean Blue Shirt" in page_titles(client, "shirt")
     without_blue = page_titles(client, "shirt -blue")
@@ -139,6 +146,7 @@ def test_an_excluded_word_leaves_its_products_out(client, shared_catalog):
     assert {"Chequered Red Shirt", "White Cotton Shirt"} <= set(without_blue)
 
 
+@needs_postgres
 def test_or_finds_either_word(client, shared_catalog):
     assert set(page_titles(client, "sofa or pillows")) == {
         "Cream Sofa",
@@ -150,6 +158,7 @@ def test_or_finds_either_word(client, shared_catalog):
     assert page_titles(client, "sofa pillows") == []  # without "or" both words must match
 
 
+@needs_postgres
 def test_another_sort_asked_for_wins_over_relevance(client, shared_catalog):
     by_price = page_titles(client, "shirt", sort="-price")
     prices = [Product.objects.get(title=t).variants.order_by("price").first().price for t in by_price]
@@ -157,6 +166,7 @@ def test_another_sort_asked_for_wins_over_relevance(client, shared_catalog):
     assert page_titles(client, "shirt", sort="title") == sorted(by_price)
 
 
+@needs_postgres
 def test_the_api_lists_in_the_same_order_as_the_page(client, shared_catalog):
     for q in [
         "shirt blue",
@@ -171,6 +181,7 @@ def test_the_api_lists_in_the_same_order_as_the_page(client, shared_catalog):
         assert api_titles(q, ordering="price") == page_titles(client, q, sort="price"), q
 
 
+@needs_postgres
 def test_a_search_costs_the_listings_queries_and_one_more_only_when_it_finds_nothing(client, shared_catalog):
     def queries(params: dict) -> int:
         with CaptureQueriesContext(connection) as ctx:
@@ -187,6 +198,7 @@ def test_a_search_costs_the_listings_queries_and_one_more_only_when_it_finds_not
 # -- kept current -----------------------------------------------------------------------------
 
 
+@needs_postgres
 def test_an_edited_title_is_found_by_its_new_words(db):
     product = ProductFactory(title="Plain Mug", description="<p>Holds <b>tea</b></p>")
     VariantFactory(product=product, sku="MUG-1")
@@ -197,6 +209,7 @@ def test_an_edited_title_is_found_by_its_new_words(db):
     assert found("plain") == []
 
 
+@needs_postgres
 def test_a_new_variants_sku_finds_its_product_and_a_deleted_ones_no_longer(db):
     product = ProductFactory(title="Canvas Tote")
     VariantFactory(product=product, sku="TOTE-NAT")
@@ -208,6 +221,7 @@ def test_a_new_variants_sku_finds_its_product_and_a_deleted_ones_no_longer(db):
     assert found("TOTE-RED-XL") == []
 
 
+@needs_postgres
 def test_an_import_makes_its_products_findable_by_title_and_sku(tmp_path, db):
     path = write_csv(
         tmp_path / "products.csv",
@@ -227,6 +241,7 @@ def test_an_import_makes_its_products_findable_by_title_and_sku(tmp_path, db):
     assert found("moss") == []
 
 
+@needs_postgres
 def test_search_index_rebuild_recomputes_every_vector(db, capsys):
     product = ProductFactory(title="Copper Kettle")
     VariantFactory(product=product, sku="KETTLE-CU")
