@@ -42,6 +42,8 @@ SUGGESTION_THRESHOLD = 0.3
 # "classic-varsity", "sku-". Such a query also matches the SKUs that start with it.
 _SKU_SHAPED = re.compile(r"^(?=[\w.-]*[\d-])[\w.-]+$")
 _WORD = re.compile(r"\w+")
+# An excluded word or phrase of a websearch query: -word, -"some words".
+_EXCLUDED = re.compile(r'(?<=\s)-(?:"[^"]*"?|\S+)')
 
 
 def full_text_search() -> bool:
@@ -79,6 +81,13 @@ def search_vector() -> CombinedSearchVector:
 def search_query(q: str) -> SearchQuery:
     """The shopper's words as websearch_to_tsquery reads them in the SEARCH_CONFIG language."""
     return SearchQuery(q, search_type="websearch", config=search_config())
+
+
+def rank_query(q: str) -> SearchQuery:
+    """The query results are ranked by: `q` without its excluded words ("shirt -blue" ranks
+    by "shirt"), since ts_rank gives every match of a query with a NOT the same 0."""
+    wanted = _EXCLUDED.sub(" ", f" {q} ").strip()
+    return search_query(wanted or q)
 
 
 def sku_prefix(q: str) -> str | None:

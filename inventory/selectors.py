@@ -41,6 +41,7 @@ from catalog.search import (
     RELEVANCE,
     SUGGESTION_THRESHOLD,
     full_text_search,
+    rank_query,
     search_query,
     sku_prefix,
     suggestion_for,
@@ -207,7 +208,7 @@ def _text_match(products: QuerySet[Product], q: str) -> QuerySet[Product]:
         matching = Product.objects.filter(match).values("pk").order_by()
         skus = ProductVariant.objects.filter(sku__istartswith=prefix).values("product_id").order_by()
         match = Q(pk__in=matching.union(skus))
-    return products.annotate(search_rank=SearchRank(F("search_vector"), query)).filter(match)
+    return products.annotate(search_rank=SearchRank(F("search_vector"), rank_query(q))).filter(match)
 
 
 def _order(filters: ProductFilters) -> tuple[str, ...]:
