@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 from kernel.transactions import after_commit
 
@@ -72,8 +73,9 @@ def _bump(keys: Iterable[str]) -> None:
 
 
 def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callable[[], _T]) -> _T:
-    """The entry of `kind` for `parts`, if it was built under the current tokens of `versions`;
-    else built now and stored with them. Always built when CATALOG_CACHE_SECONDS is 0 (off).
+    """The entry of `kind` for `parts` in the active language, if it was built under the
+    current tokens of `versions`; else built now and stored with them. Always built when
+    CATALOG_CACHE_SECONDS is 0 (off).
 
     One cache round trip on a hit: the entry and the tokens come in one get_many, and the entry
     holds the tokens it was built under. Those are read before `build` reads the database, so
@@ -81,7 +83,10 @@ def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callabl
     if settings.CATALOG_CACHE_SECONDS <= 0:
         return build()
     digest = hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()[:32]
-    key = f"catalog:{kind}:{digest}"
+    # One entry per language: the HTML holds translated words and prices written for the
+    # active locale ("$38.00", "38,00 $"), which one language's shoppers must never get from
+    # another's entry.
+    key = f"catalog:{kind}:{translation.get_language() or '-'}:{digest}"
     found = cache.get_many([key, *versions])
     tokens = [found.get(version) or _token(version) for version in versions]
     entry = found.get(key)

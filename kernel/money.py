@@ -5,19 +5,25 @@
 - to_minor / from_minor: the integer minor units (cents, paise) that payment providers speak.
   They belong to the gateways (payments/gateways/) and the amounts they report; everywhere
   else an amount is a Decimal in currency units.
-- format_money: an amount as a shopper reads it ("$38.00", "€38.00", "¥3,800", "₹3,800.00"),
+- format_money: an amount as a shopper reads it, written the way the active language writes
+  it ("$38.00", "€38.00", "¥3,800", "₹3,800.00" in English; "38,00 $", "38,00 €" in German),
   in pages, emails and documents alike; templates use the `money` filter
-  (kernel/templatetags/money.py), which calls it.
+  (kernel/templatetags/money.py), which calls it. The currency is always the one given (the
+  shop's): only symbol placement, separators and grouping follow the reader.
 
 Exponents follow ISO 4217 as Stripe applies it:
 https://docs.stripe.com/currencies#zero-decimal and #three-decimal.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
+from django.utils import translation
 
-# The locale money is written in until shoppers have their own (format_money takes one).
+# The locale money is written in when no language is active (a shell, a task outside any
+# translation.override) or the active one is unknown to Babel.
 DEFAULT_LOCALE = "en"
 
 ZERO_DECIMAL = {
@@ -74,12 +80,30 @@ def from_minor(amount: int, currency: str) -> Decimal:
     return (Decimal(int(amount)) / (Decimal(10) ** places)).quantize(Decimal(1).scaleb(-places))
 
 
+@lru_cache(maxsize=64)
+def babel_locale(language: str | None) -> str:
+    """The Babel (CLDR) locale for a Django language code: "en-us" → "en_US", "de" → "de",
+    "en-in" → "en_IN"; DEFAULT_LOCALE for None or a code Babel does not know (its language
+    alone when Babel knows that: "de-xx" → "de")."""
+    if not language:
+        return DEFAULT_LOCALE
+    name = translation.to_locale(language)
+    for candidate in (name, name.split("_")[0]):
+        try:
+            return str(Locale.parse(candidate))
+        except (UnknownLocaleError, ValueError):
+            continue
+    return DEFAULT_LOCALE
+
+
 def format_money(amount: Decimal, currency: str, locale: str | None = None) -> str:
-    """`amount` of `currency` written for a reader of `locale` (default "en"), with the
-    currency's symbol and CLDR's digits for it: Decimal("38"), "USD" → "$38.00";
-    "EUR" → "€38.00"; Decimal("3800"), "JPY" → "¥3,800"; "INR" → "₹3,800.00".
+    """`amount` of `currency` written for a reader of `locale` (a Babel locale, "de_DE"), by
+    default the active language's (babel_locale(translation.get_language())), with the
+    currency's symbol and CLDR's digits for it. In English: Decimal("38"), "USD" → "$38.00";
+    "EUR" → "€38.00"; Decimal("3800"), "JPY" → "¥3,800"; "INR" → "₹3,800.00" (en-IN groups
+    lakhs: "₹38,00,000.00"). In German: "38,00 $", "38,00 €", "3.800,00 ₹".
 
     Babel (the Unicode CLDR data) knows each currency's symbol, its decimal places and where
     a locale puts them, so no template writes "38.00 USD" by hand. Display only: the amount
     is not rounded for storage here (round_money is)."""
-    return format_currency(Decimal(amount), currency.upper(), locale=locale or DEFAULT_LOCALE)
+    return format_currency(Decimal(amount), currency.upper(), locale=locale or babel_locale(translation.get_language()))

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -21,8 +23,30 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
-LANGUAGE_CODE = "en-us"
 USE_I18N = True
+# The languages shoppers may choose (LANGUAGES=en,de: Django's codes), each named in the active
+# language; the switcher shows each in its own name. Shoppers whose browser asks for none of
+# them get LANGUAGE_CODE. A shopper's language comes from the language cookie
+# (set by the switcher, and at sign-in from the customer's saved choice: storefront/i18n.py),
+# then Accept-Language; URLs carry no language prefix. Catalogs: locale/<code>/LC_MESSAGES/
+# (`make messages` extracts, `make translations` compiles; the Makefile's install, run and
+# test paths compile them).
+_LANGUAGE_NAMES = {"en": _("English"), "de": _("German")}
+_language_codes = [code.strip().lower() for code in env.list("LANGUAGES", default=["en", "de"]) if code.strip()]
+for _code in _language_codes:
+    if _code not in LANG_INFO or "fallback" in LANG_INFO[_code]:
+        raise ImproperlyConfigured(
+            f"LANGUAGES: {_code!r} is not a language code Django knows (e.g. en, de, fr, pt-br)."
+        )
+if not _language_codes:
+    raise ImproperlyConfigured("LANGUAGES must name at least one language, e.g. LANGUAGES=en,de.")
+LANGUAGES = [
+    (code, _LANGUAGE_NAMES[code] if code in _LANGUAGE_NAMES else _(LANG_INFO[code]["name"])) for code in _language_codes
+]
+# American English (en-us: Django's "en" formats and catalogs) when English is offered, else
+# the first language listed: what pages, emails and documents use when no shopper chose.
+LANGUAGE_CODE = "en-us" if "en" in _language_codes else _language_codes[0]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 SITE_NAME = env("SHOP_NAME", default="Small Shop")
 
@@ -144,6 +168,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The shopper's language (cookie, then Accept-Language) for everything below, including
+    # the rate limit's 429 page; the responses before it (503 of an unreachable database)
+    # stay in LANGUAGE_CODE. Adds "Vary: Accept-Language, Cookie" and Content-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
