@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL_TEST := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/shop)
 
-.PHONY: run test lint lock install install-dev demo clean
+.PHONY: run test lint lock install install-dev demo clean translations messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,33 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install: $(VENV)/.installed translations
+install-dev: $(VENV)/.installed-dev translations
+
+## translations: compile every catalog, locale/<lang>/LC_MESSAGES/django.po → django.mo
+# (build output, gitignored), each when its .po changed. Babel's pybabel (in the lock), not
+# Django's compilemessages: that needs GNU gettext's msgfmt, which a fresh machine may lack.
+# Like msgfmt, it leaves out entries marked fuzzy (English shows for them).
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+%.mo: %.po | $(VENV)/.installed
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+translations: $(MO_FILES)
+
+## messages: extract the marked strings of templates (.html, .txt) and Python into
+# locale/<lang>/LC_MESSAGES/django.po for each of MESSAGE_LANGUAGES (default: de), keeping
+# the translations already there. Needs GNU gettext (xgettext, msgmerge: apt-get install
+# gettext); compiling (translations) does not. Then translate the new entries and `make`
+# compiles them.
+MESSAGE_LANGUAGES ?= de
+messages: $(VENV)/.installed
+	mkdir -p locale
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py makemessages \
+		$(foreach lang,$(MESSAGE_LANGUAGES),-l $(lang)) --add-location=file --no-wrap \
+		--ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles --ignore=media \
+		--ignore=.test-media --ignore=.run --ignore=node_modules
 
 ## run: install, migrate, load the demo catalog, create the demo admin, serve the shop
 run: install
