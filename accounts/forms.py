@@ -21,6 +21,8 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from kernel.addresses import (
@@ -69,13 +71,13 @@ class AddressForm(forms.ModelForm):
     template_name = "forms/address.html"
     address_layout = ADDRESS_FIELDS  # laid out by the template; any other field follows them
 
-    country = forms.TypedChoiceField(label="Country / region", choices=[])
+    country = forms.TypedChoiceField(label=_("Country / region"), choices=[])
     country_area = forms.CharField(max_length=120, required=False)
     phone = forms.CharField(
         max_length=40,
         required=False,
-        label="Phone",
-        help_text="For the courier, if they need to reach you.",
+        label=_("Phone"),
+        help_text=_("For the courier, if they need to reach you."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
 
@@ -83,11 +85,11 @@ class AddressForm(forms.ModelForm):
         model = Address
         fields = ADDRESS_FIELDS
         labels = {
-            "name": "Full name",
-            "company": "Company",
-            "line1": "Address",
-            "line2": "Apartment, suite, etc.",
-            "sorting_code": "Sorting code",
+            "name": _("Full name"),
+            "company": _("Company"),
+            "line1": _("Address"),
+            "line2": _("Apartment, suite, etc."),
+            "sorting_code": _("Sorting code"),
         }
 
     # autocomplete tokens (https://html.spec.whatwg.org/multipage/form-control-infrastructure.html#autofill)
@@ -152,11 +154,16 @@ class AddressForm(forms.ModelForm):
             field.widget.attrs["data-address-field"] = name
             field.unused = name not in rules.used and name not in _ALWAYS  # type: ignore[attr-defined]
         if rules.postal_code_examples:
-            self.fields["postal_code"].help_text = f"e.g. {rules.postal_code_examples[0]}"
+            self.fields["postal_code"].help_text = gettext("e.g. %(example)s") % {
+                "example": rules.postal_code_examples[0]
+            }
         area = self.fields["country_area"]
         if rules.country_area_choices:
             area.widget = forms.Select(
-                choices=[("", f"Select a {rules.country_area_label.lower()}"), *rules.country_area_choices],
+                choices=[
+                    ("", gettext("Select a %(area)s") % {"area": rules.country_area_label.lower()}),
+                    *rules.country_area_choices,
+                ],
                 attrs=area.widget.attrs,
             )
 

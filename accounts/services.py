@@ -21,7 +21,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.functional import Promise
 from django.utils.http import base36_to_int
+from django.utils.translation import gettext_lazy as _
 
 from kernel.addresses import ADDRESS_FIELDS, address_from, validate_address
 from kernel.errors import DomainError
@@ -29,7 +31,7 @@ from kernel.tasks import enqueue_on_commit
 
 from .models import Address, User
 
-DUPLICATE_EMAIL_ERROR = "An account with this email address already exists. Try logging in instead."
+DUPLICATE_EMAIL_ERROR = _("An account with this email address already exists. Try logging in instead.")
 
 
 class AccountError(DomainError):
@@ -40,12 +42,13 @@ class AccountError(DomainError):
     http_status = HTTPStatus.BAD_REQUEST
     message: str
 
-    def __init__(self, message: str, *, code: str | None = None, field: str = ""):
-        self.message = message
+    def __init__(self, message: str | Promise, *, code: str | None = None, field: str = ""):
+        # Translated now, in the language of the request or email being served.
+        self.message = str(message)
         self.field = field
         if code:
             self.code = code
-        super().__init__(message)
+        super().__init__(self.message)
 
 
 def user_register(*, email: str, password: str) -> User:
@@ -69,8 +72,8 @@ def user_register(*, email: str, password: str) -> User:
 
 EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
 _EMAIL_VERIFICATION_SALT = "accounts.email-verification"
-INVALID_VERIFICATION_LINK = "This verification link is not valid. Please copy the whole link from the email."
-EXPIRED_VERIFICATION_LINK = (
+INVALID_VERIFICATION_LINK = _("This verification link is not valid. Please copy the whole link from the email.")
+EXPIRED_VERIFICATION_LINK = _(
     "This verification link has expired: links work for 3 days. Please contact us for a new one."
 )
 
@@ -245,8 +248,8 @@ def address_delete(*, address: Address) -> None:
 
 # -- deleting an account ---------------------------------------------------------------------
 
-WRONG_PASSWORD = "That is not your current password."
-STAFF_SELF_DELETE = "A staff account cannot be deleted here: another administrator can delete it in the back office."
+WRONG_PASSWORD = _("That is not your current password.")
+STAFF_SELF_DELETE = _("A staff account cannot be deleted here: another administrator can delete it in the back office.")
 
 
 def password_confirm(*, user: User, password: str) -> None:

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from .services import (
     customer_invite_claim,
@@ -72,7 +73,12 @@ def send_welcome_email(user_pk: int) -> int:
         # Signed, good for 3 days (accounts.services.email_verification_token).
         "verify_url": _absolute(reverse("accounts:verify_email", args=[email_verification_token(user=user)])),
     }
-    return _send(to=user.email, subject=f"Welcome to {settings.SITE_NAME}", template="welcome", context=context)
+    return _send(
+        to=user.email,
+        subject=_("Welcome to %(shop)s") % {"shop": settings.SITE_NAME},
+        template="welcome",
+        context=context,
+    )
 
 
 @mail_task
@@ -88,7 +94,7 @@ def send_email_verification(user_pk: int) -> int:
         "account_url": _absolute(reverse("accounts:account")),
         "verify_url": _absolute(reverse("accounts:verify_email", args=[email_verification_token(user=user)])),
     }
-    subject = f"Confirm your new email address for {settings.SITE_NAME}"
+    subject = _("Confirm your new email address for %(shop)s") % {"shop": settings.SITE_NAME}
     return _send(to=user.email, subject=subject, template="verify_email", context=context)
 
 
@@ -101,13 +107,13 @@ def send_email_changed_notice(user_pk: int, old_email: str) -> int:
     user = get_user_model()._default_manager.filter(pk=user_pk).first()
     if user is None or not old_email:
         return 0
-    local, _, domain = user.email.partition("@")
+    local, _at, domain = user.email.partition("@")
     context = {
         "old_email": old_email,
         "new_email_hint": f"{local[:1]}…@{domain}",
         "password_reset_url": _absolute(reverse("accounts:password_reset")),
     }
-    subject = f"Your {settings.SITE_NAME} email address was changed"
+    subject = _("Your %(shop)s email address was changed") % {"shop": settings.SITE_NAME}
     return _send(to=old_email, subject=subject, template="email_changed", context=context)
 
 
@@ -139,7 +145,7 @@ def send_customer_invite(user_pk: int, invited_at: str) -> int:
         "orders_url": _absolute(reverse("orders:list")),
         "password_reset_url": _absolute(reverse("accounts:password_reset")),
     }
-    subject = f"Your account has moved to {settings.SITE_NAME}: choose a password"
+    subject = _("Your account has moved to %(shop)s: choose a password") % {"shop": settings.SITE_NAME}
     try:
         return _send(to=user.email, subject=subject, template="customer_invite", context=context)
     except BaseException:

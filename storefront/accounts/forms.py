@@ -5,6 +5,7 @@ Django's PasswordChangeForm as it is; the address form is kernel.addresses'."""
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.widgets import RegionalPhoneNumberWidget
 
@@ -13,7 +14,7 @@ from accounts.services import DUPLICATE_EMAIL_ERROR
 
 User = get_user_model()
 
-INVALID_LOGIN_ERROR = "That email and password don't match an account. Please try again."
+INVALID_LOGIN_ERROR = _("That email and password don't match an account. Please try again.")
 
 
 class SignUpForm(BaseUserCreationForm):
@@ -23,7 +24,7 @@ class SignUpForm(BaseUserCreationForm):
     # username mirrors the email (User.save) and is a varchar(150), so a longer email would
     # pass EmailField's 254 and then fail in the database.
     email = forms.EmailField(
-        label="Email",
+        label=_("Email"),
         max_length=150,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
@@ -46,7 +47,7 @@ class EmailAuthenticationForm(AuthenticationForm):
     """Django's AuthenticationForm; its `username` field holds the email address."""
 
     username = forms.EmailField(
-        label="Email",
+        label=_("Email"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
     error_messages = {
@@ -72,13 +73,13 @@ class AccountDeleteForm(forms.Form):
     password is right is the service's to say (checkout.privacy.customer_delete_own)."""
 
     password = forms.CharField(
-        label="Your current password",
+        label=_("Your current password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     confirm = forms.BooleanField(
-        label="I understand that my account and personal data will be deleted, and that this cannot be undone.",
-        error_messages={"required": "Tick the box to confirm that you want your account deleted."},
+        label=_("I understand that my account and personal data will be deleted, and that this cannot be undone."),
+        error_messages={"required": _("Tick the box to confirm that you want your account deleted.")},
     )
 
 
@@ -88,16 +89,22 @@ class ProfileForm(forms.Form):
     validating), and the writes are accounts.services'."""
 
     first_name = forms.CharField(
-        label="First name", max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+        label=_("First name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
-        label="Last name", max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+        label=_("Last name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
     # As SignUpForm's: the username mirrors the email and is a varchar(150).
     email = forms.EmailField(
-        label="Email",
+        label=_("Email"),
         max_length=150,
-        help_text="You log in with this address. If you change it, we email the new one a link to confirm it.",
+        help_text=_("You log in with this address. If you change it, we email the new one a link to confirm it."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
@@ -107,12 +114,12 @@ class ProfileForm(forms.Form):
         # Stored in E.164; typed nationally when the region is known (the country of the
         # default address), otherwise with its +country code.
         self.fields["phone"] = PhoneNumberField(
-            label="Phone",
+            label=_("Phone"),
             required=False,
             region=region,
-            help_text="For delivery questions only."
+            help_text=_("For delivery questions only.")
             if region
-            else "For delivery questions only. Start with your country code, e.g. +44 20 7946 0000.",
+            else _("For delivery questions only. Start with your country code, e.g. +44 20 7946 0000."),
             widget=RegionalPhoneNumberWidget(region=region, attrs={"autocomplete": "tel"}),
         )
 
@@ -129,4 +136,4 @@ class AddressBookForm(AddressForm):
     """The address book's form: the shop's address form for every country (accounts.forms),
     and whether the address is the default (laid out after the address's fields)."""
 
-    is_default = forms.BooleanField(label="Use as my default address", required=False)
+    is_default = forms.BooleanField(label=_("Use as my default address"), required=False)

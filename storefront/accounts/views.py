@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -40,16 +41,16 @@ from orders.services import imported_orders_attach
 
 from .forms import AccountDeleteForm, AddressBookForm, ProfileForm, SignUpForm
 
-WELCOME_MESSAGE = "Welcome! Your account is ready and you are logged in."
-ACCOUNT_DELETED_MESSAGE = "Your account has been deleted. Thank you for shopping with us."
-PROFILE_SAVED_MESSAGE = "Your profile is saved."
-EMAIL_CHANGED_MESSAGE = "We have sent a link to {email}: please open it to confirm your new address."
-PASSWORD_CHANGED_MESSAGE = "Your password is changed. Use the new one next time you log in."
-INVITE_ACCEPTED_MESSAGE = "Your password is set and you are logged in. Welcome to {shop}!"
-ADDRESS_ADDED_MESSAGE = "The address is saved."
-ADDRESS_SAVED_MESSAGE = "The address is updated."
-ADDRESS_DELETED_MESSAGE = "The address is deleted."
-ADDRESS_DEFAULT_MESSAGE = "That is now your default address."
+WELCOME_MESSAGE = _("Welcome! Your account is ready and you are logged in.")
+ACCOUNT_DELETED_MESSAGE = _("Your account has been deleted. Thank you for shopping with us.")
+PROFILE_SAVED_MESSAGE = _("Your profile is saved.")
+EMAIL_CHANGED_MESSAGE = _("We have sent a link to %(email)s: please open it to confirm your new address.")
+PASSWORD_CHANGED_MESSAGE = _("Your password is changed. Use the new one next time you log in.")
+INVITE_ACCEPTED_MESSAGE = _("Your password is set and you are logged in. Welcome to %(shop)s!")
+ADDRESS_ADDED_MESSAGE = _("The address is saved.")
+ADDRESS_SAVED_MESSAGE = _("The address is updated.")
+ADDRESS_DELETED_MESSAGE = _("The address is deleted.")
+ADDRESS_DEFAULT_MESSAGE = _("That is now your default address.")
 RECENT_ORDERS = 3
 
 
@@ -163,7 +164,7 @@ class ProfileView(FormView):
             return self.form_invalid(form)
         messages.success(self.request, PROFILE_SAVED_MESSAGE)
         if new_mailbox:
-            messages.info(self.request, EMAIL_CHANGED_MESSAGE.format(email=self.request.user.email))
+            messages.info(self.request, EMAIL_CHANGED_MESSAGE % {"email": self.request.user.email})
         return super().form_valid(form)
 
 
@@ -234,7 +235,7 @@ class CustomerInviteView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         customer_invite_accepted(user=form.user)
         imported_orders_attach(user=form.user)
-        messages.success(self.request, INVITE_ACCEPTED_MESSAGE.format(shop=settings.SITE_NAME))
+        messages.success(self.request, INVITE_ACCEPTED_MESSAGE % {"shop": settings.SITE_NAME})
         return response
 
 

@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -181,7 +182,7 @@ def review_create_view(request, handle: str):
             # a form error, never a server error.
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Thank you! Your review will appear once it has been checked.")
+            messages.success(request, _("Thank you! Your review will appear once it has been checked."))
             return redirect(product.get_absolute_url())
     return render(request, "orders/review.html", {"product": product, "form": form})
 
