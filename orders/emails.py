@@ -10,7 +10,7 @@ layout), from DEFAULT_FROM_EMAIL.
 order_email_send() knows the order emails: which template, subject and attachments for each
 kind, and the key that makes the event unique (the order number, the shipment for
 "order_shipped", the credit note's number for "order_refunded"). The tasks in orders.tasks
-call it.
+call it, in the language the order was placed in (Order.language).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from kernel.i18n import language_or_default
 from kernel.money import format_money
 
 from .credit_notes import credit_note_generate, credit_note_pdf_bytes
@@ -81,6 +83,9 @@ def email_send_once(
         body=render_to_string(f"emails/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
+        # The language it was written in (the active one: order_email_send writes in the
+        # order's), for mail clients that offer to translate.
+        headers={"Content-Language": translation.get_language() or settings.LANGUAGE_CODE},
     )
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     for filename, content, mimetype in attachments:
@@ -142,7 +147,7 @@ def _confirmation(order: Order, key: str) -> OrderEmail:
     # already), and the confirmation always carries it.
     invoice = invoice_generate(order=order)
     return OrderEmail(
-        subject=f"Order {order.number} confirmed: thank you",
+        subject=_("Order %(number)s confirmed: thank you") % {"number": order.number},
         template="order_confirmation",
         context={**_order_links(order), "lines": order.lines.all(), "invoice": invoice},
         attachments=[(f"{invoice.number}.pdf", invoice_pdf_bytes(invoice=invoice), "application/pdf")],
@@ -157,7 +162,7 @@ def _payment_failed(order: Order, key: str) -> OrderEmail | None:
         return None  # a later payment succeeded after all: the confirmation says so instead
     held = order.status == Order.Status.PENDING_PAYMENT
     return OrderEmail(
-        subject=f"Order {order.number}: the payment did not go through",
+        subject=_("Order %(number)s: the payment did not go through") % {"number": order.number},
         template="payment_failed",
         context={
             **_order_links(order),
@@ -180,7 +185,7 @@ def _cancelled(order: Order, key: str) -> OrderEmail:
     # email carries it. An unpaid order has none.
     credit_note = CreditNote.objects.filter(key=f"cancel:{order.pk}").first()
     return OrderEmail(
-        subject=f"Order {order.number} has been cancelled",
+        subject=_("Order %(number)s has been cancelled") % {"number": order.number},
         template="order_cancelled",
         context={
             **_order_links(order),
@@ -196,7 +201,8 @@ def _refunded(order: Order, key: str) -> OrderEmail:
     # key is the credit note's number: one email per credit note (orders.credit_notes).
     credit_note = CreditNote.objects.select_related("invoice").get(number=key, order=order)
     return OrderEmail(
-        subject=f"Order {order.number}: we refunded {format_money(credit_note.amount, order.currency)}",
+        subject=_("Order %(number)s: we refunded %(amount)s")
+        % {"number": order.number, "amount": format_money(credit_note.amount, order.currency)},
         template="order_refunded",
         context={**_order_links(order), "credit_note": credit_note},
         attachments=[_credit_note_attachment(credit_note)],
@@ -207,7 +213,7 @@ def _shipped(order: Order, key: str) -> OrderEmail:
     # key is the shipment's pk: one email per parcel.
     shipment = Shipment.objects.prefetch_related("lines__line").get(pk=int(key), order=order)
     return OrderEmail(
-        subject=f"Order {order.number} is on its way",
+        subject=_("Order %(number)s is on its way") % {"number": order.number},
         template="order_shipped",
         context={**_order_links(order), "shipment": shipment, "shipped_lines": shipment.lines.all()},
     )
@@ -243,16 +249,19 @@ def order_email_send(*, kind: str, order: Order, key: str = "") -> bool:
     key = str(key or order.number)
     if EmailLog.objects.filter(kind=kind, key=key, sent_at__isnull=False).exists():
         return False  # sent already: do not even build it (the confirmation renders a PDF)
-    email = build(order, key)
-    if email is None:
-        return False
-    return email_send_once(
-        kind=kind,
-        key=key,
-        to=order.email,
-        subject=email.subject,
-        template=email.template,
-        context=email.context,
-        attachments=email.attachments,
-        order=order,
-    )
+    # Subject, body, prices and attached documents in the language the order was placed in
+    # (the shop's default for orders from before, or in a language no longer offered).
+    with translation.override(language_or_default(order.language)):
+        email = build(order, key)
+        if email is None:
+            return False
+        return email_send_once(
+            kind=kind,
+            key=key,
+            to=order.email,
+            subject=email.subject,
+            template=email.template,
+            context=email.context,
+            attachments=email.attachments,
+            order=order,
+        )
