@@ -22,6 +22,7 @@ from typing import Literal, TypeVar, overload
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from catalog.models import ProductVariant
 from inventory.exceptions import InsufficientStock, StockBusy
@@ -109,7 +110,7 @@ def cart_for_api(*, user, token: str = "", create: bool = False) -> tuple[Cart |
 
 def _check_range(quantity: int) -> None:
     if not 1 <= quantity <= MAX_LINE_QUANTITY:
-        raise CartError(f"Quantity must be between 1 and {MAX_LINE_QUANTITY}.")
+        raise CartError(_("Quantity must be between 1 and %(max)s.") % {"max": MAX_LINE_QUANTITY})
 
 
 def _check_quantity(variant: ProductVariant, quantity: int) -> None:
@@ -117,14 +118,14 @@ def _check_quantity(variant: ProductVariant, quantity: int) -> None:
     available = sellable_quantity([variant.pk])[variant.pk]  # None: sold on backorder, no limit
     if available is not None and quantity > available:
         if available == 0:
-            raise CartError(f"{variant} is sold out.")
-        raise CartError(f"Only {available} of {variant} left.")
+            raise CartError(_("%(variant)s is sold out.") % {"variant": variant})
+        raise CartError(_("Only %(available)s of %(variant)s left.") % {"available": available, "variant": variant})
 
 
 def _sellable_variant(variant_id: int) -> ProductVariant:
     variant = ProductVariant.objects.select_related("product").filter(pk=variant_id, product__published=True).first()
     if variant is None:
-        raise CartError("That product is not available.")
+        raise CartError(_("That product is not available."))
     return variant
 
 
@@ -172,9 +173,10 @@ def _short_message(exc: InsufficientStock) -> str:
         )
     }
     return " ".join(
-        f"{names.get(short.variant_id, short.sku)} is sold out."
+        _("%(variant)s is sold out.") % {"variant": names.get(short.variant_id, short.sku)}
         if short.available == 0
-        else f"Only {short.available} of {names.get(short.variant_id, short.sku)} left."
+        else _("Only %(available)s of %(variant)s left.")
+        % {"available": short.available, "variant": names.get(short.variant_id, short.sku)}
         for short in exc.lines
     )
 
@@ -234,7 +236,7 @@ def _line_add(cart: Cart, variant: ProductVariant, quantity: int) -> CartLine:
 def _line_set(cart: Cart, line_id: int, quantity: int) -> CartLine:
     line = CartLine.objects.select_related("variant__product").filter(cart=cart, pk=line_id).first()
     if line is None:
-        raise CartError("That item is no longer in your cart.")
+        raise CartError(_("That item is no longer in your cart."))
     line.quantity = quantity
     line.save(update_fields=["quantity"])
     return line
@@ -253,7 +255,7 @@ def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
         return _change_held(cart, lambda: _line_set(cart, line_id, quantity))
     line = CartLine.objects.select_related("variant__product").filter(cart=cart, pk=line_id).first()
     if line is None:
-        raise CartError("That item is no longer in your cart.")
+        raise CartError(_("That item is no longer in your cart."))
     _check_quantity(line.variant, quantity)
     line.quantity = quantity
     line.save(update_fields=["quantity"])
@@ -273,7 +275,7 @@ def cart_remove_line(*, cart: Cart, line_id: int) -> None:
         return
     with transaction.atomic():
         _lock_cart(cart)
-        deleted, _ = CartLine.objects.filter(cart=cart, pk=line_id).delete()
+        deleted, _by_model = CartLine.objects.filter(cart=cart, pk=line_id).delete()
         if not deleted:
             return
         try:
@@ -336,15 +338,20 @@ def _hold_capped(cart: Cart) -> list[str]:
                     line.quantity = short.available
                     line.save(update_fields=["quantity"])
                     notes.append(
-                        f"{line.variant}: only {short.available} available, your cart now holds {short.available}."
+                        _("%(variant)s: only %(cap)s available, your cart now holds %(quantity)s.")
+                        % {"variant": line.variant, "cap": short.available, "quantity": short.available}
                     )
                 else:
                     line.delete()
-                    notes.append(f"{line.variant} is sold out and was removed from your cart.")
+                    notes.append(
+                        _("%(variant)s is sold out and was removed from your cart.") % {"variant": line.variant}
+                    )
         except StockBusy:
             notes.append(
-                "We could not reserve your items just now; they will be reserved when you "
-                "change your cart or check out."
+                _(
+                    "We could not reserve your items just now; they will be reserved when you "
+                    "change your cart or check out."
+                )
             )
             return notes
 
@@ -385,9 +392,10 @@ def cart_merge(*, source: Cart, target: Cart) -> list[str]:
             quantity = min(wanted, cap)
             if quantity < wanted:
                 notes.append(
-                    f"{line.variant}: only {cap} available, your cart now holds {quantity}."
+                    _("%(variant)s: only %(cap)s available, your cart now holds %(quantity)s.")
+                    % {"variant": line.variant, "cap": cap, "quantity": quantity}
                     if quantity
-                    else f"{line.variant} is sold out and was not added to your cart."
+                    else _("%(variant)s is sold out and was not added to your cart.") % {"variant": line.variant}
                 )
             if quantity <= 0 or not line.variant.product.published:
                 continue

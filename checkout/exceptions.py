@@ -2,34 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from http import HTTPStatus
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from kernel.errors import DomainError
 
-MESSAGES = {
-    "cart_empty": "Your cart is empty.",
-    "cart_problems": "Some items in your cart are not available as they are; please review your cart.",
-    "changed": "Your order changed since you reviewed it (prices, stock, tax, shipping or your code). "
-    "Please check the new total and place the order again.",
-    "shipping_unavailable": "{method} does not ship to {country} for this cart; please choose another shipping method.",
-    "shipping_inactive": "That shipping method is no longer offered; please choose another.",
-    "checkout_incomplete": "Please fill in: {fields}.",
-    "checkout_placed": "This checkout has been placed already; open a new checkout to order again.",
-    "busy": "Many people are checking out right now. Please try again in a moment.",
-    "idempotency_key_reused": "The Idempotency-Key “{key}” has already placed an order for a different request "
-    "(another fingerprint); nothing was placed. Send a new key to place this checkout as it is now.",
-    "placed_meanwhile": "This checkout was placed just now, as it was reviewed in another window; your cart has "
-    "changed since. Please review it and place the order again.",
-    # Vouchers
-    "voucher_invalid": "“{code}” is not a valid code.",
-    "voucher_not_yet_valid": "The code “{code}” is not valid yet: it starts on {starts_at:%d %b %Y %H:%M} UTC.",
-    "voucher_expired": "The code “{code}” has expired.",
-    "voucher_min_spend": (
-        "The code “{code}” needs goods of at least {min_spend} {currency}; add {missing} {currency} more to use it."
-    ),
-    "voucher_exhausted": "The code “{code}” has been used up.",
-    "voucher_customer_exhausted": "You have already used the code “{code}” as often as it allows.",
-}
+
+class _Wording(Mapping[str, str]):
+    """The messages by key, each read in the language active when it is read (a str)."""
+
+    def __init__(self, texts: dict[str, Promise]):
+        self._texts = texts
+
+    def __getitem__(self, key: str) -> str:
+        return str(self._texts[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+MESSAGES = _Wording(
+    {
+        "cart_empty": _("Your cart is empty."),
+        "cart_problems": _("Some items in your cart are not available as they are; please review your cart."),
+        "changed": _(
+            "Your order changed since you reviewed it (prices, stock, tax, shipping or your code). "
+            "Please check the new total and place the order again."
+        ),
+        "shipping_unavailable": _(
+            "{method} does not ship to {country} for this cart; please choose another shipping method."
+        ),
+        "shipping_inactive": _("That shipping method is no longer offered; please choose another."),
+        "checkout_incomplete": _("Please fill in: {fields}."),
+        "checkout_placed": _("This checkout has been placed already; open a new checkout to order again."),
+        "busy": _("Many people are checking out right now. Please try again in a moment."),
+        "idempotency_key_reused": _(
+            "The Idempotency-Key “{key}” has already placed an order for a different request "
+            "(another fingerprint); nothing was placed. Send a new key to place this checkout as it is now."
+        ),
+        "placed_meanwhile": _(
+            "This checkout was placed just now, as it was reviewed in another window; your cart has "
+            "changed since. Please review it and place the order again."
+        ),
+        # Vouchers
+        "voucher_invalid": _("“{code}” is not a valid code."),
+        "voucher_not_yet_valid": _("The code “{code}” is not valid yet: it starts on {starts_at:%d %b %Y %H:%M} UTC."),
+        "voucher_expired": _("The code “{code}” has expired."),
+        "voucher_min_spend": _(
+            "The code “{code}” needs goods of at least {min_spend} {currency}; add {missing} {currency} more to use it."
+        ),
+        "voucher_exhausted": _("The code “{code}” has been used up."),
+        "voucher_customer_exhausted": _("You have already used the code “{code}” as often as it allows."),
+    }
+)
 
 
 class CheckoutError(DomainError):

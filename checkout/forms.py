@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import prefetch_related_objects
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import AddressForm
 from accounts.models import Address
@@ -48,17 +49,16 @@ class CheckoutForm(AddressForm):
 
     template_name = "forms/address.html"
 
-    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     saved_address = forms.ChoiceField(
-        label="Ship to", required=False, widget=forms.RadioSelect, choices=[(NEW_ADDRESS, "A new address")]
+        label=_("Ship to"), required=False, widget=forms.RadioSelect, choices=[(NEW_ADDRESS, _("A new address"))]
     )
-    save_address = forms.BooleanField(label="Save this address to my account", required=False)
-    billing_same = forms.BooleanField(label="Billing address: same as shipping", required=False, initial=True)
+    save_address = forms.BooleanField(label=_("Save this address to my account"), required=False)
+    billing_same = forms.BooleanField(label=_("Billing address: same as shipping"), required=False, initial=True)
     shipping_method = forms.ModelChoiceField(
         queryset=ShippingMethod.objects.all(),
         empty_label=None,
         widget=forms.RadioSelect,
-        error_messages={"invalid_choice": MESSAGES["shipping_inactive"]},
     )
 
     class Meta(AddressForm.Meta):
@@ -78,10 +78,12 @@ class CheckoutForm(AddressForm):
         if data is not None:
             data = self._with_saved_address(data)
         super().__init__(data, *args, **kwargs)
+        # In the shopper's language: read when the form is made, not when the module is loaded.
+        self.fields["shipping_method"].error_messages["invalid_choice"] = MESSAGES["shipping_inactive"]
         if self.saved_addresses:
             cast(forms.ChoiceField, self.fields["saved_address"]).choices = [
                 *((pk, ", ".join(format_address(address)[1:])) for pk, address in self.saved_addresses.items()),
-                (NEW_ADDRESS, "A new address"),
+                (NEW_ADDRESS, _("A new address")),
             ]
         else:
             # Guests (and shoppers with no address book yet) type the address.
@@ -107,7 +109,7 @@ class CheckoutForm(AddressForm):
         # Only the methods that can take this cart there are shown; validation (clean) still
         # accepts any method id and explains why one cannot be used.
         cast(forms.ModelChoiceField, self.fields["shipping_method"]).choices = [
-            (method.pk, f"{method.name} – {'free' if price == 0 else f'{price} {settings.SHOP_CURRENCY}'}")
+            (method.pk, f"{method.name} – {_('free') if price == 0 else f'{price} {settings.SHOP_CURRENCY}'}")
             for method, price in offers
         ]
         self.shipping_unavailable = not offers

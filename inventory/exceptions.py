@@ -3,15 +3,17 @@
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from django.utils.translation import gettext_lazy as _
+
 from kernel.errors import DomainError
 
 MESSAGES = {
-    "insufficient_stock": "Sorry, we don't have enough in stock: {details}.",
-    "stock_busy": "Many people are buying this right now. Please try again in a moment.",
-    "reservation_expired": "Your reservation has expired.",
-    "variant_available": "{variant} is available: you can order it now.",
+    "insufficient_stock": _("Sorry, we don't have enough in stock: {details}."),
+    "stock_busy": _("Many people are buying this right now. Please try again in a moment."),
+    "reservation_expired": _("Your reservation has expired."),
+    "variant_available": _("{variant} is available: you can order it now."),
     "backorders_outstanding": (
-        "{sku} cannot stop selling on backorder while {owed} unit(s) are owed to buyers; receive stock first."
+        _("{sku} cannot stop selling on backorder while {owed} unit(s) are owed to buyers; receive stock first.")
     ),
 }
 
@@ -44,7 +46,10 @@ class InsufficientStock(InventoryError):
     @property
     def message(self) -> str:
         details = "; ".join(
-            f"{line.sku or line.variant_id}: {line.available} left, {line.requested} wanted" for line in self.lines
+            _("{item}: {available} left, {requested} wanted").format(
+                item=line.sku or line.variant_id, available=line.available, requested=line.requested
+            )
+            for line in self.lines
         )
         return MESSAGES["insufficient_stock"].format(details=details)
 
@@ -55,11 +60,11 @@ class StockBusy(InventoryError):
     code = "stock_busy"
 
     def __init__(self):
-        super().__init__(MESSAGES["stock_busy"])
+        super().__init__(str(MESSAGES["stock_busy"]))
 
     @property
     def message(self) -> str:
-        return MESSAGES["stock_busy"]
+        return str(MESSAGES["stock_busy"])
 
 
 class ReservationExpired(InventoryError):
@@ -73,7 +78,7 @@ class ReservationExpired(InventoryError):
 
     @property
     def message(self) -> str:
-        return MESSAGES["reservation_expired"]
+        return str(MESSAGES["reservation_expired"])
 
 
 class VariantAvailable(InventoryError):

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cart.models import CartLine
@@ -67,7 +68,7 @@ def cart_busy(request, exc: StockBusy):
     return render(
         request,
         "checkout/busy.html",
-        {"message": exc.message, "back_url": reverse("cart:detail"), "back_label": "Back to your cart"},
+        {"message": exc.message, "back_url": reverse("cart:detail"), "back_label": _("Back to your cart")},
         status=409,
     )
 
@@ -86,7 +87,7 @@ def line_update(request, line_id: int):
         return cart_detail(request, line_errors={line_id: [exc.message]})
     except StockBusy as exc:
         return cart_busy(request, exc)
-    messages.success(request, "Cart updated.")
+    messages.success(request, _("Cart updated."))
     return redirect("cart:detail")
 
 
@@ -98,7 +99,7 @@ def line_remove(request, line_id: int):
             cart_remove_line(cart=cart, line_id=line_id)
         except StockBusy as exc:
             return cart_busy(request, exc)
-        messages.success(request, "Item removed.")
+        messages.success(request, _("Item removed."))
     return redirect("cart:detail")
 
 
@@ -127,11 +128,11 @@ def restore(request, token: str):
         try:
             cart_add(cart=cart, variant_id=line.variant_id, quantity=missing)
         except CartError as exc:
-            problems.append(f"{line.product_title}: {exc.message}")
+            problems.append(_("%(product)s: %(problem)s") % {"product": line.product_title, "problem": exc.message})
         except StockBusy as exc:
             return cart_busy(request, exc)
     if problems:
-        messages.warning(request, "Some items could not go back in your cart. " + " ".join(problems))
+        messages.warning(request, _("Some items could not go back in your cart.") + " " + " ".join(problems))
     else:
-        messages.success(request, f"The items of order {order.number} are back in your cart.")
+        messages.success(request, _("The items of order %(number)s are back in your cart.") % {"number": order.number})
     return redirect("cart:detail")

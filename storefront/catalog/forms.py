@@ -21,19 +21,19 @@ class SortField(forms.ChoiceField):
 class ProductFilterForm(forms.Form):
     """The listing's query string. Invalid values are dropped (and shown as errors), never a 500."""
 
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    q = forms.CharField(required=False, max_length=200, label=_("Search"))
     category = forms.SlugField(required=False)
     min_price = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=12, decimal_places=2)
     max_price = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=12, decimal_places=2)
-    in_stock = forms.BooleanField(required=False, label="In stock only")
+    in_stock = forms.BooleanField(required=False, label=_("In stock only"))
     sort = SortField(
         required=False,
         choices=[
             (RELEVANCE, _("Best match")),
-            ("title", "Name"),
-            ("price", "Price: low to high"),
-            ("-price", "Price: high to low"),
-            ("newest", "Newest"),
+            ("title", _("Name")),
+            ("price", _("Price: low to high")),
+            ("-price", _("Price: high to low")),
+            ("newest", _("Newest")),
         ],
     )
 
@@ -70,7 +70,7 @@ class AddToCartForm(forms.Form):
         queryset=None,
         required=False,
         widget=forms.HiddenInput,
-        error_messages={"invalid_choice": "That variant is not available."},
+        error_messages={"invalid_choice": _("That variant is not available.")},
     )
     quantity = forms.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY, initial=1)
 
@@ -83,14 +83,14 @@ class AddToCartForm(forms.Form):
         names = product.option_names
         self.option_fields = []
         for i in range(self.option_count):
-            name = names[i] if i < len(names) else "Option"
+            name = names[i] if i < len(names) else str(_("Option"))
             values = list(dict.fromkeys(variant_options(v, self.option_count)[i] for v in self.variants))
             field_name = f"option{i + 1}"
             self.fields[field_name] = forms.ChoiceField(
                 label=name,
                 required=False,
                 choices=[(value, value) for value in values],
-                error_messages={"invalid_choice": f"Choose a {name.lower()} from the list."},
+                error_messages={"invalid_choice": _("Choose a %(option)s from the list.") % {"option": name.lower()}},
             )
             self.option_fields.append(field_name)
         if len(self.variants) == 1:
@@ -103,14 +103,14 @@ class AddToCartForm(forms.Form):
             missing = [name for name in self.option_fields if not cleaned.get(name)]
             for name in missing:
                 if name not in self.errors:
-                    self.add_error(name, f"Choose a {self.fields[name].label.lower()}.")
+                    self.add_error(name, _("Choose a %(option)s.") % {"option": self.fields[name].label.lower()})
             if missing:
                 return cleaned
             wanted = tuple(cleaned[name] for name in self.option_fields)
             match = next((v for v in self.variants if variant_options(v, self.option_count) == wanted), None)
             if match is None:
-                raise forms.ValidationError("That combination is not available: choose another.")
+                raise forms.ValidationError(_("That combination is not available: choose another."))
             cleaned["variant"] = match
         elif cleaned.get("variant") is None and "variant" not in self.errors:
-            self.add_error("variant", "Choose an option.")
+            self.add_error("variant", _("Choose an option."))
         return cleaned

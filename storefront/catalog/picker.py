@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from catalog.models import Product, ProductVariant
 from inventory.selectors import LOW_STOCK_BADGE_UNITS
@@ -105,7 +107,7 @@ def option_groups(
     chosen = variant_options(selected, count)
     groups = []
     for i in range(count):
-        group = OptionGroup(index=i + 1, name=names[i] if i < len(names) else "Option")
+        group = OptionGroup(index=i + 1, name=names[i] if i < len(names) else _("Option"))
         seen: list[str] = []
         for v in variants:
             value = variant_options(v, count)[i]
@@ -126,10 +128,10 @@ def availability_text(variant: ProductVariant) -> tuple[str, str]:
     available = getattr(variant, "available", 0)
     backorder = bool(getattr(variant, "backorder", False))
     if available <= 0:
-        return ("backorder", "Available on backorder") if backorder else ("out", "Sold out")
+        return ("backorder", _("Available on backorder")) if backorder else ("out", _("Sold out"))
     if available <= LOW_STOCK_UNITS and not backorder:
-        return "low", f"Only {available} left"
-    return "in", "In stock"
+        return "low", ngettext("Only %(count)s left", "Only %(count)s left", available) % {"count": available}
+    return "in", _("In stock")
 
 
 def variants_data(variants: list[ProductVariant], count: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from cart.services import CartError, cart_add
 from catalog.cache import listing_cached, product_cached
@@ -241,12 +242,16 @@ def product_detail_view(request, handle: str):
                 {
                     "message": exc.message,
                     "back_url": product.get_absolute_url(),
-                    "back_label": f"Back to {product}",
+                    "back_label": _("Back to %(product)s") % {"product": product},
                 },
                 status=409,
             )
         else:
-            messages.success(request, f"Added {form.cleaned_data['quantity']} × {variant} to your cart.")
+            messages.success(
+                request,
+                _("Added %(quantity)s × %(variant)s to your cart.")
+                % {"quantity": form.cleaned_data["quantity"], "variant": variant},
+            )
             return redirect("cart:detail")
     variants = list(product.variants.all())
     wanted = request.GET.get("variant")

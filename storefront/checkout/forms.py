@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 
 class PlaceOrderForm(forms.Form):
@@ -7,4 +8,4 @@ class PlaceOrderForm(forms.Form):
 
 
 class VoucherForm(forms.Form):
-    code = forms.CharField(max_length=40, label="Discount code", strip=True)
+    code = forms.CharField(max_length=40, label=_("Discount code"), strip=True)

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import addresses_for_user
@@ -102,7 +103,7 @@ def _save_new_address(request, form: CheckoutForm) -> None:
     if any(address_from(saved) == address for saved in addresses_for_user(request.user)):
         return
     address_create(user=request.user, **address)
-    messages.success(request, "The address is saved to your account.")
+    messages.success(request, _("The address is saved to your account."))
 
 
 def details(request):
@@ -115,10 +116,10 @@ def details(request):
         messages.error(request, exc.message)
         return redirect("cart:detail")
     except StockBusy as exc:
-        return _busy(request, exc.message, back_url=reverse("cart:detail"), back_label="Back to your cart")
+        return _busy(request, exc.message, back_url=reverse("cart:detail"), back_label=_("Back to your cart"))
     view = cart_view(cart)
     if view.is_empty:
-        messages.info(request, "Your cart is empty.")
+        messages.info(request, _("Your cart is empty."))
         return redirect("cart:detail")
     saved = request.session.get(SESSION_DETAILS)
     saved_addresses = _saved_addresses(request)
@@ -225,7 +226,7 @@ def _review_pricing(request, view: CartView, data, method):
         )
     except VoucherError as exc:
         request.session.pop(SESSION_VOUCHER, None)
-        messages.error(request, f"{exc.message} It was removed from your order.")
+        messages.error(request, _("%(problem)s It was removed from your order.") % {"problem": exc.message})
         return checkout_price(
             view,
             country=data["country"],
@@ -242,7 +243,7 @@ def review(request):
     data, method = _saved_details(request, view)
     if data is None:
         if request.session.get(SESSION_DETAILS):
-            messages.error(request, "Please check your shipping details: something changed.")
+            messages.error(request, _("Please check your shipping details: something changed."))
             return redirect(reverse("checkout:details") + "?recheck=1")
         return redirect("checkout:details")
     try:
@@ -275,7 +276,7 @@ def voucher_apply(request):
         return redirect("checkout:details")
     form = VoucherForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Please type a discount code.")
+        messages.error(request, _("Please type a discount code."))
         return redirect("checkout:review")
     try:
         voucher = voucher_check(form.cleaned_data["code"], subtotal=cart_goods(view).subtotal, email=data["email"])
@@ -283,14 +284,14 @@ def voucher_apply(request):
         messages.error(request, exc.message)
         return redirect("checkout:review")
     request.session[SESSION_VOUCHER] = voucher.code
-    messages.success(request, f"The code “{voucher.code}” was applied.")
+    messages.success(request, _("The code “%(code)s” was applied.") % {"code": voucher.code})
     return redirect("checkout:review")
 
 
 @require_POST
 def voucher_remove(request):
     if request.session.pop(SESSION_VOUCHER, None):
-        messages.success(request, "The discount code was removed.")
+        messages.success(request, _("The discount code was removed."))
     return redirect("checkout:review")
 
 
@@ -303,7 +304,7 @@ def place_order(request):
     if data is None:
         return redirect(reverse("checkout:details") + ("?recheck=1" if request.session.get(SESSION_DETAILS) else ""))
     if not form.is_valid():
-        messages.error(request, "Please review your order again.")
+        messages.error(request, _("Please review your order again."))
         return redirect("checkout:review")
     try:
         order = checkout_place_order(
@@ -331,7 +332,10 @@ def place_order(request):
     except VoucherError as exc:
         # Back to the review, priced without the code, to be confirmed again.
         request.session.pop(SESSION_VOUCHER, None)
-        messages.error(request, f"{exc.message} It was removed from your order: please check the new total.")
+        messages.error(
+            request,
+            _("%(problem)s It was removed from your order: please check the new total.") % {"problem": exc.message},
+        )
         return redirect("checkout:review")
     except IdempotencyKeyReused:
         # Another window placed this token's order for what it reviewed there, and this

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import ProductVariant
 
@@ -11,11 +12,11 @@ class BackInStockForm(forms.Form):
         queryset=ProductVariant.objects.filter(product__published=True).select_related("product"),
         widget=forms.HiddenInput,
         error_messages={
-            "required": "Choose the variant you are waiting for.",
-            "invalid_choice": "That product is not available.",
+            "required": _("Choose the variant you are waiting for."),
+            "invalid_choice": _("That product is not available."),
         },
     )
     email = forms.EmailField(
-        label="Email me when it's back",
-        error_messages={"required": "Enter your email address."},
+        label=_("Email me when it's back"),
+        error_messages={"required": _("Enter your email address.")},
     )

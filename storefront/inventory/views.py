@@ -3,6 +3,7 @@ from the product page's form."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from inventory.exceptions import VariantAvailable
@@ -25,5 +26,9 @@ def back_in_stock_view(request):
         messages.info(request, exc.message)
     else:
         # The same answer for a repeated request: asking twice is harmless.
-        messages.success(request, f"We'll email {wish.email} once when {variant} is back in stock.")
+        messages.success(
+            request,
+            _("We'll email %(email)s once when %(variant)s is back in stock.")
+            % {"email": wish.email, "variant": variant},
+        )
     return redirect(variant.product.get_absolute_url())

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -107,7 +108,7 @@ def order_cancel(request, token: str):
     order = get_object_or_404(Order, access_token=token)
     form = OrderCancelForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Please tell us why you are cancelling (at most 200 characters).")
+        messages.error(request, _("Please tell us why you are cancelling (at most 200 characters)."))
         return redirect(_order_page(request, order))
     try:
         cancellation = order_cancel_and_refund(
@@ -121,17 +122,20 @@ def order_cancel(request, token: str):
     if cancellation.refund_errors:
         messages.warning(
             request,
-            f"Order {order.number} is cancelled. We could not refund your payment right away; our staff "
-            "have been told and will refund it.",
+            _(
+                "Order %(number)s is cancelled. We could not refund your payment right away; our staff "
+                "have been told and will refund it."
+            )
+            % {"number": order.number},
         )
     elif cancellation.refunds:
         messages.success(
             request,
-            f"Order {order.number} is cancelled. We are refunding "
-            f"{format_money(cancellation.refunded, order.currency)} to your payment method.",
+            _("Order %(number)s is cancelled. We are refunding %(amount)s to your payment method.")
+            % {"number": order.number, "amount": format_money(cancellation.refunded, order.currency)},
         )
     else:
-        messages.success(request, f"Order {order.number} is cancelled.")
+        messages.success(request, _("Order %(number)s is cancelled.") % {"number": order.number})
     return redirect(_order_page(request, order))
 
 
@@ -162,7 +166,7 @@ def provider_return(request, reference: str):
 
 def provider_cancel(request, reference: str):
     payment = _payment_or_404(reference)
-    messages.info(request, "Payment cancelled. Your items are still reserved until the countdown ends.")
+    messages.info(request, _("Payment cancelled. Your items are still reserved until the countdown ends."))
     return redirect("payments:pay", token=payment.order.access_token)
 
 
@@ -195,7 +199,7 @@ def provider_callback(request, reference: str):
             "payments/failed.html",
             {
                 "order": order,
-                "message": "We could not verify that payment.",
+                "message": _("We could not verify that payment."),
                 "gateways": enabled_gateways(),
                 "last_gateway": payment.gateway,
                 "can_retry": order.status == Order.Status.PENDING_PAYMENT,
@@ -217,15 +221,15 @@ def _show_result(request, payment: Payment):
         # The order page says thank you, once, for the order just paid.
         request.session[SESSION_JUST_PAID] = order.number
     elif payment.status == Payment.Status.REJECTED:
-        messages.error(request, "We could not accept this payment and are refunding it. " + payment.error)
+        messages.error(request, _("We could not accept this payment and are refunding it.") + " " + payment.error)
     elif payment.status == Payment.Status.FAILED and order.status == Order.Status.PAID:
         # Another payment paid the order: nothing to try again.
-        messages.error(request, "This payment did not go through, but your order was paid by another payment.")
+        messages.error(request, _("This payment did not go through, but your order was paid by another payment."))
     elif payment.status == Payment.Status.FAILED:
         # Pending still (try again while the reservation lasts), or lapsed (back to the cart).
         return redirect("payments:failed", token=order.access_token)
     else:
-        messages.info(request, "We are waiting for the payment provider to confirm your payment.")
+        messages.info(request, _("We are waiting for the payment provider to confirm your payment."))
     return redirect(order.get_guest_url())
 
 
