@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -32,16 +33,16 @@ def new_access_token() -> str:
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING_PAYMENT = "pending_payment", "Pending payment"
-        PAID = "paid", "Paid"
-        PAYMENT_FAILED = "payment_failed", "Payment failed"
-        EXPIRED = "expired", "Expired"
-        CANCELLED = "cancelled", "Cancelled"
-        REFUNDED = "refunded", "Refunded"
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-        PARTIALLY_FULFILLED = "partially_fulfilled", "Partially shipped"
-        FULFILLED = "fulfilled", "Shipped"
-        DELIVERED = "delivered", "Delivered"
+        PENDING_PAYMENT = "pending_payment", _("Pending payment")
+        PAID = "paid", _("Paid")
+        PAYMENT_FAILED = "payment_failed", _("Payment failed")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+        REFUNDED = "refunded", _("Refunded")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        PARTIALLY_FULFILLED = "partially_fulfilled", _("Partially shipped")
+        FULFILLED = "fulfilled", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
 
     # Ours are 8 characters of NUMBER_ALPHABET; an imported order keeps its own ("#1001").
     number = models.CharField(max_length=32, unique=True, default=new_order_number)
@@ -186,20 +187,20 @@ class OrderLine(models.Model):
 
 class OrderEvent(models.Model):
     class Type(models.TextChoices):
-        PLACED = "placed", "Order placed"
-        PAID = "paid", "Payment captured"
-        PAYMENT_FAILED = "payment_failed", "Payment failed"
-        EXPIRED = "expired", "Reservation expired"
-        CANCELLED = "cancelled", "Cancelled"
-        FLAGGED = "flagged", "Needs attention"
-        SHIPPED = "shipped", "Shipped"
-        DELIVERED = "delivered", "Delivered"
-        INVOICED = "invoiced", "Invoice issued"
-        CREDITED = "credited", "Credit note issued"
-        EMAIL_SENT = "email_sent", "Email sent"
-        REFUNDED = "refunded", "Refunded"
-        RESTOCKED = "restocked", "Restocked"
-        NOTE = "note", "Note"
+        PLACED = "placed", _("Order placed")
+        PAID = "paid", _("Payment captured")
+        PAYMENT_FAILED = "payment_failed", _("Payment failed")
+        EXPIRED = "expired", _("Reservation expired")
+        CANCELLED = "cancelled", _("Cancelled")
+        FLAGGED = "flagged", _("Needs attention")
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        INVOICED = "invoiced", _("Invoice issued")
+        CREDITED = "credited", _("Credit note issued")
+        EMAIL_SENT = "email_sent", _("Email sent")
+        REFUNDED = "refunded", _("Refunded")
+        RESTOCKED = "restocked", _("Restocked")
+        NOTE = "note", _("Note")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=20, choices=Type.choices)
