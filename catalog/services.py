@@ -31,6 +31,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kernel.errors import DomainError
 
@@ -186,7 +187,10 @@ class DuplicateReview(DomainError):
 
     code = "duplicate_review"
     http_status = HTTPStatus.CONFLICT
-    message = "You have already reviewed this product."
+
+    @property
+    def message(self) -> str:
+        return _("You have already reviewed this product.")
 
 
 def review_create(*, product: Product, user, rating: int, text: str, title: str = "") -> ProductReview:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory.exceptions import InsufficientStock, StockBusy
 from kernel.errors import DomainError
@@ -84,7 +85,8 @@ def payment_start(*, order: Order, gateway: str, urls: ReturnUrls | None = None)
     """
     if order.imported_at is not None:
         raise PaymentError(
-            f"Order {order.number} was imported from the previous shop and is history only; cannot pay it."
+            _("Order %(number)s was imported from the previous shop and is history only; cannot pay it.")
+            % {"number": order.number}
         )
     try:
         gw = get_gateway(gateway)
@@ -92,7 +94,10 @@ def payment_start(*, order: Order, gateway: str, urls: ReturnUrls | None = None)
         raise PaymentError(exc.message) from exc
     order = order_expire_if_due(order=order)
     if order.status != Order.Status.PENDING_PAYMENT:
-        raise PaymentError(f"Order {order.number} is {order.get_status_display().lower()}.")
+        raise PaymentError(
+            _("Order %(number)s is %(status)s.")
+            % {"number": order.number, "status": order.get_status_display().lower()}
+        )
     existing = (
         Payment.objects.filter(order=order, gateway=gateway, status=Payment.Status.PENDING)
         .exclude(provider_order_id=None)

@@ -22,6 +22,7 @@ from kernel.errors import DomainError
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
+    from django.utils.functional import _StrOrPromise
 
     from payments.models import Payment, Refund
 
@@ -146,7 +147,8 @@ class ReturnUrls:
 
 class Gateway:
     name: str = ""
-    label: str = ""
+    # What the shopper reads on the payment page (translated lazily, in the page's language).
+    label: _StrOrPromise = ""
 
     def check_configuration(self) -> list[str]:
         """Problems with the settings this gateway needs (empty when fine)."""

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from kernel.money import to_minor
 
@@ -15,7 +16,7 @@ from .base import Gateway, InboxEvent, Outcome, ProviderPayment, ProviderRefund,
 
 class DummyGateway(Gateway):
     name = "dummy"
-    label = "Test payment (no real money)"
+    label = _("Test payment (no real money)")
 
     def check_configuration(self) -> list[str]:
         if getattr(settings, "IS_PRODUCTION", False):

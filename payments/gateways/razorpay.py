@@ -42,6 +42,7 @@ import razorpay
 import requests
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from razorpay.errors import BadRequestError, ServerError, SignatureVerificationError
 from razorpay.errors import GatewayError as RazorpayGatewayError
 
@@ -144,7 +145,7 @@ def _reservation_live(order: Order) -> bool:
 
 class RazorpayGateway(Gateway):
     name = "razorpay"
-    label = "UPI, cards, netbanking (Razorpay)"
+    label = _("UPI, cards, netbanking (Razorpay)")
 
     def check_configuration(self) -> list[str]:
         problems = []

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from kernel.money import to_minor
 
@@ -73,7 +74,7 @@ REFUND_STATUSES = {
 
 class StripeGateway(Gateway):
     name = "stripe"
-    label = "Card (Stripe)"
+    label = _("Card (Stripe)")
 
     # -- configuration -----------------------------------------------------------------------
 
