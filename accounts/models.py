@@ -47,6 +47,10 @@ class User(AbstractUser):
     external_id = models.CharField("ID in the previous shop", max_length=64, blank=True)
     # When the last invitation to set a password was sent (accounts.services.customer_invite).
     invited_at = models.DateTimeField("invited at", null=True, blank=True)
+    # The language the customer chose with the shop's switcher (one of settings.LANGUAGES);
+    # blank: none chosen, the shop's default. Signing in brings it back (storefront.i18n) and
+    # the account's emails are written in it (accounts.tasks).
+    language = models.CharField("language", max_length=10, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

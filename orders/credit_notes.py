@@ -33,8 +33,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from kernel.i18n import language_or_default
 from kernel.tasks import enqueue_on_commit
 
 from .invoices import (
@@ -350,10 +351,12 @@ def credit_note_render_pdf(*, credit_note: CreditNote) -> bytes:
 def credit_note_pdf_restore(*, credit_note: CreditNote) -> StoredPdf[CreditNote]:
     """Makes sure the credit note's PDF is stored: a stored one is left alone, a missing one
     rendered again from the snapshot under the same name (see orders.invoices.pdf_restore).
-    Raises what WeasyPrint or the storage raise."""
-    return pdf_restore(
-        document=credit_note, series=CREDIT_NOTES, render=lambda: credit_note_render_pdf(credit_note=credit_note)
-    )
+    Raises what WeasyPrint or the storage raise. Written in the language the order was
+    placed in."""
+    with translation.override(language_or_default(credit_note.order.language)):
+        return pdf_restore(
+            document=credit_note, series=CREDIT_NOTES, render=lambda: credit_note_render_pdf(credit_note=credit_note)
+        )
 
 
 def credit_note_generate(*, credit_note: CreditNote) -> CreditNote:

@@ -41,9 +41,10 @@ from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kernel.errors import DomainError
+from kernel.i18n import language_or_default
 
 from .models import CreditNote, CreditNoteCounter, Invoice, InvoiceCounter, Order, OrderEvent
 from .selectors import PAID_OR_LATER
@@ -480,8 +481,10 @@ def invoice_pdf_restore(*, order: Order) -> StoredPdf[Invoice]:
     alone; a missing one is rendered again from the snapshot under the same name (an
     OrderEvent says so). Raises InvoiceNotAllowed for an order that was never paid, what
     WeasyPrint or the storage raise otherwise."""
-    invoice = invoice_issue(order=order)
-    return pdf_restore(document=invoice, series=INVOICES, render=lambda: invoice_render_pdf(invoice=invoice))
+    # Written in the language the order was placed in, whoever asks (the paid task, staff).
+    with translation.override(language_or_default(order.language)):
+        invoice = invoice_issue(order=order)
+        return pdf_restore(document=invoice, series=INVOICES, render=lambda: invoice_render_pdf(invoice=invoice))
 
 
 def invoice_generate(*, order: Order) -> Invoice:

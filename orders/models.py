@@ -60,6 +60,9 @@ class Order(models.Model):
     email = models.EmailField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True)
     currency = models.CharField(max_length=3)
+    # The language the order was placed in (the shopper's active language at order_create);
+    # its emails and documents are written in it. Blank: the shop's default (imported orders).
+    language = models.CharField(max_length=10, blank=True)
     # Money in the order currency. subtotal = Σ line totals as shown (tax-inclusive when
     # prices_include_tax); total = subtotal − discount_total + shipping_total
     # (+ tax_total when prices exclude tax). tax_total is the tax contained in or added to it.

@@ -38,6 +38,7 @@ from inventory.services import (
 from kernel.addresses import ADDRESS_FIELDS, phone_e164_or_as_is
 from kernel.auth import user_or_none
 from kernel.errors import DomainError
+from kernel.i18n import language_active
 from kernel.locking import lock_timeout_set
 from kernel.tasks import enqueue_on_commit
 
@@ -373,6 +374,9 @@ def _order_insert(
             user=user_or_none(user),
             email=shipping.email,
             currency=currency,
+            # The shopper's language (the request's, via LocaleMiddleware): the order's emails
+            # and documents are written in it (orders.emails).
+            language=language_active(),
             subtotal=subtotal,
             shipping_total=shipping_total,
             discount_total=discount_total,

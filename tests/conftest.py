@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 # The shared Shopify sample (../shared/data/shopify beside the repository: /work/shared), read
 # in place, never copied into the repository.
@@ -33,6 +34,16 @@ def csv_rows_write(path: Path, header: Sequence[str], rows: list[dict[str, str]]
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts and ends in the shop's default language: LocaleMiddleware activates a
+    request's language in the thread and leaves it there, so a test whose client asked for
+    German would otherwise leave the next test rendering emails in German."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
