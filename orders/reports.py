@@ -135,7 +135,7 @@ def orders_by_status(period: Period) -> list[StatusRow]:
     return [
         StatusRow(
             status=value,
-            label=label,
+            label=str(label),
             orders=rows[value]["orders"] if value in rows else 0,
             total=cents(rows[value]["total"]) if value in rows else ZERO,
         )

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from catalog.models import Product, ProductReview
 from catalog.services import DuplicateReview, review_create
@@ -64,7 +65,11 @@ class OrderStateError(DomainError):
     def __init__(self, order: Order, action: str):
         self.order = order
         self.action = action
-        super().__init__(f"Order {order.number} is {order.get_status_display().lower()}; cannot {action}.")
+        # `action` is marked with gettext_noop by the caller ("cancel it") and translated here.
+        super().__init__(
+            gettext("Order %(number)s is %(status)s; cannot %(action)s.")
+            % {"number": order.number, "status": order.get_status_display().lower(), "action": gettext(action)}
+        )
 
     @property
     def message(self) -> str:
@@ -83,7 +88,9 @@ class ImportedOrderError(OrderStateError):
         self.order = order
         self.action = action
         DomainError.__init__(
-            self, f"Order {order.number} was imported from the previous shop and is history only; cannot {action}."
+            self,
+            gettext("Order %(number)s was imported from the previous shop and is history only; cannot %(action)s.")
+            % {"number": order.number, "action": gettext(action)},
         )
 
 
@@ -437,13 +444,13 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
     """
     with transaction.atomic():
         order = order_lock(order=order)
-        order_refuse_imported(order, "mark it paid")
+        order_refuse_imported(order, gettext_noop("mark it paid"))
         if order.paid_at is not None and order.status != Order.Status.PAID:
             # Paid before and refunded (in part or in full): its stock was sold once. Only a
             # refund that failed afterwards brings it back to paid (order_record_refund).
-            raise OrderStateError(order, "mark it paid")
+            raise OrderStateError(order, gettext_noop("mark it paid"))
         # Money for a lapsed or failed order is honoured when the stock is still there.
-        if not _order_transition(order, Order.Status.PAID, action="mark it paid"):
+        if not _order_transition(order, Order.Status.PAID, action=gettext_noop("mark it paid")):
             return order
         try:
             stock_commit(owner=order.reservation_owner, reference=order.number, actor=actor)
@@ -483,7 +490,7 @@ def _order_close(*, order: Order, status: str, event: str, actor=None, note: str
     stock hold. Idempotent. Raises OrderStateError when the table does not allow the move."""
     with transaction.atomic():
         order = order_lock(order=order)
-        order_refuse_imported(order, "close it")
+        order_refuse_imported(order, gettext_noop("close it"))
         if not _order_transition(order, status, action=f"set it {status.replace('_', ' ')}"):
             return order
         stock_release(owner=order.reservation_owner)
@@ -522,7 +529,7 @@ def order_payment_attempt_failed(*, order: Order, note: str = "", actor=None) ->
     once)."""
     with transaction.atomic():
         order = order_lock(order=order)
-        order_refuse_imported(order, "record a payment attempt")
+        order_refuse_imported(order, gettext_noop("record a payment attempt"))
         if order.status != Order.Status.PENDING_PAYMENT:
             return order
         if order.reservation_expires_at and order.reservation_expires_at <= timezone.now():
@@ -556,12 +563,12 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
     """
     with transaction.atomic():
         order = order_lock(order=order)
-        order_refuse_imported(order, "cancel it")
+        order_refuse_imported(order, gettext_noop("cancel it"))
         if order.status == Order.Status.CANCELLED:
             return order
         if unpaid_only and order.status != Order.Status.PENDING_PAYMENT:
-            raise OrderStateError(order, "set it cancelled")
-        _order_transition(order, Order.Status.CANCELLED, action="cancel it")
+            raise OrderStateError(order, gettext_noop("set it cancelled"))
+        _order_transition(order, Order.Status.CANCELLED, action=gettext_noop("cancel it"))
         if order.status == Order.Status.PENDING_PAYMENT:
             stock_release(owner=order.reservation_owner)
             restocked = 0
@@ -571,7 +578,7 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
             # refuse) or waits for us (and finds the order cancelled).
             lines = list(order.lines.select_for_update().order_by("pk"))
             if any(line.shipped_quantity for line in lines):
-                raise OrderStateError(order, "cancel it: part of it has shipped")
+                raise OrderStateError(order, gettext_noop("cancel it: part of it has shipped"))
             restocked = _order_restock_for_cancel(order=order, lines=lines, actor=actor)
             # Money going back is documented by a credit note for what is left of the invoice
             # (issued first if need be), while the order is still paid and in this
@@ -768,9 +775,9 @@ def order_record_refund(*, order: Order, refunded_total: Decimal, actor=None, no
     keeps_status = (Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.DELIVERED)
     with transaction.atomic():
         order = order_lock(order=order)
-        order_refuse_imported(order, "refund it")
+        order_refuse_imported(order, gettext_noop("refund it"))
         if order.paid_at is None and order.status != Order.Status.PAID:
-            raise OrderStateError(order, "refund it")
+            raise OrderStateError(order, gettext_noop("refund it"))
         if refunded_total == order.refunded_total:
             return order
         order.refunded_total = refunded_total
@@ -783,7 +790,7 @@ def order_record_refund(*, order: Order, refunded_total: Decimal, actor=None, no
                 status = Order.Status.PARTIALLY_REFUNDED
             else:  # every refund of it was taken back
                 status = Order.Status.PAID
-            _order_transition(order, status, action="refund it")
+            _order_transition(order, status, action=gettext_noop("refund it"))
             order.status = status
             order.save(update_fields=["refunded_total", "status", "updated_at"])
         OrderEvent.objects.create(
@@ -800,7 +807,7 @@ def order_restock_lines(*, order: Order, quantities: dict[int, int], actor=None)
     `quantities` mapping line ids of this order to units. A line is never restocked beyond
     its quantity. Returns the units restocked. Raises ValueError for a line of another order
     or more units than are left to restock."""
-    order_refuse_imported(order, "restock it")
+    order_refuse_imported(order, gettext_noop("restock it"))
     restocked = 0
     with transaction.atomic():
         lines = {line.pk: line for line in order.lines.select_for_update().filter(pk__in=quantities)}
@@ -876,7 +883,7 @@ def order_ship(
         # The order row first, then its lines (as order_cancel takes them): a cancellation and
         # a shipment of the same order queue here, and the second sees what the first did.
         order = order_lock(order=order)
-        order_refuse_imported(order, "ship it")
+        order_refuse_imported(order, gettext_noop("ship it"))
         existing = order.shipments.filter(tracking_number=tracking_number).prefetch_related("lines").first()
         if existing is not None:
             if existing.carrier == carrier and {sl.line_id: sl.quantity for sl in existing.lines.all()} == wanted:
@@ -885,7 +892,7 @@ def order_ship(
                 f"Tracking number {tracking_number} is already used by another shipment of order {order.number}."
             )
         if order.status not in SHIPPABLE:
-            raise OrderStateError(order, "ship it")
+            raise OrderStateError(order, gettext_noop("ship it"))
         if not wanted:
             raise ShipmentError("Choose at least one unit to ship.")
         order_lines = {line.pk: line for line in order.lines.select_for_update().order_by("pk")}
@@ -908,7 +915,7 @@ def order_ship(
             line.save(update_fields=["shipped_quantity"])
         everything_shipped = all(line.shipped_quantity >= line.quantity for line in order_lines.values())
         status = Order.Status.FULFILLED if everything_shipped else Order.Status.PARTIALLY_FULFILLED
-        if _order_transition(order, status, action="ship it"):
+        if _order_transition(order, status, action=gettext_noop("ship it")):
             order.status = status
             order.save(update_fields=["status", "updated_at"])
         # One SHIPPED event per parcel, even when the status stays partially_fulfilled.
@@ -928,8 +935,8 @@ def order_mark_delivered(*, order: Order, actor=None) -> Order:
     OrderStateError for an order that has not shipped in full (or was cancelled, refunded…)."""
     with transaction.atomic():
         order = order_lock(order=order)
-        order_refuse_imported(order, "mark it delivered")
-        if _order_transition(order, Order.Status.DELIVERED, action="mark it delivered"):
+        order_refuse_imported(order, gettext_noop("mark it delivered"))
+        if _order_transition(order, Order.Status.DELIVERED, action=gettext_noop("mark it delivered")):
             _order_set_status(order, Order.Status.DELIVERED, event=OrderEvent.Type.DELIVERED, actor=actor)
     return order
 
@@ -944,7 +951,7 @@ def order_archive(*, order: Order, actor=None) -> Order:
         if order.archived_at is not None:
             return order
         if order.status not in ARCHIVABLE:
-            raise OrderStateError(order, "archive it while it still needs work")
+            raise OrderStateError(order, gettext_noop("archive it while it still needs work"))
         order.archived_at = timezone.now()
         order.save(update_fields=["archived_at", "updated_at"])
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.NOTE, actor=actor, note="Archived")
@@ -978,14 +985,14 @@ class ReviewNotAllowed(DomainError):
     http_status = HTTPStatus.FORBIDDEN
 
     MESSAGES = {
-        "anonymous": "Please sign in to review a product.",
-        "not_bought": "Only shoppers who bought this product can review it.",
-        "already_reviewed": "You have already reviewed this product.",
+        "anonymous": gettext_noop("Please sign in to review a product."),
+        "not_bought": gettext_noop("Only shoppers who bought this product can review it."),
+        "already_reviewed": gettext_noop("You have already reviewed this product."),
     }
 
     def __init__(self, reason: str):
         self.reason = reason
-        super().__init__(self.MESSAGES[reason])
+        super().__init__(gettext(self.MESSAGES[reason]))
 
     @property
     def message(self) -> str:
