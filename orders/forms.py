@@ -3,6 +3,7 @@ reason for a cancellation (the shopper's order page, the back office's cancel pa
 cancel endpoint takes its length). They validate input only; the services decide."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 
 class OrderCancelForm(forms.Form):
@@ -12,5 +13,6 @@ class OrderCancelForm(forms.Form):
     reason = forms.CharField(
         max_length=200,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 200}),
-        help_text="Why: kept with the order and shown on its timeline.",
+        label=_("Reason"),
+        help_text=_("Why: kept with the order and shown on its timeline."),
     )

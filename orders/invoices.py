@@ -42,6 +42,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from kernel.errors import DomainError
 from kernel.i18n import language_or_default
@@ -74,7 +75,10 @@ class InvoiceNotAllowed(DomainError, ValueError):
 
     def __init__(self, order: Order):
         self.order = order
-        super().__init__(f"Order {order.number} is {order.get_status_display().lower()}: it has no invoice.")
+        super().__init__(
+            gettext("Order %(number)s is %(status)s: it has no invoice.")
+            % {"number": order.number, "status": order.get_status_display().lower()}
+        )
 
     @property
     def message(self) -> str:

@@ -17,6 +17,7 @@ from http import HTTPStatus
 from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from kernel.errors import DomainError
 
@@ -51,11 +52,11 @@ class OrdersInProgress(DomainError):
     def __init__(self, orders: list[Order]):
         self.orders = orders
         numbers = ", ".join(order.number for order in orders)
-        self.message = (
-            f"The account cannot be deleted while orders are in progress ({numbers}). "
+        self.message = gettext(
+            "The account cannot be deleted while orders are in progress (%(numbers)s). "
             "Once they have shipped or been cancelled (an unpaid order is cancelled by itself "
             "when its reservation runs out), it can be."
-        )
+        ) % {"numbers": numbers}
         super().__init__(self.message)
 
 
