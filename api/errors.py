@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -71,10 +72,10 @@ def _domain_response(exc: DomainError) -> Response:
 def _api_exception_parts(exc: exceptions.APIException) -> tuple[str, str, dict]:
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        first = next(iter(fields.values()), ["Invalid input."])[0]
+        first = next(iter(fields.values()), [_("Invalid input.")])[0]
         if list(fields) == ["non_field_errors"]:
             return "invalid", first, {}
-        return "invalid", "Some fields are not valid." if len(fields) > 1 else first, fields
+        return "invalid", _("Some fields are not valid.") if len(fields) > 1 else first, fields
     detail = exc.detail
     # simplejwt's InvalidToken carries {"detail": …, "code": …, "messages": […]}.
     if isinstance(detail, dict):
@@ -100,7 +101,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.APIException):
         code, message, fields = _api_exception_parts(exc)
     else:  # pragma: no cover: DRF answers only APIException subclasses
-        code, message, fields = "error", "Something went wrong.", {}
+        code, message, fields = "error", _("Something went wrong."), {}
     response.data = error_body(code, message, fields)
     return response
 

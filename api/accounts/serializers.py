@@ -2,6 +2,7 @@
 accounts.services."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
@@ -77,7 +78,7 @@ class UserUpdateInputSerializer(serializers.Serializer):
         except ValueError as exc:
             message = str(exc)
             if not region:
-                message = "Enter a valid phone number starting with its country code, e.g. +44 20 7946 0000."
+                message = _("Enter a valid phone number starting with its country code, e.g. +44 20 7946 0000.")
             raise serializers.ValidationError(message) from exc
 
 

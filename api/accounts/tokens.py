@@ -14,6 +14,7 @@ from http import HTTPStatus
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -24,7 +25,7 @@ from accounts.services import AccountError
 
 User = get_user_model()
 
-TOKEN_REFUSED = (
+TOKEN_REFUSED = _(
     "This token is not valid: it has expired, was used or revoked already, or is not ours. Please sign in again."
 )
 

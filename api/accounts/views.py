@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from django.conf import settings
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -40,7 +41,7 @@ from .serializers import (
     UserUpdateInputSerializer,
 )
 
-PASSWORD_RESET_ANSWER = "If an account uses this email address, we have sent it a link to choose a new password."
+PASSWORD_RESET_ANSWER = _("If an account uses this email address, we have sent it a link to choose a new password.")
 
 
 class AuthThrottled:

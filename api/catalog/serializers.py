@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -38,7 +39,7 @@ class ProductQuerySerializer(serializers.Serializer):
     def validate(self, attrs):
         low, high = attrs.get("min_price"), attrs.get("max_price")
         if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"max_price": ["Must be at least min_price."]})
+            raise serializers.ValidationError({"max_price": [_("Must be at least min_price.")]})
         return attrs
 
     def filters(self) -> ProductFilters:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -48,7 +49,7 @@ def idempotency_key(request) -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER, "")
     if not (1 <= len(key) <= 64 and all(" " <= char <= "~" for char in key)):
         raise serializers.ValidationError(
-            {IDEMPOTENCY_HEADER: ["Required: 1 to 64 printable ASCII characters, one per order placed."]}
+            {IDEMPOTENCY_HEADER: [_("Required: 1 to 64 printable ASCII characters, one per order placed.")]}
         )
     return key
 

@@ -3,6 +3,7 @@ callback, cancel an order (refunding what was paid). An order is reached as in t
 its owner, or a guest with X-Order-Token; everyone else gets 404. Thin: validate, call one
 service, answer."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
@@ -32,7 +33,7 @@ RAZORPAY = "razorpay"
 class InvalidSignatureError(APIException):
     status_code = 400
     default_code = "invalid_signature"
-    default_detail = "We could not verify that payment."
+    default_detail = _("We could not verify that payment.")
 
 
 class PaymentStartView(APIView):
