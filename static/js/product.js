@@ -90,10 +90,10 @@
     var notify = $("[data-notify]");
     if (!variant) {
       if (availability) {
-        availability.textContent = "Unavailable";
+        availability.textContent = (button && button.dataset.textUnavailable) || "Unavailable";
         availability.className = "stock-line stock-out";
       }
-      if (button) { button.disabled = true; button.textContent = "Unavailable"; }
+      if (button) { button.disabled = true; button.textContent = button.dataset.textUnavailable || "Unavailable"; }
       show(notify, false);
       return;
     }
@@ -113,12 +113,13 @@
     var soldOut = variant.status === "out";
     if (button) {
       button.disabled = soldOut;
-      button.textContent = soldOut ? "Sold out" : "Add to cart";
+      // The words in the page's language, from the button's data-text-* (catalog/product_detail.html).
+      button.textContent = soldOut ? (button.dataset.textSoldOut || "Sold out") : (button.dataset.textAdd || "Add to cart");
     }
     if (notify) {
       notify.querySelector("[data-notify-variant]").value = variant.id;
-      notify.querySelector("[data-notify-label]").textContent =
-        "Email me when " + (variant.title ? variant.title + " is" : "it's") + " back";
+      // Worded by the server in the page's language (storefront/catalog/picker.py, variants_data).
+      notify.querySelector("[data-notify-label]").textContent = variant.notify_label;
       show(notify, soldOut);
     }
     var sku = $("[data-sku]");

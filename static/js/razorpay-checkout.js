@@ -12,11 +12,12 @@
   var status = document.querySelector("[data-razorpay-status]");
   if (!data || !form || !button) { return; }
 
-  function say(text) { if (status) { status.textContent = text; } }
+  // What the status line says, in the page's language: its data-text-* (payments/razorpay_checkout.html).
+  function say(name, fallback) { if (status) { status.textContent = status.dataset[name] || fallback; } }
 
   if (typeof window.Razorpay !== "function") {
     button.disabled = true;
-    say("The Razorpay payment window could not be loaded. Check your connection and reload the page.");
+    say("textUnloaded", "The Razorpay payment window could not be loaded. Check your connection and reload the page.");
     return;
   }
 
@@ -41,7 +42,7 @@
       form.elements.razorpay_payment_id.value = response.razorpay_payment_id;
       form.elements.razorpay_order_id.value = response.razorpay_order_id;
       form.elements.razorpay_signature.value = response.razorpay_signature;
-      say("Payment received. Confirming it…");
+      say("textReceived", "Payment received. Confirming it…");
       form.submit();
     },
     modal: {
@@ -50,18 +51,25 @@
         submitted = true;
         button.disabled = true;
         if (abandon) {
-          say("The payment window was closed. Releasing your items…");
+          say("textReleasing", "The payment window was closed. Releasing your items…");
           abandon.submit();
         } else {
-          say("The payment window was closed.");
+          say("textClosed", "The payment window was closed.");
         }
       }
     }
   });
   checkout.on("payment.failed", function (response) {
     var reason = response && response.error && response.error.description;
-    say((reason ? "The payment failed: " + reason + "." : "The payment failed.") +
-        " You can try again in the payment window while your items are reserved.");
+    var again = " You can try again in the payment window while your items are reserved.";
+    if (reason) {
+      var worded = status && status.dataset.textFailedReason;
+      if (status) {
+        status.textContent = worded ? worded.replace("{reason}", reason) : "The payment failed: " + reason + "." + again;
+      }
+    } else {
+      say("textFailed", "The payment failed." + again);
+    }
   });
   button.addEventListener("click", function () { checkout.open(); });
   checkout.open();

@@ -152,6 +152,11 @@ def variants_data(variants: list[ProductVariant], count: int) -> list[dict[str, 
                 "compare_at": format_money(v.compare_at_price, currency) if v.on_sale else None,
                 "status": status,
                 "availability": words,
+                "notify_label": (
+                    _("Email me when %(variant)s is back") % {"variant": v.title}
+                    if v.title
+                    else _("Email me when it's back")
+                ),
                 "sellable": sellable(v),
             }
         )
