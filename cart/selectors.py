@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils.translation import gettext as _
 
 from catalog.models import ProductVariant
 from inventory.selectors import hold_of, with_availability
@@ -90,13 +91,13 @@ def cart_view(cart: Cart | None) -> CartView:
         variant = line.variant
         available = max(line.available + hold.quantities.get(line.variant_id, 0), 0)
         if not variant.product.published:
-            problem = "No longer available."
+            problem = _("No longer available.")
         elif line.backorder:
             problem = ""  # sold on backorder (inventory's policy): any quantity may be ordered
         elif available == 0:
-            problem = "Sold out."
+            problem = _("Sold out.")
         elif line.quantity > available:
-            problem = f"Only {available} left: lower the quantity."
+            problem = _("Only %(available)s left: lower the quantity.") % {"available": available}
         else:
             problem = ""
         views.append(CartLineView(line, variant, variant.price, available, problem))
