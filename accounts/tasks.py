@@ -5,6 +5,8 @@ a password (customer_invite), and removing a deleted account's stored sessions. 
 sits below orders, so it sends through Django's mail API directly, with the shop's common
 email layout (templates/emails/)."""
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 
 from anymail.exceptions import AnymailError
@@ -14,9 +16,12 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
+
+from kernel.i18n import language_or_default
 
 from .services import (
     customer_invite_claim,
@@ -32,6 +37,21 @@ def _absolute(path: str) -> str:
     return settings.SHOP_BASE_URL.rstrip("/") + path
 
 
+def _in_users_language(task: Callable[..., int]) -> Callable[..., int]:
+    """`task(user_pk, …)` run inside translation.override of the account's language
+    (User.language; the shop's default when blank or no longer offered): subject, body and
+    dates of its email in the customer's language. One query for the language."""
+
+    @functools.wraps(task)
+    def run(user_pk: int, *args, **kwargs) -> int:
+        users = get_user_model()._default_manager.filter(pk=user_pk)
+        language = users.values_list("language", flat=True).first()
+        with translation.override(language_or_default(language)):
+            return task(user_pk, *args, **kwargs)
+
+    return run
+
+
 def _send(*, to: str, subject: str, template: str, context: dict) -> int:
     """Sends `template` (.txt body, .html alternative, under templates/emails/) to `to` with
     the shop's name and address added to `context`; returns the number of messages sent."""
@@ -41,6 +61,7 @@ def _send(*, to: str, subject: str, template: str, context: dict) -> int:
         body=render_to_string(f"emails/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
+        headers={"Content-Language": translation.get_language() or settings.LANGUAGE_CODE},
     )
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     return message.send()
@@ -57,6 +78,7 @@ mail_task = shared_task(
 
 
 @mail_task
+@_in_users_language
 def send_welcome_email(user_pk: int) -> int:
     """Welcomes a new account by email. Returns the number of messages sent (0 when the user
     is gone or has no address).
@@ -82,6 +104,7 @@ def send_welcome_email(user_pk: int) -> int:
 
 
 @mail_task
+@_in_users_language
 def send_email_verification(user_pk: int) -> int:
     """Mails the account's current address a link to confirm it, after the owner changed it
     (accounts.services.user_email_change). Returns the number of messages sent: 0 when the
@@ -99,6 +122,7 @@ def send_email_verification(user_pk: int) -> int:
 
 
 @mail_task
+@_in_users_language
 def send_email_changed_notice(user_pk: int, old_email: str) -> int:
     """Tells `old_email` that the account's email was changed (accounts.services
     .user_email_change), so that an owner whose session was taken over learns of it and can
@@ -118,6 +142,7 @@ def send_email_changed_notice(user_pk: int, old_email: str) -> int:
 
 
 @mail_task
+@_in_users_language
 def send_customer_invite(user_pk: int, invited_at: str) -> int:
     """Mails an imported customer the link to choose a password, for the invitation that
     accounts.services.customer_invite recorded at `invited_at` (ISO 8601). The link

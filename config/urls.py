@@ -5,6 +5,8 @@ from django.shortcuts import redirect
 from django.templatetags.static import static as static_url
 from django.urls import include, path
 
+from storefront.i18n import language_set
+
 urlpatterns = [
     # DJANGO_ADMIN_URL, "admin/" unless set (config/settings/base.py).
     path(settings.ADMIN_URL, admin.site.urls),
@@ -19,6 +21,8 @@ urlpatterns = [
     # Load balancers, monitors and Prometheus (ops/health.py; docs/RUNBOOK.md).
     path("", include("ops.urls")),
     # Browsers ask every site for /favicon.ico, the admin's pages included.
+    # The footer's language switcher: Django's set_language, keeping a customer's choice.
+    path("i18n/setlang/", language_set, name="set_language"),
     path("favicon.ico", lambda request: redirect(static_url("img/favicon.svg"))),
     # /robots.txt, /sitemap.xml (storefront/seo).
     path("", include("storefront.seo.urls")),

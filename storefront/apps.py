@@ -5,4 +5,4 @@ class StorefrontConfig(AppConfig):
     name = "storefront"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (merges the session cart at login)
+        from . import i18n, receivers  # noqa: F401  (at login: merges the session cart, restores the language)

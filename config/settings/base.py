@@ -176,6 +176,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A customer's saved language as the language cookie when they sign in (storefront/i18n.py).
+    "storefront.i18n.LanguageCookieMiddleware",
     # After CSRF and auth: tiers go by URL name and request.user (ops/ratelimit.py).
     "ops.ratelimit.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
