@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from kernel.money import to_minor
 
@@ -40,7 +41,8 @@ class DummyGateway(Gateway):
             provider_payment_id=event.payload["reference"],
             amount_minor=to_minor(Decimal(event.payload["amount"]), currency),
             currency=currency,
-            reason="Declined on the test payment page",
+            # Stored in English; the failed-payment page translates it when it shows it.
+            reason=gettext_noop("Declined on the test payment page"),
         )
 
     def fetch(self, payment) -> ProviderPayment:

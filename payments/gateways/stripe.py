@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import stripe
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from kernel.money import to_minor
 
@@ -162,9 +163,9 @@ class StripeGateway(Gateway):
         if kind == "checkout.session.async_payment_succeeded":
             return _session_payment(obj, Outcome.SUCCEEDED)
         if kind == "checkout.session.async_payment_failed":
-            return _session_payment(obj, Outcome.FAILED, reason="The delayed payment did not go through")
+            return _session_payment(obj, Outcome.FAILED, reason=gettext_noop("The delayed payment did not go through"))
         if kind == "checkout.session.expired":
-            return _session_payment(obj, Outcome.FAILED, reason="Checkout session expired")
+            return _session_payment(obj, Outcome.FAILED, reason=gettext_noop("Checkout session expired"))
         if kind == "payment_intent.payment_failed":
             return _intent_failed(obj)
         if kind == "charge.refunded":
@@ -194,11 +195,13 @@ class StripeGateway(Gateway):
         if status == "complete" and paid:
             return _our_session_payment(session, Outcome.SUCCEEDED)
         if status == "expired":
-            return _our_session_payment(session, Outcome.FAILED, reason="Checkout session expired")
+            return _our_session_payment(session, Outcome.FAILED, reason=gettext_noop("Checkout session expired"))
         if status == "complete" and intent_status in ("requires_payment_method", "canceled"):
             # A completed session whose delayed payment failed stays "unpaid" for good; its
             # PaymentIntent says so.
-            return _our_session_payment(session, Outcome.FAILED, reason="The delayed payment did not go through")
+            return _our_session_payment(
+                session, Outcome.FAILED, reason=gettext_noop("The delayed payment did not go through")
+            )
         return _our_session_payment(session, Outcome.PENDING)
 
     def fetch_refund(self, refund) -> ProviderRefund:
@@ -373,7 +376,7 @@ def _intent_failed(intent: dict) -> ProviderPayment | None:
     reference = (intent.get("metadata") or {}).get("payment_reference") or ""
     if not reference:
         return None
-    error = (intent.get("last_payment_error") or {}).get("message") or "Payment declined"
+    error = (intent.get("last_payment_error") or {}).get("message") or gettext_noop("Payment declined")
     return ProviderPayment(
         outcome=Outcome.FAILED if intent.get("status") == "canceled" else Outcome.PENDING,
         reference=reference,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -179,7 +180,8 @@ def provider_abandon(request, reference: str):
     (payment_fail never un-pays)."""
     payment = _payment_or_404(reference)
     try:
-        payment_fail(payment=payment, reason="The shopper closed the payment window")
+        # Stored in English (staff read it too); payments/failed.html translates it for the shopper.
+        payment_fail(payment=payment, reason=gettext_noop("The shopper closed the payment window"))
     except StockBusy as exc:
         return render(request, "checkout/busy.html", {"message": exc.message}, status=409)
     return _show_result(request, payment)
