@@ -11,12 +11,20 @@
 
 LocaleMiddleware reads the cookie on every later request (then Accept-Language); URLs carry
 no language.
+
+catalogs_compiled (a deployment check, `manage.py check --deploy`): each catalog under
+LOCALE_PATHS is compiled and not older than its .po, or the release would show English where
+a translation exists (`make translations`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.core.checks import Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
@@ -89,3 +97,22 @@ class LanguageCookieMiddleware:
                 samesite=settings.LANGUAGE_COOKIE_SAMESITE,
             )
         return response
+
+
+@register(Tags.translation, deploy=True)
+def catalogs_compiled(app_configs=None, **kwargs) -> list[CheckWarning]:
+    """storefront.W001 for each locale/<lang>/LC_MESSAGES/django.po without a django.mo as
+    new as itself."""
+    problems = []
+    for root in settings.LOCALE_PATHS:
+        for po in sorted(Path(root).glob("*/LC_MESSAGES/django.po")):
+            mo = po.with_suffix(".mo")
+            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+                problems.append(
+                    CheckWarning(
+                        f"{po} is not compiled (or changed since): its language shows English.",
+                        hint="Run `make translations` (pybabel compile) when building the release.",
+                        id="storefront.W001",
+                    )
+                )
+    return problems

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.tasks import send_email_verification, send_welcome_email
+from storefront.i18n import catalogs_compiled
 from tests.factories import UserFactory, stocked_variant
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +110,13 @@ def test_the_account_s_emails_are_written_in_its_language(mailoutbox, language, 
     User.objects.filter(pk=user.pk).update(email_verified_at=None)
     assert send_email_verification(user.pk) == 1
     assert [m.message()["Content-Language"] for m in mailoutbox] == [expected, expected]
+
+
+def test_the_deploy_check_names_a_catalog_that_was_not_compiled(settings, tmp_path):
+    po = tmp_path / "de" / "LC_MESSAGES" / "django.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n', encoding="utf-8")
+    settings.LOCALE_PATHS = [tmp_path]
+    assert [w.id for w in catalogs_compiled()] == ["storefront.W001"]
+    po.with_suffix(".mo").write_bytes(b"")
+    assert catalogs_compiled() == []
