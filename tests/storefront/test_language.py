@@ -120,3 +120,14 @@ def test_the_deploy_check_names_a_catalog_that_was_not_compiled(settings, tmp_pa
     assert [w.id for w in catalogs_compiled()] == ["storefront.W001"]
     po.with_suffix(".mo").write_bytes(b"")
     assert catalogs_compiled() == []
+
+
+def test_numbers_for_machines_stay_in_dot_notation_on_german_pages(client):
+    # Django writes numbers the language's way in templates ("38,00" in German): an input of
+    # type number and Open Graph's price need "38.00", or the browser drops the value.
+    stocked_variant(product__title="Linen Shirt", product__handle="linen-shirt", price=Decimal("38.00"))
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de"
+    product = client.get("/products/linen-shirt/").content.decode()
+    assert '<meta property="product:price:amount" content="38.00">' in product
+    listing = client.get("/products/?min_price=10.5&max_price=1200").content.decode()
+    assert 'name="min_price" min="0" step="0.01" inputmode="decimal" value="10.5"' in listing
