@@ -7,8 +7,10 @@ month names show it."""
 import io
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import translation
 from pypdf import PdfReader
 
@@ -80,3 +82,19 @@ def test_an_order_without_an_offered_language_is_written_in_the_shop_s_default(s
     expected = "en" if language == "en" else settings.LANGUAGE_CODE
     assert message.message()["Content-Language"] == expected
     assert "$38.00" in message.body and "38,00" not in message.body
+
+
+# The compiled German catalog is build output (`make translations`, which `make test` runs).
+GERMAN_CATALOG = Path(settings.BASE_DIR) / "locale" / "de" / "LC_MESSAGES" / "django.mo"
+
+
+@pytest.mark.skipif(not GERMAN_CATALOG.exists(), reason="German catalog not compiled: run make translations")
+def test_a_german_order_s_confirmation_reads_german(shirt, mailoutbox):
+    order = _paid_order(shirt, "de")
+    assert order_email_send(kind="order_confirmation", order=order)
+    [message] = mailoutbox
+    assert message.subject == f"Bestellung {order.number} bestätigt: vielen Dank"
+    assert "Vielen Dank für Ihre Bestellung!" in message.body
+    assert "Zwischensumme: 38,00\xa0$" in message.body
+    for english in ("Thank you", "Subtotal", "Total:", "Shipping to", "Billed to"):
+        assert english not in message.body
