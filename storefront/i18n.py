@@ -28,6 +28,7 @@ from django.core.checks import Warning as CheckWarning
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
@@ -37,6 +38,7 @@ from kernel.i18n import language_offered
 _COOKIE_ATTR = "_language_cookie"
 
 
+@csrf_exempt  # see templates/_language_switcher.html: the form is on cached pages
 @require_POST
 def language_set(request: HttpRequest) -> HttpResponse:
     """Django's set_language (POST "language", optional "next": the redirect); a language the
