@@ -139,7 +139,7 @@
   document.querySelectorAll("[data-address-form]").forEach(function (form) {
     var country = control(form, "country");
     if (!country) return;
-    country.addEventListener("change", function () {
+    function follow() {
       var code = country.value;
       rulesFor(code)
         .then(function (rules) {
@@ -149,6 +149,10 @@
         .catch(function () {
           /* The server lays the form out for the country when it is submitted. */
         });
-    });
+    }
+    country.addEventListener("change", follow);
+    // A country chosen before this script ran (a slow connection, a page restored by the
+    // back button) is not the one the server laid the form out for (data-country).
+    if (country.value !== form.getAttribute("data-country")) follow();
   });
 })();

@@ -64,3 +64,19 @@ def test_the_address_form_follows_the_country(page, shot, product, width):
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shot(f"review-{width}")
+
+
+def test_a_country_chosen_before_the_script_ran_still_lays_the_form_out(page, product):
+    """On a slow connection the shopper may pick a country before address.js has run: its
+    change event is gone, and the script lays the form out for it when it arrives."""
+    page.goto("/products/olive-spoon/")
+    page.get_by_role("button", name="Add to cart").click()
+    held = []
+    page.route("**/js/address*.js", lambda route: held.append(route))  # held until released
+    page.goto("/checkout/", wait_until="commit")
+    page.locator("#id_country").select_option("GB")
+    expect(page.locator("label[for=id_city]")).to_have_text("City")  # nothing ran yet
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("label[for=id_city]")).to_have_text("Town / city")
+    expect(page.locator("label[for=id_postal_code]")).to_have_text("Postcode")
