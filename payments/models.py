@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order
 
@@ -21,12 +22,12 @@ def new_reference() -> str:
 
 class Payment(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        CAPTURED = "captured", "Captured"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        CAPTURED = "captured", _("Captured")
+        FAILED = "failed", _("Failed")
         # The provider took the money but we could not accept it (stock gone after the
         # reservation lapsed, order already paid, amount or currency mismatch): refunded.
-        REJECTED = "rejected", "Rejected"
+        REJECTED = "rejected", _("Rejected")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     gateway = models.CharField(max_length=20)
@@ -66,10 +67,10 @@ class Refund(models.Model):
     (https://docs.stripe.com/refunds#failed-refunds): what it counted is then taken back."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELED = "canceled", "Canceled"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
@@ -126,11 +127,11 @@ class WebhookEvent(models.Model):
     capturing that payment queues it again (payments.services.payment_capture)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSED = "processed", "Processed"
-        FAILED = "failed", "Failed (will retry)"
-        WAITING = "waiting", "Waiting (for the payment it refers to)"
-        IGNORED = "ignored", "Ignored (not an event we act on)"
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed (will retry)")
+        WAITING = "waiting", _("Waiting (for the payment it refers to)")
+        IGNORED = "ignored", _("Ignored (not an event we act on)")
 
     provider = models.CharField(max_length=20)
     event_id = models.CharField(max_length=255)
