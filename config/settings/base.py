@@ -47,6 +47,10 @@ LANGUAGES = [
 # the first language listed: what pages, emails and documents use when no shopper chose.
 LANGUAGE_CODE = "en-us" if "en" in _language_codes else _language_codes[0]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates as the shop writes them in each language ("6 December 2026", "6. Dezember 2026"):
+# config/formats/<lang>/formats.py first, then Django's own formats for that language.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#format-module-path
+FORMAT_MODULE_PATH = "config.formats"
 USE_TZ = True
 SITE_NAME = env("SHOP_NAME", default="Small Shop")
 
@@ -261,7 +265,7 @@ FORM_RENDERER = "storefront.form_renderer.FormRenderer"
 # ------------------------------------------------------------------------------
 # django-countries names countries by ISO 3166 with a few common short forms; the US as
 # shoppers, carriers and Shopify write it (https://github.com/SmileyChris/django-countries#customize-the-country-list).
-COUNTRIES_OVERRIDE = {"US": "United States"}
+COUNTRIES_OVERRIDE = {"US": _("United States")}
 
 # STATIC AND MEDIA
 # ------------------------------------------------------------------------------
