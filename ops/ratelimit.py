@@ -29,6 +29,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from kernel.ratelimit import UNSAFE_METHODS, Limited, auth_hit, ratelimit_hit
 
@@ -55,7 +56,8 @@ AUTH_VIEWS = frozenset(
 )
 WEBHOOK_VIEWS = frozenset({"payments:webhook"})
 
-LIMITED_MESSAGE = "Too many requests. Please wait a little and try again."
+# Read in the language of the request it answers (the page's, or the API client's Accept-Language).
+LIMITED_MESSAGE = _("Too many requests. Please wait a little and try again.")
 
 
 def _tiers_for(request: HttpRequest, view_name: str) -> list[str]:
@@ -73,11 +75,11 @@ def _tiers_for(request: HttpRequest, view_name: str) -> list[str]:
 def too_many_requests(request: HttpRequest, limited: Limited) -> HttpResponse:
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse(
-            {"error": {"code": "throttled", "message": LIMITED_MESSAGE, "fields": {}}}, status=429
+            {"error": {"code": "throttled", "message": str(LIMITED_MESSAGE), "fields": {}}}, status=429
         )
     else:
         response = render(
-            request, "429.html", {"message": LIMITED_MESSAGE, "retry_after": limited.retry_after}, status=429
+            request, "429.html", {"message": str(LIMITED_MESSAGE), "retry_after": limited.retry_after}, status=429
         )
     response["Retry-After"] = str(limited.retry_after)
     return response

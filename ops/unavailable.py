@@ -17,11 +17,14 @@ import logging
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
-MESSAGE = "The shop is briefly unavailable. Nothing was charged twice or lost: please try again in a few seconds."
+# Read when answering: in the request's language when a view failed (LocaleMiddleware had
+# activated it before the view ran), in LANGUAGE_CODE when the failure came before that.
+MESSAGE = _("The shop is briefly unavailable. Nothing was charged twice or lost: please try again in a few seconds.")
 
 
 def service_unavailable(request: HttpRequest) -> HttpResponse:
@@ -29,10 +32,10 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
     database)."""
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse(
-            {"error": {"code": "unavailable", "message": MESSAGE, "fields": {}}}, status=503
+            {"error": {"code": "unavailable", "message": str(MESSAGE), "fields": {}}}, status=503
         )
     else:
-        context = {"message": MESSAGE, "retry_url": request.get_full_path()}
+        context = {"message": str(MESSAGE), "retry_url": request.get_full_path()}
         response = HttpResponse(render_to_string("503.html", context), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -19,6 +19,7 @@ from config.celery_app import app as celery_app
 from orders.models import Order
 from orders.services import order_mark_paid
 from tests.factories import stocked_variant
+from tests.i18n import german
 from tests.orders.helpers import place_order
 
 
@@ -82,6 +83,23 @@ def test_a_page_answers_503_with_a_retry_link_when_the_database_is_gone(client, 
     assert response["Retry-After"] == "5"
     body = response.content.decode()
     assert "Briefly unavailable" in body and 'href="/products/?q=mug"' in body
+
+
+BRIEFLY_UNAVAILABLE = (
+    "The shop is briefly unavailable. Nothing was charged twice or lost: please try again in a few seconds."
+)
+
+
+@pytest.mark.django_db
+def test_the_503_page_and_json_are_in_the_shoppers_language(client, database_gone):
+    entries = {BRIEFLY_UNAVAILABLE: "Der Shop ist kurz nicht erreichbar.", "Briefly unavailable": "Kurz weg"}
+    with german(entries):
+        page = client.get("/products/?q=mug", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+        answer = client.get("/api/v1/products/", HTTP_ACCEPT_LANGUAGE="de").json()
+    assert "Der Shop ist kurz nicht erreichbar." in page and "Kurz weg" in page
+    assert "briefly unavailable" not in page.lower()
+    assert answer["error"]["message"] == "Der Shop ist kurz nicht erreichbar."
+    assert client.get("/api/v1/products/").json()["error"]["message"] == BRIEFLY_UNAVAILABLE
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ staff get more room in the admin."""
 import pytest
 from django.test import Client
 
+from tests.i18n import german
 from tests.ratelimit.conftest import PASSWORD, assert_limited
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,21 @@ def test_the_general_limit_covers_every_other_form(client, db, settings):
     for _ in range(3):
         client.post("/checkout/voucher/remove/")
     assert_limited(client.post("/checkout/voucher/remove/"))
+
+
+def test_the_429_page_is_in_the_shoppers_language(client, db, settings):
+    settings.RATELIMIT_GENERAL = "1/15m"
+    client.post("/checkout/voucher/remove/")
+    entries = {
+        "Too many requests": "Zu viele Anfragen",
+        "Too many requests. Please wait a little and try again.": "Bitte warten Sie kurz.",
+    }
+    with german(entries):
+        response = client.post("/checkout/voucher/remove/", HTTP_ACCEPT_LANGUAGE="de")
+    assert_limited(response)
+    page = response.content.decode()
+    assert "Bitte warten Sie kurz." in page and "Zu viele Anfragen" in page
+    assert "Too many" not in page and "Please wait" not in page
 
 
 def test_other_addresses_are_not_affected(shopper, variant, settings):
