@@ -265,7 +265,7 @@ FORM_RENDERER = "storefront.form_renderer.FormRenderer"
 # ------------------------------------------------------------------------------
 # django-countries names countries by ISO 3166 with a few common short forms; the US as
 # shoppers, carriers and Shopify write it (https://github.com/SmileyChris/django-countries#customize-the-country-list).
-COUNTRIES_OVERRIDE = {"US": "United States"}
+COUNTRIES_OVERRIDE = {"US": _("United States")}
 
 # STATIC AND MEDIA
 # ------------------------------------------------------------------------------
