@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from http import HTTPStatus
 
+from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -52,7 +54,8 @@ MESSAGES = _Wording(
         ),
         # Vouchers
         "voucher_invalid": _("“{code}” is not a valid code."),
-        "voucher_not_yet_valid": _("The code “{code}” is not valid yet: it starts on {starts_at:%d %b %Y %H:%M} UTC."),
+        # {starts_at}: the start in UTC, written in the reader's language (VoucherError).
+        "voucher_not_yet_valid": _("The code “{code}” is not valid yet: it starts on {starts_at} UTC."),
         "voucher_expired": _("The code “{code}” has expired."),
         "voucher_min_spend": _(
             "The code “{code}” needs goods of at least {min_spend} {currency}; add {missing} {currency} more to use it."
@@ -102,7 +105,13 @@ class VoucherError(CheckoutError):
     def __init__(self, code: str, *, voucher_code: str, **details):
         self.voucher_code = voucher_code
         self.details = details
-        super().__init__(MESSAGES[code].format(code=voucher_code, **details), code=code)
+        # A moment is written as the active language writes dates ("1 June 2099, 09:00",
+        # "1. Juni 2099, 09:00"), as given: voucher_problem passes it in UTC, as the text says.
+        shown = {
+            name: date_format(value, "DATETIME_FORMAT") if isinstance(value, datetime) else value
+            for name, value in details.items()
+        }
+        super().__init__(MESSAGES[code].format(code=voucher_code, **shown), code=code)
 
 
 class CheckoutCartEmpty(CheckoutError):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cart.selectors import cart_view
 from checkout.exceptions import CheckoutError, VoucherError
@@ -18,6 +18,7 @@ from orders.models import Order
 from orders.services import order_cancel
 from tests.checkout.helpers import cart_of, place, price
 from tests.factories import ShippingMethodFactory, UserFactory, stocked_variant
+from tests.i18n import german
 from tests.inventory.helpers import assert_stock_consistent, run_together
 
 
@@ -96,7 +97,17 @@ class TestWhoMayUseAVoucherWhen:
         error = self.refusal()
 
         assert error.code == "voucher_not_yet_valid"
-        assert error.message == "The code “SUMMER10” is not valid yet: it starts on 01 Jun 2099 09:00 UTC."
+        assert error.message == "The code “SUMMER10” is not valid yet: it starts on 1 June 2099, 09:00 UTC."
+
+    def test_a_german_shopper_reads_the_start_as_germans_write_dates(self):
+        voucher(starts_at=datetime(2099, 6, 1, 9, 0, tzinfo=UTC))
+        msgid = "The code “{code}” is not valid yet: it starts on {starts_at} UTC."
+
+        german_text = "Der Code „{code}“ gilt noch nicht: Er beginnt am {starts_at} UTC."
+        with german({msgid: german_text}), translation.override("de"):
+            error = self.refusal()
+
+        assert error.message == "Der Code „SUMMER10“ gilt noch nicht: Er beginnt am 1. Juni 2099, 09:00 UTC."
 
     def test_an_expired_code_is_refused(self):
         voucher(ends_at=timezone.now() - timedelta(seconds=1))
