@@ -18,16 +18,47 @@ class SortField(forms.ChoiceField):
         return value == RELEVANCE or super().valid_value(value)
 
 
+# What DecimalField and its validators call the ways a price can be wrong.
+PRICE_ERRORS = ("invalid", "min_value", "max_digits", "max_decimal_places", "max_whole_digits")
+
+
 class ProductFilterForm(forms.Form):
     """The listing's query string. Invalid values are dropped (and shown as errors), never a 500."""
 
-    q = forms.CharField(required=False, max_length=200, label=_("Search"))
-    category = forms.SlugField(required=False)
-    min_price = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=12, decimal_places=2)
-    max_price = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=12, decimal_places=2)
+    # Each error is a whole sentence that names its field (the page lists them above the
+    # form): a price is refused whatever is wrong with it (not a number, below 0, too many
+    # digits or decimals) with one message.
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label=_("Search"),
+        error_messages={"max_length": _("The search can be at most %(limit_value)s characters long.")},
+    )
+    category = forms.SlugField(
+        required=False, error_messages={"invalid": _("That category does not exist. Choose one from the list.")}
+    )
+    min_price = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        error_messages=dict.fromkeys(
+            PRICE_ERRORS, _("Enter the lowest price as an amount of 0 or more, such as 10 or 9.50.")
+        ),
+    )
+    max_price = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        error_messages=dict.fromkeys(
+            PRICE_ERRORS, _("Enter the highest price as an amount of 0 or more, such as 50 or 49.50.")
+        ),
+    )
     in_stock = forms.BooleanField(required=False, label=_("In stock only"))
     sort = SortField(
         required=False,
+        error_messages={"invalid_choice": _("That sort order is not one we offer. Choose one from the list.")},
         choices=[
             (RELEVANCE, _("Best match")),
             ("title", _("Name")),

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from inventory.services import StockLine, stock_reserve
 from tests.factories import CategoryFactory, ProductFactory, VariantFactory, stocked_variant
+from tests.i18n import german
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +92,23 @@ def test_a_product_sold_on_backorder_counts_as_in_stock(client):
     titles = [p.title for p in client.get("/products/?in_stock=on").context["page"]]
     assert titles == ["Made To Order"]
     assert "Sold out" not in client.get("/products/").content.decode()
+
+
+def test_bad_filter_values_are_told_in_whole_sentences_naming_the_field(client):
+    page = client.get("/products/?min_price=abc&max_price=-1&sort=evil&category=%3Cx%3E&q=" + "x" * 201)
+    errors = re.findall(r"<li>([^<]*)</li>", page.content.decode().split('class="errorlist"')[1].split("</ul>")[0])
+    assert errors == [
+        "The search can be at most 200 characters long.",
+        "That category does not exist. Choose one from the list.",
+        "Enter the lowest price as an amount of 0 or more, such as 10 or 9.50.",
+        "Enter the highest price as an amount of 0 or more, such as 50 or 49.50.",
+        "That sort order is not one we offer. Choose one from the list.",
+    ]
+
+
+def test_filter_errors_are_in_the_shoppers_language(client):
+    lowest = "Enter the lowest price as an amount of 0 or more, such as 10 or 9.50."
+    with german({lowest: "Geben Sie den niedrigsten Preis als Betrag ab 0 an."}):
+        page = client.get("/products/?min_price=1.234", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    errors = re.findall(r"<li>([^<]*)</li>", page.split('class="errorlist"')[1].split("</ul>")[0])
+    assert errors == ["Geben Sie den niedrigsten Preis als Betrag ab 0 an."]
