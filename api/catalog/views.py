@@ -9,21 +9,55 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import error_responses
+from api.pagination import PagePagination
 from catalog.cache import listing_cached, product_cached
 from catalog.selectors import categories_with_products
-from inventory.selectors import product_detail, product_search
+from inventory.selectors import product_detail, product_search, search_suggestion
 
 from .serializers import CategorySerializer, ProductDetailSerializer, ProductListItemSerializer, ProductQuerySerializer
+
+
+class SearchPagination(PagePagination):
+    """The product list's pages with `suggestion`: for a search that found nothing, the
+    words it probably meant ("shrit" → "shirt", catalog.search's trigram suggestion, as the
+    listing page's "Did you mean"), else null."""
+
+    suggestion: str | None = None
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["suggestion"] = self.suggestion
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        answer["required"].append("suggestion")
+        answer["properties"]["suggestion"] = {
+            "type": "string",
+            "nullable": True,
+            "description": "With q and no product found: the search it probably meant (ask it with q), else null.",
+        }
+        return answer
 
 
 class ProductListView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = ProductListItemSerializer
+    pagination_class = SearchPagination
+    q = ""
 
     def get_queryset(self):
         params = ProductQuerySerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
-        return product_search(params.filters())
+        filters = params.filters()
+        self.q = filters.q
+        return product_search(filters)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if self.q and not self.paginator.total:
+            self.paginator.suggestion = search_suggestion(self.q)
+        return page
 
     @extend_schema(
         tags=["catalog"],

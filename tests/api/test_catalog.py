@@ -23,7 +23,8 @@ def test_it_lists_published_products_in_the_page_shape(api, variant):
     response = api.get("/api/v1/products/")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"data", "total", "page", "totalPages"}
+    assert set(body) == {"data", "total", "page", "totalPages", "suggestion"}
+    assert body["suggestion"] is None
     assert (body["total"], body["page"], body["totalPages"]) == (1, 1, 1)
     item = body["data"][0]
     assert item["handle"] == "linen-shirt"

@@ -69,7 +69,7 @@ def test_every_operation_documents_its_errors_in_the_error_shape(schema):
 def test_lists_document_the_page_shape(schema):
     listed = schema["paths"]["/api/v1/products/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     page = schema["components"]["schemas"][listed["$ref"].rsplit("/", 1)[1]]
-    assert set(page["properties"]) == {"data", "total", "page", "totalPages"}
+    assert set(page["properties"]) == {"data", "total", "page", "totalPages", "suggestion"}  # products: + suggestion
 
 
 def test_swagger_ui_is_served_from_our_own_static_files(api):

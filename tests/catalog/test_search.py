@@ -106,6 +106,19 @@ def test_a_typo_finds_nothing_but_the_page_suggests_the_word(client, shared_cata
 
 
 @needs_postgres
+def test_the_api_suggests_the_words_a_search_that_found_nothing_probably_meant(shared_catalog):
+    api = APIClient()
+    body = api.get("/api/v1/products/", {"q": "blue shrit"}).json()
+    assert body["data"] == [] and body["total"] == 0
+    assert body["suggestion"] == "blue shirt"
+    found = api.get("/api/v1/products/", {"q": body["suggestion"]}).json()
+    assert "Ocean Blue Shirt" in [product["title"] for product in found["data"]]
+    assert found["suggestion"] is None  # found something: nothing to suggest
+    assert api.get("/api/v1/products/", {"q": "xyzzy"}).json()["suggestion"] is None
+    assert api.get("/api/v1/products/").json()["suggestion"] is None
+
+
+@needs_postgres
 def test_nothing_close_suggests_nothing(client, shared_catalog):
     content = client.get("/products/", {"q": "xyzzy"}).content.decode()
     assert "No products match" in content
