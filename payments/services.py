@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from inventory.exceptions import InsufficientStock, StockBusy
 from kernel.errors import DomainError
@@ -112,7 +113,7 @@ def payment_start(*, order: Order, gateway: str, urls: ReturnUrls | None = None)
     try:
         action = gw.start(payment, urls)  # HTTP to the provider: outside any transaction
     except GatewayError as exc:
-        Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.FAILED, error=exc.message)
+        Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.FAILED, error=exc.english)
         raise
     try:
         payment.save(update_fields=["provider_order_id", "checkout_url", "updated_at"])
@@ -410,7 +411,7 @@ def refund_submit(*, refund: Refund) -> Refund:
             # No answer: the refund may or may not have been made. It stays pending and
             # holds its amount; the next submission sends the same key.
             Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-                error=exc.message, submitting_until=None, updated_at=timezone.now()
+                error=exc.english, submitting_until=None, updated_at=timezone.now()
             )
             logger.warning(
                 "refund not confirmed",
@@ -418,18 +419,23 @@ def refund_submit(*, refund: Refund) -> Refund:
                     "event": "refund.unanswered",
                     "refund": refund.pk,
                     "attempts": refund.attempts,
-                    "error": exc.message,
+                    "error": exc.english,
                 },
             )
             refund.refresh_from_db()
             return refund
         refund_confirm(
-            refund=refund, answer=ProviderRefund(provider_refund_id="", status=RefundStatus.FAILED, reason=exc.message)
+            refund=refund, answer=ProviderRefund(provider_refund_id="", status=RefundStatus.FAILED, reason=exc.english)
         )
         raise
     refund = refund_confirm(refund=refund, answer=answer)
     if refund.status in _FINAL:
-        raise GatewayError(f"The refund {refund.get_status_display().lower()} at {payment.gateway}: {refund.error}")
+        text = (
+            gettext_noop("The refund canceled at %(gateway)s: %(error)s")
+            if refund.status == Refund.Status.CANCELED
+            else gettext_noop("The refund failed at %(gateway)s: %(error)s")
+        )
+        raise GatewayError(text, params={"gateway": payment.gateway, "error": refund.error})
     return refund
 
 

@@ -10,13 +10,14 @@ kernel.money.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from kernel.errors import DomainError
 
@@ -28,7 +29,13 @@ if TYPE_CHECKING:
 
 
 class GatewayError(DomainError):
-    """The provider refused or could not be reached; `message` is safe to show to staff.
+    """The provider refused or could not be reached; the message is safe to show to staff
+    and shoppers (no keys, URLs or tracebacks).
+
+    `text` is a whole English sentence, marked with gettext_noop by the raiser, with
+    %(name)s placeholders filled from `params` (ids, the provider's own words): `english` is
+    it filled in, what is stored (Payment.error, Refund.error) and logged; `message` is it
+    translated into the active language when read (the page's, the API client's).
 
     `retryable` is True when we cannot tell whether the provider did what we asked (no
     answer: a connection error or timeout; an error on its side: 5xx; "come back later": 409
@@ -38,12 +45,21 @@ class GatewayError(DomainError):
 
     code = "gateway_error"
     http_status = HTTPStatus.BAD_GATEWAY  # not the client's fault; try again later
-    message: str
 
-    def __init__(self, message: str, *, retryable: bool = False):
-        self.message = message
+    def __init__(self, text: str, *, retryable: bool = False, params: Mapping[str, object] | None = None):
+        self.text = text
+        self.params = dict(params or {})
         self.retryable = retryable
-        super().__init__(message)
+        super().__init__(self.english)
+
+    @property
+    def english(self) -> str:
+        return self.text % self.params if self.params else self.text
+
+    @property
+    def message(self) -> str:
+        translated = gettext(self.text)
+        return translated % self.params if self.params else translated
 
 
 class InvalidSignature(DomainError):

@@ -43,6 +43,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from razorpay.errors import BadRequestError, ServerError, SignatureVerificationError
 from razorpay.errors import GatewayError as RazorpayGatewayError
 
@@ -74,14 +75,39 @@ RECEIPT_MAX = 40  # Razorpay rejects longer receipts (Orders API and refunds)
 API_ERRORS = (BadRequestError, RazorpayGatewayError, ServerError, requests.RequestException)
 
 
-def _api_error(doing: str, exc: Exception) -> GatewayError:
+# What went wrong, by what we asked: (Razorpay not reached, Razorpay answered with an error),
+# whole sentences (issue 16: never "could not" + a phrase), English here and in storage,
+# translated where a shopper or staff member reads them (GatewayError.message).
+_API_ERRORS = {
+    "start": (
+        gettext_noop("Razorpay could not be reached to start the payment. Please try again in a moment."),
+        gettext_noop("Razorpay could not start the payment: %(error)s"),
+    ),
+    "fetch": (
+        gettext_noop("Razorpay could not be reached to report on %(id)s. Please try again in a moment."),
+        gettext_noop("Razorpay could not report on %(id)s: %(error)s"),
+    ),
+    "fetch_refund": (
+        gettext_noop("Razorpay could not be reached to report on refund %(id)s. Please try again in a moment."),
+        gettext_noop("Razorpay could not report on refund %(id)s: %(error)s"),
+    ),
+    "refund": (
+        gettext_noop("Razorpay could not be reached to make the refund. Please try again in a moment."),
+        gettext_noop("Razorpay could not make the refund: %(error)s"),
+    ),
+}
+
+
+def _api_error(asked: str, exc: Exception, *, about: str = "") -> GatewayError:
     """A GatewayError whose message can be shown: Razorpay's own description when it answered,
     a plain "could not be reached" when it did not (no URLs or tracebacks for shoppers).
+    `asked`: a key of _API_ERRORS; `about`: the id it was about, if any.
     Retryable unless Razorpay refused the request (BadRequestError: a 4xx)."""
+    unreachable, refused = _API_ERRORS[asked]
     if isinstance(exc, requests.RequestException):
-        return GatewayError(f"Razorpay could not be reached to {doing}. Please try again in a moment.", retryable=True)
+        return GatewayError(unreachable, retryable=True, params={"id": about} if about else None)
     retryable = not isinstance(exc, BadRequestError)
-    return GatewayError(f"Razorpay could not {doing}: {str(exc) or type(exc).__name__}", retryable=retryable)
+    return GatewayError(refused, retryable=retryable, params={"id": about, "error": str(exc) or type(exc).__name__})
 
 
 def _notes(entity: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +155,7 @@ def _refund_info(entity: dict[str, Any]) -> ProviderRefund:
         provider_payment_id=entity.get("payment_id", ""),
         amount_minor=entity.get("amount"),
         status=status,
-        reason="Razorpay could not make the refund" if status is RefundStatus.FAILED else "",
+        reason=gettext_noop("Razorpay could not make the refund") if status is RefundStatus.FAILED else "",
         idempotency_key=str(_notes(entity).get("idempotency_key") or entity.get("receipt") or ""),
     )
 
@@ -181,7 +207,7 @@ class RazorpayGateway(Gateway):
             )
         except API_ERRORS as exc:
             logger.warning("razorpay order create failed for %s: %s", payment.reference, exc)
-            raise _api_error("start the payment", exc) from exc
+            raise _api_error("start", exc) from exc
         payment.provider_order_id = rzp_order["id"]
         return self._checkout(payment, urls)
 
@@ -280,7 +306,7 @@ class RazorpayGateway(Gateway):
             info = _payment_info(payment)
             if event.event_type == "payment.captured":
                 return replace(info, outcome=Outcome.SUCCEEDED)
-            return replace(info, outcome=Outcome.PENDING, reason=info.reason or "Declined at Razorpay")
+            return replace(info, outcome=Outcome.PENDING, reason=info.reason or gettext_noop("Declined at Razorpay"))
         if event.event_type == "order.paid":
             # Sent once a payment of the order is captured; it carries both entities. Without
             # the payment entity the order's own figures stand in for it.
@@ -314,7 +340,7 @@ class RazorpayGateway(Gateway):
         try:
             answer = self._client().order.payments(payment.provider_order_id, timeout=TIMEOUT)
         except API_ERRORS as exc:
-            raise _api_error(f"report on {payment.provider_order_id}", exc) from exc
+            raise _api_error("fetch", exc, about=payment.provider_order_id) from exc
         attempts = answer.get("items", [])
         infos = [_payment_info(entity, order_id=payment.provider_order_id) for entity in attempts]
         for info in infos:
@@ -322,7 +348,9 @@ class RazorpayGateway(Gateway):
                 return replace(info, reference=payment.reference)
         if infos and all(info.outcome is Outcome.FAILED for info in infos):
             latest = max(zip(attempts, infos, strict=True), key=lambda pair: pair[0].get("created_at") or 0)[1]
-            latest = replace(latest, reference=payment.reference, reason=latest.reason or "Declined at Razorpay")
+            latest = replace(
+                latest, reference=payment.reference, reason=latest.reason or gettext_noop("Declined at Razorpay")
+            )
             if _reservation_live(payment.order):
                 # The shopper may still be trying again in Checkout.js on this Razorpay Order:
                 # failing the payment now would release their items under their feet.
@@ -345,7 +373,7 @@ class RazorpayGateway(Gateway):
         try:
             entity = self._client().payment.fetch_refund_id(payment_id, refund.provider_refund_id, timeout=TIMEOUT)
         except API_ERRORS as exc:
-            raise _api_error(f"report on refund {refund.provider_refund_id}", exc) from exc
+            raise _api_error("fetch_refund", exc, about=refund.provider_refund_id) from exc
         return _refund_info(entity)
 
     def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
@@ -376,5 +404,5 @@ class RazorpayGateway(Gateway):
                 timeout=TIMEOUT,
             )
         except API_ERRORS as exc:
-            raise _api_error("make the refund", exc) from exc
+            raise _api_error("refund", exc) from exc
         return _refund_info(entity)

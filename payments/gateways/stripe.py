@@ -126,7 +126,7 @@ class StripeGateway(Gateway):
                 params, {"idempotency_key": _checkout_idempotency_key(payment)}
             )
         except stripe.StripeError as exc:
-            raise _gateway_error("start the payment", exc) from exc
+            raise _gateway_error("start", exc) from exc
         payment.provider_order_id = session.id
         payment.checkout_url = session.url or ""
         return StartAction(redirect_url=payment.checkout_url)
@@ -187,7 +187,7 @@ class StripeGateway(Gateway):
                 payment.provider_order_id, {"expand": ["payment_intent"]}
             )
         except stripe.StripeError as exc:
-            raise _gateway_error("look up the payment", exc) from exc
+            raise _gateway_error("fetch", exc) from exc
         session = found.to_dict()
         intent = session.get("payment_intent")
         intent_status = intent.get("status") if isinstance(intent, dict) else None
@@ -215,7 +215,7 @@ class StripeGateway(Gateway):
         try:
             answer = self._client().v1.refunds.retrieve(refund.provider_refund_id)
         except stripe.StripeError as exc:
-            raise _gateway_error("look up the refund", exc) from exc
+            raise _gateway_error("fetch_refund", exc) from exc
         return _refund_answer(answer.to_dict())
 
     def refund(self, refund, provider_payment_id: str, amount_minor: int) -> ProviderRefund:
@@ -249,7 +249,7 @@ class StripeGateway(Gateway):
                 {"idempotency_key": refund.idempotency_key},
             )
         except stripe.StripeError as exc:
-            raise _gateway_error("refund the payment", exc) from exc
+            raise _gateway_error("refund", exc) from exc
         return _refund_answer(answer.to_dict())
 
 
@@ -312,21 +312,59 @@ def _checkout_idempotency_key(payment) -> str:
     return f"order-{payment.order.number}-checkout-{earlier}"
 
 
-def _gateway_error(action: str, exc: stripe.StripeError) -> GatewayError:
+# What went wrong, by what we asked: (Stripe not reached, our keys refused, Stripe refused
+# the request), whole sentences (issue 16: never "could not" + a phrase), English here and
+# in storage, translated where a shopper or staff member reads them (GatewayError.message).
+_ERRORS = {
+    "start": (
+        gettext_noop("Could not reach Stripe to start the payment. Please try again in a moment."),
+        gettext_noop(
+            "Stripe refused our credentials; could not start the payment. Staff have to check the Stripe keys."
+        ),
+        gettext_noop("Stripe could not start the payment%(code)s."),
+    ),
+    "fetch": (
+        gettext_noop("Could not reach Stripe to look up the payment. Please try again in a moment."),
+        gettext_noop(
+            "Stripe refused our credentials; could not look up the payment. Staff have to check the Stripe keys."
+        ),
+        gettext_noop("Stripe could not look up the payment%(code)s."),
+    ),
+    "fetch_refund": (
+        gettext_noop("Could not reach Stripe to look up the refund. Please try again in a moment."),
+        gettext_noop(
+            "Stripe refused our credentials; could not look up the refund. Staff have to check the Stripe keys."
+        ),
+        gettext_noop("Stripe could not look up the refund%(code)s."),
+    ),
+    "refund": (
+        gettext_noop("Could not reach Stripe to refund the payment. Please try again in a moment."),
+        gettext_noop(
+            "Stripe refused our credentials; could not refund the payment. Staff have to check the Stripe keys."
+        ),
+        gettext_noop("Stripe could not refund the payment%(code)s."),
+    ),
+}
+
+
+def _gateway_error(asked: str, exc: stripe.StripeError) -> GatewayError:
+    """`asked`: a key of _ERRORS."""
     # The full error (with Stripe's request id) goes to the log; staff and shoppers get a
     # message that names no keys or internals.
-    logger.warning("Stripe could not %s: %r (request %s)", action, exc, getattr(exc, "request_id", None))
+    logger.warning("Stripe request %s failed: %r (request %s)", asked, exc, getattr(exc, "request_id", None))
+    unreachable, credentials, refused = _ERRORS[asked]
     if isinstance(exc, stripe.APIConnectionError):
         # No answer (the SDK already retried NETWORK_RETRIES times): the request may or may
         # not have been carried out.
-        return GatewayError(f"Could not reach Stripe to {action}. Please try again in a moment.", retryable=True)
+        return GatewayError(unreachable, retryable=True)
     if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
-        return GatewayError(f"Stripe refused our credentials; could not {action}. Staff have to check the Stripe keys.")
+        return GatewayError(credentials)
+    # " (card_declined)": Stripe's error code, the same in every language.
     code = f" ({exc.code})" if getattr(exc, "code", None) else ""
     # APIError: 5xx, or 409 (the same Idempotency-Key still in progress); RateLimitError: 429.
     # Anything else the SDK raises for an answer is a 4xx: Stripe refused, nothing was done.
     retryable = isinstance(exc, (stripe.APIError, stripe.RateLimitError))
-    return GatewayError(f"Stripe could not {action}{code}.", retryable=retryable)
+    return GatewayError(refused, retryable=retryable, params={"code": code})
 
 
 # -- reading Stripe objects ----------------------------------------------------------------
