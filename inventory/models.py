@@ -134,6 +134,9 @@ class BackInStockRequest(models.Model):
 
     variant = models.ForeignKey(ProductVariant, on_delete=models.CASCADE, related_name="back_in_stock_requests")
     email = models.EmailField()
+    # The language the shopper asked in (the active one at back_in_stock_subscribe, as
+    # Order.language); the email is written in it. Blank: the shop's default (older requests).
+    language = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     notified_at = models.DateTimeField(null=True, blank=True)
 

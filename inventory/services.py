@@ -30,17 +30,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.selectors import staff_alert_recipients
 from catalog.models import ProductVariant
 from catalog.signals import availability_changed
+from kernel.i18n import language_active, language_or_default
 from kernel.locking import busy_on_lock_timeout, rows_lock
 from kernel.tasks import enqueue_on_commit
 from kernel.transactions import after_commit
@@ -488,25 +489,31 @@ def low_stock_alert_send(*, variant: ProductVariant) -> int:
 
 
 def back_in_stock_subscribe(*, variant: ProductVariant, email: str) -> tuple[BackInStockRequest, bool]:
-    """Records that `email` wants one email when the sold-out `variant` can be ordered again.
+    """Records that `email` wants one email when the sold-out `variant` can be ordered again,
+    in the active language (the request's: the email is written in it).
 
     Returns (request, created): asking again while a request is pending returns that one
-    (addresses compare case-insensitively). Raises VariantAvailable when the variant can be
-    ordered right now (units available, or sold on backorder).
+    (addresses compare case-insensitively), now in the language asked in last. Raises
+    VariantAvailable when the variant can be ordered right now (units available, or sold on
+    backorder).
     """
     sellable = sellable_quantity([variant.pk])[variant.pk]
     if sellable is None or sellable > 0:
         raise VariantAvailable(variant)
     email = BaseUserManager.normalize_email(email.strip())
+    language = language_active()
     pending = back_in_stock_pending(variant.pk).filter(email__iexact=email)
     existing = pending.first()
     if existing is not None:
+        if existing.language != language:
+            existing.language = language
+            existing.save(update_fields=["language"])
         return existing, False
     try:
         # A savepoint: the same address submitted twice at once trips the partial unique
         # constraint, and the caller's transaction must survive that.
         with transaction.atomic():
-            return BackInStockRequest.objects.create(variant=variant, email=email), True
+            return BackInStockRequest.objects.create(variant=variant, email=email, language=language), True
     except IntegrityError:
         return pending.get(), False
 
@@ -540,10 +547,9 @@ def back_in_stock_notify(*, variant: ProductVariant) -> int:
         "shop_name": settings.SITE_NAME,
         "shop_url": settings.SHOP_BASE_URL.rstrip("/"),
     }
-    subject = " ".join(render_to_string("inventory/email/back_in_stock_subject.txt", context).split())
-    # Text and HTML parts in the shop's common email layout (templates/emails/).
-    body = render_to_string("emails/back_in_stock.txt", context)
-    html = render_to_string("emails/back_in_stock.html", context)
+    # One rendering per language asked in (the shop's default for requests from before, or
+    # in a language no longer offered): whoever runs this, each shopper reads their own.
+    written: dict[str, tuple[str, str, str]] = {}
     sent = 0
     for request in back_in_stock_pending(variant.pk):
         claimed_at = timezone.now()
@@ -552,13 +558,38 @@ def back_in_stock_notify(*, variant: ProductVariant) -> int:
         )
         if not claimed:
             continue  # another run of the task has emailed this one
+        language = language_or_default(request.language)
+        if language not in written:
+            written[language] = _back_in_stock_written(context, language)
+        subject, body, html = written[language]
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[request.email],
+            # The language it is written in, for mail clients that offer to translate (as
+            # the order emails say theirs).
+            headers={"Content-Language": language},
+        )
+        message.attach_alternative(html, "text/html")
         try:
-            send_mail(subject, body, None, [request.email], html_message=html)
+            message.send()
         except Exception:
             _back_in_stock_unclaim(request, claimed_at)
             raise
         sent += 1
     return sent
+
+
+def _back_in_stock_written(context: dict, language: str) -> tuple[str, str, str]:
+    """The back-in-stock email of `context` in `language`: subject, text and HTML (in the
+    shop's common email layout, templates/emails/)."""
+    with translation.override(language):
+        return (
+            " ".join(render_to_string("inventory/email/back_in_stock_subject.txt", context).split()),
+            render_to_string("emails/back_in_stock.txt", context),
+            render_to_string("emails/back_in_stock.html", context),
+        )
 
 
 def _back_in_stock_unclaim(request: BackInStockRequest, claimed_at) -> None:

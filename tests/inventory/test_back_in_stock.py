@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
+from django.utils import translation
 
 from inventory.models import BackInStockRequest, StockItem, StockMovement
 from inventory.services import (
@@ -20,6 +21,7 @@ from inventory.services import (
 )
 from inventory.tasks import send_back_in_stock_emails
 from tests.factories import ProductFactory, UserFactory, VariantFactory, stocked_variant
+from tests.i18n import german
 
 pytestmark = pytest.mark.django_db
 
@@ -224,3 +226,42 @@ def test_a_failed_email_leaves_the_request_waiting_for_a_retry(client, sold_out,
         back_in_stock_notify(variant=sold_out)
 
     assert pending(sold_out) == ["ada@example.com"]
+
+
+# In the shopper's language -------------------------------------------------------------
+
+SUBJECT = "Back in stock: %(title)s – %(variant)s"
+
+
+def test_each_shopper_is_emailed_in_the_language_they_asked_in(client, sold_out):
+    client.post(NOTIFY_URL, {"variant": sold_out.pk, "email": "ada@example.com"}, HTTP_ACCEPT_LANGUAGE="de")
+    client.post(NOTIFY_URL, {"variant": sold_out.pk, "email": "bob@example.com"}, HTTP_ACCEPT_LANGUAGE="en")
+    stock_adjust(variant=sold_out, quantity=1, reason=RECEIPT)  # enqueues nothing here: no commit
+
+    # Whatever language the worker runs in.
+    with german({SUBJECT: "Wieder da: %(title)s – %(variant)s"}), translation.override("de"):
+        assert back_in_stock_notify(variant=sold_out) == 2
+
+    emails = {m.to[0]: m for m in mail.outbox}
+    assert emails["ada@example.com"].subject == "Wieder da: Linen Shirt – Small"
+    assert emails["ada@example.com"].extra_headers["Content-Language"] == "de"
+    assert emails["bob@example.com"].subject == "Back in stock: Linen Shirt – Small"
+    assert emails["bob@example.com"].extra_headers["Content-Language"] == "en"
+
+
+def test_asking_again_in_another_language_changes_the_language_of_the_pending_request(client, sold_out):
+    client.post(NOTIFY_URL, {"variant": sold_out.pk, "email": "ada@example.com"}, HTTP_ACCEPT_LANGUAGE="en")
+    client.post(NOTIFY_URL, {"variant": sold_out.pk, "email": "ADA@example.com"}, HTTP_ACCEPT_LANGUAGE="de")
+
+    assert list(BackInStockRequest.objects.values_list("email", "language")) == [("ada@example.com", "de")]
+
+
+def test_a_request_from_before_languages_were_stored_is_emailed_in_the_shops_language(sold_out):
+    BackInStockRequest.objects.create(variant=sold_out, email="old@example.com", language="")
+    stock_adjust(variant=sold_out, quantity=1, reason=RECEIPT)
+
+    with german({SUBJECT: "Wieder da: %(title)s – %(variant)s"}), translation.override("de"):
+        back_in_stock_notify(variant=sold_out)
+
+    [email] = mail.outbox
+    assert email.subject == "Back in stock: Linen Shirt – Small"
