@@ -132,3 +132,23 @@ def test_numbers_for_machines_stay_in_dot_notation_on_german_pages(client):
     assert '<meta property="product:price:amount" content="38.00">' in product
     listing = client.get("/products/?min_price=10.5&max_price=1200").content.decode()
     assert 'name="min_price" min="0" step="0.01" inputmode="decimal" value="10.5"' in listing
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "currency", "expected"),
+    [
+        ("en-US,en;q=0.9", "USD", "$38.00"),
+        ("de-DE,de;q=0.9", "USD", "38,00\xa0$"),
+        ("de-DE,de;q=0.9", "EUR", "38,00\xa0€"),
+        ("en-IN,en;q=0.9", "INR", "₹3,800.00"),
+        ("de-DE,de;q=0.9", "INR", "3.800,00\xa0₹"),
+    ],
+)
+def test_the_product_page_writes_its_price_for_the_shopper_in_the_shop_s_currency(
+    client, settings, accept_language, currency, expected
+):
+    settings.SHOP_CURRENCY = currency
+    price = Decimal("3800.00") if currency == "INR" else Decimal("38.00")
+    stocked_variant(product__title="Linen Shirt", product__handle="linen-shirt", price=price)
+    page = client.get("/products/linen-shirt/", HTTP_ACCEPT_LANGUAGE=accept_language).content.decode()
+    assert expected in page, expected
