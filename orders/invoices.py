@@ -41,7 +41,7 @@ from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
 from kernel.errors import DomainError
@@ -341,15 +341,19 @@ def invoice_snapshot(*, order: Order, number: str, issued_at) -> dict:
 
 
 def tax_percent(rate: str | Decimal | None) -> str:
-    """A tax rate fraction for people: "0.2000" → "20", "0.0750" → "7.5"; "" for none."""
+    """A tax rate fraction for people, written as the active language writes numbers:
+    "0.2000" → "20", "0.0750" → "7.5" (German "7,5"); "" for none."""
     if rate is None or rate == "":
         return ""
-    return f"{(Decimal(rate) * 100).normalize():f}"
+    percent = Decimal(f"{(Decimal(rate) * 100).normalize():f}")  # no exponent: 20, not 2E+1
+    return formats.number_format(percent)
 
 
 def _display(snapshot: dict) -> dict:
     """The snapshot as templates read it: ISO dates as dates (for the date filter), each line
-    and row with its tax rate as a percentage. Nothing else is looked up."""
+    and row with its tax rate as a percentage in the active language. Amounts stay the
+    snapshot's decimal strings: the templates write them with the money filter
+    (kernel.money.format_money), as pages and emails do. Nothing else is looked up."""
     doc = dict(snapshot)
     doc["issued_on"] = date.fromisoformat(doc["issued_on"])
     doc["order"] = {
