@@ -108,6 +108,28 @@ def test_the_email_names_the_shop_the_move_the_orders_the_link_and_its_expiry(
     assert message.alternatives[0][1] == "text/html"
 
 
+GERMAN_MONTHS = (
+    *("Januar", "Februar", "März", "April", "Mai", "Juni"),
+    *("Juli", "August", "September", "Oktober", "November", "Dezember"),
+)
+
+
+def test_a_german_customer_reads_the_link_s_expiry_as_germans_write_dates(
+    mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    settings.CUSTOMER_INVITE_DAYS = 10
+    ada = imported("ada@example.com", first_name="Ada", language="de")
+
+    invite(django_capture_on_commit_callbacks)
+
+    [message] = mailoutbox
+    expires = timezone.localtime(invited_at(ada) + timedelta(days=10))
+    expiry = f"{expires.day}. {GERMAN_MONTHS[expires.month - 1]} {expires.year}, {expires:%H:%M} {expires:%Z}"
+    for text in (message.body, message.alternatives[0][0]):
+        assert expiry in text
+        assert f"{expires.day} {expires:%B %Y, %H:%M}" not in text  # the English date
+
+
 def test_each_customer_is_invited_once_and_again_sends_a_new_link(mailoutbox, django_capture_on_commit_callbacks):
     ada = imported("ada@example.com")
     invite(django_capture_on_commit_callbacks)
