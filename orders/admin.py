@@ -26,7 +26,7 @@ from kernel.money import format_money
 
 from .admin_invoices import OrderInvoiceAdminMixin
 from .admin_lifecycle import ArchivedFilter, OrderLifecycleAdminMixin, change_each
-from .models import Order, OrderEvent, OrderLine, SweepRun
+from .models import NOTE_CANCELLED_BY_STAFF, Order, OrderEvent, OrderLine, SweepRun
 from .selectors import sweep_run_last
 from .services import order_cancel, order_resolve_attention, sweep_run
 
@@ -260,7 +260,9 @@ class OrderAdmin(OrderLifecycleAdminMixin, OrderInvoiceAdminMixin, admin.ModelAd
             self,
             request,
             queryset.exclude(status=Order.Status.CANCELLED),
-            lambda order: order_cancel(order=order, actor=request.user, reason="Cancelled by staff", unpaid_only=True),
+            lambda order: order_cancel(
+                order=order, actor=request.user, reason_code=NOTE_CANCELLED_BY_STAFF, unpaid_only=True
+            ),
         )
         if cancelled:
             self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)

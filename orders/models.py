@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
@@ -188,6 +189,24 @@ class OrderLine(models.Model):
         return f"{self.tax_rate * 100:.2f}".rstrip("0").rstrip(".")
 
 
+# The notes a shopper reads in their order's history (templates/orders/detail.html), by
+# OrderEvent.code: English with %(name)s placeholders filled from OrderEvent.params. `note`
+# stores them filled in, in English, for staff; OrderEvent.shopper_note reads them in the
+# active language. (A note a person wrote, staff's reason for cancelling, has no code.)
+NOTE_CANCELLED_BY_CUSTOMER = "cancelled_by_customer"
+NOTE_CANCELLED_BY_STAFF = "cancelled_by_staff"
+EVENT_NOTES = {
+    NOTE_CANCELLED_BY_CUSTOMER: gettext_noop("By the customer: %(reason)s"),
+    NOTE_CANCELLED_BY_STAFF: gettext_noop("Cancelled by staff"),
+}
+
+
+def event_note(code: str, **params: str) -> str:
+    """The note `code` (a key of EVENT_NOTES) with `params`, in English: what OrderEvent.note
+    stores. Raises KeyError for an unknown code or a missing param."""
+    return EVENT_NOTES[code] % params
+
+
 class OrderEvent(models.Model):
     class Type(models.TextChoices):
         PLACED = "placed", _("Order placed")
@@ -211,6 +230,10 @@ class OrderEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.TextField(blank=True)
+    # What the note says, for the shopper's language: a key of EVENT_NOTES and its params.
+    # Blank for notes with no translation (a person's words, provider ids, "3 × SKU").
+    code = models.CharField(max_length=40, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -218,6 +241,12 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number}: {self.get_type_display()}"
+
+    def shopper_note(self) -> str:
+        """The note in the active language: a coded one translated and filled in, any
+        other as it was written."""
+        text = EVENT_NOTES.get(self.code)
+        return gettext(text) % self.params if text else self.note
 
 
 class SweepRun(models.Model):

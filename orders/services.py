@@ -44,7 +44,7 @@ from kernel.locking import lock_timeout_set
 from kernel.tasks import enqueue_on_commit
 
 from .credit_notes import credit_note_for_cancellation
-from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun
+from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun, event_note
 from .selectors import bought_lines
 
 logger = logging.getLogger(__name__)
@@ -194,13 +194,22 @@ def _order_transition(order: Order, status: str, *, action: str) -> bool:
 
 
 def _order_set_status(
-    order: Order, status: str, *, event: str, actor=None, note: str = "", fields: Sequence[str] = ()
+    order: Order,
+    status: str,
+    *,
+    event: str,
+    actor=None,
+    note: str = "",
+    code: str = "",
+    params: Mapping[str, str] | None = None,
+    fields: Sequence[str] = (),
 ) -> None:
     """Saves the locked `order` in `status` (with `fields` changed alongside) and records the
-    OrderEvent. Only after _order_transition said yes."""
+    OrderEvent (`code` and `params`: its note for the shopper's language, EVENT_NOTES). Only
+    after _order_transition said yes."""
     order.status = status
     order.save(update_fields=["status", *fields, "updated_at"])
-    OrderEvent.objects.create(order=order, type=event, actor=actor, note=note)
+    OrderEvent.objects.create(order=order, type=event, actor=actor, note=note, code=code, params=dict(params or {}))
 
 
 def _order_email_on_commit(kind: str, order: Order, key: str) -> None:
@@ -539,10 +548,17 @@ def order_payment_attempt_failed(*, order: Order, note: str = "", actor=None) ->
     return order
 
 
-def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: bool = False) -> Order:
+def order_cancel(
+    *, order: Order, actor=None, reason: str = "", reason_code: str = "", unpaid_only: bool = False
+) -> Order:
     """Cancels `order` with a CANCELLED event (`reason` as its note) and, after the commit,
     the "order_cancelled" email. Cancelling twice is harmless: the second call returns the
     order unchanged.
+
+    `reason_code`: who cancelled, a key of orders.models.EVENT_NOTES (NOTE_CANCELLED_BY_CUSTOMER
+    with the customer's words as `reason`, NOTE_CANCELLED_BY_STAFF): the note is that in
+    English (event_note), and the shopper reads it in their language. Without one, `reason`
+    is the note as written (staff's words).
 
     pending_payment: its reservation is released (the units are available at once).
     paid (or partially refunded) with nothing shipped: every line's units not yet restocked
@@ -561,6 +577,7 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
     delivered, refunded, expired, failed; paid with unpaid_only), StockBusy on lock timeout;
     nothing is written then.
     """
+    note = event_note(reason_code, reason=reason) if reason_code else reason
     with transaction.atomic():
         order = order_lock(order=order)
         order_refuse_imported(order, gettext_noop("cancel it"))
@@ -583,8 +600,16 @@ def order_cancel(*, order: Order, actor=None, reason: str = "", unpaid_only: boo
             # Money going back is documented by a credit note for what is left of the invoice
             # (issued first if need be), while the order is still paid and in this
             # transaction: a rollback takes its number back. The email below attaches it.
-            credit_note_for_cancellation(order=order, reason=reason, actor=actor)
-        _order_set_status(order, Order.Status.CANCELLED, event=OrderEvent.Type.CANCELLED, actor=actor, note=reason)
+            credit_note_for_cancellation(order=order, reason=note, actor=actor)
+        _order_set_status(
+            order,
+            Order.Status.CANCELLED,
+            event=OrderEvent.Type.CANCELLED,
+            actor=actor,
+            note=note,
+            code=reason_code,
+            params={"reason": reason} if reason_code else None,
+        )
         logger.info(
             "order cancelled", extra={"event": "order.cancelled", "order": order.number, "restocked": restocked}
         )

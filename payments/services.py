@@ -30,7 +30,7 @@ from kernel.money import from_minor, to_minor
 from kernel.tasks import enqueue_on_commit
 from kernel.transactions import after_commit
 from orders.credit_notes import credit_note_for_refund
-from orders.models import CreditNote, Order
+from orders.models import CreditNote, Order, event_note
 from orders.services import (
     OrderStateError,
     order_cancel,
@@ -722,7 +722,7 @@ class Cancellation:
         return sum((refund.amount for refund in self.refunds), Decimal("0"))
 
 
-def order_cancel_and_refund(*, order: Order, actor=None, reason: str) -> Cancellation:
+def order_cancel_and_refund(*, order: Order, actor=None, reason: str, reason_code: str = "") -> Cancellation:
     """Cancels `order` through orders.services.order_cancel (an unpaid order's reservation is
     released; a paid, unshipped order's units go back on hand through the ledger), then
     refunds what is left of every captured payment of it through payment_refund, with no
@@ -736,13 +736,17 @@ def order_cancel_and_refund(*, order: Order, actor=None, reason: str) -> Cancell
     provider refuses does not undo the cancellation: it is listed in refund_errors and the
     order is flagged for staff.
 
+    `reason` and `reason_code`: as order_cancel takes them (the customer's words with
+    NOTE_CANCELLED_BY_CUSTOMER; staff's words alone).
+
     Raises OrderStateError when the order cannot be cancelled (it has shipped, was refunded,
     expired…), StockBusy on lock timeout; nothing is cancelled or refunded then.
     """
-    order = order_cancel(order=order, actor=actor, reason=reason)
+    order = order_cancel(order=order, actor=actor, reason=reason, reason_code=reason_code)
     refunds: list[Refund] = []
     errors: list[str] = []
-    refund_reason = f"Order cancelled: {reason}"[: Refund._meta.get_field("reason").max_length]
+    note = event_note(reason_code, reason=reason) if reason_code else reason
+    refund_reason = f"Order cancelled: {note}"[: Refund._meta.get_field("reason").max_length]
     for payment in Payment.objects.filter(order=order, status=Payment.Status.CAPTURED).order_by("pk"):
         if payment_refundable_amount(payment) <= 0:
             continue

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from api.errors import error_responses
 from api.orders.views import ORDER_TOKEN_PARAMETER, _visible_order
 from kernel.auth import user_or_none
+from orders.models import NOTE_CANCELLED_BY_CUSTOMER
 from payments.gateways import InvalidSignature, get_gateway
 from payments.gateways.base import ReturnUrls
 from payments.selectors import payment_for_provider_order
@@ -114,7 +115,8 @@ class OrderCancelView(APIView):
         cancellation = order_cancel_and_refund(
             order=order,
             actor=user_or_none(request.user),
-            reason=f"By the customer: {params.validated_data['reason']}",
+            reason=params.validated_data["reason"],
+            reason_code=NOTE_CANCELLED_BY_CUSTOMER,
         )
         order = _visible_order(request, number)  # re-read with its events
         body = {"order": order, "refunded": cancellation.refunded, "refund_failed": bool(cancellation.refund_errors)}

@@ -18,7 +18,7 @@ from inventory.exceptions import StockBusy
 from kernel.auth import user_or_none
 from kernel.money import format_money
 from orders.forms import OrderCancelForm
-from orders.models import Order
+from orders.models import NOTE_CANCELLED_BY_CUSTOMER, Order
 from orders.services import OrderStateError, order_expire_if_due
 from payments.gateways import GatewayError, InvalidSignature, enabled_gateways, get_gateway
 from payments.gateways.base import InboxEvent, ReturnUrls
@@ -115,7 +115,8 @@ def order_cancel(request, token: str):
         cancellation = order_cancel_and_refund(
             order=order,
             actor=user_or_none(request.user),
-            reason=f"By the customer: {form.cleaned_data['reason']}",
+            reason=form.cleaned_data["reason"],
+            reason_code=NOTE_CANCELLED_BY_CUSTOMER,
         )
     except (OrderStateError, StockBusy) as exc:
         messages.error(request, exc.message)
