@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 from http import HTTPStatus
 
 from django.utils.formats import date_format
@@ -11,6 +12,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from kernel.errors import DomainError
+from kernel.money import format_money
 
 
 class _Wording(Mapping[str, str]):
@@ -57,9 +59,7 @@ MESSAGES = _Wording(
         # {starts_at}: the start in UTC, written in the reader's language (VoucherError).
         "voucher_not_yet_valid": _("The code “{code}” is not valid yet: it starts on {starts_at} UTC."),
         "voucher_expired": _("The code “{code}” has expired."),
-        "voucher_min_spend": _(
-            "The code “{code}” needs goods of at least {min_spend} {currency}; add {missing} {currency} more to use it."
-        ),
+        "voucher_min_spend": _("The code “{code}” needs goods of at least {min_spend}; add {missing} more to use it."),
         "voucher_exhausted": _("The code “{code}” has been used up."),
         "voucher_customer_exhausted": _("You have already used the code “{code}” as often as it allows."),
     }
@@ -106,12 +106,19 @@ class VoucherError(CheckoutError):
         self.voucher_code = voucher_code
         self.details = details
         # A moment is written as the active language writes dates ("1 June 2099, 09:00",
-        # "1. Juni 2099, 09:00"), as given: voucher_problem passes it in UTC, as the text says.
-        shown = {
-            name: date_format(value, "DATETIME_FORMAT") if isinstance(value, datetime) else value
-            for name, value in details.items()
-        }
+        # "1. Juni 2099, 09:00"), as given: voucher_problem passes it in UTC, as the text says;
+        # an amount as it writes prices in `currency` ("$50.00", "50,00 $").
+        currency = details.get("currency")
+        shown = {name: self._shown(value, currency) for name, value in details.items()}
         super().__init__(MESSAGES[code].format(code=voucher_code, **shown), code=code)
+
+    @staticmethod
+    def _shown(value, currency: str | None):
+        if isinstance(value, datetime):
+            return date_format(value, "DATETIME_FORMAT")
+        if isinstance(value, Decimal) and currency:
+            return format_money(value, currency)
+        return value
 
 
 class CheckoutCartEmpty(CheckoutError):

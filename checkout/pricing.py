@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
+from django.utils import formats
 
 from cart.selectors import CartLineView, CartView
 from kernel.money import currency_quantum, round_money
@@ -46,9 +47,11 @@ ZERO = Decimal("0")
 
 
 def percent(rate: Decimal) -> str:
-    """Decimal("0.2000") → "20", Decimal("0.0550") → "5.5": a tax rate for people."""
+    """Decimal("0.2000") → "20", Decimal("0.0550") → "5.5": a tax rate for people, written
+    as the active language writes numbers ("5,5" in German)."""
     text = f"{(rate * 100).quantize(Decimal('0.01')):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return formats.number_format(Decimal(text))
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ class TestWhoMayUseAVoucherWhen:
         error = self.refusal(subtotal=Decimal("40.01"))
 
         assert error.code == "voucher_min_spend"
-        assert error.message == "The code “SUMMER10” needs goods of at least 50.00 USD; add 9.99 USD more to use it."
+        assert error.message == "The code “SUMMER10” needs goods of at least $50.00; add $9.99 more to use it."
         assert self.check(subtotal=Decimal("50.00")).code == "SUMMER10"
 
     def test_a_used_up_code_is_refused(self):
@@ -228,7 +228,7 @@ class TestTheReviewPage:
         [
             ("NOPE", {}, "“NOPE” is not a valid code."),
             ("summer10", {"ends_at": timezone.now() - timedelta(days=1)}, "The code “SUMMER10” has expired."),
-            ("SUMMER10", {"min_spend": Decimal("50.00")}, "needs goods of at least 50.00 USD; add 4.00 USD more"),
+            ("SUMMER10", {"min_spend": Decimal("50.00")}, "needs goods of at least $50.00; add $4.00 more"),
             ("SUMMER10", {"usage_limit": 1, "used_count": 1}, "The code “SUMMER10” has been used up."),
         ],
         ids=["invalid", "expired", "below-minimum", "exhausted"],
