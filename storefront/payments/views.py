@@ -216,6 +216,23 @@ def provider_callback(request, reference: str):
     return _show_result(request, payment)
 
 
+def _rejected_message(order: Order) -> str:
+    """Why we did not keep a payment, in the shopper's language: one whole sentence by what
+    became of their order (payment.error says it in English, for staff)."""
+    if order.paid_at is not None:
+        return _(
+            "We could not accept this payment, as your order was already paid by another payment: we are refunding it."
+        )
+    if order.status == Order.Status.EXPIRED:
+        return _(
+            "We could not accept this payment, as your reservation had run out and the items were sold meanwhile: "
+            "we are refunding it."
+        )
+    if order.status == Order.Status.CANCELLED:
+        return _("We could not accept this payment, as your order had been cancelled: we are refunding it.")
+    return _("We could not accept this payment and are refunding it.")
+
+
 def _show_result(request, payment: Payment):
     payment.refresh_from_db()
     order = payment.order
@@ -224,7 +241,7 @@ def _show_result(request, payment: Payment):
         # The order page says thank you, once, for the order just paid.
         request.session[SESSION_JUST_PAID] = order.number
     elif payment.status == Payment.Status.REJECTED:
-        messages.error(request, _("We could not accept this payment and are refunding it.") + " " + payment.error)
+        messages.error(request, _rejected_message(order))
     elif payment.status == Payment.Status.FAILED and order.status == Order.Status.PAID:
         # Another payment paid the order: nothing to try again.
         messages.error(request, _("This payment did not go through, but your order was paid by another payment."))

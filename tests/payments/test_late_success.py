@@ -13,8 +13,10 @@ from orders.services import sweep_run
 from payments.models import Payment, Refund
 from payments.services import payment_capture, payment_start
 from tests.factories import stocked_variant
+from tests.i18n import german
 from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together
 from tests.orders.helpers import lapse, place_order
+from tests.payments.helpers import second_payment_of_a_paid_order
 
 STAFF = "ops@example.com"
 
@@ -102,7 +104,11 @@ def test_a_late_success_after_the_stock_was_sold_is_rejected_flagged_and_refunde
     assert "reservation lapsed" in alert.body and order.email in alert.body
     # The shopper is told too.
     page = client.get(response["Location"]).content.decode()
-    assert "We could not accept this payment and are refunding it." in page
+    assert (
+        "We could not accept this payment, as your reservation had run out and the items were sold meanwhile: "
+        "we are refunding it."
+    ) in page
+    assert "reservation lapsed" not in page  # payment.error: staff's English
     # Sold once, to the other buyer; nothing oversold.
     assert list(_sales().values_list("reference", flat=True)) == [other.order.number]
     assert on_hand(variant) == 0
@@ -162,3 +168,28 @@ def test_a_late_success_racing_a_new_buyer_for_the_last_units_never_oversells():
         assert _sales().filter(variant=variant).count() <= 1
         assert Order.objects.filter(lines__variant=variant, status=Order.Status.PAID).count() == (1 - on_hand(variant))
     assert_stock_consistent()
+
+
+ALREADY_PAID = (
+    "We could not accept this payment, as your order was already paid by another payment: we are refunding it."
+)
+
+
+@pytest.mark.django_db
+def test_a_second_payment_of_a_paid_order_is_refused_in_one_sentence_in_the_shoppers_language(
+    client, django_capture_on_commit_callbacks
+):
+    order = place_order((stocked_variant(on_hand=2), 1))
+    second = second_payment_of_a_paid_order(order)
+
+    with german({ALREADY_PAID: "Ihre Bestellung war schon bezahlt: Wir erstatten diese Zahlung."}):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                f"/payments/dummy/{second.reference}/complete/", {"outcome": "pay"}, HTTP_ACCEPT_LANGUAGE="de"
+            )
+        german_page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+    second.refresh_from_db()
+    assert second.status == Payment.Status.REJECTED
+    assert "Ihre Bestellung war schon bezahlt: Wir erstatten diese Zahlung." in german_page
+    assert second.error not in german_page  # staff's English stays off the shopper's page
