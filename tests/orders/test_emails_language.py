@@ -93,7 +93,7 @@ def test_a_german_order_s_confirmation_reads_german(shirt, mailoutbox):
     order = _paid_order(shirt, "de")
     assert order_email_send(kind="order_confirmation", order=order)
     [message] = mailoutbox
-    assert message.subject == f"Bestellung {order.number} bestätigt: vielen Dank"
+    assert message.subject == f"Vielen Dank für Ihre Bestellung {order.number}"
     assert "Vielen Dank für Ihre Bestellung!" in message.body
     assert "Zwischensumme: 38,00\xa0$" in message.body
     for english in ("Thank you", "Subtotal", "Total:", "Shipping to", "Billed to"):
