@@ -34,6 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from kernel.i18n import language_or_default
 from kernel.tasks import enqueue_on_commit
@@ -85,12 +86,16 @@ def credit_note_for_cancellation(*, order: Order, reason: str = "", actor=None) 
     "order_cancelled" email attaches its PDF. Returns it, the one issued before for this
     cancellation, or None when nothing is left to credit (earlier credit notes credited it
     all). Raises InvoiceNotAllowed for an order that was never paid."""
+    # What the document states, in the order's language (as its PDF and email are written):
+    # `reason` comes in that language already (orders.services.order_cancel).
+    with translation.override(language_or_default(order.language)):
+        stated = gettext("Order cancelled: %(reason)s") % {"reason": reason} if reason else gettext("Order cancelled")
     return _credit_note_issue(
         order=order,
         kind=CANCELLATION,
         key=f"cancel:{order.pk}",
         amount=None,
-        reason=f"Order cancelled: {reason}" if reason else "Order cancelled",
+        reason=stated,
         returned=None,
         actor=actor,
     )
@@ -121,12 +126,16 @@ def credit_note_for_refund(
     amount = Decimal(amount)
     if amount <= 0:
         raise ValueError(f"A credit note credits more than 0, not {amount}.")
+    # Stated in the order's language: ours ("Refund", "Refunded at the provider": marked
+    # msgids) translated, a reason staff wrote as they wrote it.
+    with translation.override(language_or_default(order.language)):
+        stated = gettext(reason) if reason else gettext("Refund")
     return _credit_note_issue(
         order=order,
         kind=REFUND,
         key=key,
         amount=amount,
-        reason=reason or "Refund",
+        reason=stated,
         returned=restocked_lines or {},
         actor=actor,
     )

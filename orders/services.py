@@ -21,7 +21,7 @@ from http import HTTPStatus
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from catalog.models import Product, ProductReview
@@ -39,12 +39,12 @@ from inventory.services import (
 from kernel.addresses import ADDRESS_FIELDS, phone_e164_or_as_is
 from kernel.auth import user_or_none
 from kernel.errors import DomainError
-from kernel.i18n import language_active
+from kernel.i18n import language_active, language_or_default
 from kernel.locking import lock_timeout_set
 from kernel.tasks import enqueue_on_commit
 
 from .credit_notes import credit_note_for_cancellation
-from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun, event_note
+from .models import EVENT_NOTES, Order, OrderEvent, OrderLine, Shipment, ShipmentLine, SweepRun, event_note
 from .selectors import bought_lines
 
 logger = logging.getLogger(__name__)
@@ -600,7 +600,9 @@ def order_cancel(
             # Money going back is documented by a credit note for what is left of the invoice
             # (issued first if need be), while the order is still paid and in this
             # transaction: a rollback takes its number back. The email below attaches it.
-            credit_note_for_cancellation(order=order, reason=note, actor=actor)
+            credit_note_for_cancellation(
+                order=order, reason=_note_in_order_language(order, reason_code, reason), actor=actor
+            )
         _order_set_status(
             order,
             Order.Status.CANCELLED,
@@ -619,6 +621,15 @@ def order_cancel(
             )
         _order_email_on_commit("order_cancelled", order, order.number)
     return order
+
+
+def _note_in_order_language(order: Order, code: str, reason: str) -> str:
+    """The cancellation's note (as order_cancel takes it) in the language the order was
+    placed in, for its documents: a coded one translated, a person's words as written."""
+    if not code:
+        return reason
+    with translation.override(language_or_default(order.language)):
+        return gettext(EVENT_NOTES[code]) % {"reason": reason}
 
 
 def _order_restock_for_cancel(*, order: Order, lines: Sequence[OrderLine], actor=None) -> int:

@@ -609,7 +609,7 @@ def _refund_succeeded(refund: Refund) -> None:
         credit_note_for_refund(
             order=payment.order,
             amount=refund.amount,
-            reason=refund.reason or "Refund",
+            reason=refund.reason,
             key=_credit_note_key(refund),
             restocked_lines=restock,
             actor=actor,
@@ -693,7 +693,8 @@ def refund_apply(*, gateway: str, answer: ProviderRefund) -> Refund | None:
                     amount=from_minor(answer.amount_minor, payment.currency),
                     currency=payment.currency,
                     provider_refund_id=answer.provider_refund_id,
-                    reason="Refunded at the provider",
+                    # Marked: the credit note states it in the order's language.
+                    reason=gettext_noop("Refunded at the provider"),
                 )
         except IntegrityError:  # the same refund reported twice at once
             refund = Refund.objects.get(provider_refund_id=answer.provider_refund_id)

@@ -5,14 +5,16 @@ as they wrote them; staff keep the English note. Notes written before codes were
 coded by the migration; a note a person wrote is shown as written."""
 
 import importlib
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from orders.models import NOTE_CANCELLED_BY_STAFF, Order, OrderEvent
+from orders.models import NOTE_CANCELLED_BY_STAFF, CreditNote, Order, OrderEvent
 from orders.services import order_cancel
-from payments.services import payment_capture, payment_start
+from payments.models import Payment
+from payments.services import payment_capture, payment_refund, payment_start
 from tests.factories import UserFactory, stocked_variant
 from tests.i18n import german
 from tests.orders.helpers import place_order
@@ -97,3 +99,43 @@ def test_notes_written_before_codes_are_coded_by_the_migration_and_read_in_germa
     with german({BY_THE_CUSTOMER: "Von Ihnen storniert: %(reason)s"}):
         page = client.get(customer.get_guest_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "Von Ihnen storniert: Too slow" in history(page)
+
+
+# The credit note states the reason in the order's language --------------------------------
+
+CANCELLED_FOR = "Order cancelled: %(reason)s"
+
+
+def german_paid_order() -> Order:
+    order = place_order((stocked_variant(on_hand=5), 1))
+    Order.objects.filter(pk=order.pk).update(language="de")
+    payment, _action = payment_start(order=order, gateway="dummy")
+    payment_capture(payment=payment)
+    return Order.objects.get(pk=order.pk)
+
+
+def test_a_german_orders_cancellation_credit_note_states_the_reason_in_german(client):
+    order = german_paid_order()
+
+    entries = {CANCELLED_FOR: "Bestellung storniert: %(reason)s", BY_THE_CUSTOMER: "Vom Kunden: %(reason)s"}
+    with german(entries):
+        # Whoever cancels, in whatever language: the document is the order's.
+        client.post(
+            reverse("payments:order_cancel", args=[order.access_token]),
+            {"reason": "Falsche Größe"},
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+
+    assert CreditNote.objects.get(order=order).reason == "Bestellung storniert: Vom Kunden: Falsche Größe"
+    event = OrderEvent.objects.get(order=order, type=OrderEvent.Type.CANCELLED)
+    assert event.note == "By the customer: Falsche Größe"  # staff's timeline: English
+
+
+def test_a_german_orders_refund_credit_note_says_refund_in_german():
+    order = german_paid_order()
+    payment = Payment.objects.get(order=order)
+
+    with german({"Refund": "Erstattung"}):
+        payment_refund(payment=payment, amount=Decimal("1.00"))
+
+    assert CreditNote.objects.get(order=order).reason == "Erstattung"
