@@ -82,7 +82,9 @@ class PaymentAdmin(payments_admin.PaymentAdmin):
         if payment.status not in REFUNDABLE or left <= 0:
             self.message_user(
                 request,
-                f"Payment {payment.reference} is {payment.get_status_display().lower()} with "
+                # The status's value ("pending", "failed"): these English sentences for staff
+                # are not translated, and a translated label inside one would mix languages.
+                f"Payment {payment.reference} is {payment.status} with "
                 f"{left} {payment.currency} left to refund: there is nothing to refund.",
                 messages.ERROR,
             )
@@ -199,7 +201,7 @@ class PaymentAdmin(payments_admin.PaymentAdmin):
             restocked = f"; {units} unit(s) back on hand" if units else ""
             return f"Refunded {money}{restocked}."
         if refund.status in (Refund.Status.FAILED, Refund.Status.CANCELED):
-            return f"The refund of {money} {refund.get_status_display().lower()}: {refund.error}"
+            return f"The refund of {money} {refund.status}: {refund.error}"  # "failed", "canceled"
         if refund.error and not refund.provider_refund_id:
             return (
                 f"The refund of {money} is pending: {refund.error} It is sent again automatically with the "

@@ -24,6 +24,7 @@ from payments.services import (
     webhook_receive,
 )
 from tests.factories import UserFactory, stocked_variant
+from tests.i18n import german
 from tests.inventory.helpers import assert_stock_consistent, on_hand, run_together
 from tests.orders.helpers import place_order
 from tests.payments.helpers import refund_form_token, second_payment_of_a_paid_order
@@ -94,6 +95,15 @@ def test_a_captured_payment_has_a_refund_button_and_a_pending_one_has_none(staff
 
     assert refund_url(captured) in staff_client.get(change_url(captured)).content.decode()
     assert refund_url(pending) not in staff_client.get(change_url(pending)).content.decode()
+
+
+def test_the_staff_message_stays_one_english_sentence_for_staff_reading_german(staff_client):
+    pending, _ = payment_start(order=place_order((stocked_variant(on_hand=5), 1)), gateway="dummy")
+
+    with german({"Pending": "Ausstehend"}):
+        response = staff_client.get(refund_url(pending), follow=True, HTTP_ACCEPT_LANGUAGE="de")
+
+    assert messages_of(response)[0].startswith(f"Payment {pending.reference} is pending with ")
 
 
 def test_a_pending_payment_cannot_be_refunded(staff_client):
