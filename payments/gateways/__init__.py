@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_noop
 
 from .base import Gateway, GatewayError, InvalidSignature
 from .dummy import DummyGateway
@@ -22,7 +23,7 @@ def enabled_gateways() -> list[Gateway]:
 def get_gateway(name: str) -> Gateway:
     """The enabled gateway called `name`. Raises GatewayError for an unknown or disabled one."""
     if name not in settings.PAYMENT_GATEWAYS or name not in GATEWAYS:
-        raise GatewayError(f"Unknown payment method {name!r}.")
+        raise GatewayError(gettext_noop("Unknown payment method %(name)s."), params={"name": repr(name)})
     return GATEWAYS[name]()
 
 

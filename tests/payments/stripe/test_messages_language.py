@@ -41,3 +41,11 @@ def test_stripes_refusal_is_one_german_sentence_with_its_code(client, order, fak
 
     assert "Stripe konnte die Zahlung nicht starten (parameter_invalid_string)." in page
     assert Payment.objects.get().error == "Stripe could not start the payment (parameter_invalid_string)."
+
+
+def test_an_unknown_payment_method_is_refused_in_the_shoppers_language(client, order):
+    url = f"/payments/order/{order.access_token}/"
+    with german({"Unknown payment method %(name)s.": "Unbekannte Zahlungsart %(name)s."}):
+        page = client.post(url, {"gateway": "bogus"}, follow=True, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+    assert "Unbekannte Zahlungsart &#x27;bogus&#x27;." in page
