@@ -288,12 +288,14 @@ class Stack:
         for n in range(self.celery):
             self._spawn(
                 f"celery{n + 1}",
-                # The Procfile's worker command, with a node name of its own.
+                # The Procfile's worker command (every queue), with a node name of its own.
                 [
                     str(VENV_BIN / "celery"),
                     "-A",
                     "config",
                     "worker",
+                    "--queues",
+                    "urgent,celery",
                     "--loglevel",
                     "WARNING",
                     "--concurrency",
@@ -348,11 +350,13 @@ class Stack:
         development settings, DEBUG off), for setting up scenarios and checking invariants."""
         common.setup_django(self.database_url)
 
-    def broker_queue_length(self, queue: str = "celery") -> int:
-        """Messages waiting in the Celery queue on the private broker database."""
+    def broker_queue_length(self, queue: str | None = None) -> int:
+        """Messages waiting in Celery queue `queue` on the private broker database; in every
+        queue (CELERY_TASK_QUEUES: urgent and celery) when None."""
         import redis
 
-        return int(redis.Redis.from_url(self.broker_url).llen(queue))
+        client = redis.Redis.from_url(self.broker_url)
+        return sum(int(client.llen(name)) for name in ([queue] if queue else ["urgent", "celery"]))
 
     def exited(self) -> list[str]:
         """Names of the stack's processes that have exited (empty: all running)."""

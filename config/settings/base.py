@@ -12,6 +12,7 @@ from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -398,6 +399,25 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Queues by urgency. "urgent": what a payment or the stock waits for (a provider's webhook, the
+# reservation sweep, reconciliation and the retry of waiting webhook events), short database
+# work. "celery", the default queue: everything else (emails, invoices, refunds sent to
+# providers, the page-view flush) and any task not named here; Celery's own name for it, so
+# that tasks queued by an earlier release still run. The Procfile's worker_urgent consumes
+# "urgent" only, so a backlog of emails never delays a payment; its worker consumes both (and
+# takes urgent work only when it has a process free: queues in one worker have no priority).
+# A worker started without -Q consumes every queue listed here.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("urgent", "celery")]
+CELERY_TASK_ROUTES = {
+    task: {"queue": "urgent"}
+    for task in (
+        "payments.tasks.process_webhook_event",
+        "payments.tasks.retry_waiting_payments_work",
+        "payments.tasks.reconcile_payments",
+        "orders.tasks.release_expired_reservations",
+    )
+}
 # Redis broker: an unacknowledged task comes back after this many seconds (a worker that
 # vanished). It must exceed the longest task countdown (retries wait up to 600 s), or a task
 # merely waiting would be delivered twice.

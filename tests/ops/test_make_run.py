@@ -120,7 +120,7 @@ def _health(url: str) -> dict:
 
 def test_make_run_without_a_broker_runs_worker_and_beat_and_links_to_its_own_address(shop):
     url, log, process = shop
-    assert "Celery: worker and beat on filesystem://" in log.read_text()
+    assert "Celery: workers and beat on filesystem://" in log.read_text()
 
     # Beat sends the sweep every 2 s (SWEEP_INTERVAL_SECONDS), the worker runs and records it.
     sweeper = _wait_for(lambda: _health(url)["checks"]["sweeper"], "the health check", log)
