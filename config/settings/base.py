@@ -83,6 +83,22 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactio
 # restarted database costs a reconnect, not an error.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection pooler between the processes and PostgreSQL (DATABASE_POOLER=pgbouncer: PgBouncer
+# in transaction pooling mode; DATABASE_URL, and DATABASE_REPLICA_URL if set, then name
+# PgBouncer's address). Each transaction may run on a different server connection, so nothing
+# may outlive one: no server-side cursors (Django's .iterator() declares them WITH HOLD outside
+# a transaction; the rows are then read into the process and handed out in chunks) and no
+# prepared statements (psycopg's prepare_threshold None, Django's default, kept whatever the
+# OPTIONS say). The shop's own SQL keeps its state per transaction (SET LOCAL, transaction-level
+# advisory locks); tests/ops/test_pooler.py holds it to that. Checked by ops/checks.py.
+DATABASE_POOLER = env("DATABASE_POOLER", default="").strip().lower()
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'pgbouncer', not {DATABASE_POOLER!r}.")
+if DATABASE_POOLER:
+    for _alias in DATABASES.values():
+        if _alias["ENGINE"].endswith("postgresql"):
+            _alias["DISABLE_SERVER_SIDE_CURSORS"] = True
+            _alias["OPTIONS"] = {**_alias.get("OPTIONS", {}), "prepare_threshold": None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # APPS
