@@ -53,6 +53,7 @@ import uuid
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.mail.backends.base import BaseEmailBackend
 
@@ -150,6 +151,100 @@ def load_average() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
+PGBOUNCER = "/usr/sbin/pgbouncer"  # Debian's package: apt-get install pgbouncer
+
+
+class PgBouncer:
+    """PgBouncer in transaction pooling mode in front of DATABASE_URL's server, for
+    Stack(pgbouncer=PgBouncer(...)): the stack's web and Celery processes then connect through
+    it with DATABASE_POOLER=pgbouncer (docs/DEPLOY.md, "PgBouncer"); migrate, seed_demo and the
+    benchmark's own checks stay direct. `pool_size` server connections per database (fewer
+    than the web workers, so that they really share them), on the first free port of `ports`;
+    its configuration and log in a directory of its own. PgBouncer refuses to run as root: as
+    root it is started as `user` (-u)."""
+
+    def __init__(self, *, ports: range, pool_size: int = 3, user: str = "postgres"):
+        self.ports = ports
+        self.pool_size = pool_size
+        self.user = user
+        self.port = 0
+        self.directory: Path | None = None
+
+    def config(self, server_url: str) -> str:
+        """pgbouncer.ini for the server of `server_url` (every database on it)."""
+        server = urlsplit(server_url)
+        password = f" password={server.password}" if server.password else ""
+        return (
+            "[databases]\n"
+            f"* = host={server.hostname or '127.0.0.1'} port={server.port or 5432}{password}\n\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.directory / 'userlist.txt'}\n"
+            f"admin_users = {server.username or 'postgres'}\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {self.pool_size}\nmax_client_conn = 500\n"
+            # Seconds a client may wait for a server connection before its query fails.
+            "query_wait_timeout = 30\n"
+        )
+
+    def start(self, server_url: str, log_path: Path) -> subprocess.Popen:
+        if not Path(PGBOUNCER).exists():
+            raise RuntimeError(f"{PGBOUNCER} not found: apt-get install pgbouncer")
+        self.server_url = server_url
+        self.port = free_port_in(self.ports)
+        self.directory = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
+        self.directory.chmod(0o755)  # readable by `user`
+        (self.directory / "userlist.txt").write_text(f'"{urlsplit(server_url).username or "postgres"}" ""\n')
+        (self.directory / "pgbouncer.ini").write_text(self.config(server_url))
+        command = [PGBOUNCER, *(["-u", self.user] if os.geteuid() == 0 else []), str(self.directory / "pgbouncer.ini")]
+        log = open(log_path, "wb")  # noqa: SIM115 — the child keeps it
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited with {process.returncode}; see {log_path}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return process
+            time.sleep(0.1)
+        raise RuntimeError(f"pgbouncer not listening on {self.port}; see {log_path}")
+
+    def url(self, database_url: str) -> str:
+        """`database_url` with PgBouncer's address instead of the server's."""
+        parts = urlsplit(database_url)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@127.0.0.1:{self.port}" if credentials else f"127.0.0.1:{self.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    def show(self, what: str) -> list[dict]:
+        """The admin console's SHOW <what> (POOLS, STATS, SERVERS, …) as dicts."""
+        import psycopg
+
+        console = common.psycopg_dsn(self.url(common.database_url("pgbouncer")))
+        # The console speaks the simple query protocol only: a client-side-binding cursor.
+        with psycopg.connect(console, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+            cursor = conn.execute(f"SHOW {what}")
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def free_port_in(ports: range) -> int:
+    """The first port of `ports` nobody listens on at 127.0.0.1."""
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports}")
+
+
 class Stack:
     """See the module docstring. `web` gunicorn instances of `web_workers` sync workers each,
     `celery` Celery workers of `celery_concurrency` processes each. Attributes once entered:
@@ -166,6 +261,7 @@ class Stack:
         celery_concurrency: int = 2,
         redis_db: int = 11,
         broker_db: int = 12,
+        pgbouncer: PgBouncer | None = None,
         log=print,
     ):
         self.database = database
@@ -176,6 +272,7 @@ class Stack:
         self.celery_concurrency = celery_concurrency
         self.redis_url = f"redis://127.0.0.1:6379/{redis_db}"
         self.broker_url = f"redis://127.0.0.1:6379/{broker_db}"
+        self.pgbouncer = pgbouncer  # web and Celery through it (PgBouncer's docstring)
         self.log = log
         self.urls: list[str] = []
         self._processes: list[tuple[str, subprocess.Popen]] = []
@@ -201,6 +298,8 @@ class Stack:
         for _name, process in reversed(self._processes):
             _stop(process)
         self._processes.clear()
+        if self.pgbouncer is not None:
+            self.pgbouncer.close()
         self._flush_redis()
         if exc_info[0] is None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -228,6 +327,13 @@ class Stack:
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(self.workdir)]),
             **RAISED_RATE_LIMITS,
         }
+
+    @property
+    def app_env(self) -> dict[str, str]:
+        """`env` for the web and Celery processes: through PgBouncer when the stack has one."""
+        if self.pgbouncer is None:
+            return self.env
+        return {**self.env, "DATABASE_URL": self.pgbouncer.url(self.database_url), "DATABASE_POOLER": "pgbouncer"}
 
     def _prepare(self) -> None:
         started = time.monotonic()
@@ -259,6 +365,13 @@ class Stack:
 
     def _start(self) -> None:
         self._flush_redis()
+        if self.pgbouncer is not None:
+            process = self.pgbouncer.start(self.database_url, self.workdir / "pgbouncer.log")
+            self._processes.append(("pgbouncer", process))
+            self.log(
+                f"stack: PgBouncer (transaction pooling, {self.pgbouncer.pool_size} server connections) "
+                f"on 127.0.0.1:{self.pgbouncer.port} between the web processes and PostgreSQL"
+            )
         for n in range(self.web):
             port = free_port()
             self._spawn(
@@ -318,7 +431,7 @@ class Stack:
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 — the child keeps it
         process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=ROOT, env=self.app_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
         self._processes.append((name, process))
