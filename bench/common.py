@@ -43,6 +43,13 @@ def recreate_database(name: str) -> str:
     return database_url(name)
 
 
+def database_exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(psycopg_dsn(database_url("postgres")), autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
 def setup_django(url: str) -> None:
     """Configures Django in this process against `url`: the development settings with DEBUG
     off (DEBUG keeps every query in memory and would slow the measured path down)."""

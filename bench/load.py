@@ -2,29 +2,43 @@
 """
 Page speed under load: requests per second and p50/p95/p99 latency of the storefront's main
 pages at 1, 16 and 64 concurrent clients, served by gunicorn with the production settings and
-Redis (bench/stack.py), driven by wrk from another process.
+Redis (bench/stack.py), driven by wrk from another process; each page's throughput divided by
+that of a trivial view measured in the same run (the ratio is what to compare between
+machines), with the catalog page cache on (warm) and off (cold).
 
-    .venv/bin/python bench/load.py                         # 10,000 products, ~5 minutes
+    .venv/bin/python bench/load.py                         # 10,000 products, ~10 minutes
     .venv/bin/python bench/load.py --duration 3 --clients 1,16 --products 1000 --only listing
+    .venv/bin/python bench/load.py --cache off --clients 16 --reuse   # keep a seeded database
 
 Needs wrk (https://github.com/wg/wrk): `apt-get install -y wrk` on Debian/Ubuntu.
 
-Pages: home, the listing (page 1, page 50, filtered by in_stock + min_price, a search), a
-product page, the cart page with a cart of 3 lines (made first over HTTP with the add-to-cart
-form; its session cookie is then sent by wrk), and the API's product list. Before the
-measured runs each page gets a short warm-up, so the figures are with a warm cache. wrk is a
-closed loop: each of the N connections sends its next request when the last one is answered.
+Pages: a trivial view (bench/urls_trivial.py: an HttpResponse through the same middleware, at
+a bench-only URL the stack's settings add; never a URL of the shop), home, the listing (page
+1, page 50, a category, filtered by in_stock + min_price, a search), a product page, the cart
+page with a cart of 3 lines (made first over HTTP with the add-to-cart form; its session
+cookie is then sent by wrk), and the API's product list. Before the measured runs each page
+gets a short warm-up. wrk is a closed loop: each of the N connections sends its next request
+when the last one is answered.
 
-Drops and recreates the database `bench_load` (--database); Redis databases 11 and 12 are
-flushed. The rate limits are raised for the run (stack.py says which). Target on the 2-core
-reference machine: listing and product pages p95 under 50 ms at 16 clients. Exits 1 when a
-page answered anything but 2xx or a connection failed (the figures would be meaningless).
+--cache both (default) runs every page twice, each time on a fresh gunicorn: with the page
+cache on (CATALOG_CACHE_SECONDS as production has it; the warm-up fills it) and with it off
+(CATALOG_CACHE_SECONDS=0: every request builds its page from the database, as after a price
+or stock change, for a filter nobody asked for lately, or at a cold start).
+
+Drops and recreates the database `bench_load` (--database; --reuse keeps it when it exists:
+seed_demo only adds missing products); the Redis databases (--redis-db, default 11 and 12)
+are flushed. The rate limits are raised for the run (stack.py says which). Targets on the
+2-core reference machine (docs/PERFORMANCE.md): at 16 clients, listing and product pages p95
+under 50 ms; warm listing and product page ≥ 0.6× the trivial view; cold listing, category,
+search, product page and cart ≥ 0.25×, the filtered listing ≥ 0.15×. Exits 1 when a page
+answered anything but 2xx or a connection failed (the figures would be meaningless).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,10 +53,28 @@ TARGET_P95_MS = 50
 TARGET_CLIENTS = 16
 TARGET_PAGES = ("listing", "product")  # page names starting with these have the p95 target
 
+TRIVIAL = "trivial view"
+TRIVIAL_PATH = "/__bench/trivial/"  # bench/urls_trivial.py
+TRIVIAL_URLCONF = "bench.urls_trivial"
+# Ratios to the trivial view at TARGET_CLIENTS, by cache mode and page name prefix.
+RATIO_TARGETS = {
+    "on": {"listing p1": 0.6, "product": 0.6},
+    "off": {
+        "listing p1": 0.25,
+        "category": 0.25,
+        "listing search": 0.25,
+        "product": 0.25,
+        "listing filter": 0.15,
+        "cart": 0.25,
+    },
+}
+
 PAGES = [
+    (TRIVIAL, TRIVIAL_PATH),
     ("home", "/"),
     ("listing p1", "/products/"),
     ("listing p50", "/products/?page=50"),
+    ("category", "/products/?category=apparel"),
     ("listing filter", "/products/?in_stock=on&min_price=20"),
     ("listing search", "/products/?q=product+004"),
     ("product", "/products/load-test-00042/"),
@@ -54,6 +86,7 @@ CART_PRODUCTS = ("load-test-00001", "load-test-00002", "load-test-00003")
 
 @dataclass
 class Cell:
+    cache: str
     page: str
     clients: int
     requests_per_second: float
@@ -98,10 +131,12 @@ def cart_cookie(base_url: str) -> str:
     for handle in CART_PRODUCTS:
         page = client.get(f"/products/{handle}/")
         page.raise_for_status()
-        variant = page.text.split('name="variant" value="', 1)[1].split('"', 1)[0]
+        # The form names the variant, or (a product with options) its checked option values.
+        choice = dict(re.findall(r'name="(variant|option[123])" value="([^"]*)"(?: checked)?', page.text)[:1])
+        choice.update(re.findall(r'name="(option[123])" value="([^"]*)" checked', page.text))
         added = client.post(
             f"/products/{handle}/",
-            data={"csrfmiddlewaretoken": stack.form_token(page.text), "variant": variant, "quantity": 1},
+            data={"csrfmiddlewaretoken": stack.form_token(page.text), **choice, "quantity": 1},
         )
         if added.status_code != 302:
             raise RuntimeError(f"add to cart of {handle} answered {added.status_code}: {added.text[:500]}")
@@ -112,11 +147,11 @@ def cart_cookie(base_url: str) -> str:
     return client.cookie_header()
 
 
-def measure(base_url: str, *, clients: list[int], seconds: int, warmup: int, only: str) -> list[Cell]:
+def measure(base_url: str, *, cache: str, clients: list[int], seconds: int, warmup: int, only: str) -> list[Cell]:
     cookie = cart_cookie(base_url)
     cells = []
     for name, path in PAGES:
-        if only and only not in name:
+        if only and only not in name and name != TRIVIAL:
             continue
         headers = dict(stack.HTTPS_HEADERS)
         if path == "/cart/":
@@ -127,6 +162,7 @@ def measure(base_url: str, *, clients: list[int], seconds: int, warmup: int, onl
         for count in clients:
             result = wrk(url, clients=count, seconds=seconds, headers=headers)
             cell = Cell(
+                cache=cache,
                 page=name,
                 clients=count,
                 requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
@@ -136,19 +172,30 @@ def measure(base_url: str, *, clients: list[int], seconds: int, warmup: int, onl
                 non_2xx=result["non2xx"],
                 socket_errors=result["socket_errors"],
             )
-            print(f"  {name} × {count}: {cell.requests_per_second:.1f} req/s, p95 {cell.p95_ms:.1f} ms", flush=True)
+            print(
+                f"  cache {cache}: {name} × {count}: {cell.requests_per_second:.1f} req/s, p95 {cell.p95_ms:.1f} ms",
+                flush=True,
+            )
             cells.append(cell)
     return cells
 
 
+def ratio(cells: list[Cell], cell: Cell) -> float | None:
+    """`cell`'s req/s divided by the trivial view's at the same cache mode and concurrency."""
+    base = next((c for c in cells if c.page == TRIVIAL and c.cache == cell.cache and c.clients == cell.clients), None)
+    return cell.requests_per_second / base.requests_per_second if base and base.requests_per_second else None
+
+
 def table(cells: list[Cell]) -> str:
     lines = [
-        "| page | clients | req/s | p50 ms | p95 ms | p99 ms | non-2xx | socket errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| page cache | page | clients | req/s | × trivial | p50 ms | p95 ms | p99 ms | non-2xx | socket errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cells:
+        r = ratio(cells, c)
         lines.append(
-            f"| {c.page} | {c.clients} | {c.requests_per_second:.1f} | {c.p50_ms:.1f} | {c.p95_ms:.1f} | "
+            f"| {c.cache} | {c.page} | {c.clients} | {c.requests_per_second:.1f} | "
+            f"{'-' if r is None else f'{r:.2f}'} | {c.p50_ms:.1f} | {c.p95_ms:.1f} | "
             f"{c.p99_ms:.1f} | {c.non_2xx} | {c.socket_errors} |"
         )
     return "\n".join(lines)
@@ -170,32 +217,79 @@ def main() -> int:
     )
     parser.add_argument("--only", default="", help="only the pages whose name contains this, e.g. listing")
     parser.add_argument("--database", default="bench_load", help="database to (re)create (default bench_load)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database if it exists (seed_demo adds what is missing)"
+    )
+    parser.add_argument(
+        "--cache", choices=("both", "on", "off"), default="both", help="the page cache on, off or both (default)"
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=None, help="one Redis database for cache and broker (default 11 and 12)"
+    )
+    parser.add_argument("--ports", default="", help="the range gunicorn may bind, e.g. 18600-18699 (default any)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk (https://github.com/wg/wrk)", file=sys.stderr)
         return 2
     clients = [int(n) for n in args.clients.split(",")]
+    redis = {} if args.redis_db is None else {"redis_db": args.redis_db, "broker_db": args.redis_db}
+    ports = None
+    if args.ports:
+        first, last = (int(n) for n in args.ports.split("-"))
+        ports = range(first, last + 1)
 
     print(f"machine: {stack.machine_summary()}; load average {stack.load_average()} at start")
-    with stack.Stack(database=args.database, products=args.products, web=1, web_workers=args.workers) as running:
-        print(
-            f"wrk, {args.duration} s per cell after a {args.warmup} s warm-up per page; "
-            f"{args.products} synthetic products"
-        )
-        cells = measure(running.urls[0], clients=clients, seconds=args.duration, warmup=args.warmup, only=args.only)
+    cells: list[Cell] = []
+    modes = ["on", "off"] if args.cache == "both" else [args.cache]
+    for n, mode in enumerate(modes):
+        with stack.Stack(
+            database=args.database,
+            products=args.products,
+            web=1,
+            web_workers=args.workers,
+            settings_extra=f'ROOT_URLCONF = "{TRIVIAL_URLCONF}"  # the shop\'s URLs + {TRIVIAL_PATH}\n',
+            env_extra={} if mode == "on" else {"CATALOG_CACHE_SECONDS": "0"},
+            reuse_database=args.reuse or n > 0,
+            ports=ports,
+            **redis,
+        ) as running:
+            print(
+                f"page cache {mode}: wrk, {args.duration} s per cell after a {args.warmup} s warm-up per page; "
+                f"{args.products} synthetic products; load average {stack.load_average()}",
+                flush=True,
+            )
+            cells += measure(
+                running.urls[0],
+                cache=mode,
+                clients=clients,
+                seconds=args.duration,
+                warmup=args.warmup,
+                only=args.only,
+            )
     print(f"load average at the end: {stack.load_average()}")
     print()
     print(table(cells))
     print()
     for c in cells:
-        if c.clients == TARGET_CLIENTS and c.page.startswith(TARGET_PAGES):
+        if c.cache == "on" and c.clients == TARGET_CLIENTS and c.page.startswith(TARGET_PAGES):
             verdict = "met" if c.p95_ms < TARGET_P95_MS else "MISSED"
             print(
                 f"target p95 < {TARGET_P95_MS} ms at {TARGET_CLIENTS} clients, {c.page}: {c.p95_ms:.1f} ms, {verdict}"
             )
+    for c in cells:
+        wanted = RATIO_TARGETS[c.cache].get(c.page) or next(
+            (v for k, v in RATIO_TARGETS[c.cache].items() if c.page.startswith(k)), None
+        )
+        r = ratio(cells, c)
+        if c.clients == TARGET_CLIENTS and wanted is not None and r is not None:
+            verdict = "met" if r >= wanted else "MISSED"
+            print(f"target ≥ {wanted}× trivial, page cache {c.cache}, {c.page}: {r:.2f}×, {verdict}")
     failed = [c for c in cells if c.non_2xx or c.socket_errors]
     for c in failed:
-        print(f"FAILED: {c.page} × {c.clients}: {c.non_2xx} non-2xx responses, {c.socket_errors} socket errors")
+        print(
+            f"FAILED: cache {c.cache}, {c.page} × {c.clients}: {c.non_2xx} non-2xx responses, "
+            f"{c.socket_errors} socket errors"
+        )
     return 1 if failed else 0
 
 

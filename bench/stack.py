@@ -115,10 +115,17 @@ def default_web_workers() -> int:
     return int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(ports: range | None = None) -> int:
+    """A port of 127.0.0.1 nobody listens on: any (the system picks), or the first free one
+    of `ports`."""
+    for port in ports or [0]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in {ports}")
 
 
 def machine_summary() -> str:
@@ -262,6 +269,10 @@ class Stack:
         redis_db: int = 11,
         broker_db: int = 12,
         pgbouncer: PgBouncer | None = None,
+        settings_extra: str = "",
+        env_extra: dict[str, str] | None = None,
+        ports: range | None = None,
+        reuse_database: bool = False,
         log=print,
     ):
         self.database = database
@@ -273,6 +284,15 @@ class Stack:
         self.redis_url = f"redis://127.0.0.1:6379/{redis_db}"
         self.broker_url = f"redis://127.0.0.1:6379/{broker_db}"
         self.pgbouncer = pgbouncer  # web and Celery through it (PgBouncer's docstring)
+        # Lines appended to the settings overlay (e.g. a bench-only ROOT_URLCONF), variables
+        # added to the processes' environment (e.g. CATALOG_CACHE_SECONDS=0), the ports the
+        # gunicorn instances may bind (default: any free one), and whether to keep an existing
+        # database (migrate and seed_demo, which only adds what is missing, instead of drop and
+        # create: a 100,000-product catalog takes minutes to seed).
+        self.settings_extra = settings_extra
+        self.env_extra = dict(env_extra or {})
+        self.ports = ports
+        self.reuse_database = reuse_database
         self.log = log
         self.urls: list[str] = []
         self._processes: list[tuple[str, subprocess.Popen]] = []
@@ -285,7 +305,7 @@ class Stack:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.database}-"))
         self.mail_dir = self.workdir / "mail"
         self.mail_dir.mkdir()
-        (self.workdir / f"{SETTINGS_MODULE}.py").write_text(SETTINGS_OVERLAY)
+        (self.workdir / f"{SETTINGS_MODULE}.py").write_text(SETTINGS_OVERLAY + self.settings_extra)
         try:
             self._prepare()
             self._start()
@@ -326,6 +346,7 @@ class Stack:
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(self.workdir)]),
             **RAISED_RATE_LIMITS,
+            **self.env_extra,
         }
 
     @property
@@ -338,7 +359,10 @@ class Stack:
     def _prepare(self) -> None:
         started = time.monotonic()
         self._secret_key = secrets.token_urlsafe(50)
-        self.database_url = common.recreate_database(self.database)
+        if self.reuse_database and common.database_exists(self.database):
+            self.database_url = common.database_url(self.database)
+        else:
+            self.database_url = common.recreate_database(self.database)
         self._manage("migrate", "--noinput")
         self._manage("seed_demo", "--products", str(self.products))
         if not static_files_fresh():
@@ -373,7 +397,7 @@ class Stack:
                 f"on 127.0.0.1:{self.pgbouncer.port} between the web processes and PostgreSQL"
             )
         for n in range(self.web):
-            port = free_port()
+            port = free_port(self.ports)
             self._spawn(
                 f"web{n + 1}",
                 # The Procfile's web command, bound to 127.0.0.1.
