@@ -33,6 +33,14 @@ same stock locking (bench/hot_sku.py); --baseline runs it (~30 s more) and shows
 Runs on bench/stack.py (one gunicorn instance, production settings, Redis; no Celery worker
 unless --celery: the follow-ups of a paid order, invoice and email, wait in the queue). Drops
 and recreates the database `bench_flash` (--database). The rate limits are raised for the run.
+
+--pgbouncer puts PgBouncer (Debian's, transaction pooling, --pgbouncer-pool-size server
+connections, fewer than the gunicorn workers) between the web processes and PostgreSQL, with
+DATABASE_POOLER=pgbouncer (docs/DEPLOY.md); every check above must hold through it, and a
+shopper's error of any kind fails the run. --compare runs the same scenarios directly first, on
+a stack of their own, and prints the pooled figures as a ratio of the direct ones.
+
+    .venv/bin/python bench/flash_sale.py --pgbouncer --compare --database bench_pgbouncer --redis-db 7
 """
 
 from __future__ import annotations
@@ -294,15 +302,85 @@ def report(
     return rate, placed_rate
 
 
+# What a shopper may be told in a flash sale: sold out, or still busy after the retries.
+REFUSALS = ("place-order 409 insufficient_stock", "place-order 409 stock_busy")
+
+
 def run_scenario(
-    running: stack.Stack, scenario: str, variant_ids: list[int], *, retries: int
+    running: stack.Stack, scenario: str, variant_ids: list[int], *, retries: int, strict: bool = False
 ) -> tuple[tuple[float, float], bool]:
-    """Runs and reports one scenario: ((paid orders/s, place-order answers/s), invariants hold)."""
+    """Runs and reports one scenario: ((paid orders/s, place-order answers/s), invariants hold).
+    `strict`: any outcome but paid or one of REFUSALS (a 5xx, a timeout, a reset connection)
+    fails it too."""
     before = common.stock_figures()
     journeys, seconds = run_shoppers(running.urls, variant_ids, scenario, retries=retries)
     orders = scenario_orders(scenario)
     problems = stock_problems(before, common.stock_figures(), orders)
+    if strict:
+        errors = Counter(j.outcome for j in journeys if j.outcome != "paid" and j.outcome not in REFUSALS)
+        problems += [f"shoppers' errors: {kind} × {n}" for kind, n in errors.items()]
     return report(scenario, journeys, seconds, orders, problems), not problems
+
+
+def pgbouncer_summary(pgbouncer: stack.PgBouncer, database: str) -> str:
+    """What PgBouncer did for `database`: client and server connections, transactions and
+    queries it passed, and the time clients waited for a server connection."""
+    pool = next((row for row in pgbouncer.show("POOLS") if row["database"] == database), {})
+    stats = next((row for row in pgbouncer.show("STATS") if row["database"] == database), {})
+    clients = sum(1 for row in pgbouncer.show("CLIENTS") if row["database"] == database)
+    servers = sum(1 for row in pgbouncer.show("SERVERS") if row["database"] == database)
+    waited = int(stats.get("total_wait_time", 0)) / 1e6  # microseconds
+    return (
+        f"PgBouncer ({database}): {clients} client connections shared {servers} server connections "
+        f"(pool size {pgbouncer.pool_size}; now {pool.get('sv_active', 0)} active, {pool.get('sv_idle', 0)} idle, "
+        f"{pool.get('cl_waiting', 0)} clients waiting); {stats.get('total_xact_count', 0)} transactions, "
+        f"{stats.get('total_query_count', 0)} queries; clients waited {waited:.1f} s in all for a server connection"
+    )
+
+
+def run_stack(
+    args, pgbouncer: stack.PgBouncer | None, rng: random.Random
+) -> tuple[dict[str, tuple[float, float]], bool]:
+    """The chosen scenarios on a stack of their own (through `pgbouncer` if given): their
+    (paid orders/s, place-order answers/s) by name, and whether every check held."""
+    results: dict[str, tuple[float, float]] = {}
+    ok = True
+    redis = {"redis_db": args.redis_db, "broker_db": args.redis_db} if args.redis_db is not None else {}
+    # 1,000 SKUs need 334 synthetic products (3 variants each); a few more for the hot one.
+    with stack.Stack(
+        database=args.database,
+        products=SPREAD_SKUS // 3 + 2,
+        web=1,
+        web_workers=args.workers,
+        celery=args.celery,
+        pgbouncer=pgbouncer,
+        **redis,
+    ) as running:
+        running.django()
+        strict = pgbouncer is not None
+        if args.scenarios in ("hot", "both"):
+            hot = set_on_hand(HOT_SKU, args.hot_stock)
+            print(f"\nhot: {args.shoppers} shoppers, one unit each of {HOT_SKU} ({args.hot_stock} in stock)")
+            results["hot"], passed = run_scenario(
+                running, "hot", [hot] * args.shoppers, retries=args.retries, strict=strict
+            )
+            ok &= passed
+        if args.scenarios in ("spread", "both"):
+            skus = spread_variant_ids(SPREAD_SKUS)
+            print(f"\nspread: {args.shoppers} shoppers, one unit each of a random one of {SPREAD_SKUS} SKUs")
+            picks = [rng.choice(skus) for _ in range(args.shoppers)]
+            results["spread"], passed = run_scenario(running, "spread", picks, retries=args.retries, strict=strict)
+            ok &= passed
+        if pgbouncer is not None:
+            print("\n" + pgbouncer_summary(pgbouncer, args.database))
+        if running.exited():
+            print(f"FAILED: processes exited during the run: {', '.join(running.exited())}")
+            ok = False
+    # The database is closed before the next stack drops it.
+    from django.db import connections
+
+    connections.close_all()
+    return results, ok
 
 
 def main() -> int:
@@ -319,28 +397,45 @@ def main() -> int:
         "--baseline", action="store_true", help="also run bench/hot_sku.py's hot scenario (the raw-SQL baseline, ~30 s)"
     )
     parser.add_argument("--database", default="bench_flash", help="database to (re)create (default bench_flash)")
+    parser.add_argument(
+        "--redis-db", type=int, default=None, help="Redis database for the cache and broker (default 11 and 12)"
+    )
+    parser.add_argument(
+        "--pgbouncer", action="store_true", help="web processes through PgBouncer in transaction pooling mode"
+    )
+    parser.add_argument("--pgbouncer-pool-size", type=int, default=3, help="PgBouncer's server connections (default 3)")
+    parser.add_argument(
+        "--pgbouncer-ports", default="18300-18399", help="ports PgBouncer may listen on (default 18300-18399)"
+    )
+    parser.add_argument(
+        "--compare", action="store_true", help="with --pgbouncer: first the same scenarios without it, for the ratio"
+    )
     args = parser.parse_args()
 
     print(f"machine: {stack.machine_summary()}; load average {stack.load_average()} at start")
-    rng = random.Random(8)
     ok = True
-    # 1,000 SKUs need 334 synthetic products (3 variants each); a few more for the hot one.
-    with stack.Stack(
-        database=args.database, products=SPREAD_SKUS // 3 + 2, web=1, web_workers=args.workers, celery=args.celery
-    ) as running:
-        running.django()
-        if args.scenarios in ("hot", "both"):
-            hot = set_on_hand(HOT_SKU, args.hot_stock)
-            print(f"\nhot: {args.shoppers} shoppers, one unit each of {HOT_SKU} ({args.hot_stock} in stock)")
-            (hot_rate, hot_placing), passed = run_scenario(running, "hot", [hot] * args.shoppers, retries=args.retries)
-            ok &= passed
-        if args.scenarios in ("spread", "both"):
-            skus = spread_variant_ids(SPREAD_SKUS)
-            print(f"\nspread: {args.shoppers} shoppers, one unit each of a random one of {SPREAD_SKUS} SKUs")
-            picks = [rng.choice(skus) for _ in range(args.shoppers)]
-            _, passed = run_scenario(running, "spread", picks, retries=args.retries)
-            ok &= passed
-    if args.scenarios in ("hot", "both"):
+    direct: dict[str, tuple[float, float]] = {}
+    if args.pgbouncer and args.compare:
+        print("\n## without PgBouncer (web processes straight to PostgreSQL)")
+        direct, ok = run_stack(args, None, random.Random(8))
+    pgbouncer = None
+    if args.pgbouncer:
+        low, high = (int(port) for port in args.pgbouncer_ports.split("-"))
+        pgbouncer = stack.PgBouncer(ports=range(low, high + 1), pool_size=args.pgbouncer_pool_size)
+        print("\n## through PgBouncer (transaction pooling, DATABASE_POOLER=pgbouncer)")
+    results, passed = run_stack(args, pgbouncer, random.Random(8))
+    ok &= passed
+    for scenario, (rate, placing) in results.items():
+        if scenario not in direct:
+            continue
+        direct_rate, direct_placing = direct[scenario]
+        print(
+            f"\n{scenario} through PgBouncer: {rate:.1f} paid orders/s ({rate / direct_rate:.2f}× direct "
+            f"{direct_rate:.1f}), {placing:.1f} place-order answers/s ({placing / direct_placing:.2f}× direct "
+            f"{direct_placing:.1f})"
+        )
+    if "hot" in results:
+        hot_rate, hot_placing = results["hot"]
         print(
             f"\nhot SKU over HTTP: {hot_rate:.1f} paid orders/s, {hot_placing:.1f} place-order answers/s "
             "(one gunicorn instance; every step of the journey over HTTP)."
