@@ -167,11 +167,17 @@ def _reservations() -> dict:
     }
 
 
-def celery_queue_length() -> int | None:
-    """Messages waiting in the default queue: for a Redis broker (LLEN), or kombu's filesystem
-    transport (`make run` without one: its message files); None otherwise."""
+def celery_queue_lengths() -> dict[str, int | None]:
+    """Messages waiting in each queue of CELERY_TASK_QUEUES ("urgent" growing: worker_urgent
+    is down or too few), as celery_queue_length counts them."""
+    return {queue.name: celery_queue_length(queue.name) for queue in settings.CELERY_TASK_QUEUES}
+
+
+def celery_queue_length(queue: str | None = None) -> int | None:
+    """Messages waiting in `queue` (default: the default queue): for a Redis broker (LLEN), or
+    kombu's filesystem transport (`make run` without one: its message files); None otherwise."""
     url = settings.CELERY_BROKER_URL
-    queue = getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
+    queue = queue or getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
     if broker_configured() and url.startswith("filesystem:"):
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         return sum(1 for name in os.listdir(folder) if name.partition(".")[2] == f"{queue}.msg")
@@ -229,6 +235,7 @@ def health_detailed(request):
         "last_sweep": _section(_last_sweep),
         "last_reconciliation": _section(reconcile_last),
         "celery_queue_length": _section(celery_queue_length),
+        "celery_queue_lengths": _section(celery_queue_lengths),
         "memory": _section(_memory),
         "versions": {
             "python": platform.python_version(),

@@ -128,6 +128,7 @@ def test_detailed_shows_staff_the_operator_figures(staff_client, monkeypatch):
     assert body["last_reconciliation"]["checked"] == 0
     assert body["last_reconciliation"]["at"]
     assert body["celery_queue_length"] is None
+    assert body["celery_queue_lengths"] == {"urgent": None, "celery": None}
     assert body["memory"]["max_rss_bytes"] > 0
     assert body["versions"]["app"] == "abc1234"
 
@@ -153,8 +154,10 @@ def test_detailed_counts_the_messages_waiting_in_the_filesystem_broker(staff_cli
         queue.put({"task": "one"})
         queue.put({"task": "two"})
         conn.SimpleQueue("other").put({"task": "elsewhere"})
+        conn.SimpleQueue("urgent").put({"task": "three"})
 
     body = staff_client.get("/health/detailed/").json()
 
     assert body["celery_queue_length"] == 2
+    assert body["celery_queue_lengths"] == {"urgent": 1, "celery": 2}
     assert staff_client.get("/health/").json()["checks"]["broker"]["ok"] is True
