@@ -27,6 +27,11 @@ What this cache never decides: whether stock can be sold. Adding to the cart, re
 placing an order read the stock rows under their lock (inventory.services); a cached page can
 at worst show a unit that has just gone, and the shopper is told at that step.
 
+With a streaming replica (DATABASE_REPLICA_URL, kernel/replica.py) the catalog's views read
+from it, which may not have replayed a commit yet when its token changes: each new token then
+names the primary's WAL position after the change, and an entry is built from the primary
+until the replica has replayed past the positions of its tokens (kernel.replica.reads_at_least).
+
 One known lag: a reservation that lapses by the clock, without any write, makes its units
 available again before any token changes; pages show the lower figure until the sweep marks
 it expired (orders.tasks.release_expired_reservations, every minute) or the entry expires.
@@ -46,6 +51,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
 
+from kernel.replica import primary_position, reads_at_least
 from kernel.transactions import after_commit
 
 _T = TypeVar("_T")
@@ -69,7 +75,11 @@ def _token(key: str) -> str:
 
 
 def _bump(keys: Iterable[str]) -> None:
-    cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+    # With a replica, each new token names the primary's WAL position after the change (it runs
+    # after the commit): an entry built under it reads the primary until the replica has
+    # replayed that far (kernel.replica.reads_at_least, in _cached).
+    position = primary_position()
+    cache.set_many({key: uuid.uuid4().hex + (f"@{position}" if position else "") for key in keys}, timeout=None)
 
 
 def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callable[[], _T]) -> _T:
@@ -92,7 +102,8 @@ def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callabl
     entry = found.get(key)
     if entry is not None and entry[0] == tokens:
         return entry[1]
-    value = build()
+    with reads_at_least(token.partition("@")[2] for token in tokens):
+        value = build()
     cache.set(key, (tokens, value), timeout=settings.CATALOG_CACHE_SECONDS)
     return value
 

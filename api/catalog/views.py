@@ -13,6 +13,7 @@ from api.pagination import PagePagination
 from catalog.cache import listing_cached, product_cached
 from catalog.selectors import categories_with_products
 from inventory.selectors import product_detail, product_search, search_suggestion
+from kernel.replica import replica_view
 
 from .serializers import CategorySerializer, ProductDetailSerializer, ProductListItemSerializer, ProductQuerySerializer
 
@@ -65,6 +66,7 @@ class ProductListView(generics.ListAPIView):
         parameters=[ProductQuerySerializer],
         responses={200: ProductListItemSerializer(many=True), **error_responses(400)},
     )
+    @replica_view
     def get(self, request, *args, **kwargs):
         # The page's JSON from the catalog page cache (catalog/cache.py), keyed by the query
         # and the host (image URLs are absolute); a bad query raises before anything is stored.
@@ -84,6 +86,7 @@ class ProductDetailView(APIView):
         summary="A product with its variants (live availability) and images",
         responses={200: ProductDetailSerializer, **error_responses(404)},
     )
+    @replica_view
     def get(self, request, handle: str):
         product = product_cached(handle, lambda: product_detail(handle))
         if product is None:
@@ -103,5 +106,6 @@ class CategoryListView(generics.ListAPIView):
         summary="Categories that have published products",
         responses={200: CategorySerializer(many=True), **error_responses(400)},
     )
+    @replica_view
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

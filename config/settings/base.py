@@ -83,6 +83,27 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactio
 # restarted database costs a reconnect, not an error.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A PostgreSQL streaming replica of DATABASE_URL (postgres://user@replica-host:5432/name, the
+# same database name): the storefront's and the API's catalog reads go there
+# (kernel/replica.py); the cart, checkout, accounts, orders, payments, the admin and every
+# transaction stay on the primary. Unset: everything reads the primary, as before.
+REPLICA_DATABASE = ""
+if env("DATABASE_REPLICA_URL", default=""):
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL to be PostgreSQL, whose replica it is.")
+    REPLICA_DATABASE = "replica"
+    _replica = env.db("DATABASE_REPLICA_URL")
+    # The primary's settings (engine, options, connection reuse) with the replica's address.
+    DATABASES[REPLICA_DATABASE] = {
+        **DATABASES["default"],
+        **{key: _replica[key] for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT") if key in _replica},
+        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), **_replica.get("OPTIONS", {})},
+        "TEST": {"MIRROR": "default"},  # tests run against one database
+    }
+# Apps whose models a replica_reads() block may read from the replica: the catalog and the
+# availability shown with it.
+REPLICA_APPS = ["catalog", "inventory"]
+DATABASE_ROUTERS = ["kernel.replica.ReplicaRouter"]
 # A connection pooler between the processes and PostgreSQL (DATABASE_POOLER=pgbouncer: PgBouncer
 # in transaction pooling mode; DATABASE_URL, and DATABASE_REPLICA_URL if set, then name
 # PgBouncer's address). Each transaction may run on a different server connection, so nothing

@@ -16,6 +16,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Off by default: its tokens change on commit, and most tests never commit (they run in a
 # rolled-back transaction). tests/catalog/test_page_cache.py turns it on with real commits.
 CATALOG_CACHE_SECONDS = 0
+# The replica's alias as a mirror of the test database (one database, no replication), off:
+# tests/kernel/test_replica.py turns it on with REPLICA_DATABASE="replica".
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+REPLICA_DATABASE = ""
 # Each view reaches the cache at once, as the view-count tests expect.
 PRODUCT_VIEWS_BUFFER_SECONDS = 0
 CELERY_BROKER_URL = ""

@@ -22,6 +22,7 @@ from inventory.selectors import (
     search_suggestion,
     with_availability,
 )
+from kernel.replica import primary_reads, replica_view
 from orders.selectors import review_eligibility
 from storefront.context_processors import shop
 from storefront.orders.forms import ReviewForm
@@ -90,6 +91,7 @@ def _category_tiles(categories) -> list[dict]:
     return [{"category": c, "image": first.get(c.pk)} for c in categories]
 
 
+@replica_view
 def home(request):
     products = listing_cached(
         "home",
@@ -106,6 +108,7 @@ def home(request):
     return render(request, "catalog/home.html", {"products": mark_safe(products)})
 
 
+@replica_view
 def product_list(request):
     form = ProductFilterForm(request.GET)
     filters = form.filters()
@@ -208,14 +211,17 @@ def _review_form(request, product: Product) -> dict:
     review is orders' rule. One query for a signed-in shopper, none for a guest."""
     if not request.user.is_authenticated:
         return {"signed_in": False}
+    with primary_reads():  # the shopper's own orders and reviews, as they just left them
+        eligibility = review_eligibility(user=request.user, product=product)
     return {
         "signed_in": True,
-        "eligibility": review_eligibility(user=request.user, product=product),
+        "eligibility": eligibility,
         # Its own ids: the page's add-to-cart form already has id_quantity & co.
         "form": ReviewForm(auto_id="review_%s"),
     }
 
 
+@replica_view
 def product_detail_view(request, handle: str):
     # The product with its variants' availability and its page's shared HTML, from the page
     # cache (catalog/cache.py); adding to the cart below checks stock again under the lock.

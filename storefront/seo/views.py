@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from kernel.replica import replica_view
+
 from .head import absolute_url
 from .sitemaps import SITEMAPS, Sitemap
 
@@ -22,6 +24,7 @@ def _sitemaps() -> dict[str, Sitemap]:
 
 
 @require_safe
+@replica_view
 def sitemap(request: HttpRequest) -> HttpResponse:
     """/sitemap.xml: one <urlset> of every section while they fit in one sitemap
     (Sitemap.limit URLs, the protocol's 50,000), else a sitemap index naming each section's
@@ -34,6 +37,7 @@ def sitemap(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@replica_view
 def sitemap_section(request: HttpRequest, section: str) -> HttpResponse:
     """/sitemap-<section>.xml?p=N: one page of one section, as the index names them; 404 for
     an unknown section or page."""
