@@ -43,6 +43,7 @@ and a failed read is a miss.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -89,7 +90,9 @@ def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callabl
 
     One cache round trip on a hit: the entry and the tokens come in one get_many, and the entry
     holds the tokens it was built under. Those are read before `build` reads the database, so
-    an entry built from data older than a token's last change never matches again."""
+    an entry built from data older than a token's last change never matches again.
+
+    A retired entry is rebuilt by one request at a time (single flight, see _rebuild)."""
     if settings.CATALOG_CACHE_SECONDS <= 0:
         return build()
     digest = hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()[:32]
@@ -102,10 +105,74 @@ def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callabl
     entry = found.get(key)
     if entry is not None and entry[0] == tokens:
         return entry[1]
+    return _rebuild(key, tokens, entry, build)
+
+
+# How long one request may hold the right to rebuild an entry (a crashed rebuilder's lock
+# lapses after this), and how long the others wait for its entry when there is no previous
+# one to serve, checking every REBUILD_POLL_SECONDS, before they build it themselves.
+REBUILD_LOCK_SECONDS = 10
+REBUILD_WAIT_SECONDS = 2.0
+REBUILD_POLL_SECONDS = 0.01
+# A counter of rebuilds (all kinds), for the operator and bench/stampede.py: how many requests
+# read the database to build an entry.
+REBUILDS = "catalog:stats:rebuilds"
+
+
+def _rebuild(key: str, tokens: list[str], previous: tuple[list[str], _T] | None, build: Callable[[], _T]) -> _T:
+    """The entry `key` was missing or retired: one request builds it (it takes the lock
+    `key`:rebuild with cache.add, which one caller alone wins), while the others are served
+    the `previous` entry, retired by a commit so recent that its rebuild has not finished yet
+    (at most REBUILD_LOCK_SECONDS), or, with none, wait up to REBUILD_WAIT_SECONDS for the
+    rebuilt one and build it themselves only if it does not come. So a popular page whose
+    entry is retired reaches the database once, not once per request in flight."""
+    lock = f"{key}:rebuild"
+    won = cache.add(lock, 1, timeout=REBUILD_LOCK_SECONDS)
+    if won is None:  # the cache is down (django-redis answers None): build, as on a miss
+        return _build(tokens, build)
+    if won:
+        try:
+            value = _build(tokens, build)
+            cache.set(key, (tokens, value), timeout=settings.CATALOG_CACHE_SECONDS)
+            _count_rebuild()
+        finally:
+            cache.delete(lock)
+        return value
+    if previous is not None:
+        return previous[1]
+    deadline = time.monotonic() + REBUILD_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(REBUILD_POLL_SECONDS)
+        entry, held = _entry_and_lock(key, lock)
+        if entry is not None and entry[0] == tokens:
+            return entry[1]
+        if not held:  # the rebuilder gave up (an error) or stored under newer tokens: our turn
+            return _rebuild(key, tokens, None, build)
+    return _build(tokens, build)
+
+
+def _build(tokens: list[str], build: Callable[[], _T]) -> _T:
+    """`build()` reading from a database that has seen the changes `tokens` name: with a
+    replica, from the primary until the replica has replayed their positions (_bump)."""
     with reads_at_least(token.partition("@")[2] for token in tokens):
-        value = build()
-    cache.set(key, (tokens, value), timeout=settings.CATALOG_CACHE_SECONDS)
-    return value
+        return build()
+
+
+def _entry_and_lock(key: str, lock: str) -> tuple[Any, bool]:
+    found = cache.get_many([key, lock])
+    return found.get(key), lock in found
+
+
+def _count_rebuild() -> None:
+    try:
+        cache.incr(REBUILDS)
+    except ValueError:  # not there yet (or evicted): start counting
+        cache.add(REBUILDS, 1, timeout=None)
+
+
+def rebuild_count() -> int:
+    """Entries (re)built since the counter was last reset (bench/stampede.py reads it)."""
+    return int(cache.get(REBUILDS) or 0)
 
 
 def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
