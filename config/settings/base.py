@@ -211,8 +211,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The shopper's language (cookie, then Accept-Language) for everything below, including
-    # the rate limit's 429 page; the responses before it (503 of an unreachable database)
-    # stay in LANGUAGE_CODE. Adds "Vary: Accept-Language, Cookie" and Content-Language.
+    # the rate limit's 429 page. A 503 for a database lost inside a view is in the shopper's
+    # language too; one lost before this middleware ran (the session) is in LANGUAGE_CODE.
+    # Adds "Vary: Accept-Language, Cookie" and Content-Language.
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
