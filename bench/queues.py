@@ -304,7 +304,6 @@ def run_after(running, args, email_order, orders) -> tuple[bool, list[float]]:
     delays: list[float] = []
     ok = True
     with Workers(running, commands):
-        sent_before = emails_sent(running)
         took = enqueue_emails(email_order, args.emails, "after")
         print(
             f"  {args.emails} email tasks enqueued in {took:.1f} s; "
@@ -312,6 +311,7 @@ def run_after(running, args, email_order, orders) -> tuple[bool, list[float]]:
             f"urgent {running.broker_queue_length('urgent')}"
         )
         time.sleep(1)  # the email worker is busy
+        sent_before, started = emails_sent(running), time.monotonic()
         for n, (_order, payment) in enumerate(orders, 1):
             evt = paid_event(payment)
             backlog = running.broker_queue_length("celery")
@@ -324,8 +324,11 @@ def run_after(running, args, email_order, orders) -> tuple[bool, list[float]]:
             if delay is not None:
                 delays.append(delay)
             time.sleep(args.gap)
-        elapsed_sent = emails_sent(running) - sent_before
-        print(f"  emails sent meanwhile: {elapsed_sent}; still queued: {running.broker_queue_length('celery')}")
+        sent, spent = emails_sent(running) - sent_before, time.monotonic() - started
+        print(
+            f"  emails sent while the webhooks were measured: {sent} in {spent:.1f} s; "
+            f"still queued: {running.broker_queue_length('celery')}"
+        )
     drain(running)
     return ok, delays
 
@@ -337,14 +340,13 @@ def run_before(running, args, email_order, order_payment) -> tuple[float | None,
     print(f"  worker: celery {' '.join(expand(BEFORE_WORKER, worker_env(running))[1:])}")
     expected = None
     with Workers(running, {"worker": BEFORE_WORKER}):
-        sent_before = emails_sent(running)
         took = enqueue_emails(email_order, args.emails, "before")
         print(f"  {args.emails} email tasks enqueued in {took:.1f} s")
         time.sleep(1)
         _order, payment = order_payment
         evt = paid_event(payment)
         backlog = running.broker_queue_length("celery")
-        started = time.monotonic()
+        sent_before, started = emails_sent(running), time.monotonic()
         store_and_enqueue_on_one_queue(evt)
         delay, status = wait_processed(evt["id"], args.before_timeout)
         after = running.broker_queue_length("celery")
@@ -352,7 +354,7 @@ def run_before(running, args, email_order, order_payment) -> tuple[float | None,
         rate = (backlog - after) / spent if backlog > after else 0.0
         shown = f"{delay:.1f} s" if delay is not None else f"> {args.before_timeout:.0f} s (still {status})"
         print(f"  webhook: processed in {shown}; emails queued {backlog} → {after}")
-        print(f"  emails sent meanwhile: {emails_sent(running) - sent_before} ({rate:.0f}/s over {spent:.1f} s)")
+        print(f"  emails sent while waiting: {emails_sent(running) - sent_before} in {spent:.1f} s ({rate:.0f}/s)")
         if delay is None and rate:
             # One FIFO queue: the webhook waits for every email queued ahead of it.
             expected = backlog / rate
