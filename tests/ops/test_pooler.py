@@ -8,8 +8,10 @@ from __future__ import annotations
 import ast
 import re
 import runpy
+import warnings
 
 import pytest
+from django.conf import settings
 from django.core.checks import Error, Warning
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -116,11 +118,17 @@ def test_check_warns_when_the_database_looks_like_pgbouncer_without_the_setting(
 
 
 def test_manage_py_check_fails_when_the_pooler_is_declared_but_the_settings_lack_it():
-    # The test settings connect directly (server-side cursors on): declaring a pooler without
-    # the settings base.py derives from it is what the check is there to catch.
-    with override_settings(DATABASE_POOLER="pgbouncer"), pytest.raises(SystemCheckError, match="ops.E001"):
-        call_command("check")
-    call_command("check")  # and without the declaration, no complaint
+    # A settings module that declares the pooler but turns server-side cursors back on: what
+    # the registered check is there to catch (whether these tests connect directly or not).
+    cursors_on = {alias: {**db, "DISABLE_SERVER_SIDE_CURSORS": False} for alias, db in settings.DATABASES.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Overriding setting DATABASES can lead to unexpected behavior."
+        with (
+            override_settings(DATABASE_POOLER="pgbouncer", DATABASES=cursors_on),
+            pytest.raises(SystemCheckError, match="ops.E001"),
+        ):
+            call_command("check")
+    call_command("check")  # and the settings as they are pass
 
 
 @pytest.mark.django_db(transaction=True)
