@@ -32,6 +32,12 @@ from it, which may not have replayed a commit yet when its token changes: each n
 names the primary's WAL position after the change, and an entry is built from the primary
 until the replica has replayed past the positions of its tokens (kernel.replica.reads_at_least).
 
+No stampede: a retired (or missing) entry is rebuilt by one request at a time, which holds a
+short lock (cache.add); the other requests in flight meanwhile are served the retired entry,
+or, when there is none, wait for the rebuilt one (_rebuild). So for as long as one rebuild
+takes, a popular page may still show what it showed just before the change; the next
+request after the rebuild gets the new entry. catalog:stats:rebuilds:<kind> counts rebuilds.
+
 One known lag: a reservation that lapses by the clock, without any write, makes its units
 available again before any token changes; pages show the lower figure until the sweep marks
 it expired (orders.tasks.release_expired_reservations, every minute) or the entry expires.
@@ -105,7 +111,7 @@ def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callabl
     entry = found.get(key)
     if entry is not None and entry[0] == tokens:
         return entry[1]
-    return _rebuild(key, tokens, entry, build)
+    return _rebuild(kind, key, tokens, entry, build)
 
 
 # How long one request may hold the right to rebuild an entry (a crashed rebuilder's lock
@@ -114,12 +120,14 @@ def _cached(kind: str, versions: list[str], parts: Iterable[Any], build: Callabl
 REBUILD_LOCK_SECONDS = 10
 REBUILD_WAIT_SECONDS = 2.0
 REBUILD_POLL_SECONDS = 0.01
-# A counter of rebuilds (all kinds), for the operator and bench/stampede.py: how many requests
-# read the database to build an entry.
+# Counters of rebuilds by kind ("catalog:stats:rebuilds:list"), for the operator and
+# bench/stampede.py: how many requests read the database to build an entry.
 REBUILDS = "catalog:stats:rebuilds"
 
 
-def _rebuild(key: str, tokens: list[str], previous: tuple[list[str], _T] | None, build: Callable[[], _T]) -> _T:
+def _rebuild(
+    kind: str, key: str, tokens: list[str], previous: tuple[list[str], _T] | None, build: Callable[[], _T]
+) -> _T:
     """The entry `key` was missing or retired: one request builds it (it takes the lock
     `key`:rebuild with cache.add, which one caller alone wins), while the others are served
     the `previous` entry, retired by a commit so recent that its rebuild has not finished yet
@@ -132,9 +140,13 @@ def _rebuild(key: str, tokens: list[str], previous: tuple[list[str], _T] | None,
         return _build(tokens, build)
     if won:
         try:
+            # Rebuilt by another request between our read and our lock: served as it is.
+            current = cache.get(key)
+            if current is not None and current[0] == tokens:
+                return current[1]
             value = _build(tokens, build)
             cache.set(key, (tokens, value), timeout=settings.CATALOG_CACHE_SECONDS)
-            _count_rebuild()
+            _count_rebuild(kind)
         finally:
             cache.delete(lock)
         return value
@@ -147,7 +159,7 @@ def _rebuild(key: str, tokens: list[str], previous: tuple[list[str], _T] | None,
         if entry is not None and entry[0] == tokens:
             return entry[1]
         if not held:  # the rebuilder gave up (an error) or stored under newer tokens: our turn
-            return _rebuild(key, tokens, None, build)
+            return _rebuild(kind, key, tokens, None, build)
     return _build(tokens, build)
 
 
@@ -163,16 +175,17 @@ def _entry_and_lock(key: str, lock: str) -> tuple[Any, bool]:
     return found.get(key), lock in found
 
 
-def _count_rebuild() -> None:
+def _count_rebuild(kind: str) -> None:
     try:
-        cache.incr(REBUILDS)
+        cache.incr(f"{REBUILDS}:{kind}")
     except ValueError:  # not there yet (or evicted): start counting
-        cache.add(REBUILDS, 1, timeout=None)
+        cache.add(f"{REBUILDS}:{kind}", 1, timeout=None)
 
 
-def rebuild_count() -> int:
-    """Entries (re)built since the counter was last reset (bench/stampede.py reads it)."""
-    return int(cache.get(REBUILDS) or 0)
+def rebuild_count(kind: str) -> int:
+    """Entries of `kind` ("list", "home", "product-page", …) built since the cache was
+    emptied (bench/stampede.py reads it)."""
+    return int(cache.get(f"{REBUILDS}:{kind}") or 0)
 
 
 def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
