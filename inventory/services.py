@@ -31,7 +31,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.core.mail import EmailMultiAlternatives, send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -68,6 +68,11 @@ logger = logging.getLogger(__name__)
 
 CONTINUE = StockItem.BackorderPolicy.CONTINUE
 DENY = StockItem.BackorderPolicy.DENY
+
+# Reservations the expiry sweep marks per statement and transaction (reservations_expire):
+# large enough that 100,000 lapsed holds take a handful of round trips, small enough that
+# each transaction's row locks and WAL stay modest.
+SWEEP_BATCH_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -374,24 +379,81 @@ def reservations_expire() -> int:
 
     Availability does not change: they stopped counting when they expired (the catalog page
     cache is told now, through catalog.signals.availability_changed). Returns the number
-    of reservations marked. Safe to run concurrently with itself and with checkout. Also
-    clears the low-stock claim of variants whose availability rose above their threshold
-    (reservations lapse without any service noticing), so that their next dip alerts again.
+    of reservations marked. Safe to run concurrently with itself and with checkout: each
+    lapsed reservation is marked by exactly one sweep, and never one that a payment or a
+    release holds (that one is left to them, or to the next sweep). Also clears the
+    low-stock claim of variants whose availability rose above their threshold (reservations
+    lapse without any service noticing), so that their next dip alerts again.
+
+    On PostgreSQL, set-based: one statement per batch of SWEEP_BATCH_SIZE reservations, each
+    batch its own short transaction (reservations_expire_batch).
     """
     now = timezone.now()
-    lapsed = Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
-    with transaction.atomic():
-        # Rows locked in primary-key order (as stock_release and stock_commit lock them), so
-        # a sweep never deadlocks with a cart or payment touching the same lapsed rows.
-        rows = list(lapsed.order_by("pk").select_for_update().values_list("pk", "variant_id"))
-        expired = Reservation.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-            status=Reservation.Status.EXPIRED, updated_at=now
-        )
-        # Their units became available when the clock passed; pages learn it now.
-        _availability_changed(variant_id for _, variant_id in rows)
+    expired = 0
+    if connection.vendor == "postgresql":
+        while True:
+            with transaction.atomic():
+                batch = reservations_expire_batch(now=now, limit=SWEEP_BATCH_SIZE)
+                # Their units became available when the clock passed; pages learn it now.
+                _availability_changed(batch)
+            expired += sum(batch.values())
+            if sum(batch.values()) < SWEEP_BATCH_SIZE:
+                break
+    else:
+        expired = _reservations_expire_portable(now)
     _low_stock_rearm(StockItem.objects.all())
     if expired:
         logger.info("reservations expired", extra={"event": "reservation.expired", "reservations": expired})
+    return expired
+
+
+def reservations_expire_batch(*, now, limit: int) -> dict[int, int]:
+    """Marks at most `limit` active reservations that lapsed by `now` as expired, in one
+    statement; returns how many per variant id. PostgreSQL only; call it in a transaction.
+
+    Why SKIP LOCKED and no wait: a reservation row another transaction holds is one a payment
+    is committing (stock_commit), a cart or order is releasing (stock_release), or a second
+    sweep is expiring. Each of them re-reads the row's status under its lock and acts only on
+    "active", so whichever commits first wins and the other leaves the row alone; skipping it
+    here means the sweep never waits on a checkout and never deadlocks with one (it waits for
+    no lock at all, so no lock order is needed), and two sweeps take disjoint rows. A row
+    skipped and still lapsed once its holder is done is expired by the next sweep.
+    FOR NO KEY UPDATE: the lock the UPDATE itself takes (the key is not changed), so a
+    foreign key check on the row is not blocked.
+    """
+    table = connection.ops.quote_name(Reservation._meta.db_table)
+    active, expired = Reservation.Status.ACTIVE.value, Reservation.Status.EXPIRED.value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH expired AS (
+                UPDATE {table} SET status = %s, updated_at = %s
+                WHERE id = ANY(ARRAY(
+                    SELECT id FROM {table} WHERE status = %s AND expires_at <= %s
+                    LIMIT %s FOR NO KEY UPDATE SKIP LOCKED
+                )) AND status = %s
+                RETURNING variant_id
+            )
+            SELECT variant_id, count(*) FROM expired GROUP BY variant_id
+            """,
+            [expired, now, active, now, limit, active],
+        )
+        return dict(cursor.fetchall())
+
+
+def _reservations_expire_portable(now) -> int:
+    # SQLite (`make run`): its transactions hold the database's write lock from the first
+    # statement, so nothing changes these rows between the SELECT and the UPDATE.
+    lapsed = Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
+    with transaction.atomic():
+        rows = list(lapsed.order_by("pk").select_for_update().values_list("pk", "variant_id"))
+        expired = 0
+        # Chunked: SQLite limits the number of parameters in one statement.
+        for start in range(0, len(rows), 500):
+            expired += Reservation.objects.filter(
+                pk__in=[pk for pk, _ in rows[start : start + 500]], status=Reservation.Status.ACTIVE
+            ).update(status=Reservation.Status.EXPIRED, updated_at=now)
+        _availability_changed(variant_id for _, variant_id in rows)
     return expired
 
 

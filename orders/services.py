@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -676,30 +677,42 @@ def orders_expire_overdue() -> int:
     transitions table) whose reservation expired (reservation_expires_at <= now) becomes
     expired, with one EXPIRED OrderEvent each.
 
-    Set-based, in one transaction: one UPDATE … RETURNING id, then one INSERT of the events.
-    Safe to run concurrently with itself and with payments: each order is expired and evented
-    exactly once, and never one that a payment has marked paid. Returns the number expired.
+    Set-based, in one transaction: on PostgreSQL one statement (UPDATE … RETURNING id feeding
+    the INSERT of the events), elsewhere a SELECT, UPDATEs and one INSERT. Safe to run
+    concurrently with itself and with payments: each order is expired and evented exactly
+    once, and never one that a payment has marked paid. Returns the number expired.
     """
     now = timezone.now()
     with transaction.atomic(durable=True):
-        ids = _orders_expire_returning_ids(now) if connection.vendor == "postgresql" else _orders_expire_portable(now)
-        # No batch_size: on PostgreSQL, Django 5.2 sends all the rows as one INSERT … UNNEST of
-        # one array per column (no limit on the number of parameters); SQLite batches itself.
-        OrderEvent.objects.bulk_create(
-            [OrderEvent(order_id=pk, type=OrderEvent.Type.EXPIRED, note="Reservation expired") for pk in ids]
-        )
+        if connection.vendor == "postgresql":
+            return _orders_expire_with_events(now)
+        ids = _orders_expire_portable(now)
+        OrderEvent.objects.bulk_create([_expired_event(pk) for pk in ids])
     return len(ids)
 
 
-def _orders_expire_returning_ids(now: datetime) -> list[int]:
+def _expired_event(order_id: int) -> OrderEvent:
+    return OrderEvent(order_id=order_id, type=OrderEvent.Type.EXPIRED, note="Reservation expired")
+
+
+def _orders_expire_with_events(now: datetime) -> int:
     # Why this is safe without SELECT … FOR UPDATE or skip_locked: the UPDATE locks each row
     # it changes. A row another transaction holds (a second sweeper, or a payment that took
     # order_lock) makes this statement wait; when that transaction ends, PostgreSQL
     # re-evaluates the WHERE on the row's new version (READ COMMITTED), so a row already
     # expired by the other sweeper, or paid by the payment, is skipped. Each order is thus
-    # expired, and returned for its event, by exactly one sweep. The payment path holds only
-    # its own order row while it waits for nothing we hold, so this cannot deadlock.
+    # expired, and gets its event, by exactly one sweep: the INSERT takes its ids from the
+    # UPDATE's RETURNING in the same statement. The payment path holds only its own order
+    # row while it waits for nothing we hold, so this cannot deadlock.
     table = connection.ops.quote_name(Order._meta.db_table)
+    # The events' columns and values as OrderEvent.save() would write them (field defaults,
+    # auto_now_add), each cast to its column's type; only order_id comes from the UPDATE.
+    template = _expired_event(0)
+    fields = [f for f in OrderEvent._meta.concrete_fields if not f.primary_key and f.name != "order"]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in [OrderEvent._meta.get_field("order"), *fields])
+    values = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
+    event_params = [f.get_db_prep_save(f.pre_save(template, True), connection) for f in fields]
+    events = connection.ops.quote_name(OrderEvent._meta.db_table)
     # Why a bound on the wait: a transaction stuck on an order row would otherwise hold this
     # sweep, and each one beat starts after it, forever. Timed out, the run fails with the
     # error on record (not "busy": nobody is waiting for an answer) and the next one tries
@@ -707,11 +720,19 @@ def _orders_expire_returning_ids(now: datetime) -> list[int]:
     lock_timeout_set(SWEEP_LOCK_TIMEOUT_MS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status = %s, updated_at = %s "
-            "WHERE status = ANY(%s) AND reservation_expires_at <= %s AND imported_at IS NULL RETURNING id",
-            [Order.Status.EXPIRED, now, [str(status) for status in sorted(EXPIRABLE)], now],
+            f"""
+            WITH expired AS (
+                UPDATE {table} SET status = %s, updated_at = %s
+                WHERE status = ANY(%s) AND reservation_expires_at <= %s AND imported_at IS NULL
+                RETURNING id
+            ), evented AS (
+                INSERT INTO {events} ({columns}) SELECT id, {values} FROM expired RETURNING 1
+            )
+            SELECT count(*) FROM evented
+            """,
+            [Order.Status.EXPIRED, now, [str(status) for status in sorted(EXPIRABLE)], now, *event_params],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchone()[0]
 
 
 def _orders_expire_portable(now: datetime) -> list[int]:
@@ -734,6 +755,37 @@ def _orders_expire_portable(now: datetime) -> list[int]:
     return ids
 
 
+def _sweep_halves(run: SweepRun) -> None:
+    """Runs the two halves of the sweep and records each count on `run` as it finishes.
+
+    They touch different tables and neither waits for the other, so on PostgreSQL, outside a
+    transaction of the caller's, the order half runs on a connection of its own in a second
+    thread while this one expires reservations: a large backlog takes about the longer of
+    the two instead of their sum. In a caller's transaction (which both halves must then
+    join) or on SQLite, one after the other."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        run.reservations_expired = reservations_expire()
+        run.orders_expired = orders_expire_overdue()
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-orders") as pool:
+        orders = pool.submit(_on_own_connection, orders_expire_overdue)
+        try:
+            run.reservations_expired = reservations_expire()
+        finally:
+            # Whatever became of the reservations, the order half's count is on record too.
+            if orders.exception() is None:
+                run.orders_expired = orders.result()
+        run.orders_expired = orders.result()  # raises the order half's error, if any
+
+
+def _on_own_connection(func: Callable[[], int]) -> int:
+    """func() in a worker thread, which Django gives a connection of its own; closed after."""
+    try:
+        return func()
+    finally:
+        connection.close()
+
+
 def sweep_run(*, trigger: str) -> SweepRun:
     """Runs the expiry sweep once and records it: reservations_expire() (marks lapsed
     reservations expired), then orders_expire_overdue() (expires their pending orders), each
@@ -748,8 +800,7 @@ def sweep_run(*, trigger: str) -> SweepRun:
         raise ValueError(f"unknown sweep trigger {trigger!r}")
     run = SweepRun.objects.create(trigger=trigger, started_at=timezone.now())
     try:
-        run.reservations_expired = reservations_expire()
-        run.orders_expired = orders_expire_overdue()
+        _sweep_halves(run)
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         logger.error("sweep failed", extra={"event": "sweep.failed", "trigger": trigger, "error": run.error})

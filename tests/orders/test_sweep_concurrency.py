@@ -7,11 +7,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from inventory.models import Reservation
-from inventory.services import StockLine, stock_reserve
+from inventory.services import StockLine, reservations_expire, stock_reserve
 from orders.models import Order, OrderEvent, SweepRun
 from orders.services import order_lock, order_mark_paid, orders_expire_overdue, sweep_run
 from tests.factories import stocked_variant
@@ -141,3 +141,96 @@ def test_a_sweep_never_expires_an_order_that_a_payment_is_marking_paid(lapsed_sh
     assert not paying.events.filter(type=OrderEvent.Type.EXPIRED).exists()
     assert_each_order_expired_once_with_one_event(orders, except_pks={paying.pk})
     assert_stock_consistent()
+
+
+def hold_rows_in_background(rows_of):
+    """Locks the rows of rows_of() (a queryset) FOR UPDATE in a transaction of another
+    thread's connection, as a payment or a release holds them, until the returned
+    release() is called; returns (release, thread)."""
+    locked, done = threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                list(rows_of().select_for_update())
+                locked.set()
+                done.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    assert locked.wait(10), "the holder did not get its locks"
+
+    def release():
+        done.set()
+        thread.join(10)
+
+    return release
+
+
+def test_a_sweep_skips_a_lapsed_reservation_another_transaction_holds_and_the_next_sweep_expires_it(lapsed_shop):
+    # A payment committing (stock_commit) or a cart releasing holds the reservation row: the
+    # sweep neither waits for it nor touches it, and expires the rest at once.
+    held = Reservation.objects.filter(owner="cart:0")
+    release = hold_rows_in_background(lambda: Reservation.objects.filter(owner="cart:0"))
+    try:
+        assert lock_waiters() == 0
+        assert reservations_expire() == LAPSED_RESERVATIONS - 1
+        assert held.get().status == Reservation.Status.ACTIVE
+    finally:
+        release()
+
+    assert reservations_expire() == 1
+    assert held.get().status == Reservation.Status.EXPIRED
+    assert Reservation.objects.filter(status=Reservation.Status.EXPIRED).count() == LAPSED_RESERVATIONS
+
+
+def test_sweepers_taking_small_batches_at_once_expire_each_reservation_exactly_once(lapsed_shop, monkeypatch):
+    # Many batches each: the sweepers' SKIP LOCKED batches interleave and must never overlap.
+    monkeypatch.setattr("inventory.services.SWEEP_BATCH_SIZE", 7)
+    orders, _ = lapsed_shop
+
+    outcomes = run_together(4, lambda i: sweep_run(trigger=SweepRun.Trigger.BEAT))
+
+    assert [o.error for o in outcomes] == [None] * 4
+    assert sum(o.value.reservations_expired for o in outcomes) == LAPSED_RESERVATIONS
+    assert Reservation.objects.filter(status=Reservation.Status.EXPIRED).count() == LAPSED_RESERVATIONS
+    assert Reservation.objects.filter(status=Reservation.Status.ACTIVE).count() == 2
+    assert_each_order_expired_once_with_one_event(orders)
+    assert_stock_consistent()
+
+
+def test_a_sweep_outside_a_transaction_records_both_halves(lapsed_shop):
+    # Called with no transaction open, the order half runs on a connection of its own.
+    orders, live_order = lapsed_shop
+
+    run = sweep_run(trigger=SweepRun.Trigger.COMMAND)
+
+    run.refresh_from_db()
+    assert (run.reservations_expired, run.orders_expired, run.error) == (LAPSED_RESERVATIONS, ORDERS, "")
+    assert_each_order_expired_once_with_one_event(orders)
+    assert Order.objects.get(pk=live_order.pk).status == Order.Status.PENDING_PAYMENT
+
+
+def test_an_order_half_that_times_out_on_its_own_connection_is_on_record_with_the_reservations_count(
+    lapsed_shop, monkeypatch
+):
+    # A transaction stuck on a lapsed order row: the order half gives up after its lock
+    # timeout; the reservations were expired meanwhile, and the run says both.
+    monkeypatch.setattr("orders.services.SWEEP_LOCK_TIMEOUT_MS", 200)
+    orders, _ = lapsed_shop
+    release = hold_rows_in_background(lambda: Order.objects.filter(pk=orders[0].pk))
+    try:
+        with pytest.raises(OperationalError):
+            sweep_run(trigger=SweepRun.Trigger.BEAT)
+    finally:
+        release()
+
+    run = SweepRun.objects.get()
+    assert run.reservations_expired == LAPSED_RESERVATIONS
+    assert run.orders_expired == 0
+    assert "lock timeout" in run.error
+    assert run.finished_at is not None
+    assert not OrderEvent.objects.filter(type=OrderEvent.Type.EXPIRED).exists()
+    assert sweep_run(trigger=SweepRun.Trigger.BEAT).orders_expired == ORDERS

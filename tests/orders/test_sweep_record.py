@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import Reservation
-from inventory.services import StockLine, stock_reserve
+from inventory.services import StockLine, reservations_expire, stock_reserve
 from orders.models import Order, OrderEvent, SweepRun
 from orders.services import orders_expire_overdue, sweep_run
 from orders.tasks import release_expired_reservations
@@ -50,7 +50,8 @@ def staff_client(client):
 
 def fail_the_orders_update(execute, sql, params, many, context):
     """Makes the orders half of the sweep fail as a lock timeout would, at the database."""
-    if sql.lstrip().upper().startswith("UPDATE") and "orders_order" in sql:
+    # The order half's statement updates "orders_order" (inside a WITH on PostgreSQL).
+    if "UPDATE" in sql.upper() and '"orders_order"' in sql:
         raise OperationalError("canceling statement due to lock timeout")
     return execute(sql, params, many, context)
 
@@ -69,7 +70,7 @@ def test_a_sweep_run_records_when_it_ran_what_started_it_and_what_it_expired(lap
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite selects the ids first, then updates")
-def test_the_order_half_is_one_update_and_one_insert_however_many_orders_lapsed():
+def test_the_order_half_is_one_statement_however_many_orders_lapsed():
     variant = stocked_variant(on_hand=30)
     for _ in range(25):
         lapse(place_order((variant, 1)))
@@ -77,10 +78,32 @@ def test_the_order_half_is_one_update_and_one_insert_however_many_orders_lapsed(
     with CaptureQueriesContext(connection) as ctx:
         assert orders_expire_overdue() == 25
 
-    statements = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
-    # Besides SET LOCAL lock_timeout and savepoints: one UPDATE … RETURNING, one INSERT.
-    assert [s for s in statements if s in {"SELECT", "UPDATE", "INSERT", "DELETE"}] == ["UPDATE", "INSERT"]
+    # Besides SET LOCAL lock_timeout and savepoints: one UPDATE … RETURNING feeding the INSERT
+    # of the events, in one round trip.
+    statements = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if not q["sql"].upper().startswith(("SET", "SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(statements) == 1
+    assert statements[0].lstrip().upper().startswith("WITH")
+    assert '"orders_order"' in statements[0] and 'INSERT INTO "orders_orderevent"' in statements[0]
     assert OrderEvent.objects.filter(type=OrderEvent.Type.EXPIRED).count() == 25
+
+
+def test_the_expired_event_is_written_as_the_model_writes_one():
+    variant = stocked_variant(on_hand=3)
+    order = place_order((variant, 1))
+    lapse(order)
+    before = timezone.now()
+
+    assert orders_expire_overdue() == 1
+
+    event = order.events.get(type=OrderEvent.Type.EXPIRED)
+    built = OrderEvent(order=order, type=OrderEvent.Type.EXPIRED, note="Reservation expired")
+    assert (event.note, event.code, event.params, event.actor_id) == (built.note, built.code, built.params, None)
+    assert before <= event.created_at <= timezone.now()
+    assert event.shopper_note() == "Reservation expired"
 
 
 def test_a_sweep_with_nothing_to_expire_is_still_recorded_with_zero_counts():
@@ -246,3 +269,20 @@ def test_the_order_list_shows_the_last_sweep_and_links_to_all_of_them(staff_clie
     assert "Last sweep:" in text
     assert "3 reservations and 2 orders expired" in text
     assert f'href="{SWEEPS}"' in text
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite selects the ids first, then updates")
+def test_the_reservation_half_is_one_statement_per_batch(monkeypatch):
+    monkeypatch.setattr("inventory.services.SWEEP_BATCH_SIZE", 3)
+    variant = stocked_variant(on_hand=10)
+    lapsed = timezone.now() - timedelta(seconds=1)
+    Reservation.objects.bulk_create(
+        Reservation(variant=variant, quantity=1, owner=f"cart:{i}", expires_at=lapsed) for i in range(7)
+    )
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert reservations_expire() == 7
+
+    batches = [q["sql"] for q in ctx.captured_queries if 'UPDATE "inventory_reservation"' in q["sql"]]
+    assert len(batches) == 3  # 3 + 3 + 1
+    assert Reservation.objects.filter(status=Reservation.Status.EXPIRED).count() == 7
