@@ -7,8 +7,9 @@ availability_changed is declared here, where it is heard, and sent by inventory.
 inventory knows catalog, catalog must not know inventory. It is sent after the commit of
 every write that changes what a variant shows as available (reserve, release, adjustment,
 receipt, expiry sweep, backorder policy; not a sale, which turns held units into sold ones),
-with `variant_ids`, a frozenset of ProductVariant primary keys, and `sold_out_changed`,
-whether one of them may have gone from sellable to sold out or back.
+with `variant_ids`, a frozenset of ProductVariant primary keys, `sold_out_changed`,
+whether one of them may have gone from sellable to sold out or back, and `handles`, a
+frozenset of their products' handles, or None when the sender did not read them.
 """
 
 from django.db.models.signals import post_delete, post_save
@@ -56,6 +57,9 @@ def _variant_deleted(sender, instance: ProductVariant, **kwargs) -> None:
 
 
 @receiver(availability_changed, dispatch_uid="catalog-cache-availability")
-def _availability_changed(sender, variant_ids, sold_out_changed=True, **kwargs) -> None:
-    handles = ProductVariant.objects.filter(pk__in=variant_ids).values_list("product__handle", flat=True)
+def _availability_changed(sender, variant_ids, sold_out_changed=True, handles=None, **kwargs) -> None:
+    # `handles`: the products' handles when the sender read them already (the reserve, in
+    # its locked statement), which saves a query on the checkout's hot path.
+    if handles is None:
+        handles = ProductVariant.objects.filter(pk__in=variant_ids).values_list("product__handle", flat=True)
     cache.availability_changed(handles, listings=sold_out_changed)

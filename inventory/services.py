@@ -26,7 +26,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
@@ -39,10 +40,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.selectors import staff_alert_recipients
-from catalog.models import ProductVariant
+from catalog.models import Product, ProductVariant
 from catalog.signals import availability_changed
 from kernel.i18n import language_active, language_or_default
-from kernel.locking import busy_on_lock_timeout, rows_lock
+from kernel.locking import busy_on_lock_timeout, lock_timeout_sql, multi_statement_messages, rows_lock
 from kernel.tasks import enqueue_on_commit
 from kernel.transactions import after_commit
 
@@ -104,14 +105,24 @@ def _lock_stock(variant_ids: Iterable[int]) -> dict[int, StockItem]:
     return items
 
 
-def _availability_changed(variant_ids: Iterable[int], *, sold_out_changed: bool = True) -> None:
+def _availability_changed(
+    variant_ids: Iterable[int], *, sold_out_changed: bool = True, handles: Iterable[str] | None = None
+) -> None:
     """Sends catalog.signals.availability_changed for `variant_ids` once the current transaction
     commits (never for a rolled-back one); a failing receiver is logged, never raised.
     `sold_out_changed`: whether the listings may show a variant's product differently: sold
-    out or back, or a changed "Only N left" (_sold_out_flips; True when the caller cannot tell)."""
+    out or back, or a changed "Only N left" (_sold_out_flips; True when the caller cannot tell).
+    `handles`: their products' handles when the caller read them already (the receiver then
+    need not look them up)."""
     ids = frozenset(variant_ids)
     if ids:
-        after_commit(availability_changed.send, sender=StockItem, variant_ids=ids, sold_out_changed=sold_out_changed)
+        after_commit(
+            availability_changed.send,
+            sender=StockItem,
+            variant_ids=ids,
+            sold_out_changed=sold_out_changed,
+            handles=None if handles is None else frozenset(handles),
+        )
 
 
 def _sold_out_flips(items: dict[int, StockItem], before: dict[int, int], after: dict[int, int]) -> bool:
@@ -206,39 +217,172 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
     Raises InsufficientStock naming every short "deny" line (requested vs available units),
     StockBusy if the stock rows stay locked longer than STOCK_LOCK_TIMEOUT_MS, and
     ValueError for a quantity that is not a positive integer.
+
+    On PostgreSQL the locked work is one round trip (_reserve_in_one_message); elsewhere the
+    same steps through the ORM. No savepoint: nothing is written before the last check, and
+    InsufficientStock is raised once the block is left, so a caller's transaction stays
+    usable (one that wants to carry on after StockBusy takes its own savepoint, as carts do).
     """
     wanted = _merge_lines(lines)
     now = timezone.now()
     expires_at = now + ttl
-    with busy_on_lock_timeout(StockBusy), transaction.atomic():
-        items = _lock_stock(wanted)
-        # Recomputed under the lock: only now is the figure final.
-        reserved = reserved_quantities(wanted.keys(), now=now)
-        available = {vid: items[vid].on_hand - reserved.get(vid, 0) for vid in wanted}
-        short_ids = [
-            vid
-            for vid, qty in sorted(wanted.items())
-            if qty > available[vid] and items[vid].backorder_policy != CONTINUE
-        ]
-        if short_ids:
-            skus = dict(ProductVariant.objects.filter(pk__in=short_ids).values_list("pk", "sku"))
-            raise InsufficientStock(
-                [ShortLine(vid, wanted[vid], max(available[vid], 0), skus[vid]) for vid in short_ids]
+    with busy_on_lock_timeout(StockBusy), transaction.atomic(savepoint=False):
+        if multi_statement_messages():
+            items, available, made, handles = _reserve_in_one_message(
+                wanted, owner=owner, now=now, expires_at=expires_at
             )
-        reservations = Reservation.objects.bulk_create(
-            [
-                Reservation(variant_id=vid, quantity=qty, owner=owner, expires_at=expires_at)
-                for vid, qty in sorted(wanted.items())
-            ]
+        else:
+            items, available, made = _reserve_portable(wanted, owner=owner, now=now, expires_at=expires_at)
+            handles = None
+        short_ids = _short_ids(wanted, items, available)
+        if not short_ids:
+            after = {vid: available[vid] - qty for vid, qty in wanted.items()}
+            _low_stock_sync(items, after=after)
+            _availability_changed(wanted, sold_out_changed=_sold_out_flips(items, available, after), handles=handles)
+    if short_ids:
+        # Nothing was written: made is empty. Outside the atomic block, so that raising does
+        # not mark a caller's transaction as broken (there is no savepoint to roll back).
+        skus = dict(ProductVariant.objects.filter(pk__in=short_ids).values_list("pk", "sku"))
+        raise InsufficientStock([ShortLine(vid, wanted[vid], max(available[vid], 0), skus[vid]) for vid in short_ids])
+    logger.info(
+        "stock reserved",
+        extra={"event": "reservation.made", "owner": owner, "variants": len(wanted), "units": sum(wanted.values())},
+    )
+    return made
+
+
+def _short_ids(wanted: dict[int, int], items: dict[int, StockItem], available: dict[int, int]) -> list[int]:
+    """The variants of `wanted` that cannot be reserved, in id order: more units than
+    available under the "deny" policy (a variant without a stock row has none)."""
+    return [
+        vid
+        for vid, qty in sorted(wanted.items())
+        if qty > available[vid] and (vid not in items or items[vid].backorder_policy != CONTINUE)
+    ]
+
+
+# The stock row's columns both fast paths read under the lock, in this order (_stock_item).
+_STOCK_COLUMNS = "id, variant_id, on_hand, backorder_policy, low_stock_threshold, low_stock_alerted_at"
+
+
+def _stock_item(row: Sequence) -> StockItem:
+    """A StockItem from a row of _STOCK_COLUMNS, as if loaded by the ORM."""
+    return StockItem.from_db(connection.alias, _STOCK_COLUMNS.split(", "), row)
+
+
+def _reserve_in_one_message(
+    wanted: dict[int, int], *, owner: str, now: datetime, expires_at: datetime
+) -> tuple[dict[int, StockItem], dict[int, int], list[Reservation], set[str]]:
+    """stock_reserve's locked work on PostgreSQL in one round trip: three statements sent as
+    one message (kernel.locking.multi_statement_messages), run one after the other:
+
+    1. SET LOCAL lock_timeout (the wait bound, as kernel.locking.rows_lock sets it);
+    2. SELECT … FOR UPDATE of the stock rows in primary-key order (no deadlock between two
+       buyers of the same variants);
+    3. availability (on hand − live holds) of every wanted variant and, only if no "deny"
+       line is short, the INSERT of the reservations, as one statement.
+
+    Why 3 is its own statement and not part of 2: in READ COMMITTED each statement reads the
+    rows committed when it starts. A statement that waited for the row lock would still sum
+    the holds as they were before the wait, missing those the transaction ahead of us just
+    committed, and oversell. Statement 3 starts after the lock is ours, so it sees every hold
+    made before; and no new one can be made for these variants until we commit.
+
+    Returns the locked rows and the availability before this reservation by variant id
+    (a variant without a stock row is absent from the first and has 0 available, so it is
+    short), the Reservation rows made (none when a line is short), and the handles of the
+    variants' products (for the page cache, read here to save a round trip after the commit).
+    """
+    ids = sorted(wanted)
+    reservation = connection.ops.quote_name(Reservation._meta.db_table)
+    stock = connection.ops.quote_name(StockItem._meta.db_table)
+    variant = connection.ops.quote_name(ProductVariant._meta.db_table)
+    product = connection.ops.quote_name(Product._meta.db_table)
+    active = Reservation.Status.ACTIVE.value
+    sql = f"""
+        {lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};
+        SELECT id FROM {stock} WHERE variant_id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE;
+        WITH wanted (variant_id, quantity) AS (
+            SELECT * FROM unnest(%(ids)s::bigint[], %(quantities)s::integer[])
+        ), counted AS (
+            SELECT w.variant_id, w.quantity, s.id, s.on_hand, s.backorder_policy, s.low_stock_threshold,
+                   s.low_stock_alerted_at,
+                   COALESCE(s.on_hand, 0) - COALESCE((
+                       SELECT SUM(r.quantity) FROM {reservation} r
+                       WHERE r.variant_id = w.variant_id AND r.status = %(active)s AND r.expires_at > %(now)s
+                   ), 0) AS available
+            FROM wanted w LEFT JOIN {stock} s ON s.variant_id = w.variant_id
+        ), made AS (
+            INSERT INTO {reservation} (variant_id, quantity, owner, status, expires_at, created_at, updated_at)
+            SELECT variant_id, quantity, %(owner)s, %(active)s, %(expires_at)s, %(now)s, %(now)s FROM counted
+            WHERE NOT EXISTS (
+                -- A variant without a stock row has 0 available and no policy: "deny".
+                SELECT 1 FROM counted
+                WHERE quantity > available AND COALESCE(backorder_policy, %(deny)s) <> %(continue)s
+            )
+            ORDER BY variant_id
+            RETURNING id, variant_id
         )
-        after = {vid: available[vid] - qty for vid, qty in wanted.items()}
-        _low_stock_sync(items, after=after)
-        _availability_changed(wanted, sold_out_changed=_sold_out_flips(items, available, after))
-        logger.info(
-            "stock reserved",
-            extra={"event": "reservation.made", "owner": owner, "variants": len(wanted), "units": sum(wanted.values())},
-        )
-        return reservations
+        SELECT c.variant_id, c.available, m.id, p.handle,
+               {", ".join(f"c.{column}" for column in _STOCK_COLUMNS.split(", "))}
+        FROM counted c LEFT JOIN made m ON m.variant_id = c.variant_id
+        LEFT JOIN {variant} v ON v.id = c.variant_id LEFT JOIN {product} p ON p.id = v.product_id
+    """
+    params: dict[str, Any] = {
+        "ids": ids,
+        "quantities": [wanted[vid] for vid in ids],
+        "active": active,
+        "now": now,
+        "expires_at": expires_at,
+        "owner": owner,
+        "deny": DENY.value,
+        "continue": CONTINUE.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        cursor.nextset()  # the locked rows: nothing to read
+        cursor.nextset()
+        rows = cursor.fetchall()
+    items: dict[int, StockItem] = {}
+    available: dict[int, int] = {}
+    made: list[Reservation] = []
+    handles: set[str] = set()
+    for variant_id, units, reservation_id, handle, *stock_row in rows:
+        available[variant_id] = units
+        if handle is not None:
+            handles.add(handle)
+        if stock_row[0] is not None:
+            items[variant_id] = _stock_item(stock_row)
+        if reservation_id is not None:
+            made.append(
+                Reservation.from_db(
+                    connection.alias,
+                    ["id", "variant_id", "quantity", "owner", "status", "expires_at", "created_at", "updated_at"],
+                    [reservation_id, variant_id, wanted[variant_id], owner, active, expires_at, now, now],
+                )
+            )
+    made.sort(key=lambda r: r.variant_id)
+    return items, available, made, handles
+
+
+def _reserve_portable(
+    wanted: dict[int, int], *, owner: str, now: datetime, expires_at: datetime
+) -> tuple[dict[int, StockItem], dict[int, int], list[Reservation]]:
+    """stock_reserve's locked work through the ORM (SQLite, or server-side binding): lock,
+    recount, insert unless short; the same results as _reserve_in_one_message."""
+    items = _lock_stock(wanted)
+    # Recomputed under the lock: only now is the figure final.
+    reserved = reserved_quantities(wanted.keys(), now=now)
+    available = {vid: items[vid].on_hand - reserved.get(vid, 0) for vid in wanted}
+    if _short_ids(wanted, items, available):
+        return items, available, []
+    made = Reservation.objects.bulk_create(
+        [
+            Reservation(variant_id=vid, quantity=qty, owner=owner, expires_at=expires_at)
+            for vid, qty in sorted(wanted.items())
+        ]
+    )
+    return items, available, made
 
 
 def stock_release(*, owner: str) -> int:
@@ -277,50 +421,150 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
     Returns the number of units committed. Raises ReservationExpired if `owner` holds no live
     reservation (they expired or were released: the caller may re-reserve), StockBusy on lock
     timeout.
+
+    On PostgreSQL the locked work is two round trips (_commit_lock, _commit_sell); elsewhere
+    the same steps through the ORM. No savepoint, for the reasons stock_reserve gives:
+    ReservationExpired is raised once the block is left, with nothing written.
     """
-    with busy_on_lock_timeout(StockBusy), transaction.atomic():
-        variant_ids = Reservation.objects.filter(
-            owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=timezone.now()
-        ).values_list("variant_id", flat=True)
-        items = _lock_stock(list(variant_ids))
+    actor_id = getattr(actor, "pk", None)
+    with busy_on_lock_timeout(StockBusy), transaction.atomic(savepoint=False):
+        fast = multi_statement_messages()
+        items = _commit_lock(owner) if fast else _lock_stock(_live_variant_ids(owner))
         # Why the clock is read only now, under the lock: a hold that lapsed while we queued
         # for the rows may already have been handed to another buyer by stock_reserve (which
         # no longer counted it); judged by the earlier time it would be sold a second time.
         now = timezone.now()
-        # Compare-and-swap on status: if the sweeper expired a row meanwhile, it is not ours.
-        # Locked in primary-key order, like every other multi-row lock here.
-        live = list(
-            Reservation.objects.filter(owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=now)
-            .order_by("pk")
-            .select_for_update()
-        )
-        if not live:
-            raise ReservationExpired(owner)
-        movements = []
-        for reservation in live:
-            item = items[reservation.variant_id]
-            item.on_hand -= reservation.quantity
-            movements.append(
-                StockMovement(
-                    variant_id=reservation.variant_id,
-                    quantity=-reservation.quantity,
-                    reason=StockMovement.Reason.SALE,
-                    actor=actor,
-                    reference=reference,
-                    on_hand_after=item.on_hand,
-                )
-            )
-        StockItem.objects.bulk_update(items.values(), ["on_hand"])
-        StockMovement.objects.bulk_create(movements)
-        Reservation.objects.filter(pk__in=[r.pk for r in live]).update(
-            status=Reservation.Status.COMMITTED, updated_at=now
-        )
+        if not items:
+            sold = {}
+        elif fast:
+            sold = _commit_sell(items, owner=owner, reference=reference, actor_id=actor_id, now=now)
+        else:
+            sold = _commit_sell_portable(items, owner=owner, reference=reference, actor_id=actor_id, now=now)
         # No availability notice: held units became sold ones, available is what it was.
-        watched = [vid for vid, item in items.items() if item.low_stock_threshold is not None]
+        watched = [vid for vid in sold if items[vid].low_stock_threshold is not None]
         if watched:
             still_reserved = reserved_quantities(watched, now=now)
             _low_stock_sync(items, after={vid: items[vid].on_hand - still_reserved.get(vid, 0) for vid in watched})
-        return sum(r.quantity for r in live)
+    if not sold:
+        raise ReservationExpired(owner)
+    return sum(sold.values())
+
+
+def _live_variant_ids(owner: str) -> list[int]:
+    return list(
+        Reservation.objects.filter(
+            owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=timezone.now()
+        ).values_list("variant_id", flat=True)
+    )
+
+
+def _commit_lock(owner: str) -> dict[int, StockItem]:
+    """Locks the stock rows of the variants `owner` holds live reservations of (as read
+    before the lock: the set is the owner's own and only it changes it), in primary-key
+    order, in one round trip with the lock_timeout; returns them by variant id."""
+    reservation = connection.ops.quote_name(Reservation._meta.db_table)
+    stock = connection.ops.quote_name(StockItem._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            {lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};
+            SELECT {_STOCK_COLUMNS} FROM {stock}
+            WHERE variant_id IN (
+                SELECT variant_id FROM {reservation} WHERE owner = %s AND status = %s AND expires_at > %s
+            )
+            ORDER BY id FOR UPDATE
+            """,
+            [owner, Reservation.Status.ACTIVE.value, timezone.now()],
+        )
+        cursor.nextset()
+        return {row[1]: _stock_item(row) for row in cursor.fetchall()}
+
+
+def _commit_sell(
+    items: dict[int, StockItem], *, owner: str, reference: str, actor_id: int | None, now: datetime
+) -> dict[int, int]:
+    """The sale on PostgreSQL in one statement, under the locks _commit_lock took: the live
+    holds of `owner` on the locked variants become committed (a compare-and-swap on status
+    and expiry: a hold the sweep expired or a release took meanwhile is not ours to sell; the
+    UPDATE waits for a row another transaction holds and re-checks it), on_hand falls by
+    their units and one SALE ledger row per variant records it. Returns the units sold by
+    variant id and sets each item's on_hand to the figure after the sale."""
+    reservation = connection.ops.quote_name(Reservation._meta.db_table)
+    stock = connection.ops.quote_name(StockItem._meta.db_table)
+    ledger = connection.ops.quote_name(StockMovement._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH live AS (
+                UPDATE {reservation} SET status = %(committed)s, updated_at = %(now)s
+                WHERE owner = %(owner)s AND status = %(active)s AND expires_at > %(now)s
+                  AND variant_id = ANY(%(locked)s::bigint[])
+                RETURNING variant_id, quantity
+            ), units AS (
+                SELECT variant_id, SUM(quantity) AS quantity FROM live GROUP BY variant_id
+            ), sold AS (
+                UPDATE {stock} s SET on_hand = s.on_hand - u.quantity
+                FROM units u WHERE s.variant_id = u.variant_id
+                RETURNING s.variant_id, u.quantity, s.on_hand
+            ), written AS (
+                INSERT INTO {ledger}
+                    (variant_id, quantity, reason, actor_id, reference, note, on_hand_after, created_at)
+                SELECT variant_id, -quantity, %(sale)s, %(actor_id)s, %(reference)s, '', on_hand, %(now)s
+                FROM sold ORDER BY variant_id
+            )
+            SELECT variant_id, quantity, on_hand FROM sold
+            """,
+            {
+                "committed": Reservation.Status.COMMITTED.value,
+                "active": Reservation.Status.ACTIVE.value,
+                "now": now,
+                "owner": owner,
+                "locked": sorted(items),
+                "sale": StockMovement.Reason.SALE.value,
+                "actor_id": actor_id,
+                "reference": reference,
+            },
+        )
+        sold = {}
+        for variant_id, quantity, on_hand_after in cursor.fetchall():
+            sold[variant_id] = quantity
+            items[variant_id].on_hand = on_hand_after
+        return sold
+
+
+def _commit_sell_portable(
+    items: dict[int, StockItem], *, owner: str, reference: str, actor_id: int | None, now: datetime
+) -> dict[int, int]:
+    """_commit_sell through the ORM (SQLite, or server-side binding)."""
+    # Compare-and-swap on status: if the sweeper expired a row meanwhile, it is not ours.
+    # Locked in primary-key order, like every other multi-row lock here.
+    live = list(
+        Reservation.objects.filter(
+            owner=owner, status=Reservation.Status.ACTIVE, expires_at__gt=now, variant_id__in=list(items)
+        )
+        .order_by("pk")
+        .select_for_update()
+    )
+    sold: dict[int, int] = defaultdict(int)
+    for reservation in live:
+        sold[reservation.variant_id] += reservation.quantity
+    movements = []
+    for vid, quantity in sorted(sold.items()):
+        items[vid].on_hand -= quantity
+        movements.append(
+            StockMovement(
+                variant_id=vid,
+                quantity=-quantity,
+                reason=StockMovement.Reason.SALE,
+                actor_id=actor_id,
+                reference=reference,
+                on_hand_after=items[vid].on_hand,
+            )
+        )
+    StockItem.objects.bulk_update([items[vid] for vid in sold], ["on_hand"])
+    StockMovement.objects.bulk_create(movements)
+    Reservation.objects.filter(pk__in=[r.pk for r in live]).update(status=Reservation.Status.COMMITTED, updated_at=now)
+    return dict(sold)
 
 
 def stock_adjust(

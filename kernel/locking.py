@@ -27,12 +27,27 @@ from django.db.models import QuerySet
 BUSY_SQLSTATES = ("55P03", "40P01")
 
 
+def lock_timeout_sql(milliseconds: int) -> str:
+    """The PostgreSQL statement lock_timeout_set runs, for a caller that sends it in one
+    message with the statements it bounds (one round trip instead of two)."""
+    return f"SET LOCAL lock_timeout = {int(milliseconds)}"
+
+
 def lock_timeout_set(milliseconds: int) -> None:
     """Bounds every lock wait of the rest of the current transaction to `milliseconds`
     (PostgreSQL; nothing elsewhere). Must run inside a transaction: SET LOCAL ends with it."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {int(milliseconds)}")
+            cursor.execute(lock_timeout_sql(milliseconds))
+
+
+def multi_statement_messages() -> bool:
+    """True when the connection can send several SQL statements, parameters included, as one
+    message (one round trip) and read each one's result with cursor.nextset(): PostgreSQL
+    through psycopg 3 with client-side binding (Django's default; not with the database
+    OPTIONS' server_side_binding, whose extended protocol takes one statement at a time).
+    Each statement of such a message still takes its own snapshot, as if sent alone."""
+    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("server_side_binding")
 
 
 @contextmanager
