@@ -3,7 +3,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -31,6 +30,7 @@ from storefront.session import cart_for_request
 
 from .categories import shop_categories
 from .forms import AddToCartForm, ProductFilterForm
+from .pagination import BoundedPaginator
 from .picker import (
     LOW_STOCK_UNITS,
     availability_text,
@@ -118,7 +118,7 @@ def product_list(request):
 
     def results() -> tuple[str, list]:
         categories = shop_categories(request)
-        paginator = Paginator(product_search(filters), settings.PRODUCTS_PER_PAGE)
+        paginator = BoundedPaginator(product_search(filters), settings.PRODUCTS_PER_PAGE, number=page_number)
         page = paginator.get_page(page_number)
         page.object_list = _card_facts(page.object_list)
         # Words that found nothing: one more query for a close title ("Did you mean shirt?").
@@ -131,7 +131,7 @@ def product_list(request):
                 "filters": filters,
                 "category": next((c for c in categories if c.slug == filters.category), None),
                 "page": page,
-                "page_links": list(paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)),
+                "page_links": paginator.page_links(page.number),
                 "querystring": querystring,
                 "suggestion": suggestion,
                 "suggestion_querystring": suggestion_query.urlencode(),
