@@ -23,6 +23,7 @@ expected: those numbers are the documents issued after the dump (docs/RUNBOOK.md
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -383,7 +384,20 @@ def document_render_pdf(*, template: str, snapshot: dict) -> bytes:
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     html = render_to_string(template, {"doc": _display(snapshot)})
     with _RENDER_LOCK:
-        return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+        return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(font_config=_font_configuration())
+
+
+@functools.cache
+def _font_configuration():
+    """The process's WeasyPrint FontConfiguration, made on the first render and kept: without
+    one WeasyPrint makes a new one per render, which loads fontconfig's configuration and
+    font list again and starts Pango's font map (its cache of opened fonts, glyph metrics and
+    shaping) empty, about a fifth of a one-page invoice's render. The PDF bytes do not depend
+    on it (tests/orders/test_invoice_render_reuse.py): the fonts written are subset from the
+    glyphs each document uses. Used under _RENDER_LOCK only, like everything WeasyPrint."""
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+    return FontConfiguration()
 
 
 def pdf_stored(document) -> bool:
