@@ -16,7 +16,9 @@ Even then, a read goes to the primary ("default") when:
   stock, placing an order, paying) reads what it locks and writes;
 - something in the same `replica_reads()` block has written (the rest of that block reads
   the primary, so it never misses its own write);
-- inside `primary_reads()`, which a catalog view uses for the shopper's own data.
+- inside `primary_reads()`, which a catalog view uses for the shopper's own data;
+- while the replica is unreachable or more than REPLICA_MAX_LAG_SECONDS behind, as this
+  process last found it (`replica_usable`, a look every REPLICA_CHECK_SECONDS).
 
 Writes always go to the primary; nothing is migrated on the replica (it is a copy of the
 primary, made and kept by PostgreSQL). What the replica serves may lag the primary by its
@@ -27,6 +29,8 @@ sold is always decided on the primary, under the stock row's lock (inventory.ser
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,6 +41,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # What primary_position() answers when it cannot ask: no replica ever replays that far, so
@@ -102,7 +107,46 @@ def reading_from_replica(model: type | None = None) -> bool:
         return False
     if model is not None and model._meta.app_label not in settings.REPLICA_APPS:  # type: ignore[attr-defined]
         return False
-    return not connections[DEFAULT_DB_ALIAS].in_atomic_block
+    return not connections[DEFAULT_DB_ALIAS].in_atomic_block and replica_usable()
+
+
+@dataclass
+class _Probe:
+    checked: float = float("-inf")  # time.monotonic() of the last look
+    usable: bool = True
+
+
+_probe = _Probe()
+
+
+def replica_usable() -> bool:
+    """Whether the replica answers and lags at most settings.REPLICA_MAX_LAG_SECONDS behind the
+    primary, as this process last found it: it looks again (one query on the replica) at most
+    every REPLICA_CHECK_SECONDS. Meanwhile a replica found unreachable or lagging is not read
+    from: the catalog reads the primary, pages keep working and show the primary's figures.
+    Always True with REPLICA_MAX_LAG_SECONDS = 0 (never checked)."""
+    limit = getattr(settings, "REPLICA_MAX_LAG_SECONDS", 0)
+    if not limit:
+        return True
+    now = time.monotonic()
+    if now - _probe.checked < getattr(settings, "REPLICA_CHECK_SECONDS", 5):
+        return _probe.usable
+    _probe.checked = now
+    try:
+        lag = replication_lag_seconds() or 0.0
+    except DatabaseError as exc:
+        usable, why = False, f"unreachable: {type(exc).__name__}: {exc}"[:300]
+    else:
+        usable, why = lag <= limit, f"{lag:.1f} s behind the primary (REPLICA_MAX_LAG_SECONDS={limit})"
+    if usable != _probe.usable:
+        logger.warning(
+            "catalog reads %s the replica: %s",
+            "back on" if usable else "moved from",
+            why,
+            extra={"event": "replica.usable" if usable else "replica.unusable"},
+        )
+    _probe.usable = usable
+    return usable
 
 
 def _unknown_hint(hints: dict) -> str | None:

@@ -3,7 +3,9 @@ Health and metrics endpoints for load balancers, uptime monitors, Prometheus and
 
 - GET /health/           public: is this process able to serve? database, cache, broker (when
                          configured), sweeper. 200 {"status": "ok"} or 503 naming the failure.
-- GET /health/detailed/  staff: the numbers an operator looks at first (docs/RUNBOOK.md).
+- GET /health/detailed/  staff: the numbers an operator looks at first (docs/RUNBOOK.md), the
+                         read replica's lag among them. A replica that is down or behind is
+                         not a failed check: the catalog then reads the primary.
 - GET /metrics           Prometheus text format, for staff or `Authorization: Bearer METRICS_TOKEN`.
 
 Every check is bounded in time (1 s socket timeouts for Redis and the broker) and never
@@ -36,6 +38,7 @@ from kombu import Connection
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from inventory.selectors import reservation_counts
+from kernel.replica import replica_alias, replica_usable, replication_lag_seconds
 from orders.selectors import order_counts_by_status, sweep_run_last
 from payments.selectors import reconcile_last
 
@@ -206,6 +209,14 @@ def _section(fn: Callable[[], object]) -> object:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+def _replica() -> dict | None:
+    """The catalog's read replica (DATABASE_REPLICA_URL): its lag, and whether this process
+    reads the catalog from it (kernel.replica.replica_usable); None without one."""
+    if not replica_alias():
+        return None
+    return {"lag_seconds": replication_lag_seconds(), "catalog_reads_from_it": replica_usable()}
+
+
 def _last_sweep() -> dict | None:
     run = sweep_run_last()
     if run is None:
@@ -230,6 +241,7 @@ def health_detailed(request):
         "status": "fail" if failing else "ok",
         "checks": checks,
         "database": _section(_database_stats),
+        "replica": _section(_replica),
         "reservations": _section(_reservations),
         "orders_by_status": _section(order_counts_by_status),
         "last_sweep": _section(_last_sweep),

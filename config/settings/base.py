@@ -100,6 +100,10 @@ if env("DATABASE_REPLICA_URL", default=""):
         "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), **_replica.get("OPTIONS", {})},
         "TEST": {"MIRROR": "default"},  # tests run against one database
     }
+# Catalog reads move to the primary while the replica is unreachable or lags more than this
+# many seconds (0: never checked), as each process finds it once every REPLICA_CHECK_SECONDS.
+REPLICA_MAX_LAG_SECONDS = env.int("DATABASE_REPLICA_MAX_LAG_SECONDS", default=30)
+REPLICA_CHECK_SECONDS = 5
 # Apps whose models a replica_reads() block may read from the replica: the catalog and the
 # availability shown with it.
 REPLICA_APPS = ["catalog", "inventory"]

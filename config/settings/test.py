@@ -20,6 +20,7 @@ CATALOG_CACHE_SECONDS = 0
 # tests/kernel/test_replica.py turns it on with REPLICA_DATABASE="replica".
 DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
 REPLICA_DATABASE = ""
+REPLICA_MAX_LAG_SECONDS = 0  # not probed (tests/kernel/test_replica.py turns it on)
 # Each view reaches the cache at once, as the view-count tests expect.
 PRODUCT_VIEWS_BUFFER_SECONDS = 0
 CELERY_BROKER_URL = ""

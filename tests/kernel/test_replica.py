@@ -26,6 +26,7 @@ from kernel.replica import (
     reading_from_replica,
     replica_reads,
     replica_view,
+    replication_lag_seconds,
 )
 from tests.factories import UserFactory, stocked_variant
 
@@ -270,3 +271,51 @@ def test_primary_position_is_the_primarys_wal_position():
 
 def test_primary_position_is_blank_without_a_replica():
     assert primary_position() == ""
+
+
+# -- an unreachable or lagging replica ------------------------------------------------------------
+
+
+@pytest.fixture
+def replica_unreachable():
+    """The replica alias pointed at a port nothing listens on (a replica that is down)."""
+    replica = connections["replica"]
+    replica.close()
+    port = replica.settings_dict["PORT"]
+    replica.settings_dict["PORT"] = "1"
+    yield
+    replica.close()
+    replica.settings_dict["PORT"] = port
+
+
+@on
+@override_settings(REPLICA_MAX_LAG_SECONDS=30, REPLICA_CHECK_SECONDS=0)
+@pytestmark_db
+def test_with_the_replica_down_catalog_pages_read_the_primary(client, variant, replica_unreachable, caplog):
+    with CaptureQueriesContext(connections["default"]) as primary:  # (capturing would connect)
+        response = client.get(reverse("catalog:product_list"))
+    assert response.status_code == 200
+    assert _catalog([q["sql"] for q in primary])
+    assert "moved from the replica: unreachable" in caplog.text
+
+
+@on
+@override_settings(REPLICA_MAX_LAG_SECONDS=30, REPLICA_CHECK_SECONDS=0)
+@pytestmark_db
+def test_a_replica_within_the_lag_limit_is_read(client, variant):
+    # The test "replica" is the primary itself: 0 s behind.
+    assert replication_lag_seconds() == 0.0
+    primary, replica, response = _queries(lambda: client.get(reverse("catalog:product_list")))
+    assert response.status_code == 200
+    assert _catalog(replica)
+    assert not _catalog(primary)
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+def test_health_detailed_shows_the_replicas_lag_to_staff(client, settings):
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get("/health/detailed/").json()["replica"] is None  # none configured
+    settings.REPLICA_DATABASE = "replica"
+    body = client.get("/health/detailed/").json()
+    assert body["replica"] == {"lag_seconds": 0.0, "catalog_reads_from_it": True}
+    assert body["status"] == "ok"
