@@ -38,7 +38,10 @@ DATABASE_REPLICA_URL pointing at it. Then:
   2. replay on the replica is paused (pg_wal_replay_pause(): unbounded replication lag) and
      the shoppers run as above: the purchase journey (cart, checkout, place order, pay, order
      page) reads and locks the primary, so it behaves as without a replica; the replica's
-     stale stock figures are printed beside the primary's;
+     stale stock figures are printed beside the primary's, and the hot product's API page shows
+     the primary's figure (its page-cache entry was retired by the sales under a token naming
+     the primary's WAL position, which the paused replica has not replayed: rebuilt from the
+     primary; past DATABASE_REPLICA_MAX_LAG_SECONDS of lag every catalog read moves there);
   3. replay resumes, the replica catches up (the same figures from both servers), and the
      checks above run as always.
 The replica is stopped and its directory removed at the end. The primary must accept
@@ -504,7 +507,7 @@ def lagging(running: stack.Stack, replica: Replica, database: str, hot: int) -> 
     print(
         f"replica while paused: {int(lag[0]) / 1024:.0f} KiB of WAL received but not replayed, last replayed "
         f"transaction {float(lag[1]):.1f} s old; {flash_sale.HOT_SKU} (on_hand, active reservations): "
-        f"primary {primary}, replica {stale}; a listing page from it answered {listing.status_code}"
+        f"primary {primary}, replica {stale}; a listing page answered {listing.status_code}"
     )
     if listing.status_code != 200:
         problems.append(f"a listing page answered {listing.status_code} with replay paused")
