@@ -383,6 +383,15 @@ def run_stack(
     return results, ok
 
 
+def baseline_raw_rate(output: str) -> float | None:
+    """The raw-SQL orders/s of the hot SKU in hot_sku.py's summary table, if it has one."""
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 3 and cells[0] == "hot SKU" and cells[1] == "raw":
+            return float(cells[3])
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shoppers", type=int, default=200, help="virtual shoppers per scenario (default 200)")
@@ -397,6 +406,11 @@ def main() -> int:
         "--baseline", action="store_true", help="also run bench/hot_sku.py's hot scenario (the raw-SQL baseline, ~30 s)"
     )
     parser.add_argument("--database", default="bench_flash", help="database to (re)create (default bench_flash)")
+    parser.add_argument(
+        "--baseline-database",
+        default=BASELINE_COMMAND[-1],
+        help=f"database --baseline (re)creates (default {BASELINE_COMMAND[-1]})",
+    )
     parser.add_argument(
         "--redis-db", type=int, default=None, help="Redis database for the cache and broker (default 11 and 12)"
     )
@@ -445,9 +459,16 @@ def main() -> int:
             + " ".join(Path(part).name if part.endswith(".py") else part for part in BASELINE_COMMAND[1:])
         )
         if args.baseline:
-            result = subprocess.run(BASELINE_COMMAND, capture_output=True, text=True)
+            command = [*BASELINE_COMMAND[:-1], args.baseline_database]
+            result = subprocess.run(command, capture_output=True, text=True)
             table = [line for line in result.stdout.splitlines() if "|" in line or line.startswith("---")]
             print("\n".join(table) if table else result.stdout + result.stderr)
+            raw = baseline_raw_rate(result.stdout)
+            if raw:
+                print(
+                    f"ratio to raw SQL (same run): place-order answers/s {hot_placing / raw:.2f}×, "
+                    f"paid orders/s {hot_rate / raw:.2f}× (raw SQL {raw:.1f} orders/s)"
+                )
     print(f"load average at the end: {stack.load_average()}")
     print("\nresult: " + ("all invariants hold" if ok else "INVARIANT FAILED"))
     return 0 if ok else 1

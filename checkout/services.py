@@ -390,16 +390,19 @@ def checkout_session_place_order(
         if missing:
             raise CheckoutIncomplete(missing)
         raise CheckoutCartEmpty()
+    shipping = _checkout_shipping(checkout)
+    view = cart_view(checkout.cart)
     try:
         order, created = _place_order(
             cart=checkout.cart,
             checkout_token=token,
-            shipping=_checkout_shipping(checkout),
+            shipping=shipping,
             shipping_method=checkout.shipping_method,
             reviewed_fingerprint=reviewed_fingerprint,
             voucher_code=checkout.voucher_code,
             user=user_or_none(user),
             idempotency_key=idempotency_key,
+            view=view,
         )
     except CheckoutError as exc:
         if exc.code == "cart_empty":
@@ -408,8 +411,10 @@ def checkout_session_place_order(
             raise CheckoutChanged() from exc
         if exc.code == "cart_problems":
             # Why: the stock ran out between the review and our turn; the shopper (or app)
-            # needs the same answer as from the lock itself: which lines are short.
-            short = _short_lines(cart_view(checkout.cart))
+            # needs the same answer as from the lock itself: which lines are short. Named
+            # from the view that refused it (read once: in a flash sale most requests end
+            # here, and a second read of the cart would only repeat what it said).
+            short = _short_lines(view)
             if short:
                 raise InsufficientStock(short) from exc
         raise

@@ -287,6 +287,24 @@ def test_stock_sold_meanwhile_is_insufficient_stock(api, variant, method):
     assert error["lines"] == [{"variant_id": variant.pk, "sku": variant.sku, "requested": 2, "available": 1}]
 
 
+def test_a_refusal_for_stock_sold_meanwhile_reads_the_cart_once(api, variant, method):
+    # In a flash sale most place-order requests end this way: the short lines are named from
+    # the cart as read for the order, not from a second read of it.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.orders.helpers import place_order
+
+    token, checkout = ready_checkout(api, variant, method, 2)
+    place_order((variant, 2))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert_error(place(api, token, checkout), 409, "insufficient_stock")
+
+    cart_reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and 'FROM "cart_cartline"' in q["sql"]]
+    assert len(cart_reads) == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_busy_stock_row_is_stock_busy_with_retry_after(api, variant, method, settings):
     import threading
