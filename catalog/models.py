@@ -68,6 +68,19 @@ class Product(models.Model):
             models.Index(
                 fields=["-created_at", "-id"], condition=models.Q(published=True), name="product_listing_newest_idx"
             ),
+            # A category's listing in title order, and the home page's featured products: read
+            # off these, not by walking the whole catalog's title index for the few that match
+            # (a category page took 140 ms of queries at 100,000 products, 1 ms with it).
+            models.Index(
+                fields=["category", "title", "id"],
+                condition=models.Q(published=True),
+                name="product_listing_category_idx",
+            ),
+            models.Index(
+                fields=["title", "id"],
+                condition=models.Q(published=True, featured=True),
+                name="product_featured_title_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -36,7 +36,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog.models import Product, ProductImage, ProductVariant
+from catalog.models import Category, Product, ProductImage, ProductVariant
 from catalog.search import (
     RELEVANCE,
     SUGGESTION_THRESHOLD,
@@ -228,7 +228,12 @@ def product_search(filters: ProductFilters) -> QuerySet[Product]:
     if filters.q:
         products = _text_match(products, filters.q)
     if filters.category:
-        products = products.filter(category__slug=filters.category)
+        # The category's id as a scalar subquery, not a join on its slug: the planner then
+        # weighs the products of one category (a few, most products having none) and reads
+        # them off the category's index, where with the join it expected a quarter of the
+        # catalog and walked the title index through all of it (100 ms at 100,000 products).
+        category = Category.objects.filter(slug=filters.category).values("pk")[:1]
+        products = products.filter(category_id=Subquery(category))
     # The price range applies to the cheapest variant, written as semi-joins (hashable over
     # the whole catalog) rather than filters on the per-product min_price subquery.
     variants = ProductVariant.objects.filter(product=OuterRef("pk"))
