@@ -1,5 +1,6 @@
 """A long-lived worker renders many documents with one WeasyPrint FontConfiguration
-(orders.invoices._font_configuration): the bytes of every document are still the ones a fresh
+(orders.invoices._font_configuration) and the documents' fixed stylesheet parsed once
+(orders.invoices._document_stylesheet): the bytes of every document are still the ones a fresh
 process writes, whatever was rendered before it (an issued document's PDF must never change:
 a restored file has to match its stored sha256)."""
 
@@ -8,6 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.template.loader import render_to_string
 from django.utils import translation
 
 from orders import invoices
@@ -80,3 +83,25 @@ def test_a_worker_keeps_one_font_configuration_across_renders(documents):
 
     assert invoices._font_configuration.cache_info().misses == 1
     assert invoices._font_configuration.cache_info().hits == 5
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_stylesheet_given_apart_renders_what_the_same_rules_inline_render(documents, language):
+    # orders/_document.css is parsed once and given to WeasyPrint beside each document; the
+    # PDF must be the one the rules written into the document's own <style> give, as issued
+    # documents were rendered before.
+    from weasyprint import HTML
+
+    short, long, note = documents
+    css = render_to_string("orders/_document.css")
+    with translation.override(language):
+        for template, snapshot, render in [
+            ("orders/invoice.html", short.snapshot, lambda: invoice_render_pdf(invoice=short)),
+            ("orders/invoice.html", long.snapshot, lambda: invoice_render_pdf(invoice=long)),
+            ("orders/credit_note.html", note.snapshot, lambda: credit_note_render_pdf(credit_note=note)),
+        ]:
+            html = render_to_string(template, {"doc": invoices._display(snapshot)})
+            assert html.count("</style>") == 1
+            inline = HTML(string=html.replace("</style>", css + "</style>"), base_url=str(settings.BASE_DIR))
+
+            assert sha(render()) == sha(inline.write_pdf())
