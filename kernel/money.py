@@ -106,4 +106,12 @@ def format_money(amount: Decimal, currency: str, locale: str | None = None) -> s
     Babel (the Unicode CLDR data) knows each currency's symbol, its decimal places and where
     a locale puts them, so no template writes "38.00 USD" by hand. Display only: the amount
     is not rounded for storage here (round_money is)."""
-    return format_currency(Decimal(amount), currency.upper(), locale=locale or babel_locale(translation.get_language()))
+    return _formatted(Decimal(amount), currency.upper(), locale or babel_locale(translation.get_language()))
+
+
+@lru_cache(maxsize=4096)
+def _formatted(amount: Decimal, currency: str, locale: str) -> str:
+    """Babel's writing of an amount, remembered: a listing writes the same few prices again
+    and again, and each format_currency takes about 0.1 ms (equal amounts write alike: the
+    currency's decimal places decide the digits, not the Decimal's exponent)."""
+    return format_currency(amount, currency, locale=locale)
