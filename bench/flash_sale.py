@@ -456,7 +456,10 @@ def main() -> int:
         )
         print(
             "Raw-SQL baseline of the same stock locking (reserve + commit, no HTTP): "
-            + " ".join(Path(part).name if part.endswith(".py") else part for part in BASELINE_COMMAND[1:])
+            + " ".join(
+                Path(part).name if part.endswith(".py") else part
+                for part in [*BASELINE_COMMAND[1:-1], args.baseline_database]
+            )
         )
         if args.baseline:
             command = [*BASELINE_COMMAND[:-1], args.baseline_database]
