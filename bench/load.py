@@ -13,7 +13,9 @@ machines), with the catalog page cache on (warm) and off (cold).
 Needs wrk (https://github.com/wg/wrk): `apt-get install -y wrk` on Debian/Ubuntu.
 
 Pages: a trivial view (bench/urls_trivial.py: an HttpResponse through the same middleware, at
-a bench-only URL the stack's settings add; never a URL of the shop), home, the listing (page
+a bench-only URL the stack's settings add; never a URL of the shop; measured again right
+before every page, which is divided by that neighbour: on a shared machine the load moves
+during a run), home, the listing (page
 1, page 50, a category, filtered by in_stock + min_price, a search), a product page, the cart
 page with a cart of 3 lines (made first over HTTP with the add-to-cart form; its session
 cookie is then sent by wrk), and the API's product list. Before the measured runs each page
@@ -95,6 +97,7 @@ class Cell:
     p99_ms: float
     non_2xx: int
     socket_errors: int
+    baseline: float | None = None  # the trivial view's req/s measured just before this cell
 
 
 def wrk(url: str, *, clients: int, seconds: int, headers: dict[str, str]) -> dict:
@@ -147,8 +150,26 @@ def cart_cookie(base_url: str) -> str:
     return client.cookie_header()
 
 
+def _cell(cache: str, name: str, count: int, result: dict) -> Cell:
+    return Cell(
+        cache=cache,
+        page=name,
+        clients=count,
+        requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
+        p50_ms=result["p50_us"] / 1000,
+        p95_ms=result["p95_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        non_2xx=result["non2xx"],
+        socket_errors=result["socket_errors"],
+    )
+
+
 def measure(base_url: str, *, cache: str, clients: list[int], seconds: int, warmup: int, only: str) -> list[Cell]:
+    """Every page at every concurrency, each run right after a run of the trivial view at the
+    same concurrency: the page's ratio is to that neighbour (Cell.baseline), so that a change
+    of the machine's load during the run (a shared machine) moves both alike."""
     cookie = cart_cookie(base_url)
+    trivial_url = base_url + TRIVIAL_PATH
     cells = []
     for name, path in PAGES:
         if only and only not in name and name != TRIVIAL:
@@ -160,20 +181,15 @@ def measure(base_url: str, *, cache: str, clients: list[int], seconds: int, warm
         if warmup:
             wrk(url, clients=4, seconds=warmup, headers=headers)
         for count in clients:
-            result = wrk(url, clients=count, seconds=seconds, headers=headers)
-            cell = Cell(
-                cache=cache,
-                page=name,
-                clients=count,
-                requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
-                p50_ms=result["p50_us"] / 1000,
-                p95_ms=result["p95_us"] / 1000,
-                p99_ms=result["p99_us"] / 1000,
-                non_2xx=result["non2xx"],
-                socket_errors=result["socket_errors"],
-            )
+            baseline = None
+            if name != TRIVIAL:
+                base = _cell(cache, TRIVIAL, count, wrk(trivial_url, clients=count, seconds=seconds, headers=headers))
+                baseline = base.requests_per_second
+            cell = _cell(cache, name, count, wrk(url, clients=count, seconds=seconds, headers=headers))
+            cell.baseline = baseline or cell.requests_per_second
             print(
-                f"  cache {cache}: {name} × {count}: {cell.requests_per_second:.1f} req/s, p95 {cell.p95_ms:.1f} ms",
+                f"  cache {cache}: {name} × {count}: {cell.requests_per_second:.1f} req/s, p95 {cell.p95_ms:.1f} ms; "
+                f"trivial view just before {cell.baseline:.1f} req/s: {cell.requests_per_second / cell.baseline:.2f}×",
                 flush=True,
             )
             cells.append(cell)
@@ -181,20 +197,21 @@ def measure(base_url: str, *, cache: str, clients: list[int], seconds: int, warm
 
 
 def ratio(cells: list[Cell], cell: Cell) -> float | None:
-    """`cell`'s req/s divided by the trivial view's at the same cache mode and concurrency."""
-    base = next((c for c in cells if c.page == TRIVIAL and c.cache == cell.cache and c.clients == cell.clients), None)
-    return cell.requests_per_second / base.requests_per_second if base and base.requests_per_second else None
+    """`cell`'s req/s divided by the trivial view's measured just before it (same cache mode
+    and concurrency)."""
+    return cell.requests_per_second / cell.baseline if cell.baseline else None
 
 
 def table(cells: list[Cell]) -> str:
     lines = [
-        "| page cache | page | clients | req/s | × trivial | p50 ms | p95 ms | p99 ms | non-2xx | socket errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| page cache | page | clients | req/s | trivial req/s | × trivial | p50 ms | p95 ms | p99 ms | non-2xx "
+        "| socket errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cells:
         r = ratio(cells, c)
         lines.append(
-            f"| {c.cache} | {c.page} | {c.clients} | {c.requests_per_second:.1f} | "
+            f"| {c.cache} | {c.page} | {c.clients} | {c.requests_per_second:.1f} | {c.baseline or 0:.1f} | "
             f"{'-' if r is None else f'{r:.2f}'} | {c.p50_ms:.1f} | {c.p95_ms:.1f} | "
             f"{c.p99_ms:.1f} | {c.non_2xx} | {c.socket_errors} |"
         )
