@@ -243,10 +243,12 @@ def main(argv=None) -> int:
     backend = "not readable" if first_backend is None else f"{first_backend:.2f} s"
     print(f"pass 1 CPU: this process {first_cpu:.2f} s, its PostgreSQL backend {backend}")
     due = before["due_reservations"]
-    scaled = f" (scaled to 100,000: {first_seconds * 100_000 / due:.2f} s)" if due and due != 100_000 else ""
+    # A smaller backlog is compared to the target pro rata (fixed costs make that pessimistic).
+    per_100k = first_seconds * 100_000 / due if due else 0.0
+    scaled = f" (pro rata for 100,000: {per_100k:.2f} s)" if due and due != 100_000 else ""
     print(
         f"pass 1 vs target: {first_seconds:.2f} s for {due:,} lapsed reservations{scaled}; "
-        f"target < {TARGET_SECONDS:.1f} s for 100,000: {first_seconds / TARGET_SECONDS:.2f}× the target"
+        f"target < {TARGET_SECONDS:.1f} s for 100,000: {per_100k / TARGET_SECONDS:.2f}× the target"
     )
     checks = {
         "pass 1 expired every due reservation": first[0] == before["due_reservations"],
