@@ -172,12 +172,13 @@ class CheckoutSummary:
         return self.cart.reserved_until
 
 
-def checkout_session_summary(checkout: CheckoutSession) -> CheckoutSummary:
+def checkout_session_summary(checkout: CheckoutSession, *, cart: CartView | None = None) -> CheckoutSummary:
     """`checkout` priced now (checkout.pricing): its cart's orderable lines for its country
     (SHOP_COUNTRY until one is chosen), with its voucher and shipping method when they can be
     used (else priced without them, and the reason given), and the shipping methods that can
-    take the cart there."""
-    view = cart_view(checkout.cart)
+    take the cart there. `cart`: cart_view(checkout.cart) read earlier in the same request
+    (the API's PATCH validates with it), so that it is not read twice."""
+    view = cart if cart is not None else cart_view(checkout.cart)
     country = str(checkout.country or settings.SHOP_COUNTRY)
     area = checkout.country_area if checkout.country else ""
     voucher = None

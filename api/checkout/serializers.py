@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from api.addresses import AddressFieldsSerializer, AddressOutputSerializer
 from api.orders.serializers import OrderDetailSerializer
-from cart.selectors import cart_view
+from cart.selectors import CartView, cart_view
 from checkout.exceptions import VoucherError
 from checkout.forms import CheckoutForm
 from checkout.pricing import cart_goods
@@ -34,6 +34,8 @@ class CheckoutUpdateInputSerializer(serializers.Serializer):
     email, country, whether the method ships this cart there) are CheckoutForm's, applied to
     the checkout as it will be after the change. A detail not sent and not yet set is not an
     error: a checkout may be filled in over several requests."""
+
+    cart_view: CartView | None = None  # the cart as validate() read it, for the answer
 
     email = serializers.CharField(required=False, allow_blank=True, max_length=254)
     name = serializers.CharField(required=False, allow_blank=True, max_length=_max_length("name"))
@@ -73,6 +75,8 @@ class CheckoutUpdateInputSerializer(serializers.Serializer):
         data["shipping_method"] = checkout.shipping_method_id or ""
         data.update({name: value for name, value in attrs.items() if name in detail_names})
         view = cart_view(checkout.cart)
+        # Kept for the answer (checkout_session_summary): the update writes only the checkout.
+        self.cart_view = view
         goods = cart_goods(view)
         form = CheckoutForm(
             data, weight_grams=goods.weight_grams, goods_after_discount=goods.subtotal, offer_methods=False

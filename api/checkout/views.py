@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from api.cart.views import CART_TOKEN_PARAMETER, cart_token, request_cart
 from api.errors import ErrorSerializer, error_body, error_responses
 from api.throttling import ScopedRateThrottle
+from cart.selectors import CartView
 from checkout.exceptions import CheckoutChanged
 from checkout.selectors import checkout_session_for, checkout_session_summary
 from checkout.services import checkout_session_place_order, checkout_session_start, checkout_session_update
@@ -61,8 +62,8 @@ def visible_checkout(request, checkout_id):
     return checkout
 
 
-def checkout_body(checkout) -> dict:
-    return CheckoutSerializer(checkout_session_summary(checkout)).data
+def checkout_body(checkout, *, cart: CartView | None = None) -> dict:
+    return CheckoutSerializer(checkout_session_summary(checkout, cart=cart)).data
 
 
 class CheckoutThrottled:
@@ -110,7 +111,7 @@ class CheckoutDetailView(CheckoutThrottled, APIView):
         params = CheckoutUpdateInputSerializer(data=request.data, context={"checkout": checkout})
         params.is_valid(raise_exception=True)
         checkout = checkout_session_update(checkout=checkout, **params.validated_data)
-        return Response(checkout_body(checkout))
+        return Response(checkout_body(checkout, cart=params.cart_view))
 
 
 class PlaceOrderView(CheckoutThrottled, APIView):
