@@ -213,9 +213,13 @@ def cart_add(*, cart: Cart, variant_id: int, quantity: int) -> CartLine:
     line = CartLine.objects.filter(cart=cart, variant=variant).first()
     _check_quantity(variant, quantity + (line.quantity if line else 0))
     if line is None:
-        line, created = CartLine.objects.get_or_create(cart=cart, variant=variant, defaults={"quantity": quantity})
-        if created:
-            return line
+        # Just read as missing: insert (get_or_create would read it again first); a concurrent
+        # add that made the line meanwhile is added to, as below.
+        try:
+            with transaction.atomic():
+                return CartLine.objects.create(cart=cart, variant=variant, quantity=quantity)
+        except IntegrityError:
+            line = CartLine.objects.get(cart=cart, variant=variant)
     # F() so that two quick clicks add up instead of one overwriting the other.
     CartLine.objects.filter(pk=line.pk).update(quantity=F("quantity") + quantity)
     line.refresh_from_db()

@@ -189,7 +189,6 @@ def checkout_session_summary(checkout: CheckoutSession, *, cart: CartView | None
             voucher = voucher_check(checkout.voucher_code, subtotal=goods.subtotal, email=checkout.email)
         except VoucherError as exc:
             voucher_message = exc.message
-    discounted = cart_pricing(view, country=country, country_area=area, voucher=voucher)
     shipping_message = ""
     method = checkout.shipping_method
     if method is not None and not method.active:
@@ -198,9 +197,12 @@ def checkout_session_summary(checkout: CheckoutSession, *, cart: CartView | None
         pricing = cart_pricing(view, country=country, country_area=area, shipping_method=method, voucher=voucher)
     except ShippingUnavailable as exc:
         shipping_message = exc.message
-        pricing = discounted
+        pricing = cart_pricing(view, country=country, country_area=area, voucher=voucher)
+    # The goods after the voucher's discount as cart_pricing counts them (cart_goods: no query).
     methods = shipping_methods_for(
-        country=country, weight_grams=goods.weight_grams, goods_after_discount=discounted.goods_after_discount
+        country=country,
+        weight_grams=goods.weight_grams,
+        goods_after_discount=cart_goods(view, voucher=voucher).after_discount,
     )
     return CheckoutSummary(
         checkout=checkout,

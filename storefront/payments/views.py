@@ -234,9 +234,9 @@ def _rejected_message(order: Order) -> str:
 
 
 def _show_result(request, payment: Payment):
-    payment.refresh_from_db()
+    # Both read again, as processing left them: one query.
+    payment = Payment.objects.select_related("order").get(pk=payment.pk)
     order = payment.order
-    order.refresh_from_db()
     if payment.status == Payment.Status.CAPTURED:
         # The order page says thank you, once, for the order just paid.
         request.session[SESSION_JUST_PAID] = order.number
