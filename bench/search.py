@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """
 Product search on 10,000 products: the database time of each search the listing and the API
-run (inventory.selectors.product_search: the count and the first page of 12, with their
-images; and for words that find nothing the "did you mean" query), cold as far as the shop
-goes (the selector called directly: no page cache), median and p95 over --runs runs, and the
-EXPLAIN (ANALYZE) of the page query showing the GIN indexes at work.
+run (inventory.selectors.product_search: the count, bounded at 1,000 for the listing and exact
+for the API's total, and the first page of 12, with their images; and for words that find
+nothing the "did you mean" query), cold as far as the shop goes (the selector called
+directly: no page cache), median and p95 over --runs runs, and the EXPLAIN (ANALYZE) of the
+page query showing the GIN indexes at work.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop .venv/bin/python bench/search.py
     .venv/bin/python bench/search.py --products 10000 --runs 30 --budget-ms 20
@@ -223,19 +224,22 @@ class DatabaseTime:
             self.queries += 1
 
 
-def one_search(q: str) -> tuple[float, int, int, str | None]:
-    """What the listing asks of the database for `q`: the count, the first page with its
-    images, the suggestion when nothing matched. Returns (ms, queries, count, suggestion)."""
+def one_search(q: str, *, exact_count: bool = False) -> tuple[float, int, int, str | None]:
+    """What the listing asks of the database for `q`: its count (bounded at 1,000 products,
+    storefront.catalog.pagination; `exact_count`: every product, as the API's total), the
+    first page with its images, the suggestion when nothing matched. Returns (ms, queries,
+    count, suggestion)."""
     from django.db import connection
 
     from catalog.search import RELEVANCE
     from catalog.selectors import ProductFilters
     from inventory.selectors import product_search, search_suggestion
+    from storefront.catalog.pagination import BoundedPaginator
 
     timer = DatabaseTime()
     with connection.execute_wrapper(timer):
         results = product_search(ProductFilters(q=q, sort=RELEVANCE))
-        count = results.count()
+        count = results.count() if exact_count else BoundedPaginator(results, PAGE).count
         list(results[:PAGE])
         suggestion = search_suggestion(q) if not count else None
     return timer.seconds * 1000, timer.queries, count, suggestion
@@ -281,17 +285,27 @@ def main(argv=None) -> int:
     for _label, q in queries:  # once each, untimed: plans and buffers as a running shop has them
         one_search(q)
 
+    # The listing counts at most 1,000 products; the API's total is exact: both are timed.
     over = []
-    print(f"\n{'search':<18} {'q':<18} {'found':>6} {'queries':>7} {'median ms':>10} {'p95 ms':>8}  suggestion")
+    print(
+        f"\n{'search':<18} {'q':<18} {'found':>6} {'queries':>7} {'median ms':>10} {'p95 ms':>8}"
+        f" {'API median':>10} {'API p95':>8}  suggestion"
+    )
     for label, q in queries:
-        times = []
+        times, api_times = [], []
         for _ in range(args.runs):
             ms, queries, count, suggestion = one_search(q)
             times.append(ms)
+            api_ms, _queries, api_count, _suggestion = one_search(q, exact_count=True)
+            api_times.append(api_ms)
         median, p95 = statistics.median(times), percentile(times, 0.95)
-        if p95 > args.budget_ms:
+        api_median, api_p95 = statistics.median(api_times), percentile(api_times, 0.95)
+        if max(p95, api_p95) > args.budget_ms:
             over.append(label)
-        print(f"{label:<18} {q:<18} {count:>6} {queries:>7} {median:>10.2f} {p95:>8.2f}  {suggestion or ''}")
+        print(
+            f"{label:<18} {q:<18} {api_count:>6} {queries:>7} {median:>10.2f} {p95:>8.2f}"
+            f" {api_median:>10.2f} {api_p95:>8.2f}  {suggestion or ''}"
+        )
 
     for q in args.explain:
         page = product_search(ProductFilters(q=q, sort=RELEVANCE))[:PAGE]

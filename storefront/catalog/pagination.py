@@ -10,7 +10,7 @@ from functools import cached_property
 from django.core.paginator import Paginator
 
 # Products counted exactly; a listing with more says "More than 1,000 products". The count
-# reads its rows in the listing's order and stops there, whatever the size of the catalog.
+# stops there, whatever the size of the catalog.
 COUNT_LIMIT = 1000
 # Pages counted beyond the page asked for (for its links), when that is past COUNT_LIMIT.
 PAGES_AHEAD = 2
@@ -35,7 +35,9 @@ class BoundedPaginator(Paginator):
         """Products counted, at most limit + 1 (one more says there are more)."""
         object_list = self.object_list
         if hasattr(object_list, "values"):
-            object_list = object_list.values("pk")  # only the rows, none of the page's annotations
+            # Only the rows, none of the page's annotations, in no order: which limit + 1 rows
+            # are counted does not change the figure, and an order by rank would rank them all.
+            object_list = object_list.values("pk").order_by()
         return object_list[: self.limit + 1].count()
 
     @cached_property
