@@ -11,6 +11,17 @@ from catalog.selectors import SORTS, ProductFilters
 from .picker import option_count, variant_options
 
 
+def _price_field(error: str) -> forms.DecimalField:
+    """An optional price bound in currency units, 0 or more; `error` for any bad value."""
+    return forms.DecimalField(
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        error_messages=dict.fromkeys(PRICE_ERRORS, error),
+    )
+
+
 class SortField(forms.ChoiceField):
     """The listing's sort: one of its choices, or RELEVANCE even when the menu leaves it out."""
 
@@ -37,24 +48,8 @@ class ProductFilterForm(forms.Form):
     category = forms.SlugField(
         required=False, error_messages={"invalid": _("That category does not exist. Choose one from the list.")}
     )
-    min_price = forms.DecimalField(
-        required=False,
-        min_value=Decimal("0"),
-        max_digits=12,
-        decimal_places=2,
-        error_messages=dict.fromkeys(
-            PRICE_ERRORS, _("Enter the lowest price as an amount of 0 or more, such as 10 or 9.50.")
-        ),
-    )
-    max_price = forms.DecimalField(
-        required=False,
-        min_value=Decimal("0"),
-        max_digits=12,
-        decimal_places=2,
-        error_messages=dict.fromkeys(
-            PRICE_ERRORS, _("Enter the highest price as an amount of 0 or more, such as 50 or 49.50.")
-        ),
-    )
+    min_price = _price_field(_("Enter the lowest price as an amount of 0 or more, such as 10 or 9.50."))
+    max_price = _price_field(_("Enter the highest price as an amount of 0 or more, such as 50 or 49.50."))
     in_stock = forms.BooleanField(required=False, label=_("In stock only"))
     sort = SortField(
         required=False,
