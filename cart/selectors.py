@@ -6,27 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from catalog.models import ProductVariant
-from inventory.selectors import hold_of, with_availability
+from inventory.selectors import availability_for_owner
 from kernel.auth import user_or_none
 
 from .models import Cart, CartLine
-
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
-
-
-class _Availability(TypedDict):
-    """What _lines_with_availability annotates on each line."""
-
-    available: int
-    backorder: bool
 
 
 @dataclass
@@ -83,16 +71,18 @@ def cart_view(cart: Cart | None) -> CartView:
     holds_stock = settings.STOCK_RESERVE_ON == "cart"
     if cart is None:
         return CartView(cart=None, lines=[], holds_stock=holds_stock)
-    lines = list(_lines_with_availability(cart))
+    lines = list(cart.lines.select_related("variant__product", "variant__stock"))
+    if not lines:
+        return CartView(cart=cart, lines=[], holds_stock=holds_stock)
     # Read in both modes: a hold left over from before a switch to "checkout" is still ours.
-    hold = hold_of(cart.reservation_owner)
+    figures, hold = availability_for_owner([line.variant for line in lines], owner=cart.reservation_owner)
     views = []
     for line in lines:
-        variant = line.variant
-        available = max(line.available + hold.quantities.get(line.variant_id, 0), 0)
+        variant, figure = line.variant, figures[line.variant_id]
+        available = figure.units
         if not variant.product.published:
             problem = _("No longer available.")
-        elif line.backorder:
+        elif figure.backorder:
             problem = ""  # sold on backorder (inventory's policy): any quantity may be ordered
         elif available == 0:
             problem = _("Sold out.")
@@ -106,16 +96,6 @@ def cart_view(cart: Cart | None) -> CartView:
         lines=views,
         reserved_until=hold.expires_at if views else None,
         holds_stock=holds_stock,
-    )
-
-
-def _lines_with_availability(cart: Cart) -> QuerySet[WithAnnotations[CartLine, _Availability]]:
-    """The lines of `cart` with their variants and products, each annotated with its variant's
-    `available` and `backorder` (inventory's with_availability): one query."""
-    variant = with_availability(ProductVariant.objects.filter(pk=OuterRef("variant_id")).order_by())
-    return cart.lines.select_related("variant__product").annotate(
-        available=Subquery(variant.values("available")[:1]),
-        backorder=Subquery(variant.values("backorder")[:1]),
     )
 
 

@@ -104,6 +104,50 @@ def hold_of(owner: str, *, now: datetime | None = None) -> Hold:
     )
 
 
+@dataclass(frozen=True)
+class OwnerAvailability:
+    """What one owner (a cart) could have of a variant now: `units` on hand minus every live
+    reservation but the owner's own (never below 0), and whether the variant is sold on
+    backorder (any quantity may then be ordered)."""
+
+    units: int
+    backorder: bool
+
+
+def availability_for_owner(
+    variants: Iterable[ProductVariant], *, owner: str, now: datetime | None = None
+) -> tuple[dict[int, OwnerAvailability], Hold]:
+    """For each of `variants` (read with select_related("stock"): no query for them), what
+    `owner` could have of it now, by variant id; and what `owner` holds (hold_of, every
+    variant). One query: the live reservations of those variants and of the owner, summed
+    per variant, the owner's part apart."""
+    variants = list(variants)
+    ids, mine = {variant.pk for variant in variants}, Q(owner=owner)
+    rows = (
+        _live(now)
+        .filter(Q(variant_id__in=ids) | mine)
+        .values("variant_id")
+        .annotate(total=Sum("quantity"), own=Sum("quantity", filter=mine), expires=Min("expires_at", filter=mine))
+        .order_by()
+    )
+    others, held, expiries = {}, {}, []
+    for row in rows:
+        own = row["own"] or 0
+        others[row["variant_id"]] = row["total"] - own
+        if own:
+            held[row["variant_id"]] = own
+            expiries.append(row["expires"])
+    figures = {}
+    for variant in variants:
+        stock = getattr(variant, "stock", None)  # None: no stock row (nothing on hand, "deny")
+        on_hand = stock.on_hand if stock is not None else 0
+        figures[variant.pk] = OwnerAvailability(
+            units=max(on_hand - others.get(variant.pk, 0), 0),
+            backorder=stock is not None and stock.backorder_policy == CONTINUE,
+        )
+    return figures, Hold(quantities=held, expires_at=min(expiries, default=None))
+
+
 def availability(variant_ids: Iterable[int]) -> dict[int, int]:
     """Available units (on hand − live reservations, never below 0) for every id given."""
     ids = list(variant_ids)
