@@ -38,6 +38,8 @@ def cart_detail(request, *, line_errors=None, status=200):
             "pricing": pricing,
             "rows": cart_rows(view, pricing),
             "line_errors": line_errors or {},
+            # The header's count (context_processors.cart_summary) from the lines read here.
+            "cart_count": view.quantity,
             "country_name": country_name(country),
             # Placing an order empties the cart: an order still waiting for payment is named.
             "awaiting": order_awaiting_payment(user=request.user, numbers=request.session.get(SESSION_GUEST_ORDERS, []))

@@ -137,9 +137,8 @@ def details(request):
         _save_new_address(request, form)
         request.session[SESSION_DETAILS] = form.session_data()
         return redirect("checkout:review")
-    return render(
-        request, "checkout/details.html", {"form": form, "cart": view, **_details_summary(request, view, form)}
-    )
+    context = {"form": form, "cart": view, "cart_count": view.quantity, **_details_summary(request, view, form)}
+    return render(request, "checkout/details.html", context)
 
 
 def _with_images(view: CartView) -> CartView:
@@ -257,6 +256,7 @@ def review(request):
         "checkout/review.html",
         {
             "cart": _with_images(view),
+            "cart_count": view.quantity,  # the header's (context_processors.cart_summary), no query
             "rows": cart_rows(view, pricing),
             "pricing": pricing,
             "details": data,

@@ -6,7 +6,9 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import ProductImage
 from orders.models import Order
@@ -83,3 +85,22 @@ def test_the_emptied_cart_points_to_the_order_waiting_for_payment(client):
     assert "waiting for payment" not in client.get("/cart/").content.decode()
     # Another browser's cart knows nothing of it.
     assert "waiting for payment" not in Client().get("/cart/").content.decode()
+
+
+def _lines_read(client) -> tuple[str, int, int]:
+    """GET /cart/: the page, its number of queries, and how many of them read cart lines."""
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/cart/").content.decode()
+    return page, len(queries), sum('FROM "cart_cartline"' in query["sql"] for query in queries.captured_queries)
+
+
+def test_the_header_counts_the_units_of_the_lines_the_page_shows_and_reads_them_once(client):
+    shopper = Shopper(client)
+    shopper.add(stocked_variant(price=Decimal("10.00")), 2)
+    page, queries, line_reads = _lines_read(client)
+    assert re.search(r"data-cart-count>2<", page) and line_reads == 1
+    shopper.add(stocked_variant(price=Decimal("12.00")), 3)
+    shopper.add(stocked_variant(price=Decimal("14.00")), 1)
+    page, queries_for_3, line_reads = _lines_read(client)
+    assert re.search(r"data-cart-count>6<", page) and line_reads == 1
+    assert queries_for_3 == queries
