@@ -188,10 +188,11 @@ def rebuild_count(kind: str) -> int:
     return int(cache.get(f"{REBUILDS}:{kind}") or 0)
 
 
-def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
+def listing_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T], *, also: Iterable[str] = ()) -> _T:
     """A listing entry (HTML fragment or API data, never None): valid until any catalog edit
-    or any availability change."""
-    return _cached(kind, [EDIT, STOCK], parts, build)
+    or any availability change, or a change of the versions named in `also` (cache keys
+    of other tokens kept the same way, e.g. the content pages' for a whole page)."""
+    return _cached(kind, [EDIT, STOCK, *also], parts, build)
 
 
 def edit_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
@@ -200,10 +201,14 @@ def edit_cached(kind: str, parts: Iterable[Any], build: Callable[[], _T]) -> _T:
     return _cached(kind, [EDIT], parts, build)
 
 
-def product_cached(handle: str, build: Callable[[], _T], *, kind: str = "product") -> _T:
-    """An entry of `kind` (the API's product, the page's product and HTML) for the product
-    with `handle`: valid until a catalog edit or an availability change of its variants."""
-    return _cached(kind, [EDIT, _product_key(handle)], [handle], build)
+def product_cached(
+    handle: str, build: Callable[[], _T], *, kind: str = "product", parts: Iterable[Any] = (), also: Iterable[str] = ()
+) -> _T:
+    """An entry of `kind` (the API's product, the page's product and HTML, the whole page) for
+    the product with `handle` (and `parts`, what else the entry depends on): valid until a
+    catalog edit or an availability change of its variants, or a change of `also`'s versions
+    (as for listing_cached)."""
+    return _cached(kind, [EDIT, _product_key(handle), *also], [handle, *parts], build)
 
 
 def catalog_edited() -> None:

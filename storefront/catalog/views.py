@@ -25,6 +25,7 @@ from kernel.replica import primary_reads, replica_view
 from orders.selectors import review_eligibility
 from storefront.context_processors import shop
 from storefront.orders.forms import ReviewForm
+from storefront.page_cache import Page, whole_page_cached
 from storefront.seo.structured import product_seo
 from storefront.session import cart_for_request
 
@@ -92,6 +93,7 @@ def _category_tiles(categories) -> list[dict]:
 
 
 @replica_view
+@whole_page_cached("home")
 def home(request):
     products = listing_cached(
         "home",
@@ -109,6 +111,7 @@ def home(request):
 
 
 @replica_view
+@whole_page_cached("list")
 def product_list(request):
     form = ProductFilterForm(request.GET)
     filters = form.filters()
@@ -221,7 +224,13 @@ def _review_form(request, product: Product) -> dict:
     }
 
 
+def _count_view(page: Page) -> None:
+    if page.product_id is not None:
+        product_view_record(product_id=page.product_id)
+
+
 @replica_view
+@whole_page_cached("product", handle_kwarg="handle", on_hit=_count_view)
 def product_detail_view(request, handle: str):
     # The product with its variants' availability and its page's shared HTML, from the page
     # cache (catalog/cache.py); adding to the cart below checks stock again under the lock.
@@ -269,7 +278,7 @@ def product_detail_view(request, handle: str):
             render_to_string("catalog/_variant_options.html", {**_picker_context(product, selected), **shop(None)})
         )
     status, availability = availability_text(selected) if selected else ("out", "")
-    return render(
+    response = render(
         request,
         "catalog/product_detail.html",
         {
@@ -286,3 +295,5 @@ def product_detail_view(request, handle: str):
             "seo": product_seo(request, product, variants, selected),
         },
     )
+    response.product_id = product.pk  # a whole page stored from it counts a view on each hit
+    return response
