@@ -99,11 +99,13 @@ class CheckoutForm(AddressForm):
         self.weight_grams = weight_grams
         self.goods_after_discount = goods_after_discount
         self.shipping_unavailable = False
+        # (method, price) of each method offered (shipping_methods_for); empty when not offered.
+        self.offers: list[tuple[ShippingMethod, Decimal]] = []
         if offer_methods:
             self._offer_methods()
 
     def _offer_methods(self) -> None:
-        offers = shipping_methods_for(
+        self.offers = offers = shipping_methods_for(
             country=self._country(), weight_grams=self.weight_grams, goods_after_discount=self.goods_after_discount
         )
         # Only the methods that can take this cart there are shown; validation (clean) still

@@ -257,11 +257,32 @@ def checkout_pricing(
     country (tax_rate_for). Raises ShippingUnavailable when the method cannot ship this cart
     to `country`.
     """
+    return _pricing(
+        lines=lines,
+        country=country,
+        tax_rate=tax_rate_for(country, country_area),
+        shipping_method=shipping_method,
+        voucher=voucher,
+        currency=currency,
+        prices_include_tax=prices_include_tax,
+    )
+
+
+def _pricing(
+    *,
+    lines: Sequence[PricingInput],
+    country: str,
+    tax_rate: TaxRate | None,
+    shipping_method: ShippingMethod | None,
+    voucher: Voucher | None,
+    currency: str | None,
+    prices_include_tax: bool | None,
+) -> Pricing:
+    """checkout_pricing with the tax rate already read (None: no tax). No query."""
     currency = currency or settings.SHOP_CURRENCY
     if prices_include_tax is None:
         prices_include_tax = settings.PRICES_INCLUDE_TAX
     quantum = currency_quantum(currency)
-    tax_rate = tax_rate_for(country, country_area)
     rate = tax_rate.rate if tax_rate else Decimal("0.0000")
 
     totals = [_line_total(line, currency) for line in lines]
@@ -333,6 +354,33 @@ def cart_pricing(
         shipping_method=shipping_method,
         voucher=voucher,
     )
+
+
+def cart_pricings(
+    view: CartView,
+    *,
+    country: str,
+    country_area: str = "",
+    shipping_methods: Sequence[ShippingMethod | None],
+    voucher: Voucher | None = None,
+) -> list[Pricing]:
+    """cart_pricing with each of `shipping_methods` in turn (None: no shipping yet), in their
+    order, the tax rate read once: the checkout page prices the cart with every method it
+    offers. Raises ShippingUnavailable as cart_pricing does."""
+    lines = [pricing_input(item) for item in view.lines if item.ok]
+    tax_rate = tax_rate_for(country, country_area)
+    return [
+        _pricing(
+            lines=lines,
+            country=country,
+            tax_rate=tax_rate,
+            shipping_method=method,
+            voucher=voucher,
+            currency=None,
+            prices_include_tax=None,
+        )
+        for method in shipping_methods
+    ]
 
 
 def cart_goods(view: CartView, *, voucher: Voucher | None = None) -> Goods:

@@ -21,8 +21,8 @@ from checkout.exceptions import (
     VoucherError,
 )
 from checkout.forms import CheckoutForm
-from checkout.pricing import Goods, Pricing, cart_goods, cart_pricing, cart_rows
-from checkout.selectors import checkout_price, shipping_methods_for, voucher_check
+from checkout.pricing import Goods, cart_goods, cart_pricings, cart_rows
+from checkout.selectors import checkout_price, voucher_check
 from checkout.services import checkout_place_order
 from inventory.exceptions import InsufficientStock, StockBusy
 from kernel.addresses import ADDRESS_FIELDS, address_from, country_name
@@ -152,9 +152,7 @@ def _details_summary(request, view: CartView, form: CheckoutForm) -> dict:
     priced for the country in the form with the method chosen in it (or the first offered),
     and each offered method with its price for this cart there."""
     country = form._country()
-    offers = shipping_methods_for(
-        country=country, weight_grams=form.weight_grams, goods_after_discount=form.goods_after_discount
-    )
+    offers = form.offers  # the methods the form offers, priced for this cart there
     chosen = str(form["shipping_method"].value() or "")
     method = next((m for m, _price in offers if str(m.pk) == chosen), None)
     if method is None and offers and not form.is_bound:
@@ -167,21 +165,21 @@ def _details_summary(request, view: CartView, form: CheckoutForm) -> dict:
         except VoucherError:
             voucher = None
     area = str(form["country_area"].value() or "") if "country_area" in form.fields else ""
-    pricing: Pricing = cart_pricing(
-        _with_images(view), country=country, country_area=area, shipping_method=method, voucher=voucher
-    )
-    # Each offered method with the checkout priced with it: choosing another card updates the
-    # summary's shipping, tax and total at once (static/js/checkout.js), as the review will.
-    offered = {
-        str(m.pk): (
-            m,
-            price,
-            pricing
-            if m == method
-            else cart_pricing(view, country=country, country_area=area, shipping_method=m, voucher=voucher),
+    # The checkout priced with the method chosen, then with each other one offered (one tax
+    # rate read): choosing another card updates the summary's shipping, tax and total at once
+    # (static/js/checkout.js), as the review will.
+    methods = [method, *(m for m, _price in offers if m != method)]
+    priced = dict(
+        zip(
+            methods,
+            cart_pricings(
+                _with_images(view), country=country, country_area=area, shipping_methods=methods, voucher=voucher
+            ),
+            strict=True,
         )
-        for m, price in offers
-    }
+    )
+    pricing = priced[method]
+    offered = {str(m.pk): (m, price, priced[m]) for m, price in offers}
     chosen = chosen or (str(method.pk) if method else "")
     return {
         "rows": cart_rows(view, pricing),

@@ -5,11 +5,17 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from cart.models import Cart
+from cart.selectors import cart_view
 from checkout.exceptions import ShippingUnavailable
-from checkout.models import ShippingMethod, ShippingMethodCountry, ShippingRateBand, Voucher
+from checkout.models import ShippingMethod, ShippingMethodCountry, ShippingRateBand, TaxRate, Voucher
+from checkout.pricing import cart_pricing
 from checkout.selectors import shipping_methods_for
 from inventory.models import Reservation
+from kernel.money import format_money
 from orders.models import Order
 from tests.checkout.helpers import cart_of, place, price
 from tests.factories import ShippingMethodFactory, stocked_variant
@@ -175,6 +181,34 @@ class TestTheCheckoutForm:
         # One radio card per method, with its price for this cart there.
         assert sorted(offered(page)) == [("Big Parcel", "$7.50"), ("Domestic Express", "$9.00"), ("Standard", "$5.00")]
         assert "Stateside" not in page and "Small Parcel" not in page
+
+    def test_each_card_carries_the_checkout_priced_with_its_method_and_the_summary_the_chosen_ones(
+        self, shopper, heavy_cart
+    ):
+        TaxRate.objects.create(country="GB", name="VAT", rate=Decimal("0.2000"))
+        standard = ShippingMethodFactory(name="Standard", price=Decimal("5.00"))
+        express = ShippingMethodFactory(name="Express", price=Decimal("15.00"))
+        session = shopper.client.session
+        session["checkout_details"] = {**ADDRESS, "shipping_method": express.pk}
+        session.save()
+        view = cart_view(Cart.objects.get())
+
+        with CaptureQueriesContext(connection) as queries:
+            page = shopper.client.get("/checkout/").content.decode()
+
+        for method in (standard, express):
+            pricing = cart_pricing(view, country="GB", shipping_method=method)
+            card = re.search(rf'value="{method.pk}"[^>]*>', page).group(0)
+            assert f'data-summary-shipping="{format_money(pricing.shipping, "USD")}"' in card
+            assert f'data-summary-tax="{format_money(pricing.tax, "USD")}"' in card
+            assert f'data-summary-total="{format_money(pricing.total, "USD")}"' in card
+        # The summary beside them: the checkout priced with the method chosen before.
+        chosen = cart_pricing(view, country="GB", shipping_method=express)
+        assert re.search(rf"data-total>{re.escape(format_money(chosen.total, 'USD'))}<", page)
+        # The methods are read once, the tax rate once, whatever the number of methods.
+        reads = [query["sql"] for query in queries.captured_queries]
+        assert sum('FROM "checkout_shippingmethod"' in sql for sql in reads) == 1
+        assert sum('FROM "checkout_taxrate"' in sql for sql in reads) == 1
 
     def test_a_method_that_does_not_ship_to_the_chosen_country_gets_a_clear_error(self, shopper, heavy_cart):
         domestic = ships_to(ShippingMethodFactory(name="Domestic Express", price=Decimal("9.00")), "GB")
