@@ -5,6 +5,7 @@ names are unchanged by writing the options in Python."""
 import pytest
 from django import forms
 from django.utils import translation
+from django_countries import countries
 
 from accounts.forms import AddressForm, ListSelect
 
@@ -54,3 +55,12 @@ def test_only_the_first_option_of_a_value_is_selected_and_labels_are_escaped():
 def test_grouped_choices_are_written_by_djangos_template():
     grouped = [("Europe", [("DE", "Germany"), ("FR", "France")]), ("US", "United States")]
     assert ListSelect(choices=grouped).render("x", "FR") == forms.Select(choices=grouped).render("x", "FR")
+
+
+@pytest.mark.parametrize(("language", "germany"), [("en", "Germany"), ("de", "Deutschland"), ("en", "Germany")])
+def test_the_countries_are_named_and_ordered_in_the_language_of_each_form(language, germany):
+    with translation.override(language):
+        choices = list(AddressForm().fields["country"].choices)
+        assert choices == [(code, str(name)) for code, name in countries]
+        assert ("DE", germany) in choices
+        assert f'<option value="DE">{germany}</option>' in str(AddressForm()["country"])
