@@ -44,7 +44,9 @@ class CheckoutForm(AddressForm):
     default) bills the shipping address; off, `billing_form` (prefix "billing") must be valid.
 
     With `offer_methods=False` (details only validated, never shown: the review, Place order,
-    the API) the offers are not listed, three queries saved; validation is the same.
+    the API; or shown only if they are refused: the details page's POST, which calls
+    offer_shipping_methods() then) the offers are not listed, three queries saved; validation
+    is the same.
     """
 
     template_name = "forms/address.html"
@@ -102,9 +104,11 @@ class CheckoutForm(AddressForm):
         # (method, price) of each method offered (shipping_methods_for); empty when not offered.
         self.offers: list[tuple[ShippingMethod, Decimal]] = []
         if offer_methods:
-            self._offer_methods()
+            self.offer_shipping_methods()
 
-    def _offer_methods(self) -> None:
+    def offer_shipping_methods(self) -> None:
+        """Lists the methods that can ship this cart to the country chosen, with their prices
+        (`offers`, and the choices shown). Three queries."""
         self.offers = offers = shipping_methods_for(
             country=self._country(), weight_grams=self.weight_grams, goods_after_discount=self.goods_after_discount
         )

@@ -124,7 +124,8 @@ def details(request):
     saved = request.session.get(SESSION_DETAILS)
     saved_addresses = _saved_addresses(request)
     if request.method == "POST":
-        form = _checkout_form(request, view, data=request.POST, saved_addresses=saved_addresses)
+        # The methods are listed only if the page is shown again (details refused).
+        form = _checkout_form(request, view, data=request.POST, offer_methods=False, saved_addresses=saved_addresses)
     elif saved and request.GET.get("recheck"):
         # Sent back because the saved details no longer work (e.g. the shipping method cannot
         # take the cart any more): show them with the reason next to the field.
@@ -133,10 +134,12 @@ def details(request):
     else:
         initial = saved or _initial_details(request, saved_addresses)
         form = _checkout_form(request, view, initial=initial, saved_addresses=saved_addresses)
-    if request.method == "POST" and form.is_valid():
-        _save_new_address(request, form)
-        request.session[SESSION_DETAILS] = form.session_data()
-        return redirect("checkout:review")
+    if request.method == "POST":
+        if form.is_valid():
+            _save_new_address(request, form)
+            request.session[SESSION_DETAILS] = form.session_data()
+            return redirect("checkout:review")
+        form.offer_shipping_methods()
     context = {"form": form, "cart": view, "cart_count": view.quantity, **_details_summary(request, view, form)}
     return render(request, "checkout/details.html", context)
 

@@ -210,6 +210,18 @@ class TestTheCheckoutForm:
         assert sum('FROM "checkout_shippingmethod"' in sql for sql in reads) == 1
         assert sum('FROM "checkout_taxrate"' in sql for sql in reads) == 1
 
+    def test_details_accepted_go_on_to_the_review_without_listing_the_methods(self, shopper, heavy_cart):
+        standard = ShippingMethodFactory(name="Standard", price=Decimal("5.00"))
+        ShippingMethodFactory(name="Express", price=Decimal("15.00"))
+
+        with CaptureQueriesContext(connection) as queries:
+            response = shopper.checkout(standard)
+
+        assert response["Location"] == "/checkout/review/"
+        # The method posted is read to check it (with its countries); no list of offers.
+        reads = [query["sql"] for query in queries.captured_queries]
+        assert sum('FROM "checkout_shippingmethod"' in sql for sql in reads) == 1
+
     def test_a_method_that_does_not_ship_to_the_chosen_country_gets_a_clear_error(self, shopper, heavy_cart):
         domestic = ships_to(ShippingMethodFactory(name="Domestic Express", price=Decimal("9.00")), "GB")
         ShippingMethodFactory(name="Standard", price=Decimal("5.00"))
