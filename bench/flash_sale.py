@@ -27,6 +27,11 @@ units of the paid orders, and `manage.py check_stock` passes. Exits 1 if any of 
     .venv/bin/python bench/flash_sale.py                      # about 2 minutes here
     .venv/bin/python bench/flash_sale.py --shoppers 50 --scenarios hot --baseline
 
+--sale-opens: every shopper first gets the checkout ready (cart, checkout, address, shipping)
+and waits; when all are ready the sale opens and they place their orders at once, then pay. The
+place-order answers/s is then the rush on the stock alone, as a sale that opens at a set time
+sees it, instead of place-orders mixed with the others' carts and addresses.
+
 The hot-SKU figure is printed next to the command that measures the raw-SQL baseline of the
 same stock locking (bench/hot_sku.py); --baseline runs it (~30 s more) and shows its output.
 
@@ -114,12 +119,30 @@ def expect(step: str, response, *statuses: int):
     return response
 
 
-def shop(base_url: str, variant_id: int, email: str, key: str, *, retries: int, start: threading.Event) -> Journey:
-    """One shopper's journey (module docstring); never raises."""
+def shop(
+    base_url: str,
+    variant_id: int,
+    email: str,
+    key: str,
+    *,
+    retries: int,
+    start: threading.Event,
+    sale_opens: threading.Barrier | None = None,
+) -> Journey:
+    """One shopper's journey (module docstring); never raises. With `sale_opens`, the shopper
+    waits there with the checkout ready (or having failed before) until every shopper is."""
     client = stack.Client(base_url)
     journey = Journey()
     start.wait()
     began = time.perf_counter()
+    waited = False
+
+    def wait_for_the_sale() -> None:
+        nonlocal waited
+        if sale_opens is not None and not waited:
+            waited = True
+            sale_opens.wait(timeout=300)
+
     try:
         cart = expect("cart", client.post("/api/v1/cart/items/", json={"variant_id": variant_id, "quantity": 1}), 201)
         as_owner = {"X-Cart-Token": cart.headers["X-Cart-Token"]}
@@ -132,6 +155,7 @@ def shop(base_url: str, variant_id: int, email: str, key: str, *, retries: int, 
         method = checkout["shipping_methods"][0]["id"]
         chosen = {"shipping_method": method}
         checkout = expect("shipping", client.request("PATCH", url, json=chosen, headers=as_owner), 200).json()
+        wait_for_the_sale()
         while True:
             started = time.perf_counter()
             placed = client.post(
@@ -168,16 +192,21 @@ def shop(base_url: str, variant_id: int, email: str, key: str, *, retries: int, 
         journey.outcome = str(exc)
     except Exception as exc:  # noqa: BLE001 — a timeout or a reset connection is a result too
         journey.outcome = f"{type(exc).__name__}"
+    finally:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            wait_for_the_sale()  # a shopper who failed before the sale still lets it open
     journey.seconds = time.perf_counter() - began
     return journey
 
 
 def run_shoppers(
-    base_urls: list[str], variant_ids: list[int], scenario: str, *, retries: int
+    base_urls: list[str], variant_ids: list[int], scenario: str, *, retries: int, sale_opens: bool = False
 ) -> tuple[list[Journey], float]:
     """One thread per shopper, all released at once; shopper i uses base_urls[i % len] and
-    variant_ids[i]. Answers the journeys and the wall time in seconds."""
+    variant_ids[i]. With `sale_opens`, every shopper gets the checkout ready and only then do
+    they all place their orders. Answers the journeys and the wall time in seconds."""
     start = threading.Event()
+    barrier = threading.Barrier(len(variant_ids)) if sale_opens else None
     with ThreadPoolExecutor(max_workers=len(variant_ids)) as pool:
         futures = [
             pool.submit(
@@ -188,6 +217,7 @@ def run_shoppers(
                 f"{scenario}-{i}",
                 retries=retries,
                 start=start,
+                sale_opens=barrier,
             )
             for i, variant_id in enumerate(variant_ids)
         ]
@@ -307,13 +337,19 @@ REFUSALS = ("place-order 409 insufficient_stock", "place-order 409 stock_busy")
 
 
 def run_scenario(
-    running: stack.Stack, scenario: str, variant_ids: list[int], *, retries: int, strict: bool = False
+    running: stack.Stack,
+    scenario: str,
+    variant_ids: list[int],
+    *,
+    retries: int,
+    strict: bool = False,
+    sale_opens: bool = False,
 ) -> tuple[tuple[float, float], bool]:
     """Runs and reports one scenario: ((paid orders/s, place-order answers/s), invariants hold).
     `strict`: any outcome but paid or one of REFUSALS (a 5xx, a timeout, a reset connection)
     fails it too."""
     before = common.stock_figures()
-    journeys, seconds = run_shoppers(running.urls, variant_ids, scenario, retries=retries)
+    journeys, seconds = run_shoppers(running.urls, variant_ids, scenario, retries=retries, sale_opens=sale_opens)
     orders = scenario_orders(scenario)
     problems = stock_problems(before, common.stock_figures(), orders)
     if strict:
@@ -362,14 +398,16 @@ def run_stack(
             hot = set_on_hand(HOT_SKU, args.hot_stock)
             print(f"\nhot: {args.shoppers} shoppers, one unit each of {HOT_SKU} ({args.hot_stock} in stock)")
             results["hot"], passed = run_scenario(
-                running, "hot", [hot] * args.shoppers, retries=args.retries, strict=strict
+                running, "hot", [hot] * args.shoppers, retries=args.retries, strict=strict, sale_opens=args.sale_opens
             )
             ok &= passed
         if args.scenarios in ("spread", "both"):
             skus = spread_variant_ids(SPREAD_SKUS)
             print(f"\nspread: {args.shoppers} shoppers, one unit each of a random one of {SPREAD_SKUS} SKUs")
             picks = [rng.choice(skus) for _ in range(args.shoppers)]
-            results["spread"], passed = run_scenario(running, "spread", picks, retries=args.retries, strict=strict)
+            results["spread"], passed = run_scenario(
+                running, "spread", picks, retries=args.retries, strict=strict, sale_opens=args.sale_opens
+            )
             ok &= passed
         if pgbouncer is not None:
             print("\n" + pgbouncer_summary(pgbouncer, args.database))
@@ -404,6 +442,12 @@ def main() -> int:
     parser.add_argument("--celery", type=int, default=0, help="Celery workers for the follow-ups (default 0)")
     parser.add_argument(
         "--baseline", action="store_true", help="also run bench/hot_sku.py's hot scenario (the raw-SQL baseline, ~30 s)"
+    )
+    parser.add_argument(
+        "--sale-opens",
+        action="store_true",
+        help="every shopper gets the checkout ready first, then all place their orders at once "
+        "(place-order answers/s is then the rush alone, not mixed with carts and addresses)",
     )
     parser.add_argument("--database", default="bench_flash", help="database to (re)create (default bench_flash)")
     parser.add_argument(
