@@ -207,6 +207,13 @@ def _queue_refund_events_of(gateway: str, provider_payment_id: str) -> None:
         enqueue_on_commit("payments.tasks.process_webhook_event", pk)
 
 
+def _payment_lock(payment: Payment) -> Payment:
+    """`payment` re-read with its row locked until the caller's transaction ends, and its
+    order read (not locked: FOR UPDATE OF the payment only) in the same query, for the
+    caller to lock next with order_lock: the order is not read a second time before that."""
+    return Payment.objects.select_for_update(of=("self",)).select_related("order").get(pk=payment.pk)
+
+
 def payment_capture(
     *, payment: Payment, provider_payment_id: str = "", amount_minor: int | None = None, currency: str = ""
 ) -> Payment:
@@ -225,7 +232,7 @@ def payment_capture(
     commits (see webhook_process).
     """
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment = _payment_lock(payment)
         if payment.status in (Payment.Status.CAPTURED, Payment.Status.REJECTED):
             return payment
         if provider_payment_id:
@@ -278,7 +285,7 @@ def payment_fail(*, payment: Payment, reason: str = "") -> Payment:
     un-pays an order. A failed payment captured after all is still honoured by
     payment_capture (and refunded if another payment paid the order meanwhile)."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment = _payment_lock(payment)
         if payment.status != Payment.Status.PENDING:
             return payment
         payment.status = Payment.Status.FAILED
