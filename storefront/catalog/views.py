@@ -45,10 +45,12 @@ from .picker import (
 
 @dataclass
 class CardFacts:
-    """What a product card shows beyond the listing's row: the price range, the cheapest
-    variant's compare-at price (a sale), and "Only N left" (a product whose variants are
-    all sold from stock, with 1–LOW_STOCK_UNITS units left in all)."""
+    """What a product card shows beyond the listing's row: its first image (None without
+    one), the price range, the cheapest variant's compare-at price (a sale), and "Only N
+    left" (a product whose variants are all sold from stock, with 1–LOW_STOCK_UNITS units
+    left in all)."""
 
+    image: ProductImage | None = None
     max_price: Decimal | None = None
     compare_at: Decimal | None = None
     low: int | None = None
@@ -65,7 +67,9 @@ def _card_facts(products) -> list:
     for row in rows:
         by_product.setdefault(row[0], []).append(row[1:])
     for product in products:
-        facts = CardFacts()
+        # The prefetched images (published_products), read here once: the template's
+        # product.images.all.0 cost a queryset and a failed attribute lookup per card.
+        facts = CardFacts(image=next(iter(product.images.all()), None))
         variants = by_product.get(product.pk, [])
         if variants:
             cheapest = min(variants, key=lambda v: v[0])
