@@ -160,11 +160,17 @@ def sellable_quantity(variant_ids: Iterable[int]) -> dict[int, int | None]:
     """How many units a shopper may still order, for every id given: the available units
     (never below 0) of a "deny" variant, None (no limit) for a variant sold on backorder."""
     ids = list(variant_ids)
-    continuing = set(
-        StockItem.objects.filter(variant_id__in=ids, backorder_policy=CONTINUE).values_list("variant_id", flat=True)
-    )
-    available = availability([vid for vid in ids if vid not in continuing])
-    return {vid: None if vid in continuing else available[vid] for vid in ids}
+    # Each variant's stock row in one read (none: nothing on hand, "deny"), then the live
+    # reservations of those that stop selling when sold out: two queries.
+    stock = {
+        vid: (on_hand, policy)
+        for vid, on_hand, policy in StockItem.objects.filter(variant_id__in=ids).values_list(
+            "variant_id", "on_hand", "backorder_policy"
+        )
+    }
+    limited = {vid for vid in ids if stock.get(vid, (0, ""))[1] != CONTINUE}
+    reserved = reserved_quantities(limited) if limited else {}
+    return {vid: max(stock.get(vid, (0, ""))[0] - reserved.get(vid, 0), 0) if vid in limited else None for vid in ids}
 
 
 def with_stock(variants: QuerySet[ProductVariant]) -> QuerySet[ProductVariant]:

@@ -149,6 +149,18 @@ def test_sellable_quantity_is_unlimited_only_for_continue_variants():
     assert availability([keep_selling.pk]) == {keep_selling.pk: 0}
 
 
+def test_sellable_quantity_reads_the_stock_rows_once_and_a_variant_without_one_has_none_to_sell(
+    django_assert_num_queries,
+):
+    deny, keep_selling, no_stock_row = stocked_variant(on_hand=1), backorder_variant(on_hand=0), VariantFactory()
+    stock_reserve(lines=[StockLine(deny.pk, 1)], owner="order:A", ttl=TTL)
+
+    with django_assert_num_queries(2):
+        sellable = sellable_quantity([deny.pk, keep_selling.pk, no_stock_row.pk])
+
+    assert sellable == {deny.pk: 0, keep_selling.pk: None, no_stock_row.pk: 0}
+
+
 def test_the_product_page_says_available_on_backorder_instead_of_sold_out(client):
     variant = backorder_variant(on_hand=0, product__title="Made to Order Mug")
 
