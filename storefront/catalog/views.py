@@ -58,7 +58,11 @@ class CardFacts:
 
 def _card_facts(products) -> list:
     """`products` with `card` (CardFacts) set on each: one query for all of them, from their
-    variants with live availability (inventory.selectors.with_availability)."""
+    variants with live availability (inventory.selectors.with_availability). From the same
+    rows, by published_products' rules, each also gets `min_price` (the cheapest variant's
+    price, None without variants) and `in_stock` (a variant with units available, or sold on
+    backorder): the listing's query leaves them out (product_search(figures=False)), and so
+    a card's price, sale and badges all come from one read."""
     products = list(products)
     rows = with_availability(ProductVariant.objects.filter(product_id__in=[p.pk for p in products])).values_list(
         "product_id", "price", "compare_at_price", "available", "backorder"
@@ -71,6 +75,8 @@ def _card_facts(products) -> list:
         # product.images.all.0 cost a queryset and a failed attribute lookup per card.
         facts = CardFacts(image=next(iter(product.images.all()), None))
         variants = by_product.get(product.pk, [])
+        product.min_price = min((v[0] for v in variants), default=None)
+        product.in_stock = any(v[2] > 0 or v[3] for v in variants)
         if variants:
             cheapest = min(variants, key=lambda v: v[0])
             facts.max_price = max(v[0] for v in variants)
@@ -106,7 +112,7 @@ def home(request):
             "catalog/_home_products.html",
             {
                 "tiles": _category_tiles(shop_categories(request)),
-                "products": _card_facts(featured_products()),
+                "products": _card_facts(featured_products(figures=False)),
             },
             request,
         ),
@@ -125,7 +131,9 @@ def product_list(request):
 
     def results() -> tuple[str, list]:
         categories = shop_categories(request)
-        paginator = BoundedPaginator(product_search(filters), settings.PRODUCTS_PER_PAGE, number=page_number)
+        paginator = BoundedPaginator(
+            product_search(filters, figures=False), settings.PRODUCTS_PER_PAGE, number=page_number
+        )
         page = paginator.get_page(page_number)
         page.object_list = _card_facts(page.object_list)
         # Words that found nothing: one more query for a close title ("Did you mean shirt?").

@@ -84,6 +84,38 @@ def test_the_description_keeps_formatting_but_not_scripts(client):
     assert "<script>alert(1)" not in page and "onerror" not in page
 
 
+def test_the_listings_cards_show_the_price_and_stock_the_catalog_selectors_compute(client):
+    """The listing works out each card's cheapest price and in-stock flag from the variants
+    it reads for the card (product_search(figures=False)): they agree with the selectors'
+    own figures (the API's), for every kind of product."""
+    from catalog.selectors import ProductFilters
+    from inventory.selectors import product_search
+    from inventory.services import stock_policy_set
+
+    stocked_variant(on_hand=3, product__title="Stocked", price=Decimal("12.00"))
+    two = stocked_variant(on_hand=0, product__title="Cheap One Sold Out", price=Decimal("5.00"))
+    stocked_variant(on_hand=2, product=two.product, option1_value="XL", price=Decimal("9.00"))
+    held = stocked_variant(on_hand=2, product__title="All Held", price=Decimal("7.50"))
+    stock_reserve(lines=[StockLine(held.pk, 2)], owner="order:X", ttl=timedelta(minutes=5))
+    stock_policy_set(
+        variant=stocked_variant(on_hand=0, product__title="Backorder", price=Decimal("20.00")),
+        backorder_policy="continue",
+    )
+    ProductFactory(title="No Variants")
+
+    expected = {p.title: (p.min_price, p.in_stock) for p in product_search(ProductFilters())}
+    for sort in ("title", "price"):
+        cards = client.get(f"/products/?sort={sort}").context["page"]
+        assert {p.title: (p.min_price, p.in_stock) for p in cards} == expected
+    assert expected == {
+        "Stocked": (Decimal("12.00"), True),
+        "Cheap One Sold Out": (Decimal("5.00"), True),
+        "All Held": (Decimal("7.50"), False),
+        "Backorder": (Decimal("20.00"), True),
+        "No Variants": (None, False),
+    }
+
+
 def test_a_product_sold_on_backorder_counts_as_in_stock(client):
     from inventory.services import stock_policy_set
 
