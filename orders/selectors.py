@@ -79,12 +79,21 @@ def order_tax_lines(order: Order) -> list[tuple[str, Decimal]]:
     return lines
 
 
-def order_for_user(*, user, number: str) -> Order | None:
-    return _with_details(Order.objects.filter(user=user, number=number)).first()
+def order_for_user(*, user, number: str, details: bool = True) -> Order | None:
+    """`user`'s order `number`, with its lines, events and shipments read (the order's page);
+    with details=False, with its lines only (paying it)."""
+    return _order_read(Order.objects.filter(user=user, number=number), details=details)
 
 
-def order_for_token(*, number: str, token: str) -> Order | None:
-    return _with_details(Order.objects.filter(number=number, access_token=token)).first()
+def order_for_token(*, number: str, token: str, details: bool = True) -> Order | None:
+    """The order `number` whose access token is `token`; `details` as for order_for_user."""
+    return _order_read(Order.objects.filter(number=number, access_token=token), details=details)
+
+
+def _order_read(orders: QuerySet[Order], *, details: bool) -> Order | None:
+    if details:
+        return _with_details(orders).first()
+    return orders.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("pk"))).first()
 
 
 def sweep_run_last() -> SweepRun | None:

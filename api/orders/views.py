@@ -40,14 +40,15 @@ class OrderListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-def _visible_order(request, number: str):
-    """The order if the request may see it (owner, or guest with the token), else Http404."""
+def _visible_order(request, number: str, *, details: bool = True):
+    """The order if the request may see it (owner, or guest with the token), else Http404.
+    details=False: with its lines only, not its events and shipments (orders.selectors)."""
     order = None
     if request.user.is_authenticated:
-        order = selectors.order_for_user(user=request.user, number=number)
+        order = selectors.order_for_user(user=request.user, number=number, details=details)
     token = request.headers.get(ORDER_TOKEN_HEADER, "")
     if order is None and ORDER_TOKEN.fullmatch(token):
-        order = selectors.order_for_token(number=number, token=token)
+        order = selectors.order_for_token(number=number, token=token, details=details)
     if order is None:
         raise Http404
     return order

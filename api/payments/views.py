@@ -48,7 +48,7 @@ class PaymentStartView(APIView):
         responses={201: PaymentStartSerializer, **error_responses(400, 401, 404, 502)},
     )
     def post(self, request, number: str):
-        order = _visible_order(request, number)
+        order = _visible_order(request, number, details=False)  # its lines (a gateway may list them)
         params = PaymentStartInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         payment, action = payment_start(

@@ -5,6 +5,8 @@ Razorpay is faked at the HTTP boundary (tests/payments/razorpay/conftest.py)."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orders.models import Order
 from payments.models import Payment
@@ -34,6 +36,17 @@ def test_the_owner_starts_a_dummy_payment_and_gets_the_redirect_url(user_api, or
         "gateway": "dummy",
         "redirect_url": f"http://testserver/payments/dummy/{payment.reference}/",
     }
+
+
+def test_starting_a_payment_reads_the_order_and_its_lines_not_its_history(api, variant):
+    order = place_order((variant, 1))
+    url = f"/api/v1/orders/{order.number}/payments/"
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(url, {"gateway": "dummy"}, format="json", HTTP_X_ORDER_TOKEN=order.access_token)
+    assert response.status_code == 201, response.content
+    reads = " ".join(query["sql"] for query in queries.captured_queries)
+    assert 'FROM "orders_orderline"' in reads
+    assert 'FROM "orders_orderevent"' not in reads and 'FROM "orders_shipment"' not in reads
 
 
 def test_starting_twice_resumes_the_same_payment(user_api, order):
