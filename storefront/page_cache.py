@@ -26,6 +26,7 @@ or queued a message is never stored: the page was not the same for everyone.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +104,13 @@ def _stored(request: HttpRequest, response: HttpResponse) -> Page:
     return Page(html=html, content_type=response["Content-Type"], product_id=getattr(response, "product_id", None))
 
 
+@functools.cache
+def _static_names() -> tuple[str, str]:
+    """The stylesheet's and the script's URLs (hashed names in production): a deploy that
+    changes them makes new entries. Fixed for the life of a process, so read once."""
+    return static("css/shop.css"), static("js/shop.js")
+
+
 def _served(request: HttpRequest, page: Page) -> HttpResponse:
     """`page` for this visitor: their CSRF token and this response's CSP nonce in place."""
     html = page.html
@@ -135,7 +143,7 @@ def whole_page_cached(
                 rendered.append(response)
                 return _stored(request, response)
 
-            parts = [request.build_absolute_uri(), static("css/shop.css"), static("js/shop.js")]
+            parts = [request.build_absolute_uri(), *_static_names()]
             try:
                 if handle_kwarg is None:
                     page = listing_cached(f"page:{kind}", parts, build, also=[PAGES_VERSION])
