@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.postgres.search import SearchRank, TrigramWordDistance
 from django.db import connection, transaction
@@ -218,12 +219,42 @@ def _cheapest_price() -> Subquery:
     )
 
 
+@dataclass(frozen=True)
+class VariantFigures:
+    """One variant as a product card needs it: `price` and `compare_at_price` (Decimal or
+    None, currency units), `available` units (with_availability: may be below 0) and
+    `backorder`."""
+
+    price: Decimal
+    compare_at_price: Decimal | None
+    available: int
+    backorder: bool
+
+
+def products_figures(products: list[Product]) -> dict[int, list[VariantFigures]]:
+    """Sets `min_price` and `in_stock` on each of `products` read with figures=False
+    (published_products), by the rules of its subqueries (_cheapest_price, _in_stock_variants),
+    from their variants read with their availability in one query; answers those variants
+    by product id (a product without variants is absent)."""
+    rows = with_availability(ProductVariant.objects.filter(product_id__in=[p.pk for p in products])).values_list(
+        "product_id", "price", "compare_at_price", "available", "backorder"
+    )
+    by_product: dict[int, list[VariantFigures]] = {}
+    for product_id, *figures in rows:
+        by_product.setdefault(product_id, []).append(VariantFigures(*figures))
+    for product in products:
+        variants = by_product.get(product.pk, [])
+        product.min_price = min((v.price for v in variants), default=None)  # type: ignore[attr-defined]
+        product.in_stock = any(v.available > 0 or v.backorder for v in variants)  # type: ignore[attr-defined]
+    return by_product
+
+
 def published_products(*, figures: bool = True) -> QuerySet[Product]:
     """Published products with min_price (Decimal, None without variants), in_stock (bool)
     and their images. With `figures=False`, without min_price and in_stock: for a caller that
-    reads the products' variants with their availability anyway and works both out from
-    them (storefront.catalog.views._card_facts), where the two subqueries would cost more
-    to build and compile than the rest of the page's query.
+    reads the products' variants with their availability anyway (products_figures, which
+    sets both from them), where the two subqueries would cost more to build and compile than
+    the rest of the page's query.
 
     Both are subqueries per product, not a join with GROUP BY: a page in title or newest
     order is then read off an index and only its rows get their prices and stock computed

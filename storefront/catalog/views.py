@@ -18,8 +18,8 @@ from inventory.selectors import (
     featured_products,
     product_detail,
     product_search,
+    products_figures,
     search_suggestion,
-    with_availability,
 )
 from kernel.replica import primary_reads, replica_view
 from orders.selectors import review_eligibility
@@ -57,33 +57,24 @@ class CardFacts:
 
 
 def _card_facts(products) -> list:
-    """`products` with `card` (CardFacts) set on each: one query for all of them, from their
-    variants with live availability (inventory.selectors.with_availability). From the same
-    rows, by published_products' rules, each also gets `min_price` (the cheapest variant's
-    price, None without variants) and `in_stock` (a variant with units available, or sold on
-    backorder): the listing's query leaves them out (product_search(figures=False)), and so
-    a card's price, sale and badges all come from one read."""
+    """`products` (read with figures=False) with `card` (CardFacts) set on each, and
+    `min_price` and `in_stock` (inventory.selectors.products_figures): one query for all of
+    them, from their variants with live availability, so a card's price, sale and badges all
+    come from one read."""
     products = list(products)
-    rows = with_availability(ProductVariant.objects.filter(product_id__in=[p.pk for p in products])).values_list(
-        "product_id", "price", "compare_at_price", "available", "backorder"
-    )
-    by_product: dict[int, list] = {}
-    for row in rows:
-        by_product.setdefault(row[0], []).append(row[1:])
+    by_product = products_figures(products)
     for product in products:
         # The prefetched images (published_products), read here once: the template's
         # product.images.all.0 cost a queryset and a failed attribute lookup per card.
         facts = CardFacts(image=next(iter(product.images.all()), None))
         variants = by_product.get(product.pk, [])
-        product.min_price = min((v[0] for v in variants), default=None)
-        product.in_stock = any(v[2] > 0 or v[3] for v in variants)
         if variants:
-            cheapest = min(variants, key=lambda v: v[0])
-            facts.max_price = max(v[0] for v in variants)
-            if cheapest[1] is not None and cheapest[1] > cheapest[0]:
-                facts.compare_at = cheapest[1]
-            if not any(v[3] for v in variants):
-                units = sum(max(v[2], 0) for v in variants)
+            cheapest = min(variants, key=lambda v: v.price)
+            facts.max_price = max(v.price for v in variants)
+            if cheapest.compare_at_price is not None and cheapest.compare_at_price > cheapest.price:
+                facts.compare_at = cheapest.compare_at_price
+            if not any(v.backorder for v in variants):
+                units = sum(max(v.available, 0) for v in variants)
                 facts.low = units if 0 < units <= LOW_STOCK_UNITS else None
         product.card = facts
     return products
