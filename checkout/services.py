@@ -74,9 +74,10 @@ def voucher_redeem(*, voucher: Voucher, order: Order, subtotal: Decimal, user=No
     # Why lock the row: usage_limit is checked against used_count, and the per-customer limit
     # against a count of redemptions; both must not change between our check and our write.
     # Everyone redeeming this voucher queues here, one at a time, until commit. The stock rows
-    # are always locked before (in order_create), never after, so no deadlock. Why a bound on
-    # the wait (STOCK_LOCK_TIMEOUT_MS): a popular code is one row every buyer queues on; past
-    # it the shopper is better served by "busy, try again" than by a hanging page.
+    # are always locked after it (order_create reserves last), never before, so no deadlock.
+    # Why a bound on the wait (STOCK_LOCK_TIMEOUT_MS): a popular code is one row every buyer
+    # queues on; past it the shopper is better served by "busy, try again" than by a hanging
+    # page.
     [locked] = rows_lock(Voucher.objects.filter(pk=voucher.pk), busy=CheckoutBusy)
     problem = voucher_problem(locked, code=locked.code, subtotal=subtotal, email=order.email, currency=order.currency)
     if problem:

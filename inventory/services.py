@@ -208,8 +208,13 @@ def _low_stock_rearm(items: QuerySet[StockItem]) -> int:
     return cleared
 
 
-def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> list[Reservation]:
-    """Reserves every line for `owner` until now + `ttl`, or nothing at all.
+def stock_reserve(
+    *, lines: Sequence[StockLine], owner: str, ttl: timedelta, now: datetime | None = None
+) -> list[Reservation]:
+    """Reserves every line for `owner` until now + `ttl`, or nothing at all. `now` (default:
+    the current time) is for a caller that has already stamped that expiry elsewhere in its
+    transaction (order_create writes it on the order before taking the stock lock): a `now`
+    from moments ago only counts a hold lapsing in between as still live, never the reverse.
 
     `lines` may name a variant more than once (quantities add up). Returns the new
     Reservation rows, one per variant, all with the same expires_at. A variant with the
@@ -224,7 +229,7 @@ def stock_reserve(*, lines: Sequence[StockLine], owner: str, ttl: timedelta) -> 
     usable (one that wants to carry on after StockBusy takes its own savepoint, as carts do).
     """
     wanted = _merge_lines(lines)
-    now = timezone.now()
+    now = now or timezone.now()
     expires_at = now + ttl
     with busy_on_lock_timeout(StockBusy), transaction.atomic(savepoint=False):
         if multi_statement_messages():

@@ -303,8 +303,9 @@ def order_create(
     total = subtotal − discount_total + shipping (+ tax_total when prices exclude tax).
 
     `on_create(order)` runs inside that same transaction once the order and its lines exist
-    (checkout counts a voucher use there): whatever it raises rolls everything back and
-    reaches the caller.
+    (checkout counts a voucher use there), before the stock is reserved: whatever it raises
+    rolls everything back and reaches the caller, and a row it locks is locked before the
+    stock rows (the stock is reserved last, so that its lock is held for the shortest time).
 
     `transfer_from` names a reservation owner (e.g. "cart:12") whose live reservations are
     released first, inside that same transaction: its units pass to the order without ever
@@ -379,6 +380,7 @@ def _order_insert(
 ) -> Order:
     # durable: the reservation and the draft order commit together, never inside someone
     # else's transaction that might roll one back later.
+    now = timezone.now()
     with transaction.atomic(durable=True):
         if transfer_from:
             # Why here, inside the same transaction as stock_reserve below: others keep
@@ -402,15 +404,18 @@ def _order_insert(
             voucher_code=voucher_code,
             total=subtotal - discount_total + shipping_total + (Decimal("0") if prices_include_tax else tax_total),
             shipping_method_name=shipping_method_name,
+            # The hold's expiry: stock_reserve below counts from the same `now`.
+            reservation_expires_at=now + reservation_ttl,
             **{f"shipping_{field}": value for field, value in shipping.shipping_address().items()},
             **{f"billing_{field}": value for field, value in shipping.billing_address().items()},
         )
-        reservations = stock_reserve(
-            lines=[StockLine(line.variant_id, line.quantity) for line in lines],
-            owner=order.reservation_owner,
-            ttl=reservation_ttl,
-        )
-        order.reservation_expires_at = reservations[0].expires_at
+        # Why the order's rows are written before the stock is reserved: the stock rows'
+        # lock is held from stock_reserve until COMMIT, and every buyer of those variants
+        # queues on it (a flash sale's hot SKU: one row for everyone). Reserving last keeps
+        # that lock for one round trip and the commit, instead of for the order's five
+        # inserts as well. Nothing is lost by it: InsufficientStock or StockBusy roll the
+        # whole transaction back, order and all, and a repeat of the same checkout_token
+        # now stops at the unique token before it queues for the stock.
         order.save()
         OrderLine.objects.bulk_create(
             [
@@ -432,6 +437,12 @@ def _order_insert(
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, actor=order.user)
         if on_create is not None:
             on_create(order)
+        stock_reserve(
+            lines=[StockLine(line.variant_id, line.quantity) for line in lines],
+            owner=order.reservation_owner,
+            ttl=reservation_ttl,
+            now=now,
+        )
     return order
 
 

@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from inventory.exceptions import InsufficientStock
 from inventory.models import Reservation
@@ -55,4 +57,25 @@ def test_an_order_that_cannot_be_served_in_full_writes_nothing():
     assert not Order.objects.exists()
     assert not Reservation.objects.exists()
     assert availability([plenty.pk, scarce.pk]) == {plenty.pk: 5, scarce.pk: 1}
+    assert_stock_consistent()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stock_is_locked_last_so_a_hot_variant_is_held_for_one_statement_and_the_commit():
+    # Every buyer of a variant queues on its stock row's lock until the holder commits: the
+    # order's own rows are written before it is taken, none after.
+    variant = stocked_variant(on_hand=5)
+
+    with CaptureQueriesContext(connection) as queries:
+        order = place_order((variant, 1))
+
+    statements = [query["sql"] for query in queries.captured_queries]
+    locked = next(i for i, sql in enumerate(statements) if "FOR UPDATE" in sql and "inventory_stockitem" in sql)
+    assert statements[locked + 1 :] == ["COMMIT"]
+    assert [sql.split()[2] for sql in statements[:locked] if sql.startswith("INSERT")] == [
+        '"orders_order"',
+        '"orders_orderline"',
+        '"orders_orderevent"',
+    ]
+    assert Reservation.objects.get(owner=order.reservation_owner).expires_at == order.reservation_expires_at
     assert_stock_consistent()
