@@ -163,19 +163,23 @@ def _placed_before(*, checkout_token: str, reviewed_fingerprint: str, idempotenc
     request (`reviewed_fingerprint`) is the one that placed it; None if it placed none.
     Raises IdempotencyKeyReused (naming `idempotency_key`, the key as the client sent it)
     when it placed one for another fingerprint: that order is not this request's answer."""
-    order = (
+    # The id and the fingerprint first, the order itself only when there is one: most
+    # lookups find none (a refused place-order in a flash sale looks, to be sure it placed
+    # nothing before), and loading no order's fifty-odd columns halves what they cost.
+    found = (
         Order.objects.filter(checkout_token=checkout_token)
-        .annotate(placed_for=F("placed_request__reviewed_fingerprint"))
+        .values_list("pk", "placed_request__reviewed_fingerprint")
         .first()
     )
-    if order is None:
+    if found is None:
         return None
+    pk, placed_for = found
     # An order with no PlacedRequest was placed before requests were recorded (or straight
     # through orders.order_create): there is nothing to compare with, so it is the answer,
     # as it always was.
-    if order.placed_for is not None and order.placed_for != reviewed_fingerprint:
+    if placed_for is not None and placed_for != reviewed_fingerprint:
         raise IdempotencyKeyReused(key=idempotency_key)
-    return order
+    return Order.objects.get(pk=pk)
 
 
 def _place_order(
