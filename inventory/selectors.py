@@ -123,21 +123,14 @@ def availability_for_owner(
     variant). One query: the live reservations of those variants and of the owner, summed
     per variant, the owner's part apart."""
     variants = list(variants)
-    ids, mine = {variant.pk for variant in variants}, Q(owner=owner)
-    rows = (
-        _live(now)
-        .filter(Q(variant_id__in=ids) | mine)
-        .values("variant_id")
-        .annotate(total=Sum("quantity"), own=Sum("quantity", filter=mine), expires=Min("expires_at", filter=mine))
-        .order_by()
-    )
+    ids = sorted({variant.pk for variant in variants})
     others, held, expiries = {}, {}, []
-    for row in rows:
-        own = row["own"] or 0
-        others[row["variant_id"]] = row["total"] - own
+    for variant_id, total, own, expires in _live_sums_with_owner(ids, owner=owner, now=now or timezone.now()):
+        own = own or 0
+        others[variant_id] = total - own
         if own:
-            held[row["variant_id"]] = own
-            expiries.append(row["expires"])
+            held[variant_id] = own
+            expiries.append(expires)
     figures = {}
     for variant in variants:
         stock = getattr(variant, "stock", None)  # None: no stock row (nothing on hand, "deny")
@@ -147,6 +140,38 @@ def availability_for_owner(
             backorder=stock is not None and stock.backorder_policy == CONTINUE,
         )
     return figures, Hold(quantities=held, expires_at=min(expiries, default=None))
+
+
+def _live_sums_with_owner(
+    ids: list[int], *, owner: str, now: datetime
+) -> list[tuple[int, int, int | None, datetime | None]]:
+    """(variant id, units held live, units of them held by `owner` or None, the earliest
+    expiry of those or None) for every variant of `ids` or of `owner`'s live holds."""
+    if connection.vendor == "postgresql":
+        # Why SQL of our own: every cart and checkout request reads this (cart_view), and the
+        # ORM spends about 0.6 ms building the aggregate with its two filtered columns, three
+        # times what PostgreSQL takes to run it. The same statement as the ORM's below.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT variant_id, SUM(quantity), SUM(quantity) FILTER (WHERE owner = %(owner)s),
+                       MIN(expires_at) FILTER (WHERE owner = %(owner)s)
+                FROM {connection.ops.quote_name(Reservation._meta.db_table)}
+                WHERE status = %(active)s AND expires_at > %(now)s
+                  AND (variant_id = ANY(%(ids)s::bigint[]) OR owner = %(owner)s)
+                GROUP BY variant_id
+                """,
+                {"owner": owner, "active": Reservation.Status.ACTIVE.value, "now": now, "ids": ids},
+            )
+            return cursor.fetchall()
+    mine = Q(owner=owner)
+    return list(
+        _live(now)
+        .filter(Q(variant_id__in=ids) | mine)
+        .values_list("variant_id")
+        .annotate(total=Sum("quantity"), own=Sum("quantity", filter=mine), expires=Min("expires_at", filter=mine))
+        .order_by()
+    )
 
 
 def availability(variant_ids: Iterable[int]) -> dict[int, int]:

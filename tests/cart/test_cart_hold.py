@@ -189,3 +189,27 @@ def test_two_tabs_changing_the_same_cart_at_once_leave_its_hold_equal_to_its_lin
     assert _lines(cart) == expected
     assert hold_of(cart.reservation_owner).quantities == expected
     assert Reservation.objects.filter(owner=cart.reservation_owner, status="active").count() == 3
+
+
+@pytest.mark.django_db
+def test_the_cart_shows_its_own_hold_as_its_to_have_and_others_live_holds_as_taken():
+    shirt, scarf = stocked_variant(on_hand=5), stocked_variant(on_hand=3)
+    cart = Cart.objects.create()
+    cart_add(cart=cart, variant_id=shirt.pk, quantity=2)
+    cart_add(cart=cart, variant_id=scarf.pk, quantity=1)
+    _take(shirt, 1)
+    # Someone else's lapsed hold counts for nothing.
+    stock_reserve(lines=[StockLine(scarf.pk, 2)], owner="order:LAPSED", ttl=timedelta(minutes=5))
+    Reservation.objects.filter(owner="order:LAPSED").update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    view = cart_view(cart)
+
+    assert {item.variant.pk: item.available for item in view.lines} == {shirt.pk: 4, scarf.pk: 3}
+    own = Reservation.objects.filter(owner=cart.reservation_owner, status=Reservation.Status.ACTIVE)
+    assert view.reserved_until == min(own.values_list("expires_at", flat=True))
+
+    # Lapsed, the cart's own hold is no one's: the same units, and nothing held until then.
+    _lapse(cart)
+    lapsed = cart_view(cart)
+    assert {item.variant.pk: item.available for item in lapsed.lines} == {shirt.pk: 4, scarf.pk: 3}
+    assert lapsed.reserved_until is None
