@@ -124,11 +124,12 @@ def availability_for_owner(
     per variant, the owner's part apart."""
     variants = list(variants)
     ids = sorted({variant.pk for variant in variants})
-    others, held, expiries = {}, {}, []
+    others: dict[int, int] = {}
+    held: dict[int, int] = {}
+    expiries: list[datetime] = []
     for variant_id, total, own, expires in _live_sums_with_owner(ids, owner=owner, now=now or timezone.now()):
-        own = own or 0
-        others[variant_id] = total - own
-        if own:
+        others[variant_id] = total - (own or 0)
+        if own and expires is not None:  # both or neither: the owner's live units and their expiry
             held[variant_id] = own
             expiries.append(expires)
     figures = {}
