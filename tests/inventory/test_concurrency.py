@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from cart.models import Cart, CartLine
 from cart.selectors import cart_view
@@ -171,6 +172,34 @@ def test_a_reserve_behind_a_held_stock_lock_gives_up_with_stock_busy(settings):
     # Once the lock is free the same call goes through.
     stock_reserve(lines=[StockLine(variant.pk, 1)], owner="order:BUSY", ttl=timedelta(minutes=1))
     assert availability([variant.pk]) == {variant.pk: 2}
+
+
+def test_a_commit_behind_a_held_stock_lock_gives_up_with_stock_busy_and_leaves_no_transaction_open(settings):
+    # Outside a transaction the commit opens its own (BEGIN in the lock's message): a lock
+    # wait that runs out must roll it back, not leave it open on the connection.
+    settings.STOCK_LOCK_TIMEOUT_MS = 200
+    variant = stocked_variant(on_hand=3)
+    stock_reserve(lines=[StockLine(variant.pk, 1)], owner="order:A", ttl=timedelta(minutes=15))
+    holder = _RowLockHolder(variant)
+    holder.start()
+    assert holder.locked.wait(5)
+
+    try:
+        with pytest.raises(StockBusy):
+            stock_commit(owner="order:A", reference="A")
+        assert not connection.in_atomic_block
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    finally:
+        holder.finish.set()
+        holder.join(10)
+
+    assert holder.error is None
+    assert Reservation.objects.get(owner="order:A").status == Reservation.Status.ACTIVE
+    assert on_hand(variant) == 3
+    # Once the lock is free the same call goes through.
+    assert stock_commit(owner="order:A", reference="A") == 1
+    assert on_hand(variant) == 2
+    assert_stock_consistent()
 
 
 def test_a_hold_that_lapses_while_its_commit_waits_for_the_lock_is_not_sold(settings):

@@ -4,11 +4,17 @@ neither leaves work for after the commit that needs the database. The same behav
 the ORM path, which SQLite (and server-side binding) uses, run here on PostgreSQL by turning
 server-side binding on in the connection's settings."""
 
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from psycopg.pq import Trace, TransactionStatus
 
 from inventory.exceptions import InsufficientStock, ReservationExpired
 from inventory.models import Reservation, StockItem, StockMovement
@@ -156,3 +162,107 @@ def test_the_caller_transaction_stays_usable_after_a_refusal(path):
 
     assert on_hand(variant) == 0
     assert_stock_consistent()
+
+
+@contextmanager
+def messages_sent() -> Iterator[list[str]]:
+    """The SQL of every message the connection sends to PostgreSQL inside the block (libpq's
+    protocol trace), BEGIN and COMMIT included, which Django's query log does not show."""
+    connection.ensure_connection()
+    raw = connection.connection
+    sent: list[str] = []
+    with tempfile.TemporaryFile() as trace:
+        raw.pgconn.trace(trace.fileno())
+        raw.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            yield sent
+        finally:
+            raw.pgconn.untrace()
+            trace.seek(0)
+            # One line per protocol message ("F" from us, "B" from the server), a query's
+            # text quoted and spread over as many lines as it has.
+            sent.extend(
+                " ".join(query.split())
+                for query in re.findall(r'^F\t\d+\tQuery\t "(.*?)"\n(?=[FB]\t|\Z)', trace.read().decode(), re.S | re.M)
+            )
+
+
+def idle() -> bool:
+    return connection.connection.info.transaction_status == TransactionStatus.IDLE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_reserve_is_one_round_trip_and_a_commit_two():
+    """No transaction open: a reserve is one message, its own transaction (no BEGIN or COMMIT
+    of their own), and a commit two, BEGIN with the lock and COMMIT with the sale."""
+    variant = stocked_variant(on_hand=5)
+
+    with messages_sent() as sent:
+        stock_reserve(lines=[StockLine(variant.pk, 2)], owner="order:A", ttl=timedelta(minutes=15))
+    assert len(sent) == 1
+    assert not sent[0].startswith("BEGIN")
+    assert idle()
+    assert availability([variant.pk]) == {variant.pk: 3}
+
+    with messages_sent() as sent:
+        assert stock_commit(owner="order:A", reference="A") == 2
+    assert len(sent) == 2
+    assert sent[0].startswith("BEGIN;")
+    assert sent[1].rstrip("; ").endswith("COMMIT")
+    assert idle()
+    assert on_hand(variant) == 3
+    assert set(Reservation.objects.values_list("status", flat=True)) == {Reservation.Status.COMMITTED}
+    assert_stock_consistent()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_refused_reserve_or_commit_writes_nothing_and_leaves_no_transaction_open():
+    variant = stocked_variant(on_hand=1)
+
+    with pytest.raises(InsufficientStock):
+        stock_reserve(lines=[StockLine(variant.pk, 2)], owner="order:A", ttl=timedelta(minutes=15))
+    assert idle()
+    with pytest.raises(ReservationExpired):
+        stock_commit(owner="order:A", reference="A")
+    assert idle()
+
+    stock_reserve(lines=[StockLine(variant.pk, 1)], owner="order:A", ttl=timedelta(minutes=15))
+    Reservation.objects.update(expires_at=Reservation.objects.get().created_at - timedelta(seconds=1))
+    with pytest.raises(ReservationExpired):
+        stock_commit(owner="order:A", reference="A")  # the hold lapsed: not sold
+    assert idle()
+    assert on_hand(variant) == 1
+    assert not StockMovement.objects.filter(reason=StockMovement.Reason.SALE).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_the_reserve_and_commit_are_part_of_it():
+    variant = stocked_variant(on_hand=5)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        stock_reserve(lines=[StockLine(variant.pk, 2)], owner="order:A", ttl=timedelta(minutes=15))
+        assert stock_commit(owner="order:A", reference="A") == 2
+        raise RuntimeError("the caller fails after both")
+
+    assert not Reservation.objects.exists()
+    assert on_hand(variant) == 5
+    assert_stock_consistent()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_sale_crossing_the_low_stock_threshold_claims_the_alert_after_it(settings):
+    settings.STAFF_ALERT_EMAILS = ["buyers@example.com"]
+    variant = stocked_variant(on_hand=5)
+    stock_threshold_set(variant=variant, low_stock_threshold=2)
+
+    stock_reserve(lines=[StockLine(variant.pk, 3)], owner="order:A", ttl=timedelta(minutes=15))
+    assert StockItem.objects.get(variant=variant).low_stock_alerted_at is not None
+    stock_commit(owner="order:A", reference="A")
+    assert StockItem.objects.get(variant=variant).low_stock_alerted_at is not None
+    assert len(mail.outbox) == 1
+
+    stock_adjust(variant=variant, quantity=5, reason=StockMovement.Reason.RECEIPT)
+    assert StockItem.objects.get(variant=variant).low_stock_alerted_at is None
+    stock_reserve(lines=[StockLine(variant.pk, 1)], owner="order:B", ttl=timedelta(minutes=15))
+    assert StockItem.objects.get(variant=variant).low_stock_alerted_at is None  # 6 left: above it
+    assert len(mail.outbox) == 1
