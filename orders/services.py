@@ -452,8 +452,12 @@ def order_lock(*, order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
-def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl: timedelta) -> Order:
+def order_mark_paid(
+    *, order: Order, reference: str, actor=None, reservation_ttl: timedelta, locked: bool = False
+) -> Order:
     """Marks the order paid and commits its reserved stock (on_hand falls, ledger rows).
+    `locked`: `order` is the caller's own order_lock of it, in a transaction still open
+    (payments.services.payment_capture): it is as locked and as fresh as a second read.
 
     Idempotent: an order already paid is returned unchanged. If the reservation expired (or
     the order already expired), the stock is reserved again when it is still available;
@@ -464,7 +468,8 @@ def order_mark_paid(*, order: Order, reference: str, actor=None, reservation_ttl
     lock timeout.
     """
     with transaction.atomic():
-        order = order_lock(order=order)
+        if not locked:
+            order = order_lock(order=order)
         order_refuse_imported(order, gettext_noop("mark it paid"))
         if order.paid_at is not None and order.status != Order.Status.PAID:
             # Paid before and refunded (in part or in full): its stock was sold once. Only a

@@ -258,6 +258,7 @@ def payment_capture(
                     order=order,
                     reference=payment.provider_payment_id or payment.reference,
                     reservation_ttl=timedelta(minutes=settings.STOCK_RESERVATION_MINUTES),
+                    locked=True,  # just above, in this transaction: not read a second time
                 )
         except InsufficientStock as exc:
             order_expire_if_due(order=order)

@@ -267,3 +267,24 @@ def test_a_failed_second_payment_leaves_a_paid_order_paid():
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     assert on_hand(variant) == 3
+
+
+def test_a_capture_locks_the_order_once_and_before_its_stock():
+    # payment_capture locks the order, then order_mark_paid works on that same locked row:
+    # one FOR UPDATE of the order, taken before the stock rows' (order_lock's rule).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    variant = stocked_variant(on_hand=4)
+    order = place_order((variant, 1))
+    payment = start(order)
+
+    with CaptureQueriesContext(connection) as queries:
+        payment_capture(payment=payment)
+
+    statements = [query["sql"] for query in queries.captured_queries]
+    order_locks = [i for i, sql in enumerate(statements) if 'FROM "orders_order"' in sql and "FOR UPDATE" in sql]
+    stock_lock = next(i for i, sql in enumerate(statements) if "inventory_stockitem" in sql and "FOR UPDATE" in sql)
+    assert len(order_locks) == 1
+    assert order_locks[0] < stock_lock
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
