@@ -20,7 +20,10 @@ An entry is valid under the same version tokens as the parts it shows (catalog.c
 catalog edit, any availability change (listings) or a change of the product's availability
 (product pages), and any content page change (the footer's links, pages.selectors). It is
 keyed by the page's absolute URL, the active language and the static files' names (a deploy
-with new CSS or scripts makes new entries). A response that set a cookie, wrote the session
+with new CSS or scripts makes new entries). Tracking parameters (TRACKING_PARAMETERS: utm_*,
+ad networks' click ids) are taken off the request first: the page a newsletter's link leads to
+is the one every other visitor gets, not an entry per campaign. The browser's address keeps
+them, which is where analytics scripts read them. A response that set a cookie, wrote the session
 or queued a message is never stored: the page was not the same for everyone.
 """
 
@@ -35,7 +38,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 
@@ -46,6 +49,13 @@ from pages.selectors import VERSION_KEY as PAGES_VERSION
 # one (a product description quoting it) is never stored.
 CSRF_MARK = "@@storefront-csrf-token@@"
 NONCE_MARK = "@@storefront-csp-nonce@@"
+
+# Query parameters that only say where a visitor came from: Google Analytics' campaign tags
+# (utm_*) and linker (_gl), and the click ids of ad networks and mail tools (Google, Meta,
+# Microsoft, TikTok, X, Mailchimp). No page of the shop reads them.
+TRACKING_PARAMETERS = re.compile(
+    r"utm_[a-z_]+|_gl|gclid|gbraid|wbraid|dclid|fbclid|msclkid|ttclid|twclid|mc_cid|mc_eid", re.ASCII
+)
 
 # The value attribute Django's {% csrf_token %} writes (django.template.defaulttags.CsrfTokenNode).
 _CSRF_INPUT = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[^"]*(")')
@@ -79,6 +89,20 @@ def sessionless(request: HttpRequest) -> bool:
         and not request.COOKIES.get(settings.SESSION_COOKIE_NAME)
         and not request.COOKIES.get(CookieStorage.cookie_name)
     )
+
+
+def _without_tracking(request: HttpRequest) -> None:
+    """Takes TRACKING_PARAMETERS off `request`'s query (request.GET and the QUERY_STRING its
+    URL is built from), so the page and its key are those of the same URL without them."""
+    query = request.GET
+    if not any(TRACKING_PARAMETERS.fullmatch(name) for name in query):
+        return
+    kept = QueryDict(mutable=True)
+    for name, values in query.lists():
+        if not TRACKING_PARAMETERS.fullmatch(name):
+            kept.setlist(name, values)
+    request.META["QUERY_STRING"] = kept.urlencode()
+    request.GET = QueryDict(request.META["QUERY_STRING"])
 
 
 def _stored(request: HttpRequest, response: HttpResponse) -> Page:
@@ -136,6 +160,7 @@ def whole_page_cached(
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not sessionless(request):
                 return view(request, *args, **kwargs)
+            _without_tracking(request)
             rendered: list[HttpResponse] = []
 
             def build() -> Page:

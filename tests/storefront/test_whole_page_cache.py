@@ -126,3 +126,32 @@ def test_a_price_change_shows_on_the_next_whole_page(shirt):
     page, queries = _get(Client(), shirt.get_absolute_url())
     assert "$24.00" in page.content.decode() and "$30.00" not in page.content.decode()
     assert queries > 0
+
+
+@pytest.mark.parametrize(
+    ("url", "tagged"),
+    [
+        ("/products/?q=linen&in_stock=on", "/products/?utm_source=news&q=linen&utm_campaign=may&in_stock=on&gclid=abc"),
+        ("/products/linen-shirt/", "/products/linen-shirt/?fbclid=x1&mc_cid=7&utm_medium=email"),
+    ],
+)
+def test_a_link_with_tracking_parameters_is_served_the_page_of_the_same_link_without_them(shirt, url, tagged):
+    _get(Client(), url)
+
+    again, queries = _get(Client(), tagged)
+
+    assert queries == 0
+    html = again.content.decode()
+    assert "Linen Shirt" in html
+    for name in ("utm_", "gclid", "fbclid", "mc_cid"):
+        assert name not in html
+
+
+def test_a_tracked_link_stores_the_page_without_its_tracking_parameters_in_its_links(shirt):
+    first, _ = _get(Client(), "/products/?q=linen&utm_source=news")
+    plain, queries = _get(Client(), "/products/?q=linen")
+
+    assert "utm_source" not in first.content.decode()
+    assert queries == 0
+    # A parameter the page does read still makes a page of its own.
+    assert _get(Client(), "/products/?q=shirt&utm_source=news")[1] > 0
