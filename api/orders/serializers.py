@@ -113,19 +113,30 @@ class OrderDetailSerializer(serializers.ModelSerializer):
             "credit_notes",
         )
 
-    @extend_schema_field(InvoiceSerializer(allow_null=True))
-    def get_invoice(self, order: Order) -> dict | None:
-        # null until it is issued (when the payment's follow-up runs, or at the first download).
-        # An order never paid has no invoice, hence no credit notes either: no query for it
-        # (an order placed just now is answered with none).
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._invoices: dict[int, Invoice | None] = {}  # by order id: read once for both fields
+
+    def _invoice(self, order: Order) -> Invoice | None:
+        """The order's invoice: null until it is issued (when the payment's follow-up runs, or
+        at the first download). An order never paid has none: no query for it (an order
+        placed just now is answered with none)."""
         if order.paid_at is None:
             return None
-        invoice = Invoice.objects.filter(order=order).first()
+        if order.pk not in self._invoices:
+            self._invoices[order.pk] = Invoice.objects.filter(order=order).first()
+        return self._invoices[order.pk]
+
+    @extend_schema_field(InvoiceSerializer(allow_null=True))
+    def get_invoice(self, order: Order) -> dict | None:
+        invoice = self._invoice(order)
         return InvoiceSerializer(invoice).data if invoice else None
 
     @extend_schema_field(CreditNoteSerializer(many=True))
     def get_credit_notes(self, order: Order) -> list[dict]:
-        if order.paid_at is None:
+        # Every credit note corrects the order's invoice (CreditNote.invoice): none without it,
+        # and no query then (a paid order until its follow-up has issued the invoice).
+        if self._invoice(order) is None:
             return []
         notes = CreditNote.objects.filter(order=order).select_related("invoice").order_by("year", "sequence")
         return CreditNoteSerializer(notes, many=True).data

@@ -145,6 +145,20 @@ def test_the_detail_lists_the_invoice_and_the_credit_notes(user_api, order):
     ]
 
 
+def test_a_paid_order_before_its_invoice_is_issued_has_none_and_no_credit_notes_are_looked_for(user_api, order):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    paid(order)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = user_api.get(f"/api/v1/orders/{order.number}/").json()
+
+    assert (body["status"], body["invoice"], body["credit_notes"]) == ("paid", None, [])
+    assert [q["sql"] for q in queries if '"orders_invoice"' in q["sql"]]
+    assert not [q["sql"] for q in queries if '"orders_creditnote"' in q["sql"]]
+
+
 def test_the_owner_and_a_guest_with_the_token_download_a_credit_note_and_others_get_404(
     user_api, outsider_api, api, order, guest_order
 ):
