@@ -137,7 +137,7 @@ def availability_for_owner(
         stock = getattr(variant, "stock", None)  # None: no stock row (nothing on hand, "deny")
         on_hand = stock.on_hand if stock is not None else 0
         figures[variant.pk] = OwnerAvailability(
-            units=max(on_hand - others.get(variant.pk, 0), 0),
+            units=units_left(on_hand, others.get(variant.pk, 0)),
             backorder=stock is not None and stock.backorder_policy == CONTINUE,
         )
     return figures, Hold(quantities=held, expires_at=min(expiries, default=None))
@@ -175,12 +175,19 @@ def _live_sums_with_owner(
     )
 
 
+def units_left(on_hand: int, held: int) -> int:
+    """The units of a variant that may still be reserved: `on_hand` (integer units, below 0
+    only under backorder) less `held` (units of live reservations), never below 0 (stock
+    adjusted down below its holds offers nothing, not a negative figure)."""
+    return max(on_hand - held, 0)
+
+
 def availability(variant_ids: Iterable[int]) -> dict[int, int]:
     """Available units (on hand − live reservations, never below 0) for every id given."""
     ids = list(variant_ids)
     on_hand = dict(StockItem.objects.filter(variant_id__in=ids).values_list("variant_id", "on_hand"))
     reserved = reserved_quantities(ids)
-    return {vid: max(on_hand.get(vid, 0) - reserved.get(vid, 0), 0) for vid in ids}
+    return {vid: units_left(on_hand.get(vid, 0), reserved.get(vid, 0)) for vid in ids}
 
 
 def sellable_quantity(variant_ids: Iterable[int]) -> dict[int, int | None]:
@@ -197,7 +204,8 @@ def sellable_quantity(variant_ids: Iterable[int]) -> dict[int, int | None]:
     }
     limited = {vid for vid in ids if stock.get(vid, (0, ""))[1] != CONTINUE}
     reserved = reserved_quantities(limited) if limited else {}
-    return {vid: max(stock.get(vid, (0, ""))[0] - reserved.get(vid, 0), 0) if vid in limited else None for vid in ids}
+    on_hand = {vid: stock.get(vid, (0, ""))[0] for vid in ids}
+    return {vid: units_left(on_hand[vid], reserved.get(vid, 0)) if vid in limited else None for vid in ids}
 
 
 def with_stock(variants: QuerySet[ProductVariant]) -> QuerySet[ProductVariant]:
