@@ -245,9 +245,9 @@ def _in_stock_variants() -> QuerySet[ProductVariant]:
     "Units available" is written as: units on hand, and either no live reservation at all
     or more on hand than they hold. The same rows as `available > 0` alone, but PostgreSQL
     checks "no live reservation" against one hashed list of the reserved variants, and sums
-    the holds of a variant only when it has some: the in-stock filter of a listing weighs
-    every variant of the catalog (about 30 ms on 30,000 variants summing each one's holds,
-    15 ms this way)."""
+    the holds of a variant only when it has some: the in-stock filter of a listing may weigh
+    every variant of the catalog (30,000 variants: 63,952 buffer reads summing each one's
+    holds, 3,889 this way)."""
     reserved = _live().values("variant_id")
     return with_availability(ProductVariant.objects.filter(product=OuterRef("pk"))).filter(
         Q(backorder=True) | Q(stock__on_hand__gt=0) & (~Q(pk__in=reserved) | Q(available__gt=0))
