@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from cart.selectors import CartView, cart_view
@@ -22,8 +23,12 @@ def shipping_methods_for(
     *, country: str, weight_grams: int, goods_after_discount: Decimal
 ) -> list[tuple[ShippingMethod, Decimal]]:
     """The active methods that can ship a cart of `weight_grams` to `country`, each with its
-    price for it, in the admin's order. Three queries whatever the number of methods."""
-    methods = ShippingMethod.objects.filter(active=True).prefetch_related("bands", "countries")
+    price for it, in the admin's order. Two queries whatever the number of methods, three
+    when any is priced by weight (its bands)."""
+    methods = list(ShippingMethod.objects.filter(active=True).prefetch_related("countries"))
+    # Bands for the methods priced by weight alone, as CheckoutForm.clean reads them: a shop
+    # whose methods are flat-rate reads none.
+    prefetch_related_objects([method for method in methods if method.kind == ShippingMethod.Kind.WEIGHT], "bands")
     offers = []
     for method in methods:
         price = shipping_price(

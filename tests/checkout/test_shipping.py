@@ -123,6 +123,23 @@ def test_only_active_methods_that_can_take_the_cart_there_are_offered_with_their
     assert offers == [(standard, Decimal("5.00")), (parcel, Decimal("4.00"))]
 
 
+def test_the_offers_read_rate_bands_only_when_a_method_is_priced_by_weight():
+    standard = ShippingMethodFactory(name="Standard", price=Decimal("5.00"), position=1)
+    ShippingMethodFactory(name="Express", price=Decimal("15.00"), position=2)
+
+    with CaptureQueriesContext(connection) as flat_only:
+        shipping_methods_for(country="GB", weight_grams=800, goods_after_discount=Decimal("20.00"))
+    parcel = by_weight((1000, "4.00"), position=3)
+    with CaptureQueriesContext(connection) as with_weight:
+        offers = shipping_methods_for(country="GB", weight_grams=800, goods_after_discount=Decimal("20.00"))
+
+    assert not [q["sql"] for q in flat_only if "checkout_shippingrateband" in q["sql"]]
+    assert len(flat_only) == 2
+    assert len(with_weight) == 3
+    assert offers[0] == (standard, Decimal("5.00"))
+    assert offers[-1] == (parcel, Decimal("4.00"))
+
+
 @pytest.mark.parametrize(
     ("unit_price", "expected"),
     [(Decimal("49.99"), Decimal("5.00")), (Decimal("50.00"), Decimal("0.00")), (Decimal("80.00"), Decimal("0.00"))],
