@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import prefetch_related_objects
 from django.http import QueryDict
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import AddressForm
@@ -90,14 +91,6 @@ class CheckoutForm(AddressForm):
         else:
             # Guests (and shoppers with no address book yet) type the address.
             del self.fields["saved_address"]
-        billing_data = None
-        if self.is_bound:
-            billing_data = self.data
-        self.billing_form = AddressForm(
-            billing_data,
-            prefix=BILLING_PREFIX,
-            initial=self.initial.get("billing") or {"country": self.chosen_country},
-        )
         self.weight_grams = weight_grams
         self.goods_after_discount = goods_after_discount
         self.shipping_unavailable = False
@@ -105,6 +98,18 @@ class CheckoutForm(AddressForm):
         self.offers: list[tuple[ShippingMethod, Decimal]] = []
         if offer_methods:
             self.offer_shipping_methods()
+
+    @cached_property
+    def billing_form(self) -> AddressForm:
+        """The billing address's own form (prefix "billing"), made when first asked for: the
+        details page shows it, and validation needs it only when billing_same is off (an API
+        client's billing address is validated by the API's serializer), so a form that bills
+        the shipping address makes none (about 0.25 ms)."""
+        return AddressForm(
+            self.data if self.is_bound else None,
+            prefix=BILLING_PREFIX,
+            initial=self.initial.get("billing") or {"country": self.chosen_country},
+        )
 
     def offer_shipping_methods(self) -> None:
         """Lists the methods that can ship this cart to the country chosen, with their prices
