@@ -342,7 +342,9 @@ def checkout_session_update(*, checkout: CheckoutSession, **changes) -> Checkout
         raise TypeError(f"checkout_session_update got unknown fields {sorted(unknown)}")
     for name, value in changes.items():
         setattr(checkout, name, value)
-    checkout.save()
+    # Only what changed: a request that sets the address does not write back the method (or
+    # the order) as it read them, over what another request may have set meanwhile.
+    checkout.save(update_fields=[*changes, "updated_at"])
     return checkout
 
 
