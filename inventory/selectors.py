@@ -242,15 +242,13 @@ def with_availability(variants: QuerySet) -> QuerySet:
 def _in_stock_variants() -> QuerySet[ProductVariant]:
     """Variants that can be bought now: units available, or sold on backorder.
 
-    "Units available" is written as: units on hand, and either no live reservation at all
-    or more on hand than they hold. The same rows as `available > 0` alone, but PostgreSQL
-    checks "no live reservation" against one hashed list of the reserved variants, and sums
-    the holds of a variant only when it has some: the in-stock filter of a listing may weigh
-    every variant of the catalog (30,000 variants: 63,952 buffer reads summing each one's
-    holds, 3,889 this way)."""
-    reserved = _live().values("variant_id")
+    The holds stay summed per variant in a subquery on purpose. Written so that PostgreSQL
+    could check them against one hashed list instead (cheaper per variant), the planner
+    then hashed every variant of the catalog for the in-stock filter: 8 -> 389 ms at
+    100,000 products, where it now checks the products one by one and stops at the page's
+    bound."""
     return with_availability(ProductVariant.objects.filter(product=OuterRef("pk"))).filter(
-        Q(backorder=True) | Q(stock__on_hand__gt=0) & (~Q(pk__in=reserved) | Q(available__gt=0))
+        Q(available__gt=0) | Q(backorder=True)
     )
 
 
