@@ -125,10 +125,6 @@ class ProductVariant(models.Model):
             # A SKU or its start, case-insensitive (sku__istartswith: UPPER(sku) LIKE 'X%'),
             # for search (catalog/search.py). PostgreSQL only (0004).
             models.Index(OpClass(Upper("sku"), name="text_pattern_ops"), name="variant_sku_upper_prefix_idx"),
-            # The listing's price range (inventory.selectors.product_search): the variants
-            # under a minimum or up to a maximum, with their products, off the index alone.
-            # Without it a minimum price walked every variant (55 ms at 100,000 products).
-            models.Index(fields=["price", "product"], name="variant_price_product_idx"),
         ]
 
     def __str__(self) -> str:
