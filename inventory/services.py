@@ -22,6 +22,7 @@ rolled-back sale sends nothing; kernel.tasks.enqueue_on_commit) and sent by inve
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -32,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.core.mail import EmailMultiAlternatives, send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -76,6 +77,7 @@ logger = logging.getLogger(__name__)
 
 CONTINUE = StockItem.BackorderPolicy.CONTINUE
 DENY = StockItem.BackorderPolicy.DENY
+ACTIVE = Reservation.Status.ACTIVE.value
 
 # Reservations the expiry sweep marks per statement and transaction (reservations_expire):
 # large enough that 100,000 lapsed holds take a handful of round trips, small enough that
@@ -321,13 +323,107 @@ def _short_ids(wanted: dict[int, int], items: dict[int, StockItem], available: d
     ]
 
 
+# The statements of the fast paths (PostgreSQL), each sent after the lock_timeout that bounds
+# it (and, for commit_sell, the lock commit_lock took); their names in braces (_sql_names),
+# their parameters %(named)s. Their reasons: _reserve_in_one_message, _commit_lock, _commit_sell.
+_FAST_SQL = {
+    "reserve": """
+        SELECT id FROM {stock} WHERE variant_id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE;
+        WITH wanted (variant_id, quantity) AS (
+            SELECT * FROM unnest(%(ids)s::bigint[], %(quantities)s::integer[])
+        ), counted AS (
+            SELECT w.variant_id, w.quantity, s.id, s.on_hand, s.backorder_policy, s.low_stock_threshold,
+                   s.low_stock_alerted_at,
+                   COALESCE(s.on_hand, 0) - COALESCE((
+                       SELECT SUM(r.quantity) FROM {reservation} r
+                       WHERE r.variant_id = w.variant_id AND r.status = {active} AND r.expires_at > %(now)s
+                   ), 0) AS available
+            FROM wanted w LEFT JOIN {stock} s ON s.variant_id = w.variant_id
+        ), made AS (
+            INSERT INTO {reservation} (variant_id, quantity, owner, status, expires_at, created_at, updated_at)
+            SELECT variant_id, quantity, %(owner)s, {active}, %(expires_at)s, %(now)s, %(now)s FROM counted
+            WHERE NOT EXISTS (
+                -- A variant without a stock row has 0 available and no policy: "deny".
+                SELECT 1 FROM counted
+                WHERE quantity > available AND COALESCE(backorder_policy, {deny}) <> {continue}
+            )
+            ORDER BY variant_id
+            RETURNING id, variant_id
+        )
+        SELECT c.variant_id, c.available, m.id, p.handle,
+               {counted_stock_columns}
+        FROM counted c LEFT JOIN made m ON m.variant_id = c.variant_id
+        LEFT JOIN {variant} v ON v.id = c.variant_id LEFT JOIN {product} p ON p.id = v.product_id
+    """,
+    "commit_lock": """
+        SELECT {stock_columns} FROM {stock}
+        WHERE variant_id = ANY(ARRAY(
+            SELECT variant_id FROM {reservation} WHERE owner = %(owner)s AND status = {active} AND expires_at > %(now)s
+        ))
+        ORDER BY id FOR UPDATE
+    """,
+    "commit_sell": """
+        WITH live AS (
+            UPDATE {reservation} SET status = {committed}, updated_at = %(now)s
+            WHERE owner = %(owner)s AND status = {active} AND expires_at > %(now)s
+              AND variant_id = ANY(%(locked)s::bigint[])
+            RETURNING variant_id, quantity
+        ), units AS (
+            SELECT variant_id, SUM(quantity) AS quantity FROM live GROUP BY variant_id
+        ), sold AS (
+            UPDATE {stock} s SET on_hand = s.on_hand - u.quantity
+            FROM units u WHERE s.variant_id = u.variant_id
+            RETURNING s.variant_id, u.quantity, s.on_hand
+        ), written AS (
+            INSERT INTO {ledger}
+                (variant_id, quantity, reason, actor_id, reference, note, on_hand_after, created_at)
+            SELECT variant_id, -quantity, {sale}, %(actor_id)s, %(reference)s, '', on_hand, %(now)s
+            FROM sold ORDER BY variant_id
+        )
+        SELECT variant_id, quantity, on_hand FROM sold
+    """,
+}
+
 # The stock row's columns both fast paths read under the lock, in this order (_stock_item).
 _STOCK_COLUMNS = "id, variant_id, on_hand, backorder_policy, low_stock_threshold, low_stock_alerted_at"
+_STOCK_FIELDS = _STOCK_COLUMNS.split(", ")
+_RESERVATION_FIELDS = ["id", "variant_id", "quantity", "owner", "status", "expires_at", "created_at", "updated_at"]
 
 
 def _stock_item(row: Sequence) -> StockItem:
     """A StockItem from a row of _STOCK_COLUMNS, as if loaded by the ORM."""
-    return StockItem.from_db(connection.alias, _STOCK_COLUMNS.split(", "), row)
+    return StockItem.from_db(DEFAULT_DB_ALIAS, _STOCK_FIELDS, row)
+
+
+def _sql_names() -> dict[str, str]:
+    """What the fast paths' SQL names, for str.format: the tables (quoted) and the status,
+    policy and reason values they compare or write, as SQL literals (our own constants, so
+    they are written into the text once rather than sent as parameters on every call)."""
+    quote = connection.ops.quote_name
+    literal = {
+        "active": Reservation.Status.ACTIVE,
+        "committed": Reservation.Status.COMMITTED,
+        "deny": DENY,
+        "continue": CONTINUE,
+        "sale": StockMovement.Reason.SALE,
+    }
+    assert all(value.value.isidentifier() for value in literal.values())
+    return {
+        "reservation": quote(Reservation._meta.db_table),
+        "stock": quote(StockItem._meta.db_table),
+        "variant": quote(ProductVariant._meta.db_table),
+        "product": quote(Product._meta.db_table),
+        "ledger": quote(StockMovement._meta.db_table),
+        "stock_columns": _STOCK_COLUMNS,
+        "counted_stock_columns": ", ".join(f"c.{column}" for column in _STOCK_FIELDS),
+        **{name: f"'{value.value}'" for name, value in literal.items()},
+    }
+
+
+@functools.cache
+def _fast_sql(kind: str) -> str:
+    """The text of the fast paths' statement `kind` (_FAST_SQL), built once per process."""
+    return _FAST_SQL[kind].format(**_sql_names())
 
 
 def _reserve_in_one_message(
@@ -354,52 +450,15 @@ def _reserve_in_one_message(
     variants' products (for the page cache, read here to save a round trip after the commit).
     """
     ids = sorted(wanted)
-    reservation = connection.ops.quote_name(Reservation._meta.db_table)
-    stock = connection.ops.quote_name(StockItem._meta.db_table)
-    variant = connection.ops.quote_name(ProductVariant._meta.db_table)
-    product = connection.ops.quote_name(Product._meta.db_table)
-    active = Reservation.Status.ACTIVE.value
-    sql = f"""
-        {lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};
-        SELECT id FROM {stock} WHERE variant_id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE;
-        WITH wanted (variant_id, quantity) AS (
-            SELECT * FROM unnest(%(ids)s::bigint[], %(quantities)s::integer[])
-        ), counted AS (
-            SELECT w.variant_id, w.quantity, s.id, s.on_hand, s.backorder_policy, s.low_stock_threshold,
-                   s.low_stock_alerted_at,
-                   COALESCE(s.on_hand, 0) - COALESCE((
-                       SELECT SUM(r.quantity) FROM {reservation} r
-                       WHERE r.variant_id = w.variant_id AND r.status = %(active)s AND r.expires_at > %(now)s
-                   ), 0) AS available
-            FROM wanted w LEFT JOIN {stock} s ON s.variant_id = w.variant_id
-        ), made AS (
-            INSERT INTO {reservation} (variant_id, quantity, owner, status, expires_at, created_at, updated_at)
-            SELECT variant_id, quantity, %(owner)s, %(active)s, %(expires_at)s, %(now)s, %(now)s FROM counted
-            WHERE NOT EXISTS (
-                -- A variant without a stock row has 0 available and no policy: "deny".
-                SELECT 1 FROM counted
-                WHERE quantity > available AND COALESCE(backorder_policy, %(deny)s) <> %(continue)s
-            )
-            ORDER BY variant_id
-            RETURNING id, variant_id
-        )
-        SELECT c.variant_id, c.available, m.id, p.handle,
-               {", ".join(f"c.{column}" for column in _STOCK_COLUMNS.split(", "))}
-        FROM counted c LEFT JOIN made m ON m.variant_id = c.variant_id
-        LEFT JOIN {variant} v ON v.id = c.variant_id LEFT JOIN {product} p ON p.id = v.product_id
-    """
     params: dict[str, Any] = {
         "ids": ids,
         "quantities": [wanted[vid] for vid in ids],
-        "active": active,
         "now": now,
         "expires_at": expires_at,
         "owner": owner,
-        "deny": DENY.value,
-        "continue": CONTINUE.value,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"{lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};{_fast_sql('reserve')}", params)
         cursor.nextset()  # the locked rows: nothing to read
         cursor.nextset()
         rows = cursor.fetchall()
@@ -416,9 +475,9 @@ def _reserve_in_one_message(
         if reservation_id is not None:
             made.append(
                 Reservation.from_db(
-                    connection.alias,
-                    ["id", "variant_id", "quantity", "owner", "status", "expires_at", "created_at", "updated_at"],
-                    [reservation_id, variant_id, wanted[variant_id], owner, active, expires_at, now, now],
+                    DEFAULT_DB_ALIAS,
+                    _RESERVATION_FIELDS,
+                    [reservation_id, variant_id, wanted[variant_id], owner, ACTIVE, expires_at, now, now],
                 )
             )
     made.sort(key=lambda r: r.variant_id)
@@ -552,20 +611,10 @@ def _commit_lock(owner: str, *, begin: bool = False) -> dict[int, StockItem]:
     the message opens the transaction itself (outside Django's atomic). The variants are an
     array the subquery makes first (an InitPlan), not a semi-join: the same rows, and half
     the planning (0.068 -> 0.036 ms)."""
-    reservation = connection.ops.quote_name(Reservation._meta.db_table)
-    stock = connection.ops.quote_name(StockItem._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            {"BEGIN;" if begin else ""}
-            {lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};
-            SELECT {_STOCK_COLUMNS} FROM {stock}
-            WHERE variant_id = ANY(ARRAY(
-                SELECT variant_id FROM {reservation} WHERE owner = %s AND status = %s AND expires_at > %s
-            ))
-            ORDER BY id FOR UPDATE
-            """,
-            [owner, Reservation.Status.ACTIVE.value, timezone.now()],
+            f"{'BEGIN;' if begin else ''}{lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};{_fast_sql('commit_lock')}",
+            {"owner": owner, "now": timezone.now()},
         )
         for _ in range(2 if begin else 1):
             cursor.nextset()  # past BEGIN and SET: the locked rows
@@ -588,42 +637,10 @@ def _commit_sell(
     their units and one SALE ledger row per variant records it. Returns the units sold by
     variant id and sets each item's on_hand to the figure after the sale. `commit`: the
     message ends the transaction too (COMMIT, after the sale; one _commit_lock opened)."""
-    reservation = connection.ops.quote_name(Reservation._meta.db_table)
-    stock = connection.ops.quote_name(StockItem._meta.db_table)
-    ledger = connection.ops.quote_name(StockMovement._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            WITH live AS (
-                UPDATE {reservation} SET status = %(committed)s, updated_at = %(now)s
-                WHERE owner = %(owner)s AND status = %(active)s AND expires_at > %(now)s
-                  AND variant_id = ANY(%(locked)s::bigint[])
-                RETURNING variant_id, quantity
-            ), units AS (
-                SELECT variant_id, SUM(quantity) AS quantity FROM live GROUP BY variant_id
-            ), sold AS (
-                UPDATE {stock} s SET on_hand = s.on_hand - u.quantity
-                FROM units u WHERE s.variant_id = u.variant_id
-                RETURNING s.variant_id, u.quantity, s.on_hand
-            ), written AS (
-                INSERT INTO {ledger}
-                    (variant_id, quantity, reason, actor_id, reference, note, on_hand_after, created_at)
-                SELECT variant_id, -quantity, %(sale)s, %(actor_id)s, %(reference)s, '', on_hand, %(now)s
-                FROM sold ORDER BY variant_id
-            )
-            SELECT variant_id, quantity, on_hand FROM sold;
-            {"COMMIT" if commit else ""}
-            """,
-            {
-                "committed": Reservation.Status.COMMITTED.value,
-                "active": Reservation.Status.ACTIVE.value,
-                "now": now,
-                "owner": owner,
-                "locked": sorted(items),
-                "sale": StockMovement.Reason.SALE.value,
-                "actor_id": actor_id,
-                "reference": reference,
-            },
+            f"{_fast_sql('commit_sell')}{';COMMIT' if commit else ''}",
+            {"now": now, "owner": owner, "locked": sorted(items), "actor_id": actor_id, "reference": reference},
         )
         sold = {}
         for variant_id, quantity, on_hand_after in cursor.fetchall():
