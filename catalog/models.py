@@ -52,6 +52,12 @@ class Product(models.Model):
     # SEARCH_CONFIG language. Written by catalog.services.product_search_vector_update, never
     # by save(): the model signals and the import call it (catalog/search.py).
     search_vector = SearchVectorField(null=True, editable=False)
+    # The cheapest variant's price (currency units; NULL without variants), for the listing's
+    # price order and range. Kept by the database in the transaction of every change, never
+    # by Django (migration 0007): triggers on the variants recompute it for their product,
+    # and any write of a product recomputes it, so a product saved from a form read before a
+    # price change cannot write back the old figure.
+    lowest_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)
 
     class Meta:
         ordering = ["title"]
@@ -80,6 +86,11 @@ class Product(models.Model):
                 fields=["title", "id"],
                 condition=models.Q(published=True, featured=True),
                 name="product_featured_title_idx",
+            ),
+            # The listing by price: the first page read off the index, not the cheapest
+            # variant of every product worked out and sorted (0.6 s at 100,000 products).
+            models.Index(
+                fields=["lowest_price", "id"], condition=models.Q(published=True), name="product_listing_price_idx"
             ),
         ]
 

@@ -12,8 +12,8 @@ from .models import Category, Product, ProductReview, ProductViewStat
 
 SORTS = {
     "title": ("title", "pk"),
-    "price": ("min_price", "pk"),
-    "-price": ("-min_price", "pk"),
+    "price": ("lowest_price", "pk"),
+    "-price": ("-lowest_price", "-pk"),  # the exact reverse of "price": one index serves both
     "newest": ("-created_at", "-pk"),
 }
 

@@ -349,10 +349,11 @@ def product_search(filters: ProductFilters, *, figures: bool = True) -> QuerySet
     catalog/search.py), category slug, price range on the cheapest variant, in-stock only;
     in the order of `filters.sort` (a key of SORTS, or RELEVANCE: best match first, ties by
     title). The storefront listing and the API both read it, so they rank alike.
-    `figures=False`: without min_price and in_stock (published_products), unless the order
-    is by price."""
+    `figures=False`: without min_price and in_stock (published_products). The price order
+    and range read Product.lowest_price, the same figure as min_price, kept by the database
+    (catalog migration 0006)."""
     order = _order(filters)
-    products = published_products(figures=figures or any(key.lstrip("-") == "min_price" for key in order))
+    products = published_products(figures=figures)
     if filters.q:
         products = _text_match(products, filters.q)
     if filters.category:
@@ -362,13 +363,11 @@ def product_search(filters: ProductFilters, *, figures: bool = True) -> QuerySet
         # catalog and walked the title index through all of it (100 ms at 100,000 products).
         category = Category.objects.filter(slug=filters.category).values("pk")[:1]
         products = products.filter(category_id=Subquery(category))
-    # The price range applies to the cheapest variant, written as semi-joins (hashable over
-    # the whole catalog) rather than filters on the per-product min_price subquery.
-    variants = ProductVariant.objects.filter(product=OuterRef("pk"))
+    # The price range applies to the cheapest variant (NULL without variants: never in range).
     if filters.min_price is not None:
-        products = products.filter(Exists(variants), ~Exists(variants.filter(price__lt=filters.min_price)))
+        products = products.filter(lowest_price__gte=filters.min_price)
     if filters.max_price is not None:
-        products = products.filter(Exists(variants.filter(price__lte=filters.max_price)))
+        products = products.filter(lowest_price__lte=filters.max_price)
     if filters.in_stock:
         # Exists, not the in_stock annotation: as a filter over the whole catalog PostgreSQL
         # may run it once as a hashed semi-join instead of once per product.
