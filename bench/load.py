@@ -15,12 +15,12 @@ Needs wrk (https://github.com/wg/wrk): `apt-get install -y wrk` on Debian/Ubuntu
 Pages: a trivial view (bench/urls_trivial.py: an HttpResponse through the same middleware, at
 a bench-only URL the stack's settings add; never a URL of the shop; measured again right
 before every page, which is divided by that neighbour: on a shared machine the load moves
-during a run), home, the listing (page
-1, page 50, a category, filtered by in_stock + min_price, a search), a product page, the cart
-page with a cart of 3 lines (made first over HTTP with the add-to-cart form; its session
-cookie is then sent by wrk), and the API's product list. Before the measured runs each page
-gets a short warm-up. wrk is a closed loop: each of the N connections sends its next request
-when the last one is answered.
+during a run), home, the listing (page 1, page 50, a category, filtered by in_stock +
+min_price, a search, most expensive first), a product page, the cart page with a cart of 3
+lines (made first over HTTP with the add-to-cart form; its session cookie is then sent by
+wrk), and the API's product list. Before the measured runs each page gets a short warm-up.
+wrk is a closed loop: each of the N connections sends its next request when the last one is
+answered.
 
 --cache both (default) runs every page twice, each time on a fresh gunicorn: with the page
 cache on (CATALOG_CACHE_SECONDS as production has it; the warm-up fills it) and with it off
@@ -79,6 +79,7 @@ PAGES = [
     ("category", "/products/?category=apparel"),
     ("listing filter", "/products/?in_stock=on&min_price=20"),
     ("listing search", "/products/?q=product+004"),
+    ("listing by price", "/products/?sort=-price"),
     ("product", "/products/load-test-00042/"),
     ("cart (3 lines)", "/cart/"),
     ("API products", "/api/v1/products/"),
