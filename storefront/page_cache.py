@@ -51,10 +51,14 @@ CSRF_MARK = "@@storefront-csrf-token@@"
 NONCE_MARK = "@@storefront-csp-nonce@@"
 
 # Query parameters that only say where a visitor came from: Google Analytics' campaign tags
-# (utm_*) and linker (_gl), and the click ids of ad networks and mail tools (Google, Meta,
-# Microsoft, TikTok, X, Mailchimp). No page of the shop reads them.
+# (utm_*) and linkers (_ga, _gl); the click ids of ad networks and shopping listings (Google's
+# gclid, gbraid, wbraid, dclid, gad_source and srsltid, Meta, Microsoft, TikTok, X, Yandex,
+# LinkedIn, Pinterest, Instagram); mail tools' (Mailchimp, HubSpot, Marketo). No page of the
+# shop reads them.
 TRACKING_PARAMETERS = re.compile(
-    r"utm_[a-z_]+|_gl|gclid|gbraid|wbraid|dclid|fbclid|msclkid|ttclid|twclid|mc_cid|mc_eid", re.ASCII
+    r"utm_[a-z_]+|_ga|_gl|gclid|gbraid|wbraid|dclid|gad_source|srsltid|fbclid|msclkid|ttclid|twclid|yclid"
+    r"|li_fat_id|epik|igshid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok",
+    re.ASCII,
 )
 
 # The value attribute Django's {% csrf_token %} writes (django.template.defaulttags.CsrfTokenNode).

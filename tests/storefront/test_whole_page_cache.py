@@ -132,7 +132,10 @@ def test_a_price_change_shows_on_the_next_whole_page(shirt):
     ("url", "tagged"),
     [
         ("/products/?q=linen&in_stock=on", "/products/?utm_source=news&q=linen&utm_campaign=may&in_stock=on&gclid=abc"),
-        ("/products/linen-shirt/", "/products/linen-shirt/?fbclid=x1&mc_cid=7&utm_medium=email"),
+        (
+            "/products/linen-shirt/",
+            "/products/linen-shirt/?fbclid=x1&mc_cid=7&utm_medium=email&srsltid=AfmB&gad_source=1",
+        ),
     ],
 )
 def test_a_link_with_tracking_parameters_is_served_the_page_of_the_same_link_without_them(shirt, url, tagged):
