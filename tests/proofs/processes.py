@@ -84,10 +84,11 @@ def buyers_process(db_url: str, variant_id: int, buyer_ids: list[int], barrier, 
         thread.join()
 
 
-def order_create_then_hang(db_url: str, variant_id: int, quantity: int, at_order_lines, messages) -> None:
+def order_create_then_hang(db_url: str, variant_id: int, quantity: int, at_stock_reserved, messages) -> None:
     """Calls orders.services.order_create and freezes for good the moment the transaction
-    inserts the order lines: by then the reservation and the order row are written but not
-    committed. The parent is told through `at_order_lines` and then kills this process.
+    has reserved the stock (the last statement before its COMMIT): by then the order, its
+    lines and the reservation are written but not committed, and the stock row is locked.
+    The parent is told through `at_stock_reserved` and then kills this process.
 
     The freeze is a database execute wrapper: it instruments the DB boundary (every SQL
     statement passes through it), not our services."""
@@ -97,16 +98,17 @@ def order_create_then_hang(db_url: str, variant_id: int, quantity: int, at_order
     from catalog.models import ProductVariant
     from tests.orders.helpers import place_order
 
-    def freeze_at_order_lines(execute, sql, params, many, context):
-        if sql.lstrip().upper().startswith('INSERT INTO "ORDERS_ORDERLINE"'):
+    def freeze_after_the_stock_lock(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "FOR UPDATE" in sql and '"inventory_stockitem"' in sql:
             messages.put(("in_transaction", connection.in_atomic_block, os.getpid()))
-            at_order_lines.set()
+            at_stock_reserved.set()
             while True:  # until SIGKILL
                 time.sleep(3600)
-        return execute(sql, params, many, context)
+        return result
 
     variant = ProductVariant.objects.select_related("product").get(pk=variant_id)
-    with connection.execute_wrapper(freeze_at_order_lines):
+    with connection.execute_wrapper(freeze_after_the_stock_lock):
         try:
             place_order((variant, quantity), token="killed-mid-transaction")
         except BaseException as exc:  # should never get here

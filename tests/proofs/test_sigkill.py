@@ -58,27 +58,28 @@ def test_a_worker_killed_with_sigkill_mid_reservation_leaves_no_order_no_reserva
     variant = stocked_variant(on_hand=STOCK)
     ledger_before = list(StockMovement.objects.values_list("pk", "quantity"))
     ctx = multiprocessing.get_context("spawn")
-    at_order_lines = ctx.Event()
+    at_stock_reserved = ctx.Event()
     messages = ctx.Queue()
     worker = ctx.Process(
         target=order_create_then_hang,
-        args=(database_url(connection.settings_dict), variant.pk, STOCK, at_order_lines, messages),
+        args=(database_url(connection.settings_dict), variant.pk, STOCK, at_stock_reserved, messages),
         daemon=True,
     )
     worker.start()
     try:
         deadline = time.monotonic() + 30
-        while not at_order_lines.wait(timeout=0.1) and worker.is_alive() and time.monotonic() < deadline:
+        while not at_stock_reserved.wait(timeout=0.1) and worker.is_alive() and time.monotonic() < deadline:
             pass
-        if not at_order_lines.is_set():
+        if not at_stock_reserved.is_set():
             try:
                 detail = messages.get_nowait()
             except queue.Empty:
                 detail = f"exit code {worker.exitcode}"
-            pytest.fail(f"the worker never reached the order lines insert: {detail}")
+            pytest.fail(f"the worker never reserved the stock: {detail}")
         stage, in_transaction, pid = messages.get(timeout=5)
         assert (stage, in_transaction, pid) == ("in_transaction", True, worker.pid)
-        # Frozen mid-transaction: its writes are invisible and it holds the stock row.
+        # Frozen mid-transaction, after the reservation: its writes are invisible and it holds
+        # the stock row.
         assert not Order.objects.exists()
         assert not Reservation.objects.exists()
         assert _stock_row_is_locked(variant)
