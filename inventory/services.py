@@ -26,6 +26,7 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,36 +272,29 @@ def stock_reserve(
     wanted = _merge_lines(lines)
     now = now or timezone.now()
     expires_at = now + ttl
-    if multi_statement_messages() and outside_transaction():
-        # Our own transaction: the message is all of it (an implicit transaction, committed
-        # when it ends), with no BEGIN and COMMIT round trips around it.
-        with busy_on_lock_timeout(StockBusy):
+    # With no transaction open, the one message is the whole transaction (PostgreSQL runs a
+    # message of several statements as one, committed when it ends): no BEGIN and COMMIT
+    # round trips around it.
+    own_transaction = multi_statement_messages() and outside_transaction()
+    with busy_on_lock_timeout(StockBusy), nullcontext() if own_transaction else transaction.atomic(savepoint=False):
+        if multi_statement_messages():
             items, available, made, handles = _reserve_in_one_message(
                 wanted, owner=owner, now=now, expires_at=expires_at
             )
+        else:
+            items, available, made = _reserve_portable(wanted, owner=owner, now=now, expires_at=expires_at)
+            handles = None
         short_ids = _short_ids(wanted, items, available)
         if not short_ids:
             after = {vid: available[vid] - qty for vid, qty in wanted.items()}
-            # Committed: a low-stock claim to make or clear is made in a transaction of its
-            # own, under the lock, from the figures then (rare: a watched variant crossing).
-            _low_stock_resync(_low_stock_due(items, after=after))
-            _availability_changed(wanted, sold_out_changed=_sold_out_flips(items, available, after), handles=handles)
-    else:
-        with busy_on_lock_timeout(StockBusy), transaction.atomic(savepoint=False):
-            if multi_statement_messages():
-                items, available, made, handles = _reserve_in_one_message(
-                    wanted, owner=owner, now=now, expires_at=expires_at
-                )
+            if own_transaction:
+                # Committed: a low-stock claim to make or clear is made in a transaction of
+                # its own, under the lock, from the figures then (rare: a watched variant
+                # crossing).
+                _low_stock_resync(_low_stock_due(items, after=after))
             else:
-                items, available, made = _reserve_portable(wanted, owner=owner, now=now, expires_at=expires_at)
-                handles = None
-            short_ids = _short_ids(wanted, items, available)
-            if not short_ids:
-                after = {vid: available[vid] - qty for vid, qty in wanted.items()}
                 _low_stock_sync(items, after=after)
-                _availability_changed(
-                    wanted, sold_out_changed=_sold_out_flips(items, available, after), handles=handles
-                )
+            _availability_changed(wanted, sold_out_changed=_sold_out_flips(items, available, after), handles=handles)
     if short_ids:
         # Nothing was written: made is empty. Outside the atomic block, so that raising does
         # not mark a caller's transaction as broken (there is no savepoint to roll back).
