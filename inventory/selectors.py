@@ -357,7 +357,6 @@ def product_search(filters: ProductFilters, *, figures: bool = True) -> QuerySet
     `figures=False`: without min_price and in_stock (published_products). The price order
     and range read Product.lowest_price, the same figure as min_price, kept by the database
     (catalog migration 0006)."""
-    order = _order(filters)
     products = published_products(figures=figures)
     if filters.q:
         products = _text_match(products, filters.q)
@@ -382,7 +381,7 @@ def product_search(filters: ProductFilters, *, figures: bool = True) -> QuerySet
         if "_sellable_variant" not in products.query.annotations:
             products = products.alias(_sellable_variant=_sellable_variant())
         products = products.filter(Q(_sellable_variant__isnull=False))
-    return products.order_by(*order)
+    return products.order_by(*_order(filters))
 
 
 def nearest_titles(words: str) -> QuerySet:
