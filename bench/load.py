@@ -34,6 +34,11 @@ are flushed. The rate limits are raised for the run (stack.py says which). Targe
 under 50 ms; warm listing and product page ≥ 0.6× the trivial view; cold listing, category,
 search, product page and cart ≥ 0.25×, the filtered listing ≥ 0.15×. Exits 1 when a page
 answered anything but 2xx or a connection failed (the figures would be meaningless).
+
+--sql-floor adds, with the page cache off, a row after each page with a ratio target: the same
+page answered after running its SQL statements alone, with no ORM and no templates
+(bench/urls_trivial.py). Its ratio is the most any rendering of that page could reach with the
+queries it makes today; the target lines print it beside the page's.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stack
@@ -58,6 +64,8 @@ TARGET_PAGES = ("listing", "product")  # page names starting with these have the
 TRIVIAL = "trivial view"
 TRIVIAL_PATH = "/__bench/trivial/"  # bench/urls_trivial.py
 TRIVIAL_URLCONF = "bench.urls_trivial"
+SQL_PATH = "/__bench/sql/"  # bench/urls_trivial.py: a page's SQL statements alone
+SQL_PREFIX = "its SQL alone: "  # the name of a --sql-floor row, before the page's
 # Ratios to the trivial view at TARGET_CLIENTS, by cache mode and page name prefix.
 RATIO_TARGETS = {
     "on": {"listing p1": 0.6, "product": 0.6},
@@ -165,18 +173,32 @@ def _cell(cache: str, name: str, count: int, result: dict) -> Cell:
     )
 
 
-def measure(base_url: str, *, cache: str, clients: list[int], seconds: int, warmup: int, only: str) -> list[Cell]:
+def _with_sql_floor(pages: list[tuple[str, str]], cache: str) -> list[tuple[str, str]]:
+    """`pages`, each page with a ratio target for `cache` followed by its SQL alone
+    (bench/urls_trivial.py), named SQL_PREFIX + its name."""
+    out = []
+    for name, path in pages:
+        out.append((name, path))
+        if _target(cache, name) is not None:
+            out.append((SQL_PREFIX + name, f"{SQL_PATH}?{urlencode({'path': path})}"))
+    return out
+
+
+def measure(
+    base_url: str, *, cache: str, clients: list[int], seconds: int, warmup: int, only: str, sql_floor: bool = False
+) -> list[Cell]:
     """Every page at every concurrency, each run right after a run of the trivial view at the
     same concurrency: the page's ratio is to that neighbour (Cell.baseline), so that a change
-    of the machine's load during the run (a shared machine) moves both alike."""
+    of the machine's load during the run (a shared machine) moves both alike. `sql_floor`
+    (page cache off): each page with a ratio target is followed by its SQL alone."""
     cookie = cart_cookie(base_url)
     trivial_url = base_url + TRIVIAL_PATH
     cells = []
-    for name, path in PAGES:
+    for name, path in _with_sql_floor(PAGES, cache) if sql_floor and cache == "off" else PAGES:
         if only and only not in name and name != TRIVIAL:
             continue
         headers = dict(stack.HTTPS_HEADERS)
-        if path == "/cart/":
+        if dict(PAGES).get(name.removeprefix(SQL_PREFIX)) == "/cart/":
             headers["Cookie"] = cookie
         url = base_url + path
         if warmup:
@@ -195,6 +217,15 @@ def measure(base_url: str, *, cache: str, clients: list[int], seconds: int, warm
             )
             cells.append(cell)
     return cells
+
+
+def _target(cache: str, page: str) -> float | None:
+    """The ratio target of `page` (a name of PAGES) with the page cache `cache`, if any."""
+    if page.startswith(SQL_PREFIX):
+        return None
+    return RATIO_TARGETS[cache].get(page) or next(
+        (v for k, v in RATIO_TARGETS[cache].items() if page.startswith(k)), None
+    )
 
 
 def ratio(cells: list[Cell], cell: Cell) -> float | None:
@@ -244,6 +275,11 @@ def main() -> int:
     parser.add_argument(
         "--redis-db", type=int, default=None, help="one Redis database for cache and broker (default 11 and 12)"
     )
+    parser.add_argument(
+        "--sql-floor",
+        action="store_true",
+        help="also measure each page with a ratio target by its SQL statements alone (bench/urls_trivial.py)",
+    )
     parser.add_argument("--ports", default="", help="the range gunicorn may bind, e.g. 18600-18699 (default any)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -283,6 +319,7 @@ def main() -> int:
                 seconds=args.duration,
                 warmup=args.warmup,
                 only=args.only,
+                sql_floor=args.sql_floor,
             )
     print(f"load average at the end: {stack.load_average()}")
     print()
@@ -294,14 +331,15 @@ def main() -> int:
             print(
                 f"target p95 < {TARGET_P95_MS} ms at {TARGET_CLIENTS} clients, {c.page}: {c.p95_ms:.1f} ms, {verdict}"
             )
+    floors = {(c.cache, c.clients, c.page.removeprefix(SQL_PREFIX)): c for c in cells if c.page.startswith(SQL_PREFIX)}
     for c in cells:
-        wanted = RATIO_TARGETS[c.cache].get(c.page) or next(
-            (v for k, v in RATIO_TARGETS[c.cache].items() if c.page.startswith(k)), None
-        )
+        wanted = _target(c.cache, c.page)
         r = ratio(cells, c)
         if c.clients == TARGET_CLIENTS and wanted is not None and r is not None:
             verdict = "met" if r >= wanted else "MISSED"
-            print(f"target ≥ {wanted}× trivial, page cache {c.cache}, {c.page}: {r:.2f}×, {verdict}")
+            floor = floors.get((c.cache, c.clients, c.page))
+            alone = "" if floor is None else f" (its SQL alone: {ratio(cells, floor):.2f}×)"
+            print(f"target ≥ {wanted}× trivial, page cache {c.cache}, {c.page}: {r:.2f}×, {verdict}{alone}")
     failed = [c for c in cells if c.non_2xx or c.socket_errors]
     for c in failed:
         print(
