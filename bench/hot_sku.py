@@ -4,10 +4,7 @@ The hot path of an order under contention: reserve one unit, then commit it (pay
 captured), each in its own transaction, through the real service layer
 (inventory.services.stock_reserve, then stock_commit) versus the same locking pattern in raw
 SQL with psycopg. Two scenarios: every worker on one hot SKU (a flash sale: all of them queue
-on one row lock), and 10,000 SKUs with each order on a random one (little contention). The
-services are measured twice: called with no transaction open, each call its own transaction
-("service"), and inside a transaction the caller opened ("caller": how order_create and
-order_mark_paid call them, a BEGIN and a COMMIT round trip more per call).
+on one row lock), and 10,000 SKUs with each order on a random one (little contention).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop .venv/bin/python bench/hot_sku.py
     .venv/bin/python bench/hot_sku.py --workers 1,4,8,16 --duration 10
@@ -51,21 +48,14 @@ LOCK_TIMEOUT_MS = 2000  # the same as settings.STOCK_LOCK_TIMEOUT_MS' default
 # -- the two ways of taking an order ---------------------------------------------------------
 
 
-def _service_order(variant_id: int, owner: str, *, in_transaction: bool = False) -> None:
-    """One order through the service layer: two transactions, as checkout then payment.
-    `in_transaction`: each call inside a transaction the caller opened (transaction.atomic),
-    as order_create and order_mark_paid call them; else each is its own transaction."""
-    from contextlib import nullcontext
+def _service_order(variant_id: int, owner: str) -> None:
+    """One order through the service layer: two transactions, as checkout then payment."""
     from datetime import timedelta
-
-    from django.db import transaction
 
     from inventory.services import StockLine, stock_commit, stock_reserve
 
-    with transaction.atomic() if in_transaction else nullcontext():
-        stock_reserve(lines=[StockLine(variant_id, 1)], owner=owner, ttl=timedelta(minutes=15))
-    with transaction.atomic() if in_transaction else nullcontext():
-        stock_commit(owner=owner, reference=owner)
+    stock_reserve(lines=[StockLine(variant_id, 1)], owner=owner, ttl=timedelta(minutes=15))
+    stock_commit(owner=owner, reference=owner)
 
 
 RAW_RESERVE = (
@@ -144,8 +134,8 @@ def worker_main(index: int, url: str, commands, results) -> None:
             n += 1
             began = time.perf_counter()
             try:
-                if mode in ("service", "caller"):
-                    _service_order(variant_id, owner, in_transaction=mode == "caller")
+                if mode == "service":
+                    _service_order(variant_id, owner)
                 else:
                     _raw_order(raw, variant_id, owner)
             except (StockBusy, psycopg.errors.LockNotAvailable):
@@ -214,9 +204,8 @@ class Pool:
 
 
 SCENARIOS = {"hot": "hot SKU", "spread": f"{SPREAD_SKUS // 1000}k SKUs"}
-# service: each call its own transaction; caller: inside a transaction the caller opened, as
-# checkout and payment call them; raw: the same locking in raw SQL.
-MODES = ("service", "caller", "raw")
+# service: through inventory.services; raw: the same locking in raw SQL.
+MODES = ("service", "raw")
 
 
 def create_stock() -> dict[str, list[int]]:

@@ -26,7 +26,6 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,9 +48,7 @@ from kernel.locking import (
     busy_on_lock_timeout,
     lock_timeout_sql,
     multi_statement_messages,
-    outside_transaction,
     rows_lock,
-    transaction_end_failed,
 )
 from kernel.tasks import enqueue_on_commit
 from kernel.transactions import after_commit
@@ -189,35 +186,6 @@ def _low_stock_sync(items: dict[int, StockItem], *, after: dict[int, int]) -> No
                 enqueue_on_commit("inventory.tasks.send_low_stock_alert", vid)
 
 
-def _low_stock_due(items: dict[int, StockItem], *, after: dict[int, int]) -> list[int]:
-    """The variants of `items` whose low-stock claim _low_stock_sync would make or clear with
-    the availability `after`, in id order."""
-    return sorted(
-        vid
-        for vid, item in items.items()
-        if item.low_stock_threshold is not None
-        and vid in after
-        and (after[vid] <= item.low_stock_threshold) == (item.low_stock_alerted_at is None)
-    )
-
-
-def _low_stock_resync(variant_ids: list[int]) -> None:
-    """_low_stock_sync for `variant_ids` in a transaction of its own, under their locks, with
-    their availability as it is now: for a change that committed in its own messages
-    (stock_reserve and stock_commit outside a transaction), where the claim was not made
-    inside it. A lock wait that runs out is logged, not raised: the change it follows has
-    committed, and the next change of the variant syncs the claim again."""
-    if not variant_ids:
-        return
-    try:
-        with busy_on_lock_timeout(StockBusy), transaction.atomic():
-            items = _lock_stock(variant_ids)
-            reserved = reserved_quantities(variant_ids)
-            _low_stock_sync(items, after={vid: items[vid].on_hand - reserved.get(vid, 0) for vid in variant_ids})
-    except StockBusy:
-        logger.warning("Low-stock claim of variants %s not synced: their stock rows stayed locked", variant_ids)
-
-
 def _low_stock_rearm(items: QuerySet[StockItem]) -> int:
     """Clears the low-stock claim of every item in `items` whose availability (committed
     state, now) is above its threshold; returns how many. Locks no row up front: each is
@@ -262,21 +230,16 @@ def stock_reserve(
     StockBusy if the stock rows stay locked longer than STOCK_LOCK_TIMEOUT_MS, and
     ValueError for a quantity that is not a positive integer.
 
-    On PostgreSQL the locked work is one round trip (_reserve_in_one_message), and called
-    outside a transaction that message is the whole transaction (no BEGIN or COMMIT round
-    trip; a low-stock claim to make or clear then follows in a short transaction of its own);
-    elsewhere the same steps through the ORM. No savepoint: nothing is written before the last check, and
+    On PostgreSQL the locked work is one round trip (_reserve_in_one_message); elsewhere the
+    same steps through the ORM. Called outside a transaction it opens its own. No savepoint:
+    nothing is written before the last check, and
     InsufficientStock is raised once the block is left, so a caller's transaction stays
     usable (one that wants to carry on after StockBusy takes its own savepoint, as carts do).
     """
     wanted = _merge_lines(lines)
     now = now or timezone.now()
     expires_at = now + ttl
-    # With no transaction open, the one message is the whole transaction (PostgreSQL runs a
-    # message of several statements as one, committed when it ends): no BEGIN and COMMIT
-    # round trips around it.
-    own_transaction = multi_statement_messages() and outside_transaction()
-    with busy_on_lock_timeout(StockBusy), nullcontext() if own_transaction else transaction.atomic(savepoint=False):
+    with busy_on_lock_timeout(StockBusy), transaction.atomic(savepoint=False):
         if multi_statement_messages():
             items, available, made, handles = _reserve_in_one_message(
                 wanted, owner=owner, now=now, expires_at=expires_at
@@ -287,13 +250,7 @@ def stock_reserve(
         short_ids = _short_ids(wanted, items, available)
         if not short_ids:
             after = {vid: available[vid] - qty for vid, qty in wanted.items()}
-            if own_transaction:
-                # Committed: a low-stock claim to make or clear is made in a transaction of
-                # its own, under the lock, from the figures then (rare: a watched variant
-                # crossing).
-                _low_stock_resync(_low_stock_due(items, after=after))
-            else:
-                _low_stock_sync(items, after=after)
+            _low_stock_sync(items, after=after)
             _availability_changed(wanted, sold_out_changed=_sold_out_flips(items, available, after), handles=handles)
     if short_ids:
         # Nothing was written: made is empty. Outside the atomic block, so that raising does
@@ -535,20 +492,12 @@ def stock_commit(*, owner: str, reference: str, actor=None) -> int:
     reservation (they expired or were released: the caller may re-reserve), StockBusy on lock
     timeout.
 
-    On PostgreSQL the locked work is two round trips (_commit_lock, _commit_sell), and called
-    outside a transaction they open and end it themselves (_commit_in_own_transaction);
-    elsewhere the same steps through the ORM. No savepoint, for the reasons stock_reserve gives:
+    On PostgreSQL the locked work is two round trips (_commit_lock, _commit_sell); elsewhere
+    the same steps through the ORM. Called outside a transaction it opens its own. No
+    savepoint, for the reasons stock_reserve gives:
     ReservationExpired is raised once the block is left, with nothing written.
     """
     actor_id = getattr(actor, "pk", None)
-    if multi_statement_messages() and outside_transaction():
-        with busy_on_lock_timeout(StockBusy):
-            items, sold = _commit_in_own_transaction(owner, reference=reference, actor_id=actor_id)
-        # Committed: the low-stock claims of watched variants, in a transaction of their own.
-        _low_stock_resync(sorted(vid for vid in sold if items[vid].low_stock_threshold is not None))
-        if not sold:
-            raise ReservationExpired(owner)
-        return sum(sold.values())
     with busy_on_lock_timeout(StockBusy), transaction.atomic(savepoint=False):
         fast = multi_statement_messages()
         items = _commit_lock(owner) if fast else _lock_stock(_live_variant_ids(owner))
@@ -580,38 +529,18 @@ def _live_variant_ids(owner: str) -> list[int]:
     )
 
 
-def _commit_in_own_transaction(
-    owner: str, *, reference: str, actor_id: int | None
-) -> tuple[dict[int, StockItem], dict[int, int]]:
-    """stock_commit's transaction on PostgreSQL when none is open: two messages, BEGIN with
-    the lock (_commit_lock) and the sale with COMMIT (_commit_sell), the clock read between
-    them, under the lock, as stock_commit reads it; no BEGIN and COMMIT round trips of their
-    own. Returns the locked rows and the units sold by variant id. An error rolls the
-    transaction back before it is raised."""
-    try:
-        items = _commit_lock(owner, begin=True)
-        now = timezone.now()
-        sold = _commit_sell(items, owner=owner, reference=reference, actor_id=actor_id, now=now, commit=True)
-    except BaseException:
-        transaction_end_failed()
-        raise
-    return items, sold
-
-
-def _commit_lock(owner: str, *, begin: bool = False) -> dict[int, StockItem]:
+def _commit_lock(owner: str) -> dict[int, StockItem]:
     """Locks the stock rows of the variants `owner` holds live reservations of (as read
     before the lock: the set is the owner's own and only it changes it), in primary-key
-    order, in one round trip with the lock_timeout; returns them by variant id. `begin`:
-    the message opens the transaction itself (outside Django's atomic). The variants are an
+    order, in one round trip with the lock_timeout; returns them by variant id. The variants are an
     array the subquery makes first (an InitPlan), not a semi-join: the same rows, and half
     the planning (0.068 -> 0.036 ms)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{'BEGIN;' if begin else ''}{lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};{_fast_sql('commit_lock')}",
+            f"{lock_timeout_sql(settings.STOCK_LOCK_TIMEOUT_MS)};{_fast_sql('commit_lock')}",
             {"owner": owner, "now": timezone.now()},
         )
-        for _ in range(2 if begin else 1):
-            cursor.nextset()  # past BEGIN and SET: the locked rows
+        cursor.nextset()  # past SET: the locked rows
         return {row[1]: _stock_item(row) for row in cursor.fetchall()}
 
 
@@ -622,18 +551,16 @@ def _commit_sell(
     reference: str,
     actor_id: int | None,
     now: datetime,
-    commit: bool = False,
 ) -> dict[int, int]:
     """The sale on PostgreSQL in one statement, under the locks _commit_lock took: the live
     holds of `owner` on the locked variants become committed (a compare-and-swap on status
     and expiry: a hold the sweep expired or a release took meanwhile is not ours to sell; the
     UPDATE waits for a row another transaction holds and re-checks it), on_hand falls by
     their units and one SALE ledger row per variant records it. Returns the units sold by
-    variant id and sets each item's on_hand to the figure after the sale. `commit`: the
-    message ends the transaction too (COMMIT, after the sale; one _commit_lock opened)."""
+    variant id and sets each item's on_hand to the figure after the sale."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{_fast_sql('commit_sell')}{';COMMIT' if commit else ''}",
+            _fast_sql("commit_sell"),
             {"now": now, "owner": owner, "locked": sorted(items), "actor_id": actor_id, "reference": reference},
         )
         sold = {}

@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import Error, OperationalError, connection
+from django.db import OperationalError, connection
 from django.db.models import QuerySet
-from psycopg.pq import TransactionStatus
 
 # lock_not_available (lock_timeout ran out) and deadlock_detected.
 BUSY_SQLSTATES = ("55P03", "40P01")
@@ -49,32 +48,6 @@ def multi_statement_messages() -> bool:
     OPTIONS' server_side_binding, whose extended protocol takes one statement at a time).
     Each statement of such a message still takes its own snapshot, as if sent alone."""
     return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("server_side_binding")
-
-
-def outside_transaction() -> bool:
-    """True when no transaction is open on the connection (autocommit, no atomic block): a
-    service may then send its whole transaction itself, BEGIN and COMMIT in the messages of
-    its statements (or as one implicit transaction: a PostgreSQL message of several
-    statements sent outside a transaction block runs them as one transaction, committed when
-    the last succeeds, rolled back when one fails), instead of a round trip for each."""
-    return not connection.in_atomic_block and connection.get_autocommit()
-
-
-def transaction_end_failed() -> None:
-    """Rolls back the transaction block a caller opened with BEGIN in one of its own messages
-    outside Django's atomic (outside_transaction) and that a statement failed in or an error
-    interrupted; nothing when none is open (or the connection is gone)."""
-    raw = connection.connection
-    if raw is None or raw.closed:
-        return
-    if raw.info.transaction_status != TransactionStatus.IDLE:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("ROLLBACK")
-        except Error:
-            # The connection is broken: closed, so that the next query opens a new one rather
-            # than running inside what is left of this transaction.
-            connection.close()
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """The stock hot path's round trips (inventory.services: stock_reserve, stock_commit): on
 PostgreSQL the locked work of a reserve is one message to the database and a commit two, and
-neither leaves work for after the commit that needs the database. The same behaviour through
+neither leaves work for after the commit that needs the database. Called outside a
+transaction, each opens and commits its own. The same behaviour through
 the ORM path, which SQLite (and server-side binding) uses, run here on PostgreSQL by turning
 server-side binding on in the connection's settings."""
 
@@ -192,23 +193,20 @@ def idle() -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_a_reserve_is_one_round_trip_and_a_commit_two():
-    """No transaction open: a reserve is one message, its own transaction (no BEGIN or COMMIT
-    of their own), and a commit two, BEGIN with the lock and COMMIT with the sale."""
+def test_outside_a_transaction_a_reserve_and_a_commit_each_open_and_commit_their_own():
+    """No transaction open: each call is its own transaction, BEGIN and COMMIT around its
+    locked work (one message for a reserve, two for a commit)."""
     variant = stocked_variant(on_hand=5)
 
     with messages_sent() as sent:
         stock_reserve(lines=[StockLine(variant.pk, 2)], owner="order:A", ttl=timedelta(minutes=15))
-    assert len(sent) == 1
-    assert not sent[0].startswith("BEGIN")
+    assert [m.split()[0].rstrip(";") for m in sent] == ["BEGIN", "SET", "COMMIT"]
     assert idle()
     assert availability([variant.pk]) == {variant.pk: 3}
 
     with messages_sent() as sent:
         assert stock_commit(owner="order:A", reference="A") == 2
-    assert len(sent) == 2
-    assert sent[0].startswith("BEGIN;")
-    assert sent[1].rstrip("; ").endswith("COMMIT")
+    assert [m.split()[0].rstrip(";") for m in sent] == ["BEGIN", "SET", "WITH", "COMMIT"]
     assert idle()
     assert on_hand(variant) == 3
     assert set(Reservation.objects.values_list("status", flat=True)) == {Reservation.Status.COMMITTED}
@@ -250,7 +248,7 @@ def test_inside_a_callers_transaction_the_reserve_and_commit_are_part_of_it():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_a_sale_crossing_the_low_stock_threshold_claims_the_alert_after_it(settings):
+def test_outside_a_transaction_a_sale_crossing_the_low_stock_threshold_claims_the_alert(settings):
     settings.STAFF_ALERT_EMAILS = ["buyers@example.com"]
     variant = stocked_variant(on_hand=5)
     stock_threshold_set(variant=variant, low_stock_threshold=2)
