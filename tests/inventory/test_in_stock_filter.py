@@ -3,14 +3,19 @@ The listing's in-stock filter (inventory.selectors.product_search with in_stock)
 rule it must follow: a product is in stock when one of its variants has units available (on
 hand less live holds, inventory.selectors.availability) or is sold on backorder. Lapsed and
 released holds count for nothing; holds that reach or pass what is on hand leave nothing.
+Each test runs twice: with the products walked one by one, and first narrowed to those with
+units on hand or on backorder, as a catalog with few of them is (STOCKED_FEW).
 """
 
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import inventory.selectors
 from catalog.selectors import ProductFilters
 from inventory.models import Reservation, StockItem
 from inventory.selectors import availability, product_search
@@ -18,6 +23,14 @@ from inventory.services import stock_policy_set
 from tests.factories import VariantFactory, stocked_variant
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["walked", "narrowed"])
+def stocked_few(request, monkeypatch):
+    """0: never few (the walk); a million: always few (narrowed first)."""
+    monkeypatch.setattr(inventory.selectors, "STOCKED_FEW", 0 if request.param == "walked" else 1_000_000)
+    monkeypatch.setattr(inventory.selectors, "_stocked_counted", {})
+    return request.param
 
 
 def _hold(variant, quantity, *, lapsed=False, status=Reservation.Status.ACTIVE):
@@ -79,3 +92,15 @@ def test_a_product_is_in_stock_when_any_one_of_its_variants_is():
     assert [p.title for p in product_search(ProductFilters(in_stock=True))] == ["Two Sizes"]
     _hold(other, 1)
     assert not [p.title for p in product_search(ProductFilters(in_stock=True))]
+
+
+def test_with_few_stocked_items_the_filter_reads_the_stock_rows_first(stocked_few):
+    stocked_variant(on_hand=1, product__title="Last One")
+    stocked_variant(on_hand=0, product__title="Gone")
+
+    with CaptureQueriesContext(connection) as queries:
+        found = [p.title for p in product_search(ProductFilters(in_stock=True))]
+
+    assert found == ["Last One"]
+    listing = next(q["sql"] for q in queries.captured_queries if 'FROM "catalog_product"' in q["sql"])
+    assert ('"on_hand" > 0' in listing) == (stocked_few == "narrowed")
