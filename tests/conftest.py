@@ -46,6 +46,16 @@ def _language_reset():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _stocked_count_reset():
+    """Each test starts with no count of the stocked rows kept in the process (the in-stock
+    filter's, inventory.selectors._stocked_few): which queries a listing runs must not depend
+    on the tests before it."""
+    import inventory.selectors
+
+    inventory.selectors._stocked_counted.clear()
+
+
 @pytest.fixture
 def customers_csv() -> Path:
     """The shared sample's customers export."""
