@@ -54,7 +54,7 @@ class Product(models.Model):
     search_vector = SearchVectorField(null=True, editable=False)
     # The cheapest variant's price (currency units; NULL without variants), for the listing's
     # price order and range. Kept by the database in the transaction of every change, never
-    # by Django (migration 0007): triggers on the variants recompute it for their product,
+    # by Django (migration 0006): triggers on the variants recompute it for their product,
     # and any write of a product recomputes it, so a product saved from a form read before a
     # price change cannot write back the old figure.
     lowest_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)

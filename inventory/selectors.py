@@ -258,7 +258,7 @@ def _in_stock_variants() -> QuerySet[ProductVariant]:
 # per STOCKED_COUNT_SECONDS in each process.
 STOCKED_FEW = 10_000
 STOCKED_COUNT_SECONDS = 60
-_stocked_counted: dict[int, tuple[float, bool]] = {}  # by STOCKED_FEW: (when, few)
+_stocked_count: tuple[float, bool] | None = None  # (when, few), the last count in this process
 
 
 def _stocked_items() -> QuerySet[StockItem]:
@@ -272,12 +272,11 @@ def _stocked_few() -> bool:
     count, at most STOCKED_FEW rows read (about 1.5 ms when there are that many), redone
     after STOCKED_COUNT_SECONDS. An answer that old is safe: it picks the plan, never the
     rows."""
+    global _stocked_count
     now = time.monotonic()
-    counted = _stocked_counted.get(STOCKED_FEW)
-    if counted is None or now - counted[0] > STOCKED_COUNT_SECONDS:
-        counted = (now, _stocked_items()[:STOCKED_FEW].count() < STOCKED_FEW)
-        _stocked_counted[STOCKED_FEW] = counted
-    return counted[1]
+    if _stocked_count is None or now - _stocked_count[0] > STOCKED_COUNT_SECONDS:
+        _stocked_count = (now, _stocked_items()[:STOCKED_FEW].count() < STOCKED_FEW)
+    return _stocked_count[1]
 
 
 def _narrowed_to_stocked(products: QuerySet[Product]) -> QuerySet[Product]:

@@ -53,7 +53,7 @@ def _stocked_count_reset():
     on the tests before it."""
     import inventory.selectors
 
-    inventory.selectors._stocked_counted.clear()
+    inventory.selectors._stocked_count = None
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def stocked_few(request, monkeypatch):
     """0: never few (the walk); a million: always few (narrowed first)."""
     monkeypatch.setattr(inventory.selectors, "STOCKED_FEW", 0 if request.param == "walked" else 1_000_000)
-    monkeypatch.setattr(inventory.selectors, "_stocked_counted", {})
+    monkeypatch.setattr(inventory.selectors, "_stocked_count", None)
     return request.param
 
 

@@ -70,7 +70,7 @@ def numbered_sql(ctx: CaptureQueriesContext) -> str:
 def cold_get(client, url: str, params: dict | None = None) -> CaptureQueriesContext:
     """GETs `url` with an empty cache; returns the queries it ran."""
     cache.clear()  # the cold path: measure the database work, never a cache hit
-    inventory.selectors._stocked_counted.clear()
+    inventory.selectors._stocked_count = None
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url, params or {})
     assert response.status_code == 200, response.content[:300]
